@@ -1,0 +1,254 @@
+"""Run tables: schema, units, validation with errors that say what to fix, shipped data, hashes.
+
+Canonical columns (raw counts, never billions; losses in nats/token):
+
+Supervised table
+    ``N`` parameters, ``D`` training tokens, ``loss`` validation cross-entropy;
+    optional ``run_id``, ``C`` training FLOPs, ``group``.
+Distillation table
+    ``N_S`` student parameters, ``D_S`` distillation tokens, ``L_S`` student loss; the
+    teacher as ``L_T`` (measured loss) and/or ``N_T``, ``D_T``; optional ``run_id``,
+    ``teacher_id``.
+
+Users with other column names pass a mapping ``{canonical: their_name}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+
+
+class DataError(ValueError):
+    """A run table that cannot be used as given; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    description: str
+    kind: str  # "count", "loss", "flops", "label"
+    required: bool = True
+
+
+SUPERVISED_COLUMNS: tuple[Column, ...] = (
+    Column("N", "parameters (count)", "model size", "count"),
+    Column("D", "tokens (count)", "training tokens", "count"),
+    Column("loss", "nats/token", "validation cross-entropy", "loss"),
+    Column("run_id", "-", "run identifier", "label", required=False),
+    Column("C", "FLOPs", "training compute", "flops", required=False),
+    Column("group", "-", "grouping label (e.g. sweep)", "label", required=False),
+)
+
+DISTILLATION_COLUMNS: tuple[Column, ...] = (
+    Column("N_S", "parameters (count)", "student size", "count"),
+    Column("D_S", "tokens (count)", "distillation tokens", "count"),
+    Column("L_S", "nats/token", "student validation cross-entropy", "loss"),
+    Column("L_T", "nats/token", "teacher validation cross-entropy", "loss", required=False),
+    Column("N_T", "parameters (count)", "teacher size", "count", required=False),
+    Column("D_T", "tokens (count)", "teacher training tokens", "count", required=False),
+    Column("teacher_id", "-", "teacher identifier", "label", required=False),
+    Column("run_id", "-", "run identifier", "label", required=False),
+)
+
+# Smallest plausible raw counts; below these the column was almost surely given in
+# millions or billions.
+_MIN_COUNT = {"parameters (count)": 1e4, "tokens (count)": 1e6}
+
+
+def schema_markdown(columns: tuple[Column, ...]) -> str:
+    """The schema as a Markdown table (used by the docs and ``--help``)."""
+    rows = ["| column | unit | meaning | required |", "|---|---|---|---|"]
+    rows += [
+        f"| `{c.name}` | {c.unit} | {c.description} | {'yes' if c.required else 'no'} |"
+        for c in columns
+    ]
+    return "\n".join(rows)
+
+
+def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read a CSV or parquet file (or pass a DataFrame through)."""
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"run table {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix in {".csv", ".txt", ".tsv"}:
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", comment="#")
+    except Exception as err:  # pandas raises many types; say which file failed
+        raise DataError(f"could not read {path}: {err}") from err
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def _rename(df: pd.DataFrame, columns: Mapping[str, str] | None, schema: tuple[Column, ...]):
+    known = {c.name for c in schema}
+    columns = dict(columns or {})
+    unknown = set(columns) - known
+    if unknown:
+        raise DataError(
+            f"column mapping names unknown canonical column(s) {sorted(unknown)}; "
+            f"canonical names are {sorted(known)}"
+        )
+    missing_src = [src for src in columns.values() if src not in df.columns]
+    if missing_src:
+        raise DataError(
+            f"column mapping refers to {missing_src}, not in the table (columns: {list(df.columns)})"
+        )
+    return df.rename(columns={src: dst for dst, src in columns.items()})
+
+
+def _check_numeric(df: pd.DataFrame, col: Column) -> None:
+    values = pd.to_numeric(df[col.name], errors="coerce")
+    bad = values.isna() & df[col.name].notna()
+    if bad.any():
+        rows = list(df.index[bad][:5])
+        raise DataError(f"column {col.name!r} has non-numeric values at rows {rows}")
+    if values.isna().any():
+        rows = list(df.index[values.isna()][:5])
+        raise DataError(
+            f"column {col.name!r} ({col.description}) has missing/NaN values at rows {rows}; "
+            "drop those runs or fill them in"
+        )
+    if not np.isfinite(values).all():
+        rows = list(df.index[~np.isfinite(values)][:5])
+        raise DataError(f"column {col.name!r} has infinite values at rows {rows}")
+    if (values <= 0).any():
+        rows = list(df.index[values <= 0][:5])
+        raise DataError(
+            f"column {col.name!r} ({col.unit}) must be positive; non-positive values at rows {rows}"
+        )
+    if col.kind == "count":
+        floor = _MIN_COUNT[col.unit]
+        if values.median() < floor:
+            raise DataError(
+                f"column {col.name!r} looks scaled (median {values.median():.4g}); give {col.unit} "
+                f"as raw counts, e.g. 7e9 not 7 (billions) or 7000 (millions)"
+            )
+    if col.kind == "loss":
+        if values.max() > 20:
+            raise DataError(
+                f"column {col.name!r} has values up to {values.max():.4g}: losses must be "
+                "cross-entropy in nats/token, not perplexity (take log(perplexity))"
+            )
+    df[col.name] = values.astype(float)
+
+
+def validate(
+    source: str | Path | pd.DataFrame,
+    schema: tuple[Column, ...],
+    columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Validate a run table against a schema; return it with canonical columns only."""
+    df = _rename(read_table(source), columns, schema)
+    if len(df) == 0:
+        raise DataError("run table is empty")
+    missing = [c.name for c in schema if c.required and c.name not in df.columns]
+    if missing:
+        raise DataError(
+            f"run table lacks required column(s) {missing}; it has {list(df.columns)}. "
+            "Rename them or pass a mapping, e.g. --columns N=params,D=tokens,loss=val_loss"
+        )
+    keep = [c for c in schema if c.name in df.columns]
+    df = df[[c.name for c in keep]].reset_index(drop=True)
+    for col in keep:
+        if col.kind == "label":
+            df[col.name] = df[col.name].astype(str)
+        elif col.required or df[col.name].notna().any():
+            _check_numeric(df, col)
+    return df
+
+
+def validate_supervised(
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate a supervised run table (see module docstring for the schema)."""
+    df = validate(source, SUPERVISED_COLUMNS, columns)
+    if len(df) < 8:
+        raise DataError(f"a supervised fit needs at least 8 runs, got {len(df)}")
+    if "C" in df:
+        ratio = df["C"] / (6 * df["N"] * df["D"])
+        if not ratio.between(0.2, 5).all():
+            raise DataError(
+                "column 'C' disagrees with 6*N*D by more than 5x for some runs; check that C is "
+                "in FLOPs and N, D are raw counts"
+            )
+    return df
+
+
+def validate_distillation(
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate a distillation run table; every run needs ``L_T`` or both ``N_T`` and ``D_T``."""
+    df = validate(source, DISTILLATION_COLUMNS, columns)
+    has_LT = "L_T" in df
+    has_NT = "N_T" in df and "D_T" in df
+    if not (has_LT or has_NT):
+        raise DataError(
+            "distillation table must describe each teacher by its measured loss 'L_T', "
+            "or by its size and tokens 'N_T' and 'D_T' (or both)"
+        )
+    if has_LT and (df["L_S"] <= df["L_T"] * 0.5).any():
+        raise DataError("some students have L_S below half their teacher's L_T; check the columns")
+    if "teacher_id" not in df:
+        key = df[["N_T", "D_T"]] if has_NT else df[["L_T"]]
+        df["teacher_id"] = key.round(6).astype(str).agg("|".join, axis=1)
+    return df
+
+
+def table_hash(df: pd.DataFrame) -> str:
+    """SHA-256 of a validated table's canonical content (column order and values)."""
+    canon = df.to_csv(index=False, float_format="%.12g").encode()
+    return hashlib.sha256(canon).hexdigest()
+
+
+# ------------------------------------------------------------------------ shipped tables
+
+
+@dataclass(frozen=True)
+class Shipped:
+    name: str
+    path: str
+    columns: dict[str, str]
+    description: str
+
+
+SHIPPED: dict[str, Shipped] = {
+    "chinchilla": Shipped(
+        "chinchilla",
+        "chinchilla_epoch/chinchilla_epoch_NDCL.csv",
+        {"N": "N_params", "D": "D_tokens", "loss": "loss", "C": "C_flops"},
+        "Hoffmann et al. (2022) runs as extracted by Epoch AI (245 runs; 5 outliers excluded by default)",
+    ),
+    "misfitting": Shipped(
+        "misfitting",
+        "misfitting_li2025/misfitting_best_lr_final.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "model"},
+        "(Mis)Fitting (Li et al. 2025) final checkpoints, best peak LR per (model, tokens): 81 runs",
+    ),
+}
+
+
+def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
+    """Load a table shipped in ``data/`` by name (``chinchilla`` or ``misfitting``).
+
+    For ``chinchilla``, ``exclude_outliers`` drops Epoch's 5 highest-loss runs as Epoch did.
+    """
+    if name not in SHIPPED:
+        raise DataError(f"unknown shipped table {name!r}; choose one of {sorted(SHIPPED)}")
+    spec = SHIPPED[name]
+    raw = read_table(DATA_DIR / spec.path)
+    if name == "chinchilla" and exclude_outliers:
+        raw = raw[raw["epoch_excluded_outlier"] == 0]
+    return validate_supervised(raw, spec.columns)

@@ -1,0 +1,292 @@
+"""The supervised and distillation scaling laws as pure functions.
+
+Every function takes an array namespace ``xp`` (``numpy``, ``pytensor.tensor`` or
+``jax.numpy``) and uses only ``xp.log``, ``xp.exp`` and ``xp.logaddexp``, so the same
+code builds a PyMC graph, evaluates posterior draws with numpy and runs the planner
+on JAX. Nothing here knows about PyMC.
+
+Notation follows Busbridge et al. (ICML 2025): ``N`` non-embedding parameters, ``D``
+training tokens (raw counts, never billions), losses in nats/token.
+
+Two forms are given for each law: the direct form as printed in the paper, and the
+log-sum-exp form that the models sample (stable when the intermediate powers over- or
+underflow, which the distillation break does during warm-up).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+Array = Any
+
+#: Reference scales that centre the amplitudes of the power-law terms. The sampled
+#: ``log_size_term`` is log(A / N_REF**alpha), i.e. the log of the size term at
+#: 1e9 parameters; likewise ``log_data_term`` at 1e11 tokens. Centring removes most
+#: of the (log A, alpha) and (log B, beta) correlation that slows NUTS.
+N_REF = 1e9
+D_REF = 1e11
+
+
+def _softplus(x: Array, xp: ModuleType) -> Array:
+    return xp.logaddexp(0.0, x)
+
+
+# --------------------------------------------------------------------------- supervised
+
+
+def supervised_loss(
+    N: Array,
+    D: Array,
+    *,
+    E: Array,
+    A: Array,
+    B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law, direct form: ``L = E + (A / N**alpha + B / D**beta)**gamma`` (Eq. 1)."""
+    return E + (A / N**alpha + B / D**beta) ** gamma
+
+
+def supervised_log_loss(
+    log_N: Array,
+    log_D: Array,
+    *,
+    log_E: Array,
+    log_A: Array,
+    log_B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law in log-sum-exp form; returns ``log L``.
+
+    ``log L = LSE(log E, gamma * LSE(log A - alpha log N, log B - beta log D))``.
+    """
+    inner = xp.logaddexp(log_A - alpha * log_N, log_B - beta * log_D)
+    return xp.logaddexp(log_E, gamma * inner)
+
+
+def supervised_log_loss_centred(
+    log_N: Array,
+    log_D: Array,
+    *,
+    log_E: Array,
+    log_size_term: Array,
+    log_data_term: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law in the centred parameterisation that the models sample.
+
+    ``log_size_term = log A - alpha log N_REF`` and ``log_data_term = log B - beta log D_REF``.
+    Algebraically identical to :func:`supervised_log_loss`.
+    """
+    inner = xp.logaddexp(
+        log_size_term - alpha * (log_N - np.log(N_REF)),
+        log_data_term - beta * (log_D - np.log(D_REF)),
+    )
+    return xp.logaddexp(log_E, gamma * inner)
+
+
+def centred_to_amplitudes(
+    log_size_term: Array, log_data_term: Array, alpha: Array, beta: Array
+) -> tuple[Array, Array]:
+    """Map centred log-amplitudes back to the paper's ``(log A, log B)``."""
+    return log_size_term + alpha * np.log(N_REF), log_data_term + beta * np.log(D_REF)
+
+
+def amplitudes_to_centred(
+    log_A: Array, log_B: Array, alpha: Array, beta: Array
+) -> tuple[Array, Array]:
+    """Map the paper's ``(log A, log B)`` to the centred log-amplitudes."""
+    return log_A - alpha * np.log(N_REF), log_B - beta * np.log(D_REF)
+
+
+def supervised_optimum_6nd(
+    C: Array,
+    *,
+    E: Array,
+    A: Array,
+    B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> tuple[Array, Array, Array]:
+    """Compute-optimal ``(N*, D*, L*)`` at budget ``C`` FLOPs with ``C = 6 N D``.
+
+    The outer exponent ``gamma`` is monotone, so the optimum of the inner sum is the
+    optimum of the law: ``N* = G (C/6)**a``, ``D* = (C/6) / N*`` with
+    ``a = beta / (alpha + beta)`` and ``G = (alpha A / (beta B))**(1 / (alpha + beta))``.
+    """
+    a = beta / (alpha + beta)
+    log_G = (xp.log(alpha * A) - xp.log(beta * B)) / (alpha + beta)
+    log_C6 = xp.log(C / 6.0)
+    log_N = log_G + a * log_C6
+    log_D = log_C6 - log_N
+    N = xp.exp(log_N)
+    D = xp.exp(log_D)
+    L = supervised_loss(N, D, E=E, A=A, B=B, alpha=alpha, beta=beta, gamma=gamma, xp=xp)
+    return N, D, L
+
+
+# ------------------------------------------------------------------------- distillation
+
+
+def distillation_loss(
+    N_S: Array,
+    D_S: Array,
+    L_T: Array,
+    L_S_tilde: Array,
+    *,
+    A_p: Array,
+    B_p: Array,
+    alpha_p: Array,
+    beta_p: Array,
+    gamma_p: Array,
+    c0: Array,
+    c1: Array,
+    f1: Array,
+    d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law, direct form (Eq. 8).
+
+    ``L_S = L_T + L_T**-c0 * (1 + (L_T / (L~_S d1))**(1/f1))**(-c1 f1)
+    * (A'/N_S**alpha' + B'/D_S**beta')**gamma'``.
+
+    Overflows for teachers far past the break; use :func:`distillation_log_loss` there.
+    """
+    brk = (1.0 + (L_T / (L_S_tilde * d1)) ** (1.0 / f1)) ** (-c1 * f1)
+    power = (A_p / N_S**alpha_p + B_p / D_S**beta_p) ** gamma_p
+    return L_T + L_T ** (-c0) * brk * power
+
+
+def distillation_log_loss(
+    log_N_S: Array,
+    log_D_S: Array,
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    *,
+    log_A_p: Array,
+    log_B_p: Array,
+    alpha_p: Array,
+    beta_p: Array,
+    gamma_p: Array,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law in log-sum-exp form; returns ``log L_S``.
+
+    The break is written ``-k * softplus(s * (log L_T - log L~_S - log d1))`` with
+    ``k = c1 f1`` and ``s = 1 / f1`` so that nothing is raised to a large power.
+    """
+    k = xp.exp(log_k)
+    s = xp.exp(log_s)
+    brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
+    power = gamma_p * xp.logaddexp(log_A_p - alpha_p * log_N_S, log_B_p - beta_p * log_D_S)
+    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + power)
+
+
+def distillation_log_loss_slopes(
+    log_N_S: Array,
+    log_D_S: Array,
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    *,
+    log_size_amp: Array,
+    log_data_amp: Array,
+    P: Array,
+    Q: Array,
+    gamma_p: Array,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law in the "slopes" parameterisation that the joint model samples.
+
+    ``P = gamma' alpha'`` and ``Q = gamma' beta'`` are the asymptotic slopes of the
+    power term, and ``log_size_amp = gamma' (log A' - alpha' log N_REF)``,
+    ``log_data_amp = gamma' (log B' - beta' log D_REF)`` its centred log-amplitudes.
+    The power term becomes ``gamma' * LSE((log_size_amp - P x_N) / gamma',
+    (log_data_amp - Q x_D) / gamma')``, which removes the curved ridge
+    ``log A' ~ const / gamma'`` of the form as written. Algebraically identical to
+    :func:`distillation_log_loss`.
+    """
+    k = xp.exp(log_k)
+    s = xp.exp(log_s)
+    brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
+    x_N = log_N_S - np.log(N_REF)
+    x_D = log_D_S - np.log(D_REF)
+    power = gamma_p * xp.logaddexp(
+        (log_size_amp - P * x_N) / gamma_p, (log_data_amp - Q * x_D) / gamma_p
+    )
+    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + power)
+
+
+def slopes_to_paper(
+    log_size_amp: Array,
+    log_data_amp: Array,
+    P: Array,
+    Q: Array,
+    gamma_p: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> dict[str, Array]:
+    """Map the sampled distillation parameters to the paper's ``A', B', ..., c1, f1, d1``."""
+    alpha_p = P / gamma_p
+    beta_p = Q / gamma_p
+    log_A_p = log_size_amp / gamma_p + alpha_p * np.log(N_REF)
+    log_B_p = log_data_amp / gamma_p + beta_p * np.log(D_REF)
+    f1 = xp.exp(-log_s)
+    return {
+        "A_p": xp.exp(log_A_p),
+        "B_p": xp.exp(log_B_p),
+        "alpha_p": alpha_p,
+        "beta_p": beta_p,
+        "gamma_p": gamma_p,
+        "c1": xp.exp(log_k) / f1,
+        "f1": f1,
+        "d1": xp.exp(log_d1),
+    }
+
+
+def paper_to_slopes(
+    *,
+    A_p: Array,
+    B_p: Array,
+    alpha_p: Array,
+    beta_p: Array,
+    gamma_p: Array,
+    c1: Array,
+    f1: Array,
+    d1: Array,
+    xp: ModuleType = np,
+) -> dict[str, Array]:
+    """Inverse of :func:`slopes_to_paper`."""
+    return {
+        "log_size_amp": gamma_p * (xp.log(A_p) - alpha_p * np.log(N_REF)),
+        "log_data_amp": gamma_p * (xp.log(B_p) - beta_p * np.log(D_REF)),
+        "P": gamma_p * alpha_p,
+        "Q": gamma_p * beta_p,
+        "gamma_p": gamma_p,
+        "log_k": xp.log(c1 * f1),
+        "log_s": -xp.log(f1),
+        "log_d1": xp.log(d1),
+    }

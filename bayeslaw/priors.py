@@ -1,0 +1,167 @@
+"""Prior specifications as plain data, with presets and a JSON/TOML round trip.
+
+A prior is ``{"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}}``, the form of
+pymc-extras' ``Prior``, so configurations move between the two. Priors are placed on
+the parameters the models *sample* (see :mod:`bayeslaw.laws` for the centred and
+slopes parameterisations); each entry documents what it means on the paper's scale.
+
+Why these defaults (supervised law, raw counts, log loss):
+
+``log_E``        Normal(log 1.8, 0.4): irreducible loss of web-text LMs lies around
+                 1.2-2.0 nats (Chinchilla 1.8, Busbridge 1.2); 95% prior mass 0.8-4.0.
+``log_size_term`` Normal(-1, 1.5): log of the size term A/N**alpha at N = 1e9, i.e. the
+                 reducible loss due to size is 0.02-7 nats at 1e9 parameters (95%).
+``log_data_term`` Normal(-1, 1.5): the same for B/D**beta at D = 1e11 tokens.
+``alpha, beta``  LogNormal(log 0.35, 0.5): published exponents span 0.2-0.65.
+``gamma``        LogNormal(log 0.7, 0.5): 1 is Chinchilla's form, 0.45 Busbridge's.
+``sigma``        HalfNormal(0.05): noise sd on log loss; real runs scatter ~0.5-2%.
+``nu``           Gamma(2, 0.1): Student-t degrees of freedom (Juarez & Steel), mean 20,
+                 lets a few outlier runs have heavy tails without letting them pull the fit.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+_ALLOWED = {
+    "Normal": {"mu", "sigma"},
+    "LogNormal": {"mu", "sigma"},
+    "HalfNormal": {"sigma"},
+    "Exponential": {"lam"},
+    "Gamma": {"alpha", "beta"},
+    "StudentT": {"nu", "mu", "sigma"},
+    "TruncatedNormal": {"mu", "sigma", "lower", "upper"},
+    "Uniform": {"lower", "upper"},
+}
+# Keyword that carries the width of each family, for scaling a preset.
+_WIDTH = {"Normal": "sigma", "LogNormal": "sigma", "HalfNormal": "sigma", "StudentT": "sigma",
+          "TruncatedNormal": "sigma"}
+
+
+class PriorError(ValueError):
+    """A prior specification that cannot be used; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class Prior:
+    """One prior: a PyMC distribution name and its keyword arguments."""
+
+    dist: str
+    kwargs: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dist not in _ALLOWED:
+            raise PriorError(f"unsupported prior {self.dist!r}; use one of {sorted(_ALLOWED)}")
+        extra = set(self.kwargs) - _ALLOWED[self.dist]
+        if extra:
+            raise PriorError(
+                f"{self.dist} takes {sorted(_ALLOWED[self.dist])}, not {sorted(extra)}"
+            )
+        for k, v in self.kwargs.items():
+            if not isinstance(v, int | float) or not math.isfinite(v):
+                raise PriorError(f"{self.dist} {k}={v!r} must be a finite number")
+        width = _WIDTH.get(self.dist)
+        if width and self.kwargs.get(width, 1.0) <= 0:
+            raise PriorError(f"{self.dist} {width} must be positive")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"dist": self.dist, "kwargs": dict(self.kwargs)}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Prior:
+        if "dist" not in d:
+            raise PriorError(f'prior {dict(d)} lacks "dist"; write {{"dist": "Normal", "kwargs": {{...}}}}')
+        return cls(str(d["dist"]), {k: float(v) for k, v in dict(d.get("kwargs", {})).items()})
+
+    def scaled(self, factor: float) -> Prior:
+        """The same prior with its width multiplied by ``factor``."""
+        width = _WIDTH.get(self.dist)
+        if width is None:
+            return self
+        kw = dict(self.kwargs)
+        kw[width] = kw[width] * factor
+        return Prior(self.dist, kw)
+
+    def create(self, name: str, **kwargs: Any):
+        """Create the PyMC random variable (inside a model context)."""
+        import pymc as pm
+
+        return getattr(pm, self.dist)(name, **self.kwargs, **kwargs)
+
+
+def N(mu: float, sigma: float) -> Prior:  # noqa: N802 - mirrors the distribution name
+    return Prior("Normal", {"mu": mu, "sigma": sigma})
+
+
+def LogN(median: float, sigma: float) -> Prior:  # noqa: N802
+    return Prior("LogNormal", {"mu": math.log(median), "sigma": sigma})
+
+
+PriorSet = dict[str, Prior]
+
+
+def supervised_defaults(*, gamma_free: bool, likelihood: str) -> PriorSet:
+    """Weakly informative defaults for the supervised law (see module docstring)."""
+    p: PriorSet = {
+        "log_E": N(math.log(1.8), 0.4),
+        "log_size_term": N(-1.0, 1.5),
+        "log_data_term": N(-1.0, 1.5),
+        "alpha": LogN(0.35, 0.5),
+        "beta": LogN(0.35, 0.5),
+        "sigma": Prior("HalfNormal", {"sigma": 0.05}),
+    }
+    if gamma_free:
+        p["gamma"] = LogN(0.7, 0.5)
+    if likelihood == "student_t":
+        p["nu"] = Prior("Gamma", {"alpha": 2.0, "beta": 0.1})
+    return p
+
+
+def merge(defaults: PriorSet, overrides: Mapping[str, Prior | Mapping[str, Any]] | None) -> PriorSet:
+    """Override some priors; unknown names are an error (a typo must not pass silently)."""
+    out = dict(defaults)
+    for name, spec in (overrides or {}).items():
+        if name not in defaults:
+            raise PriorError(
+                f"no parameter named {name!r} in this model; its parameters are {sorted(defaults)}"
+            )
+        out[name] = spec if isinstance(spec, Prior) else Prior.from_dict(spec)
+    return out
+
+
+def to_json(priors: PriorSet) -> dict[str, dict[str, Any]]:
+    return {k: v.to_dict() for k, v in sorted(priors.items())}
+
+
+def from_json(d: Mapping[str, Mapping[str, Any]]) -> PriorSet:
+    return {k: Prior.from_dict(v) for k, v in d.items()}
+
+
+def read_prior_file(path: str | Path) -> dict[str, Prior]:
+    """Read priors from a JSON or TOML file: ``{name: {"dist": ..., "kwargs": {...}}}``.
+
+    TOML example::
+
+        [alpha]
+        dist = "LogNormal"
+        kwargs = { mu = -1.05, sigma = 0.3 }
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PriorError(f"prior file {path} does not exist")
+    try:
+        if path.suffix.lower() == ".toml":
+            raw = tomllib.loads(path.read_text())
+        else:
+            raw = json.loads(path.read_text())
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+        raise PriorError(f"could not parse prior file {path}: {err}") from err
+    if not isinstance(raw, dict):
+        raise PriorError(f"prior file {path} must hold a mapping of parameter name to prior")
+    return from_json(raw)
