@@ -106,7 +106,10 @@ def _rename(df: pd.DataFrame, columns: Mapping[str, str] | None, schema: tuple[C
         raise DataError(
             f"column mapping refers to {missing_src}, not in the table (columns: {list(df.columns)})"
         )
-    return df.rename(columns={src: dst for dst, src in columns.items()})
+    # A mapping N=N_no_emb must replace an existing 'N' column, not duplicate it.
+    shadowed = [dst for dst, src in columns.items() if dst in df.columns and dst != src
+                and dst not in columns.values()]
+    return df.drop(columns=shadowed).rename(columns={src: dst for dst, src in columns.items()})
 
 
 def _check_numeric(df: pd.DataFrame, col: Column) -> None:
@@ -235,7 +238,8 @@ SHIPPED: dict[str, Shipped] = {
         "misfitting",
         "misfitting_li2025/misfitting_best_lr_final.csv",
         {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "model"},
-        "(Mis)Fitting (Li et al. 2025) final checkpoints, best peak LR per (model, tokens): 81 runs",
+        "(Mis)Fitting (Li et al. 2025) final checkpoints, best peak LR per (model, tokens): 81 runs; "
+        "the 3 runs of 0.105B tokens (loss ~6.2, still on the initial plateau) excluded by default",
     ),
 }
 
@@ -243,7 +247,9 @@ SHIPPED: dict[str, Shipped] = {
 def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
     """Load a table shipped in ``data/`` by name (``chinchilla`` or ``misfitting``).
 
-    For ``chinchilla``, ``exclude_outliers`` drops Epoch's 5 highest-loss runs as Epoch did.
+    ``exclude_outliers`` drops, for ``chinchilla``, Epoch's 5 highest-loss runs (as Epoch
+    did) and, for ``misfitting``, the 3 runs of 0.105B tokens, whose losses (~6.2 nats) are
+    still near the initial plateau that no scaling law describes.
     """
     if name not in SHIPPED:
         raise DataError(f"unknown shipped table {name!r}; choose one of {sorted(SHIPPED)}")
@@ -251,4 +257,6 @@ def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
     raw = read_table(DATA_DIR / spec.path)
     if name == "chinchilla" and exclude_outliers:
         raw = raw[raw["epoch_excluded_outlier"] == 0]
+    if name == "misfitting" and exclude_outliers:
+        raw = raw[raw["D"] >= 2e8]
     return validate_supervised(raw, spec.columns)

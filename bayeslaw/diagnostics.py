@@ -33,7 +33,8 @@ class Gates:
     min_ess_bulk: float = 400.0
     min_ess_tail: float = 400.0
     max_divergences: int = 0
-    max_treedepth_fraction: float = 0.0
+    # Tree-depth hits cost efficiency, not validity (Stan's view): fail above 1% of draws.
+    max_treedepth_fraction: float = 0.01
     min_bfmi: float = 0.3
     max_pareto_k: float = 0.7
     max_bad_pareto_k_fraction: float = 0.05
@@ -125,7 +126,10 @@ def sampling_diagnostics(idata: xr.DataTree, var_names: list[str], max_treedepth
     if n_div > gates.max_divergences:
         d.failures.append(f"{n_div} divergent transitions (allowed {gates.max_divergences})")
     if n_depth > gates.max_treedepth_fraction * n_draws:
-        d.failures.append(f"{n_depth} draws hit the tree-depth limit {max_treedepth}")
+        d.failures.append(f"{n_depth} draws hit the tree-depth limit {max_treedepth} "
+                          f"(allowed {gates.max_treedepth_fraction:.0%})")
+    elif n_depth:
+        d.warnings.append(f"{n_depth} of {n_draws} draws hit the tree-depth limit {max_treedepth}")
     if np.isfinite(min_bfmi) and min_bfmi < gates.min_bfmi:
         d.failures.append(f"E-BFMI {min_bfmi:.2f} < {gates.min_bfmi} in some chain")
     if not np.isfinite(min_bfmi):

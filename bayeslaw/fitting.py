@@ -57,6 +57,7 @@ def fit_supervised(
     gates: Gates | None = None,
     progress: bool = False,
     filters: str | None = None,
+    source: str | None = None,
 ) -> Fit:
     """Fit the supervised law ``L = E + (A/N^alpha + B/D^beta)^gamma`` with NUTS.
 
@@ -81,5 +82,5 @@ def fit_supervised(
     df = validate_supervised(table, columns)
     spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=dict(priors or {}))
     model = build_supervised(spec, df)
-    return finish(model, spec.to_dict(), "supervised", data_record(df, table, columns, filters),
+    return finish(model, spec.to_dict(), "supervised", data_record(df, source or table, columns, filters),
                   sampler, seed, gates, progress)

@@ -127,6 +127,7 @@ def save(fit: Fit, path: str | Path) -> Path:
     os.close(fd)
     try:
         tree.to_netcdf(tmp, engine="h5netcdf")
+        os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -9,9 +9,9 @@ Why these defaults (supervised law, raw counts, log loss):
 
 ``log_E``        Normal(log 1.8, 0.4): irreducible loss of web-text LMs lies around
                  1.2-2.0 nats (Chinchilla 1.8, Busbridge 1.2); 95% prior mass 0.8-4.0.
-``log_size_term`` Normal(-1, 1.5): log of the size term A/N**alpha at N = 1e9, i.e. the
-                 reducible loss due to size is 0.02-7 nats at 1e9 parameters (95%).
-``log_data_term`` Normal(-1, 1.5): the same for B/D**beta at D = 1e11 tokens.
+``log_size_term`` Normal(-1, 1): log of the size term A/N**alpha at N = 1e9, i.e. the
+                 reducible loss due to size is 0.05-2.7 nats at 1e9 parameters (95%).
+``log_data_term`` Normal(-1, 1): the same for B/D**beta at D = 1e11 tokens.
 ``alpha, beta``  LogNormal(log 0.35, 0.5): published exponents span 0.2-0.65.
 ``gamma``        LogNormal(log 0.7, 0.5): 1 is Chinchilla's form, 0.45 Busbridge's.
 ``sigma``        HalfNormal(0.05): noise sd on log loss; real runs scatter ~0.5-2%.
@@ -110,8 +110,8 @@ def supervised_defaults(*, gamma_free: bool, likelihood: str) -> PriorSet:
     """Weakly informative defaults for the supervised law (see module docstring)."""
     p: PriorSet = {
         "log_E": N(math.log(1.8), 0.4),
-        "log_size_term": N(-1.0, 1.5),
-        "log_data_term": N(-1.0, 1.5),
+        "log_size_term": N(-1.0, 1.0),
+        "log_data_term": N(-1.0, 1.0),
         "alpha": LogN(0.35, 0.5),
         "beta": LogN(0.35, 0.5),
         "sigma": Prior("HalfNormal", {"sigma": 0.05}),

@@ -1,0 +1,29 @@
+# The two commands of the README: `make report` (the main job) and `make test`.
+# Each sets up .venv/ (Python >= 3.12, found automatically) on first use.
+SHELL := /bin/bash
+VENV := .venv/bin
+
+.PHONY: setup report test test-slow lint models benchmarks clean
+
+setup:
+	@scripts/bootstrap.sh test,jax,dask
+
+report: setup
+	@$(VENV)/bayeslaw report
+
+test: setup
+	@scripts/ensure-chromium.sh
+	$(VENV)/python -m pytest -q
+
+test-slow: setup
+	$(VENV)/python -m pytest -q -m slow
+
+lint: setup
+	$(VENV)/ruff check bayeslaw tests benchmarks scripts
+
+models: setup
+	@scripts/rebuild-models.sh
+
+benchmarks: setup
+	@scripts/bootstrap.sh test,jax,dask,bench
+	$(VENV)/python benchmarks/run.py

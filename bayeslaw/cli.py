@@ -1,0 +1,215 @@
+"""Command-line interface: parse, call the Python API, print. No logic of its own.
+
+Exit codes: 0 success, 1 a fit failed its diagnostic gates, 2 bad input (the message
+says what to fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+import numpy as np
+
+from bayeslaw import api, text
+from bayeslaw.data import SHIPPED, DataError
+from bayeslaw.posterior import PosteriorError
+from bayeslaw.priors import PriorError
+
+
+def _columns(spec: str | None) -> dict[str, str] | None:
+    if not spec:
+        return None
+    out = {}
+    for item in spec.split(","):
+        if "=" not in item:
+            raise DataError(f"--columns takes canonical=theirs pairs, e.g. N=params; got {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _floats(values: list[str] | None, what: str) -> np.ndarray:
+    try:
+        return np.array([float(v) for v in values or []])
+    except ValueError as err:
+        raise DataError(f"{what} must be numbers like 1e9: {err}") from err
+
+
+def _emit(args: argparse.Namespace, text: str, payload: Any) -> None:
+    if args.json:
+        print(json.dumps(payload, indent=2, default=_jsonable))
+    elif not args.quiet:
+        print(text)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, np.generic):
+        return x.item()
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    return str(x)
+
+
+def _sampler_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("sampler")
+    g.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro"])
+    g.add_argument("--draws", type=int, default=1000)
+    g.add_argument("--tune", type=int, default=1000)
+    g.add_argument("--chains", type=int, default=4)
+    g.add_argument("--target-accept", type=float, default=None,
+                   help="default 0.9 (supervised), 0.95 (distillation)")
+    g.add_argument("--adaptation", default="low_rank", choices=["low_rank", "diag"],
+                   help="nutpie mass-matrix adaptation (default low_rank)")
+    g.add_argument("--seed", type=int, default=0, help="one seed for every stochastic stage")
+
+
+def cmd_fit(args: argparse.Namespace) -> int:
+    fit = api.fit(
+        args.data,
+        law=args.law,
+        columns=_columns(args.columns),
+        supervised=args.supervised,
+        gamma_free=args.gamma == "free",
+        likelihood=args.likelihood,
+        priors=args.priors,
+        preset=args.preset,
+        preset_scale=args.preset_scale,
+        include_outliers=args.include_outliers,
+        sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
+        target_accept=args.target_accept, adaptation=args.adaptation, seed=args.seed, progress=not args.quiet,
+    )
+    out = fit.save(args.out) if args.out else None
+    shown = text.format_fit(fit)
+    if out:
+        shown += f"\nsaved posterior: {out}"
+    _emit(args, shown, {"card": fit.card, "path": str(out) if out else None})
+    return 0 if fit.diagnostics_passed else 1
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    fit = api.load(args.posterior)
+    diag = api.diagnose(fit)
+    _emit(args, text.format_diagnosis(fit, diag), diag.to_dict())
+    return 0 if diag.passed else 1
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    fit = api.load(args.posterior)
+    parts, payload = [], {}
+    if fit.law == "distillation":
+        ds = api.predict_distillation(
+            fit, N_S=_floats(args.N_S, "--N-S"), D_S=_floats(args.D_S, "--D-S"),
+            L_T=_floats(args.L_T, "--L-T") if args.L_T else None,
+            N_T=_floats(args.N_T, "--N-T") if args.N_T else None,
+            D_T=_floats(args.D_T, "--D-T") if args.D_T else None,
+            prob=args.prob, kind=args.interval, seed=args.seed)
+        parts.append(text.format_prediction(ds))
+        payload["prediction"] = text.prediction_records(ds)
+    else:
+        if args.N or args.D:
+            ds = api.predict(fit, _floats(args.N, "--N"), _floats(args.D, "--D"), prob=args.prob,
+                             kind=args.interval, seed=args.seed)
+            parts.append(text.format_prediction(ds))
+            payload["prediction"] = text.prediction_records(ds)
+        if args.budget:
+            opt = api.optimum(fit, _floats(args.budget, "--budget"), prob=args.prob,
+                              kind=args.interval)
+            parts.append(text.format_optimum(opt))
+            payload["optimum"] = text.prediction_records(opt)
+        if not parts:
+            raise DataError("give --N and --D for a prediction, or --budget for the optimum")
+    if not fit.diagnostics_passed:
+        parts.insert(0, text.failed_banner(fit))
+    _emit(args, "\n\n".join(parts), payload)
+    return 0
+
+
+def cmd_prior_predictive(args: argparse.Namespace) -> int:
+    ds = api.prior_predictive(_floats(args.N, "--N"), _floats(args.D, "--D"),
+                              gamma_free=args.gamma == "free", likelihood=args.likelihood,
+                              priors=args.priors, prob=args.prob, seed=args.seed)
+    _emit(args, text.format_prediction(ds, title="Prior predictive (what the priors imply)"),
+          text.prediction_records(ds))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", help="machine-readable output")
+    common.add_argument("--quiet", action="store_true", help="no progress, no text output")
+    p = argparse.ArgumentParser(prog="bayeslaw", description=__doc__.split("\n")[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    _add = sub.add_parser
+
+    def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
+        return _add(name, parents=[common], **kw)
+
+    sub.add_parser = add_parser  # every subcommand takes --json and --quiet
+
+    f = sub.add_parser("fit", help="fit a law to a run table with NUTS and save the posterior")
+    f.add_argument("data", help=f"CSV/parquet run table, or a shipped table: {sorted(SHIPPED)}")
+    f.add_argument("--law", choices=["supervised", "distillation"], default="supervised")
+    f.add_argument("--columns", help="mapping canonical=theirs, e.g. N=params,D=tokens,loss=val")
+    f.add_argument("--supervised", help="distillation only: the supervised runs table")
+    f.add_argument("--gamma", choices=["fixed", "free"], default="fixed",
+                   help="fixed: gamma=1 (Chinchilla form); free: the distillation paper's form")
+    f.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
+    f.add_argument("--priors", help="JSON or TOML file of prior overrides")
+    f.add_argument("--preset", choices=["weak", "busbridge2025"], default="weak",
+                   help="distillation only: prior preset")
+    f.add_argument("--preset-scale", type=float, default=1.0,
+                   help="multiply the preset's prior widths")
+    f.add_argument("--include-outliers", action="store_true",
+                   help="shipped tables: keep the runs excluded by default (see data/README.md)")
+    f.add_argument("--out", help="where to save the posterior (.nc)")
+    _sampler_args(f)
+    f.set_defaults(func=cmd_fit)
+
+    d = sub.add_parser("diagnose", help="check a saved posterior against the gates")
+    d.add_argument("posterior")
+    d.set_defaults(func=cmd_diagnose)
+
+    q = sub.add_parser("predict", help="loss bands at new runs; supervised optimum at budgets")
+    q.add_argument("posterior")
+    q.add_argument("--N", nargs="+", help="parameters (raw count)")
+    q.add_argument("--D", nargs="+", help="tokens (raw count)")
+    q.add_argument("--budget", nargs="+", help="FLOPs (6ND) for the compute-optimal N*, D*, L*")
+    q.add_argument("--N-S", dest="N_S", nargs="+", help="distillation: student parameters")
+    q.add_argument("--D-S", dest="D_S", nargs="+", help="distillation: student tokens")
+    q.add_argument("--L-T", dest="L_T", nargs="+", help="distillation: teacher loss")
+    q.add_argument("--N-T", dest="N_T", nargs="+", help="distillation: teacher parameters")
+    q.add_argument("--D-T", dest="D_T", nargs="+", help="distillation: teacher tokens")
+    q.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
+    q.add_argument("--interval", choices=["eti", "hdi"], default="eti")
+    q.add_argument("--seed", type=int, default=0)
+    q.set_defaults(func=cmd_predict)
+
+    pp = sub.add_parser("prior-predictive", help="what the supervised priors imply for the loss")
+    pp.add_argument("--N", nargs="+", default=["1e8", "1e9", "1e10"])
+    pp.add_argument("--D", nargs="+", default=["2e9", "2e10", "2e11"])
+    pp.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
+    pp.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
+    pp.add_argument("--priors")
+    pp.add_argument("--prob", type=float, default=0.9)
+    pp.add_argument("--seed", type=int, default=0)
+    pp.set_defaults(func=cmd_prior_predictive)
+
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (DataError, PriorError, PosteriorError, ValueError, FileNotFoundError) as err:
+        print(f"bayeslaw {args.command}: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
+

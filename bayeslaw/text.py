@@ -1,0 +1,141 @@
+"""Plain-text and record renderings of fits, diagnoses and predictions (CLI and reports)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import arviz as az
+import numpy as np
+import xarray as xr
+
+from bayeslaw.diagnostics import Diagnosis
+from bayeslaw.posterior import Fit
+
+SUMMARY_PROB = 0.9
+REPORTED = {
+    "supervised": ["E", "A", "B", "alpha", "beta", "gamma", "a_opt", "sigma", "nu"],
+    "distillation": ["E", "A", "B", "alpha", "beta", "gamma", "A_p", "B_p", "alpha_p", "beta_p",
+                     "gamma_p", "c0", "c1", "f1", "d1", "sigma_sup", "sigma_dis", "sigma_teacher",
+                     "nu"],
+}
+
+
+def coefficient_summary(fit: Fit, prob: float = SUMMARY_PROB):
+    """ArviZ summary of the paper-scale coefficients with a pinned 90% equal-tailed interval."""
+    post = fit.idata["posterior"].to_dataset()
+    names = [v for v in REPORTED[fit.law] if v in post.data_vars]
+    return az.summary(post[names], ci_prob=prob, ci_kind="eti", round_to="none")
+
+
+def failed_banner(fit: Fit) -> str:
+    fails = fit.card.get("diagnostics", {}).get("failures", [])
+    return ("!! WARNING: this fit FAILED its diagnostic gates; do not trust its numbers:\n   - "
+            + "\n   - ".join(fails or ["(no diagnostics recorded)"]))
+
+
+def format_fit(fit: Fit) -> str:
+    card = fit.card
+    s = card["sampler"]
+    head = (f"{card['law']} law fitted to {card['data']['n_runs']} runs from {card['data']['source']}"
+            + (f" [{card['data']['filters']}]" if card["data"].get("filters") else ""))
+    spec = card["spec"]
+    form = ("gamma free" if spec.get("gamma_free") else "gamma = 1") if fit.law == "supervised" else "joint"
+    lines = [
+        head,
+        f"model: {form}, likelihood {spec['likelihood']} on log loss; "
+        f"sampler {s['sampler']} {s['chains']} chains x {s['draws']} draws (tune {s['tune']}), "
+        f"seed {card['seed']}",
+        f"time: compile {card['timing'].get('compile_seconds', 0):.1f} s, "
+        f"sampling {card['timing'].get('sampling_wall_seconds', 0):.1f} s",
+        "",
+        f"Posterior (mean, sd, {SUMMARY_PROB:.0%} equal-tailed interval, ESS, r_hat):",
+        coefficient_summary(fit).to_string(float_format=lambda x: f"{x:.4g}"),
+        "",
+    ]
+    diag = card.get("diagnostics", {})
+    if diag.get("passed"):
+        m = diag["metrics"]
+        lines.append(
+            f"diagnostics: PASSED (max r_hat {m['max_rhat']:.3f}, min ESS_bulk {m['min_ess_bulk']:.0f}, "
+            f"{m['divergences']} divergences, {m['treedepth_hits']} tree-depth hits, "
+            f"max Pareto k {m['max_pareto_k']:.2f})")
+    else:
+        lines.append(failed_banner(fit))
+    return "\n".join(lines)
+
+
+def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
+    m, g = diag.metrics, diag.metrics.get("gates", {})
+    rows = [
+        ("max r_hat", f"{m['max_rhat']:.4f} ({m['max_rhat_var']})", f"<= {g.get('max_rhat')}"),
+        ("min ESS_bulk", f"{m['min_ess_bulk']:.0f} ({m['min_ess_bulk_var']})", f">= {g.get('min_ess_bulk')}"),
+        ("min ESS_tail", f"{m['min_ess_tail']:.0f} ({m['min_ess_tail_var']})", f">= {g.get('min_ess_tail')}"),
+        ("divergences", f"{m['divergences']} of {m['n_draws']}", f"<= {g.get('max_divergences')}"),
+        ("tree-depth hits", f"{m['treedepth_hits']} (limit {m['max_treedepth']})",
+         f"<= {g.get('max_treedepth_fraction', 0):.0%} of draws"),
+        ("min E-BFMI", f"{m['min_bfmi']:.2f}", f">= {g.get('min_bfmi')}"),
+        ("PSIS-LOO elpd", f"{m['elpd_loo']:.1f} (se {m['elpd_loo_se']:.1f}, p_loo {m['p_loo']:.1f})", ""),
+        ("max Pareto k", f"{m['max_pareto_k']:.2f} ({m['n_pareto_k_bad']} runs > {g.get('max_pareto_k')})",
+         f"<= {g.get('max_bad_pareto_k_fraction', 0):.0%} of runs bad"),
+        ("PPC coverage 50%", f"{m['ppc_coverage50']:.1%}", "~50%"),
+        ("PPC coverage 90%", f"{m['ppc_coverage90']:.1%}", f">= {g.get('ppc_min_coverage90', 0):.0%}"),
+    ]
+    w = max(len(r[0]) for r in rows)
+    lines = [f"Diagnostics for the {fit.law} fit ({m['n_draws']} draws):"]
+    lines += [f"  {a:<{w}}  {b:<40} gate {c}" for a, b, c in rows]
+    if "contraction" in m:
+        lines.append("\nIdentification (posterior sd / prior sd; near 0 = measured by the data, "
+                     "near 1 = supplied by the prior):")
+        for k, v in m["contraction"].items():
+            tag = "data" if v < 0.3 else ("partly prior" if v < 0.7 else "PRIOR")
+            lines.append(f"  {k:<14} {v:6.3f}  {tag}")
+    lines.append("")
+    if diag.passed:
+        lines.append("RESULT: PASSED every gate")
+    else:
+        lines.append("RESULT: FAILED\n  - " + "\n  - ".join(diag.failures))
+    for w_ in diag.warnings:
+        lines.append(f"  note: {w_}")
+    return "\n".join(lines)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.4g}" if abs(x) < 1e5 else f"{x:.3e}"
+
+
+def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
+    kind, prob = ds.attrs["interval_kind"], ds.attrs["interval_prob"]
+    coords = [c for c in ds.coords if ds[c].dims == ("point",)]
+    label = {"eti": "equal-tailed", "hdi": "highest-density"}[kind]
+    lines = [title or "Predicted loss (nats/token)",
+             f"interval: {prob:.0%} {label} (pinned); 'mean law' = uncertainty in the law, "
+             "'new run' adds run-to-run noise"]
+    for i in range(ds.sizes["point"]):
+        where = ", ".join(f"{c}={_fmt(float(ds[c][i]))}" for c in coords)
+        lines.append(
+            f"  {where}: median {ds['loss_mean_median'][i]:.4f}  mean law "
+            f"[{ds['loss_mean_lower'][i]:.4f}, {ds['loss_mean_upper'][i]:.4f}]  new run "
+            f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]")
+    return "\n".join(lines)
+
+
+def format_optimum(ds: xr.Dataset) -> str:
+    prob = ds.attrs["interval_prob"]
+    lines = [f"Compute-optimal supervised training (FLOPs = 6ND), median [{prob:.0%} "
+             f"{ds.attrs['interval_kind']}]:"]
+    for i in range(ds.sizes["budget"]):
+        parts = [f"C={float(ds['C'][i]):.3g}"]
+        for v, unit in (("N_opt", "params"), ("D_opt", "tokens"), ("L_opt", "nats")):
+            parts.append(f"{v[0]}* {_fmt(float(ds[v + '_median'][i]))} "
+                         f"[{_fmt(float(ds[v + '_lower'][i]))}, {_fmt(float(ds[v + '_upper'][i]))}] {unit}")
+        lines.append("  " + "  ".join(parts))
+    return "\n".join(lines)
+
+
+def prediction_records(ds: xr.Dataset) -> dict[str, Any]:
+    """Summaries (no draws) as plain lists, for --json."""
+    keep = [v for v in ds.data_vars if "draw" not in ds[v].dims]
+    out: dict[str, Any] = {c: np.asarray(ds[c]).tolist() for c in ds.coords}
+    out.update({v: np.asarray(ds[v]).tolist() for v in keep})
+    out.update(ds.attrs)
+    return out
