@@ -9,7 +9,7 @@ setup:
 	@scripts/bootstrap.sh test,jax,dask
 
 report: setup
-	@$(VENV)/bayeslaw report
+	@scripts/main-job.sh
 
 test: setup
 	@scripts/ensure-chromium.sh

@@ -189,8 +189,8 @@ def contraction(prior_sd: dict[str, float], post_sd: dict[str, float]) -> dict[s
 
 def diagnose(fit, gates: Gates | None = None, seed: int = 0) -> Diagnosis:
     """All gates for a fitted posterior: sampling, PSIS-LOO and posterior predictive coverage."""
-    from bayeslaw.predict import noise_draws, observed_terms
     from bayeslaw.predict import log_likelihood as pointwise
+    from bayeslaw.predict import noise_draws, observed_terms
 
     gates = gates or Gates()
     max_depth = int(fit.card["sampler"]["max_treedepth"])

@@ -112,7 +112,9 @@ class CompiledSampler:
                     random_seed=seed,
                     nuts_sampler=cfg.sampler,
                     nuts={"target_accept": cfg.target_accept,
-                          "max_treedepth": cfg.max_treedepth},
+                          # numpyro spells it max_tree_depth
+                          ("max_tree_depth" if cfg.sampler == "numpyro" else "max_treedepth"):
+                          cfg.max_treedepth},
                     progressbar=progress,
                     compute_convergence_checks=False,
                     model=self.model,

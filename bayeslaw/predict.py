@@ -9,11 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import arviz_stats  # noqa: F401  (registers the .azstats accessor)
 import numpy as np
 import xarray as xr
 from scipy import stats
-
-import arviz_stats  # noqa: F401  (registers the .azstats accessor)
 
 from bayeslaw import laws
 from bayeslaw.posterior import Fit

@@ -1,0 +1,78 @@
+"""The command line as a user drives it: outputs, exit codes, and errors that say what to fix."""
+
+import json
+
+import pytest
+
+from bayeslaw.cli import main
+
+from .conftest import ROOT, synthetic_supervised
+
+CHIN = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
+
+
+def test_fit_diagnose_predict_round_trip(tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    synthetic_supervised(n=40, seed=2).rename(columns={"loss": "val_loss"}).to_csv(csv, index=False)
+    out = tmp_path / "post.nc"
+    rc = main(["fit", str(csv), "--columns", "loss=val_loss", "--draws", "600", "--tune", "500",
+               "--chains", "2", "--seed", "3", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0, text
+    assert "90% equal-tailed interval" in text and "diagnostics: PASSED" in text and out.exists()
+    assert main(["diagnose", str(out)]) == 0
+    assert "RESULT: PASSED" in capsys.readouterr().out
+    assert main(["predict", str(out), "--N", "1e9", "--D", "2e10", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)["prediction"]
+    assert payload["interval_prob"] == 0.9 and payload["interval_kind"] == "eti"
+    assert payload["loss_new_lower"][0] < payload["loss_mean_median"][0] < payload["loss_new_upper"][0]
+
+
+def test_failed_fit_exits_nonzero(tmp_path, capsys):
+    csv = tmp_path / "runs.csv"
+    synthetic_supervised(n=30, seed=2).to_csv(csv, index=False)
+    rc = main(["fit", str(csv), "--draws", "20", "--tune", "5", "--chains", "2",
+               "--out", str(tmp_path / "bad.nc")])
+    out = capsys.readouterr().out
+    assert rc == 1 and "FAILED its diagnostic gates" in out
+    assert main(["diagnose", str(tmp_path / "bad.nc")]) == 1
+    assert "RESULT: FAILED" in capsys.readouterr().out
+    main(["predict", str(tmp_path / "bad.nc"), "--N", "1e9", "--D", "2e10"])
+    assert "WARNING" in capsys.readouterr().out
+
+
+def test_predict_shipped_and_optimum(capsys):
+    assert main(["predict", CHIN, "--budget", "5.76e23", "--interval", "hdi", "--prob", "0.8"]) == 0
+    out = capsys.readouterr().out
+    assert "80% hdi" in out and "N* 7" in out
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["fit", "nope.csv"], "does not exist"),
+        (["predict", "nope.nc", "--N", "1e9", "--D", "1e10"], "does not exist"),
+        (["predict", CHIN, "--N", "7", "--D", "1.4e12"], "raw counts"),
+        (["predict", CHIN, "--N", "abc", "--D", "1e10"], "must be numbers"),
+        (["predict", CHIN], "give --N and --D"),
+        (["predict", CHIN, "--budget", "100"], "too small to train"),
+        (["fit", "chinchilla", "--priors", "missing.toml"], "does not exist"),
+        (["fit", "chinchilla", "--columns", "Nparams"], "canonical=theirs"),
+    ],
+)
+def test_bad_input_gets_a_clear_error(argv, message, capsys):
+    assert main(argv) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_corrupt_posterior(tmp_path, capsys):
+    bad = tmp_path / "x.nc"
+    bad.write_text("not a posterior")
+    assert main(["diagnose", str(bad)]) == 2
+    assert "not a readable posterior" in capsys.readouterr().err
+
+
+def test_prior_predictive(capsys):
+    assert main(["prior-predictive", "--N", "1e9", "--D", "2e10"]) == 0
+    out = capsys.readouterr().out
+    assert "Prior predictive" in out

@@ -1,0 +1,77 @@
+"""Run-table validation: every kind of bad input gets an error that says what to fix."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslaw.data import (
+    DataError,
+    load_shipped,
+    table_hash,
+    validate_distillation,
+    validate_supervised,
+)
+
+
+def test_shipped_tables():
+    chin = load_shipped("chinchilla")
+    assert len(chin) == 240 and len(load_shipped("chinchilla", exclude_outliers=False)) == 245
+    assert chin["loss"].max() < 4.0
+    mis = load_shipped("misfitting")
+    assert len(mis) == 78 and len(load_shipped("misfitting", exclude_outliers=False)) == 81
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.drop(columns="loss"), "lacks required column"),
+        (lambda d: d.assign(loss=np.where(d.index == 3, np.nan, d["loss"])), r"NaN values at rows \[3\]"),
+        (lambda d: d.assign(N=-d["N"]), "must be positive"),
+        (lambda d: d.assign(D=d["D"] / 1e9), "looks scaled"),
+        (lambda d: d.assign(N=d["N"] / 1e9), "looks scaled"),
+        (lambda d: d.assign(loss=np.exp(d["loss"] * 3)), "not perplexity"),
+        (lambda d: d.assign(loss=d["loss"].astype(str).where(d.index != 2, "n/a")), "non-numeric"),
+        (lambda d: d.head(5), "at least 8 runs"),
+        (lambda d: d.assign(C=6 * d["N"] * d["D"] / 1e9), "disagrees with 6"),
+        (lambda d: d.iloc[0:0], "empty"),
+    ],
+)
+def test_bad_supervised_tables(small_table, mutate, message):
+    with pytest.raises(DataError, match=message):
+        validate_supervised(mutate(small_table))
+
+
+def test_column_mapping_and_files(small_table, tmp_path):
+    renamed = small_table.rename(columns={"N": "params", "loss": "val"})
+    df = validate_supervised(renamed, {"N": "params", "loss": "val"})
+    assert list(df.columns) == ["N", "D", "loss"]
+    with pytest.raises(DataError, match="unknown canonical"):
+        validate_supervised(renamed, {"params": "N"})
+    with pytest.raises(DataError, match="not in the table"):
+        validate_supervised(renamed, {"N": "size"})
+    # a mapping onto an existing canonical name replaces it
+    both = small_table.assign(N_total=small_table["N"] * 2)
+    assert validate_supervised(both, {"N": "N_total"})["N"].iloc[0] == 2 * small_table["N"].iloc[0]
+    csv = tmp_path / "runs.csv"
+    small_table.to_csv(csv, index=False)
+    pq = tmp_path / "runs.parquet"
+    small_table.to_parquet(pq)
+    assert table_hash(validate_supervised(csv)) == table_hash(validate_supervised(pq))
+    with pytest.raises(DataError, match="does not exist"):
+        validate_supervised(tmp_path / "missing.csv")
+    with pytest.raises(DataError, match="unsupported file type"):
+        validate_supervised(tmp_path / "runs.xlsx") if (tmp_path / "runs.xlsx").touch() is None else None
+
+
+def test_hash_changes_with_data(small_table):
+    a = table_hash(validate_supervised(small_table))
+    b = table_hash(validate_supervised(small_table.assign(loss=small_table["loss"] * 1.001)))
+    assert a != b
+
+
+def test_distillation_table_needs_a_teacher():
+    base = pd.DataFrame({"N_S": [1e8] * 3, "D_S": [2e9] * 3, "L_S": [3.0, 3.1, 3.2]})
+    with pytest.raises(DataError, match="teacher"):
+        validate_distillation(base)
+    ok = validate_distillation(base.assign(L_T=[2.5] * 3))
+    assert ok["teacher_id"].nunique() == 1

@@ -1,0 +1,95 @@
+"""The laws against the reference values of the paper and against each other across namespaces."""
+
+import numpy as np
+import pytensor.tensor as pt
+import pytest
+from scipy import optimize
+
+from bayeslaw import laws
+
+
+def _L(N, D, p):
+    return laws.supervised_loss(N, D, **p)
+
+
+def test_supervised_reference_values(paper_supervised):
+    assert _L(1.821e9, 20 * 1.821e9, paper_supervised) == pytest.approx(2.251, abs=5e-4)
+    assert _L(546e6, 20 * 546e6, paper_supervised) == pytest.approx(2.515, abs=5e-4)
+
+
+def _student(D_S, sup, dis, N_S=546e6, N_T=1.821e9):
+    L_T = _L(N_T, 20 * N_T, sup)
+    return laws.distillation_loss(N_S, D_S, L_T, _L(N_S, D_S, sup), **dis), _L(N_S, D_S, sup)
+
+
+def test_distillation_reference_values(paper_supervised, paper_distillation):
+    L_S, _ = _student(20 * 546e6, paper_supervised, paper_distillation)
+    assert L_S == pytest.approx(2.424, abs=5e-4)  # the paper measured 2.42 (Table 7)
+    L_S, L_sup = _student(512e9, paper_supervised, paper_distillation)
+    assert L_S == pytest.approx(2.289, abs=5e-4) and L_S > L_sup
+    for m, gain in ((20, 0.091), (40, 0.055), (80, 0.028)):
+        L_S, L_sup = _student(m * 546e6, paper_supervised, paper_distillation)
+        assert L_sup - L_S == pytest.approx(gain, abs=1.5e-3)
+
+
+def test_log_forms_equal_direct_forms(paper_supervised, paper_distillation):
+    rng = np.random.default_rng(0)
+    N, D = 10 ** rng.uniform(7, 11, 50), 10 ** rng.uniform(9, 13, 50)
+    p = paper_supervised
+    direct = _L(N, D, p)
+    lse = laws.supervised_log_loss(np.log(N), np.log(D), log_E=np.log(p["E"]), log_A=np.log(p["A"]),
+                                   log_B=np.log(p["B"]), alpha=p["alpha"], beta=p["beta"],
+                                   gamma=p["gamma"])
+    np.testing.assert_allclose(np.exp(lse), direct, rtol=1e-12)
+    ls, ld = laws.amplitudes_to_centred(np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"])
+    cen = laws.supervised_log_loss_centred(np.log(N), np.log(D), log_E=np.log(p["E"]),
+                                           log_size_term=ls, log_data_term=ld, alpha=p["alpha"],
+                                           beta=p["beta"], gamma=p["gamma"])
+    np.testing.assert_allclose(cen, lse, rtol=1e-12)
+
+    L_T = 10 ** rng.uniform(0.2, 0.5, 50)
+    Lt = _L(N, D, p)
+    dis = paper_distillation
+    direct = laws.distillation_loss(N, D, L_T, Lt, **dis)
+    slopes = laws.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
+    log_form = laws.distillation_log_loss_slopes(np.log(N), np.log(D), np.log(L_T), np.log(Lt),
+                                                 c0=dis["c0"], **slopes)
+    np.testing.assert_allclose(np.exp(log_form), direct, rtol=1e-10)
+    back = laws.slopes_to_paper(**slopes)
+    for k, v in back.items():  # round trip
+        assert v == pytest.approx(dis[k], rel=1e-12)
+
+
+def test_log_form_is_finite_far_past_the_break(paper_distillation):
+    slopes = laws.paper_to_slopes(**{k: v for k, v in paper_distillation.items() if k != "c0"})
+    out = laws.distillation_log_loss_slopes(np.log(1e8), np.log(1e9), np.log(10.0), np.log(2.0),
+                                            c0=2.5, **slopes)
+    assert np.isfinite(out) and out == pytest.approx(np.log(10.0), abs=1e-12)
+
+
+def test_same_code_evaluates_in_pytensor_and_jax(paper_supervised):
+    p = paper_supervised
+    args = dict(log_E=np.log(p["E"]), log_A=np.log(p["A"]), log_B=np.log(p["B"]),
+                alpha=p["alpha"], beta=p["beta"], gamma=p["gamma"])
+    x = np.log(np.array([1e8, 1e9])), np.log(np.array([1e10, 1e11]))
+    ref = laws.supervised_log_loss(*x, **args)
+    tens = laws.supervised_log_loss(pt.as_tensor(x[0]), pt.as_tensor(x[1]), xp=pt, **args).eval()
+    np.testing.assert_allclose(tens, ref, rtol=1e-12)
+    jnp = pytest.importorskip("jax.numpy")
+    import jax
+
+    jax.config.update("jax_enable_x64", True)
+    got = laws.supervised_log_loss(jnp.asarray(x[0]), jnp.asarray(x[1]), xp=jnp, **args)
+    np.testing.assert_allclose(np.asarray(got), ref, rtol=1e-12)
+
+
+def test_closed_form_optimum_matches_numerical_minimum(paper_supervised):
+    p = paper_supervised
+    C = 1e21
+    N, D, L = laws.supervised_optimum_6nd(C, **p)
+    assert 6 * N * D == pytest.approx(C, rel=1e-12)
+    res = optimize.minimize_scalar(lambda x: _L(np.exp(x), C / 6 / np.exp(x), p),
+                                   bounds=(np.log(1e6), np.log(1e14)), method="bounded",
+                                   options={"xatol": 1e-10})
+    assert np.exp(res.x) == pytest.approx(N, rel=1e-4)
+    assert res.fun == pytest.approx(L, abs=1e-9)
