@@ -260,3 +260,46 @@ def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
     if name == "misfitting" and exclude_outliers:
         raw = raw[raw["D"] >= 2e8]
     return validate_supervised(raw, spec.columns)
+
+
+def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """One row per teacher, the supervised runs that are not teachers, and each student's teacher index.
+
+    A teacher is usually also a supervised run. Its measured loss must enter the model once:
+    as the teacher's observation. So a supervised run whose (N, D) equals a teacher's
+    (N_T, D_T) is moved out of the supervised table; its loss becomes the teacher's measured
+    loss when the distillation table gives none.
+    """
+    cols = [c for c in ("N_T", "D_T", "L_T") if c in dis]
+    teachers = dis[["teacher_id", *cols]].groupby("teacher_id", sort=True).first()
+    if "L_T" in dis:
+        spread = dis.groupby("teacher_id")["L_T"].agg(lambda x: x.max() - x.min())
+        if (spread > 1e-9).any():
+            bad = list(spread.index[spread > 1e-9][:3])
+            raise DataError(f"teacher(s) {bad} have different L_T in different rows; one teacher, one loss")
+    teachers = teachers.reset_index()
+    if "L_T" not in teachers:
+        teachers["L_T"] = np.nan
+    for c in ("N_T", "D_T"):
+        if c not in teachers:
+            teachers[c] = np.nan
+    sup_key = {(round(float(n), 3), round(float(d), 3)): i for i, (n, d) in enumerate(zip(sup["N"], sup["D"],
+                                                                                         strict=True))}
+    drop = []
+    for i, row in teachers.iterrows():
+        if np.isfinite(row["N_T"]) and np.isfinite(row["D_T"]):
+            j = sup_key.get((round(float(row["N_T"]), 3), round(float(row["D_T"]), 3)))
+            if j is not None:
+                drop.append(j)
+                if not np.isfinite(row["L_T"]):
+                    teachers.loc[i, "L_T"] = sup["loss"].iloc[j]
+    no_info = ~np.isfinite(teachers["L_T"]) & ~(np.isfinite(teachers["N_T"]) & np.isfinite(teachers["D_T"]))
+    if no_info.any():
+        raise DataError(f"teacher(s) {list(teachers['teacher_id'][no_info][:3])} have neither L_T nor N_T and D_T")
+    index = teachers.reset_index().set_index("teacher_id").loc[dis["teacher_id"], "index"].to_numpy()
+    rest = sup.drop(index=sup.index[sorted(set(drop))]).reset_index(drop=True)
+    # teachers of known size and tokens inform the supervised law too
+    n_sup = len(rest) + int((np.isfinite(teachers["N_T"]) & np.isfinite(teachers["D_T"])).sum())
+    if n_sup < 8:
+        raise DataError(f"only {n_sup} supervised runs (teachers included); the joint fit needs >= 8")
+    return teachers, rest, index

@@ -119,3 +119,141 @@ def build_supervised(spec: SupervisedSpec, df: pd.DataFrame) -> pm.Model:
             "obs", mu, log_loss, likelihood=spec.likelihood, sigma=sigma, nu=nu, dims="run"
         )
     return model
+
+
+@dataclass(frozen=True)
+class JointSpec:
+    """The joint supervised + distillation model (everything but the data).
+
+    Parameters
+    ----------
+    likelihood
+        ``"student_t"`` or ``"normal"`` on log loss, for supervised runs and students alike.
+    preset
+        ``"weak"`` (weakly informative) or ``"busbridge2025"`` (centred on Table 6).
+    preset_scale
+        Multiplies the preset's prior widths (``busbridge2025`` only).
+    priors
+        Overrides by parameter name, applied on top of the preset.
+    teacher_noise
+        Sd of a teacher's *measured* log loss around its true value: the validation-set
+        measurement error, known from the evaluation set's size (default 0.2%). It is fixed,
+        not learned: with one measurement per teacher it cannot be told apart from the
+        teacher's own deviation from the supervised law (a prototype that learned it
+        sampled with r_hat 1.5).
+    """
+
+    likelihood: str = "student_t"
+    preset: str = "weak"
+    preset_scale: float = 1.0
+    priors: dict[str, Prior] = field(default_factory=dict)
+    teacher_noise: float = 0.002
+
+    def __post_init__(self) -> None:
+        if self.likelihood not in LIKELIHOODS:
+            raise ValueError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if not self.teacher_noise > 0:
+            raise ValueError("teacher_noise (sd of a teacher's measured log loss) must be positive")
+        if self.preset not in ("weak", "busbridge2025"):
+            raise ValueError(f"preset must be 'weak' or 'busbridge2025', got {self.preset!r}")
+        if not self.preset_scale > 0:
+            raise ValueError("preset_scale must be positive")
+        object.__setattr__(self, "priors", self.resolved_priors())
+
+    @property
+    def law(self) -> str:
+        return "distillation"
+
+    def resolved_priors(self) -> PriorSet:
+        from bayeslaw.priors import busbridge2025_preset, distillation_defaults
+
+        if self.preset == "busbridge2025":
+            base = busbridge2025_preset(likelihood=self.likelihood, scale=self.preset_scale)
+        else:
+            base = distillation_defaults(likelihood=self.likelihood)
+        return merge(base, self.priors)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"law": self.law, "likelihood": self.likelihood, "preset": self.preset,
+                "preset_scale": self.preset_scale, "priors": to_json(self.priors),
+                "teacher_noise": self.teacher_noise}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> JointSpec:
+        return cls(d["likelihood"], d["preset"], float(d["preset_scale"]), from_json(d["priors"]),
+                   float(d["teacher_noise"]))
+
+
+def distillation_mean(c: dict[str, Any], log_N_S, log_D_S, log_L_T, log_L_tilde, xp=pt):
+    """Mean of log student loss (slopes form, c0 centred at L_REF)."""
+    from bayeslaw.priors import L_REF
+
+    shift = c["c0"] * np.log(L_REF)
+    return laws.distillation_log_loss_slopes(
+        log_N_S, log_D_S, log_L_T, log_L_tilde,
+        log_size_amp=c["log_size_amp_c"] + shift, log_data_amp=c["log_data_amp_c"] + shift,
+        P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
+        log_d1=c["log_d1"], xp=xp,
+    )
+
+
+def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers: pd.DataFrame,
+                teacher_index: np.ndarray) -> pm.Model:
+    """The joint model: supervised runs, latent teacher losses, teacher measurements, students.
+
+    Every teacher's true log loss is a latent ``log_L_T[j]``. A teacher of known size and
+    tokens is a supervised run: its true loss scatters around the supervised law with the
+    supervised runs' sd. Its measured loss (when given) observes the latent value with
+    ``teacher_noise``. All students of a teacher depend on the same latent value, so their
+    shared dependence on that teacher's luck is modelled instead of left in the residuals.
+    """
+    from bayeslaw.priors import DISTILLATION_PARAMETERS, L_REF
+
+    p = spec.priors
+    has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
+    measured = np.isfinite(teachers["L_T"].to_numpy())
+    coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
+              "teacher": teachers["teacher_id"].astype(str).to_numpy(),
+              "measured_teacher": np.flatnonzero(measured)}
+    N_T = np.where(has_size, teachers["N_T"].to_numpy(), 1e9)
+    D_T = np.where(has_size, teachers["D_T"].to_numpy(), 2e10)
+    sup_spec = SupervisedSpec(gamma_free=True, likelihood=spec.likelihood,
+                              priors={k: p[k] for k in ("log_E", "log_size_term", "log_data_term",
+                                                        "alpha", "beta", "gamma")}
+                              | ({"nu": p["nu"]} if spec.likelihood == "student_t" else {}))
+    with pm.Model(coords=coords) as model:
+        log_N = pm.Data("log_N", np.log(sup["N"].to_numpy()), dims="run")
+        log_D = pm.Data("log_D", np.log(sup["D"].to_numpy()), dims="run")
+        log_loss = pm.Data("log_loss", np.log(sup["loss"].to_numpy()), dims="run")
+        log_N_S = pm.Data("log_N_S", np.log(dis["N_S"].to_numpy()), dims="student")
+        log_D_S = pm.Data("log_D_S", np.log(dis["D_S"].to_numpy()), dims="student")
+        log_L_S = pm.Data("log_L_S", np.log(dis["L_S"].to_numpy()), dims="student")
+        log_L_T_obs = pm.Data("log_L_T_obs", np.log(teachers["L_T"].to_numpy()[measured]),
+                              dims="measured_teacher")
+
+        c = supervised_coefficients(sup_spec)
+        c.update({name: p[name].create(name) for name in DISTILLATION_PARAMETERS})
+        sigma_sup = p["sigma_sup"].create("sigma_sup")
+        sigma_dis = p["sigma_dis"].create("sigma_dis")
+        nu = p["nu"].create("nu") if spec.likelihood == "student_t" else None
+
+        observe_log_loss("obs", supervised_mean(c, log_N, log_D), log_loss,
+                         likelihood=spec.likelihood, sigma=sigma_sup, nu=nu, dims="run")
+        law_T = supervised_mean(c, np.log(N_T), np.log(D_T))
+        prior_mu = pt.where(has_size, law_T, np.log(2.5))
+        prior_sd = pt.where(has_size, sigma_sup, 0.5)
+        log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher")
+        pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=spec.teacher_noise,
+                  observed=log_L_T_obs, dims="measured_teacher")
+        mu_S = distillation_mean(c, log_N_S, log_D_S, log_L_T[teacher_index],
+                                 supervised_mean(c, log_N_S, log_D_S))
+        observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
+                         nu=nu, dims="student")
+
+        shift = c["c0"] * np.log(L_REF)
+        paper = laws.slopes_to_paper(c["log_size_amp_c"] + shift, c["log_data_amp_c"] + shift, c["P"], c["Q"],
+                                     c["gamma_p"], c["log_k"], c["log_s"], c["log_d1"], xp=pt)
+        for name, value in paper.items():
+            if name != "gamma_p":
+                pm.Deterministic(name, value)
+    return model
