@@ -206,4 +206,16 @@ def diagnose(fit, gates: Gates | None = None, seed: int = 0) -> Diagnosis:
     parts.append(ppc_check(np.concatenate(obs_all), np.concatenate(pred_all, axis=1), gates))
     out = merge(*parts)
     out.metrics["gates"] = gates.to_dict()
+    out.metrics["contraction"] = identification(fit)
     return out
+
+
+def identification(fit) -> dict[str, float]:
+    """Posterior sd / prior sd of every scalar sampled parameter (see :func:`contraction`)."""
+    from bayeslaw.priors import from_json, prior_sd
+
+    priors = from_json(fit.card["spec"]["priors"])
+    post = fit.idata["posterior"].to_dataset()
+    names = [n for n in fit.card["parameters"] if n in priors and post[n].ndim == 2]
+    return contraction({n: prior_sd(priors[n]) for n in names},
+                       {n: float(post[n].std()) for n in names})

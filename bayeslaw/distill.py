@@ -15,15 +15,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayeslaw import laws
 from bayeslaw.data import split_teachers, validate_distillation, validate_supervised
 from bayeslaw.diagnostics import Gates
 from bayeslaw.fitting import data_record, finish
 from bayeslaw.inference import SamplerConfig
-from bayeslaw.model import JointSpec, build_joint
+from bayeslaw.model import JointSpec, build_joint, distillation_mean
 from bayeslaw.posterior import Fit
 from bayeslaw.predict import _check_points, noise_draws, summarise_draws, supervised_coefficients
-from bayeslaw.priors import DISTILLATION_PARAMETERS, L_REF, Prior
+from bayeslaw.priors import DISTILLATION_PARAMETERS, Prior
 
 
 def fit_distillation(
@@ -76,12 +75,8 @@ def student_log_mean(c: dict[str, np.ndarray], N_S, D_S, log_L_T) -> tuple[np.nd
     sup, dis = _split(c)
     log_tilde = supervised_log_mean(sup, N_S, D_S)
     col = {k: v[:, None] for k, v in dis.items()}
-    shift = col["c0"] * np.log(L_REF)
-    log_S = laws.distillation_log_loss_slopes(
-        np.log(np.asarray(N_S, float))[None, :], np.log(np.asarray(D_S, float))[None, :], log_L_T, log_tilde,
-        log_size_amp=col["log_size_amp_c"] + shift, log_data_amp=col["log_data_amp_c"] + shift,
-        P=col["P"], Q=col["Q"], gamma_p=col["gamma_p"], c0=col["c0"], log_k=col["log_k"],
-        log_s=col["log_s"], log_d1=col["log_d1"])
+    log_S = distillation_mean(col, np.log(np.asarray(N_S, float))[None, :],
+                              np.log(np.asarray(D_S, float))[None, :], log_L_T, log_tilde, xp=np)
     return log_S, log_tilde
 
 

@@ -184,14 +184,21 @@ class JointSpec:
                    float(d["teacher_noise"]))
 
 
-def distillation_mean(c: dict[str, Any], log_N_S, log_D_S, log_L_T, log_L_tilde, xp=pt):
-    """Mean of log student loss (slopes form, c0 centred at L_REF)."""
-    from bayeslaw.priors import L_REF
+def distillation_amplitudes(c: dict[str, Any]) -> tuple[Any, Any]:
+    """The slopes form's log-amplitudes (at N_REF, D_REF) from the sampled centred ones."""
+    from bayeslaw.priors import D_LO, L_REF
 
     shift = c["c0"] * np.log(L_REF)
+    return (c["log_size_amp_c"] + shift,
+            c["log_data_amp_lo"] + shift - c["Q"] * np.log(laws.D_REF / D_LO))
+
+
+def distillation_mean(c: dict[str, Any], log_N_S, log_D_S, log_L_T, log_L_tilde, xp=pt):
+    """Mean of log student loss; the same code evaluates PyTensor graphs and numpy draws."""
+    size_amp, data_amp = distillation_amplitudes(c)
     return laws.distillation_log_loss_slopes(
         log_N_S, log_D_S, log_L_T, log_L_tilde,
-        log_size_amp=c["log_size_amp_c"] + shift, log_data_amp=c["log_data_amp_c"] + shift,
+        log_size_amp=size_amp, log_data_amp=data_amp,
         P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
         log_d1=c["log_d1"], xp=xp,
     )
@@ -207,7 +214,7 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     ``teacher_noise``. All students of a teacher depend on the same latent value, so their
     shared dependence on that teacher's luck is modelled instead of left in the residuals.
     """
-    from bayeslaw.priors import DISTILLATION_PARAMETERS, L_REF
+    from bayeslaw.priors import DISTILLATION_PARAMETERS
 
     p = spec.priors
     has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
@@ -250,8 +257,7 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
 
-        shift = c["c0"] * np.log(L_REF)
-        paper = laws.slopes_to_paper(c["log_size_amp_c"] + shift, c["log_data_amp_c"] + shift, c["P"], c["Q"],
+        paper = laws.slopes_to_paper(*distillation_amplitudes(c), c["P"], c["Q"],
                                      c["gamma_p"], c["log_k"], c["log_s"], c["log_d1"], xp=pt)
         for name, value in paper.items():
             if name != "gamma_p":

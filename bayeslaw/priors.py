@@ -170,8 +170,12 @@ def read_prior_file(path: str | Path) -> dict[str, Prior]:
 #: Reference teacher loss at which c0 is centred: the model samples amplitudes that
 #: include the factor L_REF**-c0, which removes the c0 / amplitude correlation.
 L_REF = 2.4
+#: The distillation data term is centred at this many tokens, the low end of distillation
+#: runs: the data only bound that term from above, and measured there the bound does not
+#: move with its slope Q (centred at 1e11 it did, and NUTS diverged in the corner Q -> 0).
+D_LO = 3e9
 
-DISTILLATION_PARAMETERS = ("log_size_amp_c", "log_data_amp_c", "P", "Q", "gamma_p", "c0",
+DISTILLATION_PARAMETERS = ("log_size_amp_c", "log_data_amp_lo", "P", "Q", "gamma_p", "c0",
                            "log_k", "log_s", "log_d1")
 
 
@@ -180,16 +184,17 @@ def distillation_defaults(*, likelihood: str) -> PriorSet:
 
     ``P = gamma' alpha'`` and ``Q = gamma' beta'`` are the power term's asymptotic slopes;
     ``log_k = log(c1 f1)``, ``log_s = log(1/f1)`` the break's strength and sharpness;
-    ``log_d1`` its location in ``L_T / L~_S``; ``log_*_amp_c`` centred log-amplitudes (at
-    1e9 parameters, 1e11 tokens, and teacher loss 2.4). See docs/distillation.md.
+    ``log_d1`` its location in ``L_T / L~_S``; ``log_size_amp_c`` and ``log_data_amp_lo``
+    log-amplitudes of the power term's size and data parts at 1e9 parameters and 3e9 tokens,
+    for a teacher of loss 2.4. See docs/distillation.md.
     """
     p = supervised_defaults(gamma_free=True, likelihood=likelihood)
     p.pop("sigma")
     p.update({
         "log_size_amp_c": N(0.0, 3.0),
-        "log_data_amp_c": N(0.0, 5.0),
+        "log_data_amp_lo": N(-3.0, 2.5),
         "P": LogN(0.3, 0.7),
-        "Q": LogN(0.3, 0.7),
+        "Q": LogN(0.4, 0.4),
         "gamma_p": LogN(0.8, 0.5),
         "c0": N(2.0, 1.5),
         "log_k": N(math.log(20.0), 2.0),
@@ -216,12 +221,22 @@ def busbridge2025_preset(*, likelihood: str, scale: float = 1.0) -> PriorSet:
     ls, ld = laws.amplitudes_to_centred(math.log(sup["A"]), math.log(sup["B"]), sup["alpha"], sup["beta"])
     s = laws.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
     shift = dis["c0"] * math.log(L_REF)
+    data_lo = s["log_data_amp"] - shift + s["Q"] * math.log(laws.D_REF / D_LO)
     centre = {
-        "log_E": N(math.log(sup["E"]), 0.05), "log_size_term": N(ls, 0.1), "log_data_term": N(ld, 0.1),
-        "alpha": LogN(sup["alpha"], 0.05), "beta": LogN(sup["beta"], 0.05), "gamma": LogN(sup["gamma"], 0.1),
-        "log_size_amp_c": N(s["log_size_amp"] - shift, 0.2), "log_data_amp_c": N(s["log_data_amp"] - shift, 0.5),
-        "P": LogN(s["P"], 0.1), "Q": LogN(s["Q"], 0.1), "gamma_p": LogN(dis["gamma_p"], 0.1),
-        "c0": N(dis["c0"], 0.3), "log_k": N(s["log_k"], 0.7), "log_s": N(s["log_s"], 0.2),
+        "log_E": N(math.log(sup["E"]), 0.05),
+        "log_size_term": N(ls, 0.1),
+        "log_data_term": N(ld, 0.1),
+        "alpha": LogN(sup["alpha"], 0.05),
+        "beta": LogN(sup["beta"], 0.05),
+        "gamma": LogN(sup["gamma"], 0.1),
+        "log_size_amp_c": N(s["log_size_amp"] - shift, 0.2),
+        "log_data_amp_lo": N(data_lo, 0.5),
+        "P": LogN(s["P"], 0.1),
+        "Q": LogN(s["Q"], 0.1),
+        "gamma_p": LogN(dis["gamma_p"], 0.1),
+        "c0": N(dis["c0"], 0.3),
+        "log_k": N(s["log_k"], 0.7),
+        "log_s": N(s["log_s"], 0.2),
         "log_d1": N(s["log_d1"], 0.1),
     }
     p.update({k: v.scaled(scale) for k, v in centre.items()})

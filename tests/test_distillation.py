@@ -83,3 +83,92 @@ def test_distillation_table_errors():
     with pytest.raises(DataError, match="different L_T"):
         split_teachers(validate_distillation(base), validate_supervised(pd.DataFrame(
             {"N": np.geomspace(1e8, 1e9, 9), "D": np.geomspace(1e9, 1e10, 9), "loss": np.linspace(3, 2.5, 9)})))
+
+
+# ---------------------------------------------------------------- the shipped joint posterior
+
+JOINT = "models/distillation_SYNTHETIC_paper_design.nc"
+
+
+@pytest.fixture(scope="module")
+def joint():
+    from bayeslaw import api
+    from bayeslaw.data import table_hash
+
+    from .conftest import ROOT
+
+    dis = validate_distillation(ROOT / "data/synthetic/SYNTHETIC_paper_design_distillation.csv")
+    return api.load(ROOT / JOINT, expect_law="distillation", data_hash=table_hash(dis))
+
+
+def test_shipped_joint_fit_passes_its_gates(joint):
+    m = joint.card["diagnostics"]["metrics"]
+    assert joint.diagnostics_passed, joint.card["diagnostics"]["failures"]
+    assert m["divergences"] == 0 and m["max_rhat"] <= 1.01 and m["min_ess_bulk"] >= 400
+
+
+def test_recovery_of_identified_quantities(joint):
+    """90% intervals cover the generating values of the quantities the design measures."""
+    sup_c, dis_c = paper_coefficients()
+    post = joint.idata["posterior"].to_dataset()
+    truth = {"E": sup_c["E"], "alpha": sup_c["alpha"], "beta": sup_c["beta"], "gamma": sup_c["gamma"],
+             "c0": dis_c["c0"], "f1": dis_c["f1"], "d1": dis_c["d1"],
+             "P": dis_c["gamma_p"] * dis_c["alpha_p"],
+             # pre-break amplitude of the broken power law, K = c1 f1 d1^(-1/f1)
+             "K": dis_c["c1"] * dis_c["f1"] * dis_c["d1"] ** (-1 / dis_c["f1"])}
+    post["K"] = post["c1"] * post["f1"] * post["d1"] ** (-1 / post["f1"])
+    for k, v in truth.items():
+        lo, hi = np.quantile(post[k].values, [0.05, 0.95])
+        assert lo <= v <= hi, (k, lo, v, hi)
+    # the identified ones, tightly: c0 within 10%, f1 within 10%, P within 10%
+    for k, tol in (("c0", 0.1), ("f1", 0.1), ("P", 0.1), ("K", 0.25)):
+        assert float(post[k].median()) == pytest.approx(truth[k], rel=tol)
+
+
+def test_contraction_separates_measured_from_prior(joint):
+    c = joint.card["diagnostics"]["metrics"]["contraction"]
+    for k in ("c0", "log_s", "P", "alpha", "log_size_amp_c"):
+        assert c[k] < 0.3, (k, c[k])  # measured by the data
+    for k in ("gamma_p", "log_data_amp_lo"):
+        assert c[k] > 0.3, (k, c[k])  # mostly the prior on this design
+
+
+def test_table7_pair(joint):
+    from bayeslaw.distill import predict
+
+    sup_c, dis_c = paper_coefficients()
+    ds = predict(joint, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9, prob=0.9)
+    assert float(ds["loss_new_lower"][0]) <= 2.42 <= float(ds["loss_new_upper"][0])
+    L_T = laws.supervised_loss(1.821e9, 20 * 1.821e9, **sup_c)
+    tilde = laws.supervised_loss(546e6, 20 * 546e6, **sup_c)
+    law = laws.distillation_loss(546e6, 20 * 546e6, L_T, tilde, **dis_c)
+    assert float(ds["loss_mean_lower"][0]) <= law <= float(ds["loss_mean_upper"][0])
+    assert float(ds["loss_mean_upper"][0]) - float(ds["loss_mean_lower"][0]) < 0.01
+    # distillation beats supervised at 20 tokens/param by ~0.09 nats (paper: 0.091)
+    assert float(ds["gain_median"][0]) == pytest.approx(0.091, abs=0.01)
+    by_loss = predict(joint, N_S=546e6, D_S=20 * 546e6, L_T=2.251)
+    assert float(by_loss["loss_mean_median"][0]) == pytest.approx(float(ds["loss_mean_median"][0]), abs=2e-3)
+    with pytest.raises(ValueError, match="L_T .* or as N_T and D_T"):
+        predict(joint, N_S=546e6, D_S=1e10)
+
+
+def test_capacity_gap_is_a_u(joint):
+    from bayeslaw.distill import capacity_gap
+
+    ds = capacity_gap(joint, N_S=546e6, D_S=20 * 546e6, L_T=np.linspace(1.8, 4.5, 136))
+    med = ds["loss_mean_median"].values
+    i = int(np.argmin(med))
+    assert 0 < i < med.size - 1  # an interior minimum: too strong a teacher hurts
+    ratio_at_min = float(ds["ratio"][i])
+    d1 = float(np.median(ds["d1"]))
+    assert ratio_at_min == pytest.approx(d1, rel=0.15)
+    assert np.all(ds["loss_mean_lower"] <= ds["loss_mean_median"])
+
+
+def test_cli_predicts_students(capsys):
+    from .conftest import ROOT
+
+    rc = main(["predict", str(ROOT / JOINT), "--N-S", "546e6", "--D-S", "1.092e10", "--N-T", "1.821e9",
+               "--D-T", "3.642e10"])
+    out = capsys.readouterr().out
+    assert rc == 0 and "N_S=5.460e+08" in out and "new run" in out

@@ -1,0 +1,189 @@
+"""Benchmark: the Chinchilla fit, cold and warm, per sampler, against two baselines in the same run.
+
+Run: ``make benchmarks`` (or ``.venv/bin/python benchmarks/run.py [--quick]``).
+
+Measured in one process, on the same data (Epoch's 240 Chinchilla runs) and thread settings:
+
+- bayeslaw with nutpie, PyMC and numpyro: wall time of a cold fit (first compile in this
+  process), a warm fit (compile cache hot), a compiled-once refit, and ESS_bulk per second;
+- baseline 1, Epoch's recipe: Huber (delta 1e-3) on log loss, L-BFGS-B from Epoch's grid of
+  4500 starts, then 4000 bootstrap refits with tight tolerances for the intervals;
+- baseline 2, ``simple-scaling-laws`` 0.2.0 (a benchmark-only dependency), 4000 bootstrap draws.
+
+Targets: a warm bayeslaw fit with min ESS_bulk >= 1000 in at most 1/10 of baseline 1's time
+to intervals, and no slower than baseline 2. Results go to ``benchmarks/results/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from scipy import optimize
+from scipy.special import logsumexp
+
+HERE = Path(__file__).resolve().parent
+
+
+def huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
+    a = np.abs(r)
+    loss = np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta))
+    grad = np.where(a <= delta, r, delta * np.sign(r))
+    return loss, grad
+
+
+def epoch_objective(theta, log_N, log_D, log_L, weights, delta=1e-3):
+    """Sum of Huber losses of log-loss residuals, params (a=log A, b=log B, e=log E, alpha, beta)."""
+    a, b, e, alpha, beta = theta
+    t = np.stack([a - alpha * log_N, b - beta * log_D, np.full_like(log_N, e)])
+    pred = logsumexp(t, axis=0)
+    w = np.exp(t - pred)
+    r = pred - log_L
+    loss, g = huber(r, delta)
+    gw = g * weights
+    grad = np.array([np.sum(gw * w[0]), np.sum(gw * w[1]), np.sum(gw * w[2]),
+                     np.sum(gw * w[0] * -log_N), np.sum(gw * w[1] * -log_D)])
+    return float(np.sum(loss * weights)), grad
+
+
+def epoch_fit(log_N, log_D, log_L, weights=None, starts=None, tight=True):
+    weights = np.ones_like(log_N) if weights is None else weights
+    opts = {"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000} if tight else {}
+    best = None
+    for x0 in starts:
+        res = optimize.minimize(epoch_objective, x0, args=(log_N, log_D, log_L, weights), jac=True,
+                                method="L-BFGS-B", options=opts)
+        if best is None or res.fun < best.fun:
+            best = res
+    return best.x
+
+
+def epoch_grid():
+    alphas = betas = np.arange(0, 2.5, 0.5)
+    es = np.arange(-1, 1.5, 0.5)
+    abs_ = np.arange(0, 30, 5)
+    return [np.array([a, b, e, al, be]) for al, be, e, a, b in itertools.product(alphas, betas, es, abs_, abs_)]
+
+
+def baseline_epoch(df, n_boot: int, seed: int) -> dict:
+    log_N, log_D, log_L = (np.log(df[c].to_numpy()) for c in ("N", "D", "loss"))
+    t0 = time.perf_counter()
+    grid = epoch_grid()
+    x = epoch_fit(log_N, log_D, log_L, starts=grid)
+    t_point = time.perf_counter() - t0
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        w = rng.multinomial(len(log_N), np.full(len(log_N), 1 / len(log_N))).astype(float)
+        boots.append(epoch_fit(log_N, log_D, log_L, weights=w, starts=[x]))
+    t_total = time.perf_counter() - t0
+    boots = np.array(boots)
+    A, B, E = np.exp(boots[:, 0]), np.exp(boots[:, 1]), np.exp(boots[:, 2])
+    ci = {k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
+          for k, v in {"A": A, "B": B, "E": E, "alpha": boots[:, 3], "beta": boots[:, 4]}.items()}
+    return {"seconds_point": t_point, "seconds_to_intervals": t_total, "n_starts": len(grid),
+            "n_boot": n_boot, "point": {"A": float(np.exp(x[0])), "B": float(np.exp(x[1])),
+                                        "E": float(np.exp(x[2])), "alpha": float(x[3]), "beta": float(x[4])},
+            "ci95": ci}
+
+
+def baseline_ssl(df, n_draws: int, seed: int) -> dict:
+    import simple_scaling_laws as ssl
+
+    frame = df.rename(columns={"N": "model_size__params", "D": "dataset_size__tokens",
+                               "loss": "test_loss__cross_entropy"})
+    frame["training_run_id"] = [f"r{i}" for i in range(len(frame))]
+    t0 = time.perf_counter()
+    model = ssl.fit(frame, n_draws=n_draws, seed=seed)
+    return {"seconds": time.perf_counter() - t0, "n_draws": n_draws,
+            "params": {k: float(v) for k, v in model.params("test_loss__cross_entropy").items()}}
+
+
+def bench_sampler(df, sampler: str, draws: int) -> dict:
+    from bayeslaw.data import table_hash  # noqa: F401  (import cost outside the timings)
+    from bayeslaw.fitting import fit_supervised
+    from bayeslaw.inference import CompiledSampler, SamplerConfig, fan_out
+    from bayeslaw.model import SupervisedSpec, build_supervised
+
+    cfg = SamplerConfig(sampler=sampler, draws=draws, tune=draws, chains=4)
+    out = {}
+    for label, seed in (("cold", 1), ("warm", 2)):
+        t0 = time.perf_counter()
+        fit = fit_supervised(df, sampler=cfg, seed=seed)
+        wall = time.perf_counter() - t0
+        m = fit.card["diagnostics"]["metrics"]
+        samp = fit.card["timing"]["sampling_wall_seconds"]
+        out[label] = {"wall_seconds": wall, "sampling_seconds": samp,
+                      "compile_seconds": fit.card["timing"]["compile_seconds"],
+                      "min_ess_bulk": m["min_ess_bulk"], "max_rhat": m["max_rhat"],
+                      "divergences": m["divergences"], "ess_per_second_sampling": m["min_ess_bulk"] / samp,
+                      "ess_per_second_wall": m["min_ess_bulk"] / wall, "passed": fit.diagnostics_passed}
+    if sampler == "nutpie":
+        compiled = CompiledSampler(build_supervised(SupervisedSpec(), df), cfg)
+        compiled.fit(fan_out(3)[0])
+        t0 = time.perf_counter()
+        compiled.fit(fan_out(4)[0])
+        out["refit_compiled_once_seconds"] = time.perf_counter() - t0
+    return out
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer bootstrap draws (400) for a smoke run")
+    ap.add_argument("--samplers", default="nutpie,pymc,numpyro")
+    args = ap.parse_args()
+    sys.path.insert(0, str(HERE.parent))
+    from bayeslaw.data import load_shipped
+
+    df = load_shipped("chinchilla")
+    n_boot = 400 if args.quick else 4000
+    env = {"python": platform.python_version(), "machine": platform.machine(), "cpus": os.cpu_count(),
+           "threads": {k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}}
+    res: dict = {"env": env, "n_runs": len(df)}
+    for sampler in args.samplers.split(","):
+        print(f"bayeslaw {sampler} ...", flush=True)
+        res[f"bayeslaw_{sampler}"] = bench_sampler(df, sampler, 1000)
+    print("baseline 1: Epoch's recipe ...", flush=True)
+    res["epoch_recipe"] = baseline_epoch(df, n_boot, seed=0)
+    print("baseline 2: simple-scaling-laws ...", flush=True)
+    res["simple_scaling_laws"] = baseline_ssl(df, n_boot, seed=0)
+
+    warm = res["bayeslaw_nutpie"]["warm"]
+    r1 = warm["wall_seconds"] / res["epoch_recipe"]["seconds_to_intervals"]
+    r2 = warm["wall_seconds"] / res["simple_scaling_laws"]["seconds"]
+    res["ratios"] = {"warm_nutpie_over_epoch": r1, "warm_nutpie_over_simple_scaling_laws": r2}
+    print()
+    print(f"{'fit':<28} {'wall s':>8} {'sampling s':>10} {'min ESS':>8} {'ESS/s (sampling)':>17}")
+    for s in args.samplers.split(","):
+        for label in ("cold", "warm"):
+            r = res[f"bayeslaw_{s}"][label]
+            print(f"bayeslaw {s:<8} {label:<10} {r['wall_seconds']:8.1f} {r['sampling_seconds']:10.2f} "
+                  f"{r['min_ess_bulk']:8.0f} {r['ess_per_second_sampling']:17.0f}")
+    if "refit_compiled_once_seconds" in res["bayeslaw_nutpie"]:
+        print(f"bayeslaw nutpie refit (compiled once): {res['bayeslaw_nutpie']['refit_compiled_once_seconds']:.2f} s")
+    e = res["epoch_recipe"]
+    print(f"Epoch recipe: point {e['seconds_point']:.1f} s, with {n_boot} bootstraps {e['seconds_to_intervals']:.1f} s")
+    print(f"  its 95% intervals: " + ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in e["ci95"].items()))
+    print(f"simple-scaling-laws 0.2.0 ({n_boot} draws): {res['simple_scaling_laws']['seconds']:.1f} s")
+    print()
+    ok1, ok2 = r1 <= 0.1, r2 <= 1.0
+    print(f"ratio warm bayeslaw / Epoch recipe        = {r1:.3f}  (target <= 0.1: {'MET' if ok1 else 'MISSED'})")
+    print(f"ratio warm bayeslaw / simple-scaling-laws = {r2:.3f}  (target <= 1.0: {'MET' if ok2 else 'MISSED'})")
+    print(f"warm bayeslaw min ESS_bulk = {warm['min_ess_bulk']:.0f} (target >= 1000: "
+          f"{'MET' if warm['min_ess_bulk'] >= 1000 else 'MISSED'})")
+    out = HERE / "results" / ("supervised_quick.json" if args.quick else "supervised.json")
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(res, indent=2))
+    print(f"written {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
