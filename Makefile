@@ -12,7 +12,6 @@ report: setup
 	@scripts/main-job.sh
 
 test: setup
-	@scripts/ensure-chromium.sh
 	$(VENV)/python -m pytest -q
 
 test-slow: setup
@@ -27,3 +26,5 @@ models: setup
 benchmarks: setup
 	@scripts/bootstrap.sh test,jax,dask,bench
 	$(VENV)/python benchmarks/run.py
+	$(VENV)/python benchmarks/joint.py
+	$(VENV)/python benchmarks/sbc.py

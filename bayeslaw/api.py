@@ -63,6 +63,7 @@ def fit(
     chains: int = 4,
     target_accept: float | None = None,
     adaptation: str = "low_rank",
+    thin: int = 1,
     seed: int = 0,
     gates: Gates | None = None,
     progress: bool = False,
@@ -75,7 +76,7 @@ def fit(
     """
     if law == "supervised":
         cfg = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains,
-                            target_accept=target_accept or 0.9, adaptation=adaptation)
+                            target_accept=target_accept or 0.9, adaptation=adaptation, thin=thin)
         table, source, filters = resolve_table(data, include_outliers)
         return fit_supervised(table, columns=columns if source is None else None, source=source,
                               gamma_free=gamma_free, likelihood=likelihood,
@@ -87,7 +88,7 @@ def fit(
         if supervised is None:
             raise ValueError("a distillation fit needs the supervised runs (--supervised TABLE)")
         cfg = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains,
-                            target_accept=target_accept or 0.95, adaptation=adaptation)
+                            target_accept=target_accept or 0.99, adaptation=adaptation, thin=thin)
         return fit_distillation(data, supervised, columns=columns, likelihood=likelihood,
                                 priors=_priors(priors), preset=preset, preset_scale=preset_scale,
                                 sampler=cfg, seed=seed, gates=gates, progress=progress)

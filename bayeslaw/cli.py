@@ -59,8 +59,9 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--draws", type=int, default=1000)
     g.add_argument("--tune", type=int, default=1000)
     g.add_argument("--chains", type=int, default=4)
+    g.add_argument("--thin", type=int, default=1, help="keep every n-th draw (storage)")
     g.add_argument("--target-accept", type=float, default=None,
-                   help="default 0.9 (supervised), 0.95 (distillation)")
+                   help="default 0.9 (supervised), 0.99 (distillation)")
     g.add_argument("--adaptation", default="low_rank", choices=["low_rank", "diag"],
                    help="nutpie mass-matrix adaptation (default low_rank)")
     g.add_argument("--seed", type=int, default=0, help="one seed for every stochastic stage")
@@ -79,7 +80,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         preset_scale=args.preset_scale,
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
-        target_accept=args.target_accept, adaptation=args.adaptation, seed=args.seed, progress=not args.quiet,
+        target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed, progress=not args.quiet,
     )
     out = fit.save(args.out) if args.out else None
     shown = text.format_fit(fit)

@@ -33,12 +33,13 @@ class SamplerConfig:
     target_accept: float = 0.9
     max_treedepth: int = 10
     adaptation: str = "low_rank"  # nutpie only
+    thin: int = 1  # keep every thin-th draw (storage; for slowly mixing posteriors)
 
     def __post_init__(self) -> None:
         if self.sampler not in SAMPLERS:
             raise ValueError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
-        if self.draws < 10 or self.tune < 0 or self.chains < 1:
-            raise ValueError("need draws >= 10, tune >= 0 and chains >= 1")
+        if self.draws < 10 or self.tune < 0 or self.chains < 1 or self.thin < 1:
+            raise ValueError("need draws >= 10, tune >= 0, chains >= 1 and thin >= 1")
         if not 0.5 <= self.target_accept < 1:
             raise ValueError(f"target_accept must lie in [0.5, 1), got {self.target_accept}")
 
@@ -120,6 +121,8 @@ class CompiledSampler:
                     model=self.model,
                 )
         wall = time.perf_counter() - t0
+        if cfg.thin > 1:
+            idata = idata.isel(draw=slice(None, None, cfg.thin))
         idata["observed_data"] = _observed(self.model, data)
         idata.attrs["sampling_wall_seconds"] = wall
         idata.attrs["compile_seconds"] = self.compile_seconds

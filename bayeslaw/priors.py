@@ -192,7 +192,7 @@ def distillation_defaults(*, likelihood: str) -> PriorSet:
     p.pop("sigma")
     p.update({
         "log_size_amp_c": N(0.0, 3.0),
-        "log_data_amp_lo": N(-3.0, 2.5),
+        "log_data_amp_lo": N(-4.0, 1.5),
         "P": LogN(0.3, 0.7),
         "Q": LogN(0.4, 0.4),
         "gamma_p": LogN(0.8, 0.5),

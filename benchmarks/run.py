@@ -170,7 +170,7 @@ def main() -> int:
         print(f"bayeslaw nutpie refit (compiled once): {res['bayeslaw_nutpie']['refit_compiled_once_seconds']:.2f} s")
     e = res["epoch_recipe"]
     print(f"Epoch recipe: point {e['seconds_point']:.1f} s, with {n_boot} bootstraps {e['seconds_to_intervals']:.1f} s")
-    print(f"  its 95% intervals: " + ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in e["ci95"].items()))
+    print("  its 95% intervals: " + ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in e["ci95"].items()))
     print(f"simple-scaling-laws 0.2.0 ({n_boot} draws): {res['simple_scaling_laws']['seconds']:.1f} s")
     print()
     ok1, ok2 = r1 <= 0.1, r2 <= 1.0
