@@ -80,7 +80,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         preset_scale=args.preset_scale,
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
-        target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed, progress=not args.quiet,
+        target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed,
+        progress=not args.quiet,
     )
     out = fit.save(args.out) if args.out else None
     shown = text.format_fit(fit)

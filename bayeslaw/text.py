@@ -116,6 +116,12 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
             f"  {where}: median {ds['loss_mean_median'][i]:.4f}  mean law "
             f"[{ds['loss_mean_lower'][i]:.4f}, {ds['loss_mean_upper'][i]:.4f}]  new run "
             f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]")
+        if "gain_median" in ds:
+            lines.append(
+                f"    same student trained supervised on D_S: {ds['loss_supervised_median'][i]:.4f} "
+                f"[{ds['loss_supervised_lower'][i]:.4f}, {ds['loss_supervised_upper'][i]:.4f}]; "
+                f"distillation gain {ds['gain_median'][i]:+.4f} [{ds['gain_lower'][i]:+.4f}, "
+                f"{ds['gain_upper'][i]:+.4f}] nats (paired draw by draw; > 0: distillation wins)")
     return "\n".join(lines)
 
 

@@ -6,12 +6,13 @@ Run: ``.venv/bin/python benchmarks/joint.py``. Target: joint fit <= 120 s on 2 c
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import write_results  # noqa: E402
 
 
 def main() -> int:
@@ -37,10 +38,7 @@ def main() -> int:
     ratio = res["joint"]["wall_seconds"] / res["supervised_only"]["wall_seconds"]
     target = res["joint"]["wall_seconds"] <= 120
     print(f"joint / supervised-only wall time = {ratio:.1f}; joint <= 120 s: {'MET' if target else 'MISSED'}")
-    out = HERE / "results" / "joint.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
-    print(f"written {out}")
+    write_results("joint", res)
     return 0
 
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import os
 import platform
 import sys
@@ -30,6 +29,8 @@ from scipy import optimize
 from scipy.special import logsumexp
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import write_results  # noqa: E402
 
 
 def huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
@@ -178,10 +179,7 @@ def main() -> int:
     print(f"ratio warm bayeslaw / simple-scaling-laws = {r2:.3f}  (target <= 1.0: {'MET' if ok2 else 'MISSED'})")
     print(f"warm bayeslaw min ESS_bulk = {warm['min_ess_bulk']:.0f} (target >= 1000: "
           f"{'MET' if warm['min_ess_bulk'] >= 1000 else 'MISSED'})")
-    out = HERE / "results" / ("supervised_quick.json" if args.quick else "supervised.json")
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps(res, indent=2))
-    print(f"written {out}")
+    write_results("supervised_quick" if args.quick else "supervised", res)
     return 0
 
 

@@ -14,7 +14,6 @@ Results go to ``benchmarks/results/sbc.json``; the summary is printed.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ import numpy as np
 from scipy import stats
 
 HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+from _results import write_results  # noqa: E402
 
 
 def main() -> int:
@@ -92,11 +93,8 @@ def main() -> int:
     all90 = np.mean([summary[p]["coverage90"] for p in params])
     print(f"mean coverage: 50% -> {all50:.3f} (MC se per parameter {se50:.3f}); 90% -> {all90:.3f} (se {se90:.3f})")
     print(f"divergences per fit: median {np.median(divergences) if n else 0}, max {max(divergences, default=0)}")
-    out = HERE / "results" / "sbc.json"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(json.dumps({"sims": n, "skipped": skipped, "divergences": divergences,
-                               "params": summary, "settings": vars(args)}, indent=2))
-    print(f"written {out}")
+    write_results("sbc", {"sims": n, "skipped": skipped, "divergences": divergences,
+                          "params": summary, "settings": vars(args)})
     return 0
 
 

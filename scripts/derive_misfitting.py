@@ -18,6 +18,7 @@ best["run_id"] = best["model"] + "_" + (best["D"] / 1e9).round(3).astype(str) + 
 out = best[["run_id", "model", "N", "N_no_emb", "D", "loss", "peak_lr", "C_6ND"]].sort_values(["N", "D"])
 with open(HERE / "misfitting_best_lr_final.csv", "w") as fh:
     fh.write("# DERIVED by scripts/derive_misfitting.py from scaling_results_last_ckpt_only.csv (see SOURCE.txt)\n")
-    fh.write("# one row per (model, train_tokens): final checkpoint of the best peak_lr; N = total params incl. embeddings\n")
+    fh.write("# one row per (model, train_tokens): final checkpoint of the best peak_lr; "
+             "N = total params incl. embeddings\n")
     out.to_csv(fh, index=False)
 print(len(out), "runs written")

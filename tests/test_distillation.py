@@ -33,7 +33,8 @@ def test_noise_free_generation_is_the_law():
 def test_written_tables_say_synthetic(tmp_path, capsys):
     assert main(["generate", "--out", str(tmp_path), "--small", "--seed", "4"]) == 0
     files = sorted(tmp_path.iterdir())
-    assert [f.name for f in files] == ["SYNTHETIC_paper_design_distillation.csv", "SYNTHETIC_paper_design_supervised.csv"]
+    assert [f.name for f in files] == ["SYNTHETIC_paper_design_distillation.csv",
+                                       "SYNTHETIC_paper_design_supervised.csv"]
     head = files[0].read_text().splitlines()[0]
     assert head.startswith("# SYNTHETIC") and "NOT measured" in head
     assert '"seed": 4' in files[0].read_text().splitlines()[2]
@@ -184,3 +185,18 @@ def test_cli_predicts_students(capsys):
                "--D-T", "3.642e10"])
     out = capsys.readouterr().out
     assert rc == 0 and "N_S=5.460e+08" in out and "new run" in out
+
+
+def test_cli_fits_a_small_distillation_study(tmp_path, capsys):
+    """The whole path from the command line; a deliberately short run must say it cannot be trusted."""
+    assert main(["generate", "--out", str(tmp_path), "--small", "--seed", "1", "--quiet"]) == 0
+    dis, sup = (tmp_path / f"SYNTHETIC_paper_design_{k}.csv" for k in ("distillation", "supervised"))
+    out = tmp_path / "joint.nc"
+    rc = main(["fit", str(dis), "--law", "distillation", "--supervised", str(sup), "--draws", "60",
+               "--tune", "60", "--chains", "2", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 1 and "FAILED its diagnostic gates" in text and "c0" in text
+    assert main(["diagnose", str(out)]) == 1
+    assert "Identification" in capsys.readouterr().out
+    assert main(["fit", str(dis), "--law", "distillation"]) == 2
+    assert "needs the supervised runs" in capsys.readouterr().err

@@ -1,0 +1,374 @@
+"""Compute-optimal recipes as posterior distributions, vectorised over draws and grids.
+
+For every posterior draw, student size and budget this module finds the supervised optimum
+and the distillation optimum in each compute scenario (Eq. 10 of Busbridge et al.), with
+sizes and tokens bounded to [1e6, 1e17] as in the paper. There are no closed forms, so each
+problem is first reduced to one or two free variables through the budget constraint and then
+searched on a coarse log-space grid refined a few times around the best point, all in numpy
+arrays of shape (draw, student size, budget, grid...). Draws are processed in chunks to bound
+memory.
+
+Reductions (planner notes):
+- supervised at fixed N_S: closed form, D_S = C / (3 F(N_S));
+- supervised optimum: one free variable, log N (D from the budget);
+- best case (teacher free): one free variable, the teacher loss L_T >= L(1e17, 1e17);
+- teacher inference: D_T costs nothing, so it sits at the upper bound; one free variable, N_T;
+- teacher pretraining (and + inference): two free variables, N_T and the student's share of
+  the budget; D_T follows from the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import compute, laws
+from bayeslaw.compute import PAPER_ARCHITECTURE, Architecture
+
+LOG_MIN, LOG_MAX = np.log(1e6), np.log(1e17)
+SCENARIO_NAMES = tuple(compute.SCENARIOS)
+
+
+@dataclass(frozen=True)
+class Laws:
+    """Coefficient draws on the paper's scale, each an array of shape (draw,)."""
+
+    E: np.ndarray
+    A: np.ndarray
+    B: np.ndarray
+    alpha: np.ndarray
+    beta: np.ndarray
+    gamma: np.ndarray
+    A_p: np.ndarray | None = None
+    B_p: np.ndarray | None = None
+    alpha_p: np.ndarray | None = None
+    beta_p: np.ndarray | None = None
+    gamma_p: np.ndarray | None = None
+    c0: np.ndarray | None = None
+    c1: np.ndarray | None = None
+    f1: np.ndarray | None = None
+    d1: np.ndarray | None = None
+
+    @property
+    def n_draws(self) -> int:
+        return int(np.size(self.E))
+
+    def take(self, idx: slice | np.ndarray) -> Laws:
+        return Laws(**{k: (None if v is None else np.asarray(v)[idx]) for k, v in self.__dict__.items()})
+
+    @classmethod
+    def from_points(cls, sup: dict[str, float], dis: dict[str, float] | None = None) -> Laws:
+        """A one-draw 'posterior' from point coefficients (e.g. the paper's Table 6)."""
+        d = {k: np.atleast_1d(float(v)) for k, v in {**sup, **(dis or {})}.items()}
+        return cls(**d)
+
+
+def _shape(x: np.ndarray, ndim: int) -> np.ndarray:
+    """Coefficients (draw,) broadcast against arrays with ``ndim`` trailing axes."""
+    return np.asarray(x).reshape((-1,) + (1,) * ndim)
+
+
+def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int) -> np.ndarray:
+    """log L_S of the distillation law for draws (axis 0) and ``nd`` trailing axes."""
+    c = {k: _shape(getattr(law, k), nd) for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",
+                                                  "c1", "f1", "d1")}
+    return laws.distillation_log_loss(
+        log_N_S, log_D_S, log_L_T, log_L_tilde, log_A_p=np.log(c["A_p"]), log_B_p=np.log(c["B_p"]),
+        alpha_p=c["alpha_p"], beta_p=c["beta_p"], gamma_p=c["gamma_p"], c0=c["c0"],
+        log_k=np.log(c["c1"] * c["f1"]), log_s=-np.log(c["f1"]), log_d1=np.log(c["d1"]))
+
+
+def log_F(log_N: np.ndarray, arch: Architecture | None) -> np.ndarray:
+    return np.log(compute.forward_flops_per_token(np.exp(log_N), arch))
+
+
+def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray],
+            n_coarse: int, n_fine: int, rounds: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Minimise ``objective(*xs)`` over a box, vectorised over the leading (problem) axes.
+
+    ``lows``/``highs`` have the problem shape; the objective gets one grid array per variable
+    (problem shape plus one trailing axis per variable) and returns values of that shape, with
+    infeasible points as +inf. A coarse grid, then ``rounds`` finer grids over the cells around
+    the best point so far.
+    """
+    k = len(lows)
+    lo, hi = [np.asarray(x, float) for x in lows], [np.asarray(x, float) for x in highs]
+    best_x: list[np.ndarray] = []
+    best_v = None
+    for r in range(rounds + 1):
+        n = n_coarse if r == 0 else n_fine
+        t = np.linspace(0.0, 1.0, n)
+        grids = []
+        for i in range(k):
+            shape = [1] * k
+            shape[i] = n
+            grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * t.reshape(shape))
+        vals = objective(*grids)
+        vals = np.where(np.isnan(vals), np.inf, vals)
+        flat = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
+        idx = np.argmin(flat, axis=-1)
+        pos = np.unravel_index(idx, (n,) * k)
+        xs = [lo[i] + (hi[i] - lo[i]) * t[pos[i]] for i in range(k)]
+        v = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        if best_v is None:
+            best_x, best_v = xs, v
+        else:
+            better = v < best_v
+            best_x = [np.where(better, a, b) for a, b in zip(xs, best_x, strict=True)]
+            best_v = np.where(better, v, best_v)
+        step = [(hi[i] - lo[i]) / (n - 1) for i in range(k)]
+        lo = [np.maximum(best_x[i] - step[i], lows[i]) for i in range(k)]
+        hi = [np.minimum(best_x[i] + step[i], highs[i]) for i in range(k)]
+    return best_x, best_v
+
+
+def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
+                       rounds: int = 4) -> dict[str, np.ndarray]:
+    """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
+    log_C = np.log(np.asarray(C, float))[None, :] + np.zeros((law.n_draws, 1))
+
+    def objective(log_N):
+        log_D = log_C[..., None] - np.log(3.0) - log_F(log_N, arch)
+        val = _log_sup_nd(law, log_N, log_D)
+        return np.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, np.inf)
+
+    (log_N,), v = _refine(objective, [np.full(log_C.shape, LOG_MIN)], [np.full(log_C.shape, LOG_MAX)],
+                          64, 9, rounds)
+    log_D = log_C - np.log(3.0) - log_F(log_N, arch)
+    return {"N": np.exp(log_N), "D": np.exp(log_D), "L": np.exp(v)}
+
+
+def _log_sup_nd(law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
+    """log L with draws on axis 0 of broadcast(log_N, log_D)."""
+    nd = np.broadcast(log_N, log_D).ndim - 1
+    c = {k: _shape(getattr(law, k), nd) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
+    return laws.supervised_log_loss(log_N, log_D, log_E=np.log(c["E"]), log_A=np.log(c["A"]),
+                                    log_B=np.log(c["B"]), alpha=c["alpha"], beta=c["beta"], gamma=c["gamma"])
+
+
+def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
+                       arch: Architecture | None = PAPER_ARCHITECTURE) -> np.ndarray:
+    """Loss of a student of size N_S trained supervised on the whole budget: (draw, size, budget)."""
+    log_N = np.log(np.asarray(N_S, float))[None, :, None]
+    log_D = np.log(np.asarray(C, float))[None, None, :] - np.log(3.0) - log_F(log_N, arch)
+    log_N, log_D = np.broadcast_arrays(log_N + np.zeros((law.n_draws, 1, 1)), log_D)
+    # beyond the paper's bounds (D > 1e17 or < 1e6) the comparison is undefined: NaN
+    return np.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), np.exp(_log_sup_nd(law, log_N, log_D)), np.nan)
+
+
+def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
+                         arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4) -> dict[str, np.ndarray]:
+    """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
+
+    Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
+    best case, where the teacher is free and only its loss is chosen). Where no allocation within
+    the bounds spends the budget, everything is NaN.
+    """
+    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds)
+    bad = ~np.isfinite(res["L_S"])
+    return {k: np.where(bad, np.nan, v) for k, v in res.items()}
+
+
+def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
+                          arch: Architecture | None, rounds: int) -> dict[str, np.ndarray]:
+    sc = compute.get_scenario(scenario)
+    n = law.n_draws
+    log_NS = np.log(np.asarray(N_S, float))[None, :, None] + np.zeros((n, 1, 1))
+    log_C = np.log(np.asarray(C, float))[None, None, :] + np.zeros((n, 1, 1))
+    log_NS, log_C = np.broadcast_arrays(log_NS, log_C)
+    lead = log_NS.shape
+    log_FS = log_F(log_NS, arch)
+    k = float(n_students)
+
+    def student(log_DS, log_LT, nd):
+        tilde = _log_sup_nd(law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
+        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, lead.__len__() - 1 + nd)
+
+    def ok(*logs):
+        m = True
+        for x in logs:
+            m = m & (x >= LOG_MIN - 1e-9) & (x <= LOG_MAX + 1e-9)
+        return m
+
+    if sc.name == "best_case":
+        log_DS = log_C - np.log(3.0) - log_FS
+        floor = np.log(np.exp(_log_sup_nd(law, np.full((n, 1), LOG_MAX), np.full((n, 1), LOG_MAX)))[:, 0])
+        lo = np.broadcast_to(floor[:, None, None], lead).copy()
+        hi = lo + np.log(10.0)
+
+        def obj(log_LT):
+            v = student(log_DS[..., None], log_LT, 1)
+            return np.where(ok(log_DS)[..., None], v, np.inf)
+
+        (log_LT,), v = _refine(obj, [lo], [hi], 96, 9, rounds)
+        return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "L_T": np.exp(log_LT),
+                "N_T": np.full(lead, np.nan), "D_T": np.full(lead, np.nan)}
+
+    if sc.name == "teacher_inference":
+        log_DT = LOG_MAX
+
+        def obj(log_NT):
+            log_DS = log_C[..., None] - np.logaddexp(np.log(3.0) + log_FS[..., None], log_F(log_NT, arch))
+            log_LT = _log_sup_nd(law, log_NT, np.full_like(log_NT, log_DT))
+            return np.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), np.inf)
+
+        (log_NT,), v = _refine(obj, [np.full(lead, LOG_MIN)], [np.full(lead, LOG_MAX)], 64, 9, rounds)
+        log_DS = log_C - np.logaddexp(np.log(3.0) + log_FS, log_F(log_NT, arch))
+        log_LT = _log_sup_nd(law, log_NT, np.full_like(log_NT, log_DT))
+        return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "N_T": np.exp(log_NT),
+                "D_T": np.full(lead, np.exp(log_DT)), "L_T": np.exp(log_LT)}
+
+    # teacher pretraining (+ inference): free log N_T and the student's share u of the budget
+    lgt = sc.delta_logits
+
+    def split(log_NT, logit_u):
+        log_u = -np.logaddexp(0.0, -logit_u)
+        log_1mu = -np.logaddexp(0.0, logit_u)
+        log_FT = log_F(log_NT, arch)
+        per_token = np.log(3.0) + log_FS[..., None, None]
+        if lgt:
+            per_token = np.logaddexp(per_token, log_FT)
+        log_DS = log_C[..., None, None] + log_u - per_token
+        log_DT = log_C[..., None, None] + log_1mu + np.log(k) - np.log(3.0) - log_FT
+        return log_DS, log_DT
+
+    def obj(log_NT, logit_u):
+        log_DS, log_DT = split(log_NT, logit_u)
+        log_LT = _log_sup_nd(law, log_NT + 0 * log_DT, log_DT)
+        return np.where(ok(log_DS, log_DT, log_NT + 0 * log_DT), student(log_DS, log_LT, 2), np.inf)
+
+    lo = [np.full(lead, LOG_MIN), np.full(lead, -12.0)]
+    hi = [np.full(lead, np.log(1e14)), np.full(lead, 12.0)]
+    (log_NT, logit_u), v = _refine(obj, lo, hi, 40, 7, rounds + 1)
+    log_DS, log_DT = (x[..., 0, 0] for x in split(log_NT[..., None, None], logit_u[..., None, None]))
+    log_LT = _log_sup_nd(law, log_NT, log_DT)
+    return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "N_T": np.exp(log_NT), "D_T": np.exp(log_DT),
+            "L_T": np.exp(log_LT)}
+
+
+def laws_from_fit(fit) -> Laws:
+    """Paper-scale coefficient draws from a fitted posterior (supervised or joint)."""
+    names = ["E", "A", "B", "alpha", "beta", "gamma", "A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",
+             "c1", "f1", "d1"]
+    post = fit.idata["posterior"]
+    got = fit.draws([n for n in names if n in post.data_vars])
+    got.setdefault("gamma", np.ones_like(got["alpha"]))
+    return Laws(**got)
+
+
+def _check_inputs(N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], n_students: int) -> None:
+    if np.any(~np.isfinite(N_S)) or np.any(N_S < 1e6) or np.any(N_S > 1e17):
+        raise ValueError("student sizes must be raw parameter counts within [1e6, 1e17] (e.g. 1e9, not 1)")
+    if np.any(~np.isfinite(C)) or np.any(C <= 0):
+        raise ValueError("budgets must be positive FLOPs")
+    smallest = 3 * compute.forward_flops_per_token(np.min(N_S)) * 1e6
+    if np.any(C < smallest):
+        raise ValueError(f"budget {C.min():.3g} FLOPs cannot train the smallest student on the minimum 1e6 tokens "
+                         f"(needs >= {smallest:.3g} FLOPs)")
+    for s in scenarios:
+        compute.get_scenario(s)
+    if n_students < 1:
+        raise ValueError("n_students must be >= 1")
+
+
+def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
+              n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int = 250,
+              rounds: int = 4) -> xr.Dataset:
+    """Distillation and supervised optima for every draw, student size, budget and scenario.
+
+    Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
+    optimum (``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T``), the supervised student on the same
+    budget (``L_sup``), ``diff = L_S - L_sup`` (negative: distillation wins), and the supervised
+    compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget. Draws are processed ``chunk`` at a
+    time so memory stays bounded.
+    """
+    N_S = np.atleast_1d(np.asarray(student_sizes, float))
+    C = np.atleast_1d(np.asarray(budgets, float))
+    scenarios = tuple(scenarios)
+    _check_inputs(N_S, C, scenarios, n_students)
+    if law.c0 is None:
+        raise ValueError("distillation planning needs a distillation (joint) posterior, not a supervised one")
+    parts = []
+    for start in range(0, law.n_draws, chunk):
+        sub = law.take(slice(start, start + chunk))
+        out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
+        for sc in scenarios:
+            res = distillation_optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds)
+            for k in out:
+                out[k].append(res[k])
+        dims = ("draw", "student_size", "budget", "scenario")
+        ds = xr.Dataset({k: (dims, np.stack(v, axis=-1)) for k, v in out.items()})
+        ds["L_sup"] = (("draw", "student_size", "budget"), supervised_student(sub, N_S, C, arch))
+        opt = supervised_optimum(sub, C, arch, rounds=rounds)
+        for k, v in opt.items():
+            ds[f"{k}_opt"] = (("draw", "budget"), v)
+        parts.append(ds)
+    ds = xr.concat(parts, dim="draw")
+    ds = ds.assign_coords(draw=np.arange(law.n_draws), student_size=N_S, budget=C, scenario=list(scenarios))
+    ds["diff"] = ds["L_S"] - ds["L_sup"]
+    ds.attrs.update(n_students=n_students, bounds="sizes and tokens in [1e6, 1e17]",
+                    flops="3 F(N) per training token, F(N) of App. H" if arch else "F(N) = 2N")
+    return ds
+
+
+def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
+    """Probabilities, medians and equal-tailed bands over draws, and the crossover compute."""
+    q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
+    out = xr.Dataset()
+    out["p_distill_wins"] = (ds["diff"] < 0).where(ds["diff"].notnull()).mean("draw")
+    for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
+        qs = ds[v].quantile(q, dim="draw")
+        out[f"{v}_lower"], out[f"{v}_median"], out[f"{v}_upper"] = (qs.isel(quantile=i, drop=True) for i in range(3))
+    cross = crossover(ds)
+    cq = cross.quantile(q, dim="draw")
+    out["crossover_lower"], out["crossover_median"], out["crossover_upper"] = (
+        cq.isel(quantile=i, drop=True) for i in range(3))
+    out["crossover_at_p50"] = crossover_of_probability(out["p_distill_wins"])
+    out.attrs.update(ds.attrs, interval_kind="eti", interval_prob=prob)
+    return out
+
+
+def crossover(ds: xr.Dataset) -> xr.DataArray:
+    """Per draw: the budget above which supervised training is at least as good (log-interpolated).
+
+    NaN where distillation still wins at the largest budget; the smallest budget where
+    supervised already wins everywhere gives that budget.
+    """
+    d = ds["diff"].transpose("draw", "student_size", "scenario", "budget").values
+    logC = np.log(ds["budget"].values)
+    wins = d < 0
+    # last budget index where distillation wins; crossover lies between it and the next one
+    last = np.where(wins.any(-1), wins.shape[-1] - 1 - np.argmax(wins[..., ::-1], axis=-1), -1)
+    out = np.full(last.shape, np.nan)
+    inside = (last >= 0) & (last < wins.shape[-1] - 1)
+    i = np.where(inside, last, 0)
+    d0 = np.take_along_axis(d, i[..., None], -1)[..., 0]
+    d1 = np.take_along_axis(d, np.minimum(i + 1, wins.shape[-1] - 1)[..., None], -1)[..., 0]
+    frac = np.clip(d0 / np.where(d0 - d1 != 0, d0 - d1, np.nan), 0, 1)
+    out[inside] = np.exp(logC[i] + frac * (logC[np.minimum(i + 1, logC.size - 1)] - logC[i]))[inside]
+    out[last < 0] = ds["budget"].values[0]
+    return xr.DataArray(out, dims=("draw", "student_size", "scenario"),
+                        coords={"student_size": ds["student_size"], "scenario": ds["scenario"]})
+
+
+def crossover_of_probability(p: xr.DataArray) -> xr.DataArray:
+    """The budget where P(distillation wins) falls through 0.5 (log-interpolated; NaN if it never does)."""
+    arr = p.transpose("student_size", "scenario", "budget").values
+    logC = np.log(p["budget"].values)
+    out = np.full(arr.shape[:2], np.nan)
+    for idx in np.ndindex(arr.shape[:2]):
+        row = arr[idx]
+        above = np.flatnonzero(row >= 0.5)
+        if above.size == 0:
+            out[idx] = p["budget"].values[0]
+            continue
+        j = above[-1]
+        if j == row.size - 1:
+            continue
+        f = (row[j] - 0.5) / (row[j] - row[j + 1])
+        out[idx] = np.exp(logC[j] + f * (logC[j + 1] - logC[j]))
+    return xr.DataArray(out, dims=("student_size", "scenario"),
+                        coords={"student_size": p["student_size"], "scenario": p["scenario"]})
