@@ -8,6 +8,7 @@ from bayeslaw.api import (
     fit,
     load,
     optimum,
+    plan,
     predict,
     predict_distillation,
     prior_predictive,
@@ -15,5 +16,5 @@ from bayeslaw.api import (
 
 __version__ = "0.1.0"
 
-__all__ = ["Fit", "Gates", "SamplerConfig", "diagnose", "fit", "load", "optimum", "predict",
+__all__ = ["Fit", "Gates", "SamplerConfig", "diagnose", "fit", "load", "optimum", "plan", "predict",
            "predict_distillation", "prior_predictive", "__version__"]

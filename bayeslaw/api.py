@@ -137,5 +137,27 @@ def prior_predictive(
                            prob=prob, kind="eti")
 
 
-__all__ = ["fit", "load", "diagnose", "predict", "predict_distillation", "optimum",
+
+
+def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: tuple[str, ...] | None = None, *,
+         n_students: int = 1, max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9,
+         chunk: int = 250) -> tuple[xr.Dataset, xr.Dataset]:
+    """Distil or train supervised? Per draw optima and their summary (see :mod:`bayeslaw.planner`).
+
+    Returns ``(grid, summary)``: the per-draw Dataset ``(draw, student_size, budget, scenario)`` and
+    its summary (P(distillation wins), bands, crossover compute). ``max_draws`` subsamples the
+    posterior (seeded) to bound the work.
+    """
+    from bayeslaw import planner
+
+    law = planner.laws_from_fit(fit)
+    if max_draws is not None and law.n_draws > max_draws:
+        idx = np.sort(np.random.default_rng(fan_out(seed)[3]).choice(law.n_draws, max_draws, replace=False))
+        law = law.take(idx)
+    grid = planner.plan_grid(law, student_sizes, budgets, scenarios or planner.SCENARIO_NAMES,
+                             n_students=n_students, chunk=chunk)
+    return grid, planner.summarise(grid, prob)
+
+
+__all__ = ["fit", "load", "diagnose", "predict", "predict_distillation", "optimum", "plan",
            "prior_predictive", "Fit", "Gates", "SamplerConfig"]

@@ -138,6 +138,25 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_plan(args: argparse.Namespace) -> int:
+    fit = api.load(args.posterior)
+    grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
+                             tuple(args.scenario), n_students=args.students, max_draws=args.draws,
+                             seed=args.seed, prob=args.prob)
+    if args.out:
+        from bayeslaw.posterior import write_dataset
+
+        write_dataset(grid, args.out)
+    parts = [text.format_plan(summary)]
+    if not fit.diagnostics_passed:
+        parts.insert(0, text.failed_banner(fit))
+    if args.out:
+        parts.append(f"full grid written: {args.out}")
+    summary_only = summary.drop_vars([v for v in summary.data_vars if "draw" in summary[v].dims])
+    _emit(args, "\n".join(parts), summary_only.to_dict(data="list"))
+    return 0
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from bayeslaw.generate import SMALL_DESIGN, Design, GeneratorSettings, write
 
@@ -210,6 +229,19 @@ def build_parser() -> argparse.ArgumentParser:
     pp.add_argument("--prob", type=float, default=0.9)
     pp.add_argument("--seed", type=int, default=0)
     pp.set_defaults(func=cmd_prior_predictive)
+
+    pl = sub.add_parser("plan", help="distil or train supervised: probabilities, bands, recipes")
+    pl.add_argument("posterior", help="a distillation (joint) posterior")
+    pl.add_argument("--student", nargs="+", required=True, help="student sizes (parameters)")
+    pl.add_argument("--budget", nargs="+", required=True, help="compute budgets (FLOPs)")
+    pl.add_argument("--scenario", nargs="+", default=["teacher_inference"],
+                    choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"])
+    pl.add_argument("--students", type=int, default=1, help="students sharing one teacher")
+    pl.add_argument("--draws", type=int, default=1000, help="posterior draws to use (seeded subsample)")
+    pl.add_argument("--prob", type=float, default=0.9)
+    pl.add_argument("--seed", type=int, default=0)
+    pl.add_argument("--out", help="write the full per-draw grid (netCDF)")
+    pl.set_defaults(func=cmd_plan)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
     g.add_argument("--out", default="data/synthetic")

@@ -135,6 +135,22 @@ def save(fit: Fit, path: str | Path) -> Path:
     return path
 
 
+def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a Dataset to netCDF atomically (temp file beside the target, then rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        ds.to_netcdf(tmp, engine="h5netcdf")
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
 def load(
     path: str | Path,
     *,

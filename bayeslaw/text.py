@@ -145,3 +145,46 @@ def prediction_records(ds: xr.Dataset) -> dict[str, Any]:
     out.update({v: np.asarray(ds[v]).tolist() for v in keep})
     out.update(ds.attrs)
     return out
+
+
+def format_plan(summary: xr.Dataset) -> str:
+    """The planner's verdict in plain words, one block per (student size, budget, scenario)."""
+    from bayeslaw.compute import SCENARIOS
+
+    prob = summary.attrs["interval_prob"]
+    lines = [f"Distil or train supervised? (medians with {prob:.0%} equal-tailed bands over the posterior; "
+             f"{summary.attrs.get('n_students', 1)} student(s) per teacher)"]
+    for N_S in summary["student_size"].values:
+        for C in summary["budget"].values:
+            for sc in summary["scenario"].values:
+                s = summary.sel(student_size=N_S, budget=C, scenario=sc)
+                p = float(s["p_distill_wins"])
+                if not np.isfinite(p):
+                    lines.append(f"\nstudent {N_S:.3g} params, budget {C:.3g} FLOPs, {sc}: outside the planner's "
+                                 "bounds (tokens would exceed 1e17)")
+                    continue
+                verdict = ("DISTIL" if p >= 0.9 else "train SUPERVISED" if p <= 0.1 else "too close to call")
+                lines.append(f"\nstudent {N_S:.3g} params, budget {C:.3g} FLOPs, {SCENARIOS[str(sc)].label}: "
+                             f"{verdict}")
+                lines.append(f"  P(distillation beats supervised) = {p:.2f}")
+                lines.append(f"  loss, distilled {float(s['L_S_median']):.4f} [{float(s['L_S_lower']):.4f}, "
+                             f"{float(s['L_S_upper']):.4f}] vs supervised {float(s['L_sup_median']):.4f} "
+                             f"[{float(s['L_sup_lower']):.4f}, {float(s['L_sup_upper']):.4f}] nats; difference "
+                             f"{float(s['diff_median']):+.4f} [{float(s['diff_lower']):+.4f}, "
+                             f"{float(s['diff_upper']):+.4f}]")
+                rec = f"  distillation recipe: student tokens D_S {_fmt(float(s['D_S_median']))} " \
+                      f"[{_fmt(float(s['D_S_lower']))}, {_fmt(float(s['D_S_upper']))}]"
+                if np.isfinite(float(s["N_T_median"])):
+                    rec += (f"; teacher N_T {_fmt(float(s['N_T_median']))} [{_fmt(float(s['N_T_lower']))}, "
+                            f"{_fmt(float(s['N_T_upper']))}], D_T {_fmt(float(s['D_T_median']))} "
+                            f"[{_fmt(float(s['D_T_lower']))}, {_fmt(float(s['D_T_upper']))}]")
+                rec += f"; teacher loss L_T {float(s['L_T_median']):.4f}"
+                lines.append(rec)
+        for sc in summary["scenario"].values if summary.sizes["budget"] >= 3 else []:
+            s = summary.sel(student_size=N_S, scenario=sc)
+            c50 = float(s["crossover_at_p50"])
+            lines.append(f"crossover for {N_S:.3g} params, {sc}: P(distil wins) falls through 0.5 at "
+                         + (f"{c50:.3g} FLOPs" if np.isfinite(c50) else "no budget in the grid")
+                         + f" (per-draw crossover median {float(s['crossover_median']):.3g} "
+                         f"[{float(s['crossover_lower']):.3g}, {float(s['crossover_upper']):.3g}])")
+    return "\n".join(lines)

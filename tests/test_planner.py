@@ -7,7 +7,7 @@ from scipy import optimize
 
 from bayeslaw import compute, laws
 from bayeslaw.generate import paper_coefficients
-from bayeslaw.plan import (
+from bayeslaw.planner import (
     Laws,
     crossover,
     distillation_optimum,
@@ -145,3 +145,22 @@ def test_bad_planning_input():
         plan_grid(POINT, [1e9], [1e21], scenarios=("cheap",))
     with pytest.raises(ValueError, match="distillation"):
         plan_grid(Laws.from_points(SUP), [1e9], [1e21])
+
+
+def test_cli_plan(tmp_path, capsys):
+    from bayeslaw.cli import main
+
+    from .conftest import ROOT
+
+    out = tmp_path / "grid.nc"
+    rc = main(["plan", str(ROOT / "models/distillation_SYNTHETIC_paper_design.nc"), "--student", "1e9",
+               "--budget", "1e20", "1e21", "1e23", "--draws", "60", "--out", str(out)])
+    text = capsys.readouterr().out
+    assert rc == 0 and "P(distillation beats supervised)" in text and "crossover for 1e+09" in text
+    import xarray as xr
+
+    grid = xr.open_dataset(out, engine="h5netcdf")
+    assert grid.sizes["draw"] == 60 and grid.sizes["budget"] == 3
+    assert main(["plan", str(ROOT / "models/supervised_chinchilla_epoch240.nc"), "--student", "1e9",
+                 "--budget", "1e21"]) == 2
+    assert "distillation" in capsys.readouterr().err

@@ -19,6 +19,7 @@ Reductions (planner notes):
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -323,7 +324,9 @@ def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
         qs = ds[v].quantile(q, dim="draw")
         out[f"{v}_lower"], out[f"{v}_median"], out[f"{v}_upper"] = (qs.isel(quantile=i, drop=True) for i in range(3))
     cross = crossover(ds)
-    cq = cross.quantile(q, dim="draw")
+    with warnings.catch_warnings():  # all-NaN where no draw crosses inside the grid
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cq = cross.quantile(q, dim="draw")
     out["crossover_lower"], out["crossover_median"], out["crossover_upper"] = (
         cq.isel(quantile=i, drop=True) for i in range(3))
     out["crossover_at_p50"] = crossover_of_probability(out["p_distill_wins"])
