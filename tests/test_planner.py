@@ -69,7 +69,7 @@ def test_supervised_optimum_matches_scalar_minimiser():
     opt = supervised_optimum(POINT, np.array([1e20, 1e23]))
     F = compute.forward_flops_per_token
     for j, C in enumerate((1e20, 1e23)):
-        r = optimize.minimize_scalar(lambda x: laws.supervised_loss(np.exp(x), C / (3 * F(np.exp(x))), **SUP),
+        r = optimize.minimize_scalar(lambda x, C=C: laws.supervised_loss(np.exp(x), C / (3 * F(np.exp(x))), **SUP),
                                      bounds=(np.log(1e6), np.log(1e15)), method="bounded", options={"xatol": 1e-10})
         assert float(opt["L"][0, j]) == pytest.approx(r.fun, abs=1e-7)
         assert float(opt["N"][0, j]) == pytest.approx(np.exp(r.x), rel=1e-3)
