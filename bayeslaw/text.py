@@ -182,9 +182,18 @@ def format_plan(summary: xr.Dataset) -> str:
                 lines.append(rec)
         for sc in summary["scenario"].values if summary.sizes["budget"] >= 3 else []:
             s = summary.sel(student_size=N_S, scenario=sc)
-            c50 = float(s["crossover_at_p50"])
-            lines.append(f"crossover for {N_S:.3g} params, {sc}: P(distil wins) falls through 0.5 at "
-                         + (f"{c50:.3g} FLOPs" if np.isfinite(c50) else "no budget in the grid")
-                         + f" (per-draw crossover median {float(s['crossover_median']):.3g} "
-                         f"[{float(s['crossover_lower']):.3g}, {float(s['crossover_upper']):.3g}])")
+            p = s["p_distill_wins"].values
+            head = f"crossover for {N_S:.3g} params, {sc}: "
+            if np.all(~np.isfinite(p)):
+                continue
+            if p[0] < 0.5:
+                first = summary["budget"].values[0]
+                lines.append(head + f"supervised already wins at the smallest budget ({first:.3g})")
+            elif p[-1] >= 0.5:
+                last = summary["budget"].values[-1]
+                lines.append(head + f"distillation still wins at the largest budget ({last:.3g})")
+            else:
+                lines.append(head + f"P(distil wins) falls through 0.5 at {float(s['crossover_at_p50']):.3g} FLOPs "
+                             f"(per-draw crossover median {float(s['crossover_median']):.3g} "
+                             f"[{float(s['crossover_lower']):.3g}, {float(s['crossover_upper']):.3g}])")
     return "\n".join(lines)
