@@ -113,42 +113,35 @@ def _storable(idata: xr.DataTree) -> xr.DataTree:
     return out
 
 
-def save(fit: Fit, path: str | Path) -> Path:
-    """Write the posterior with its card to netCDF (h5netcdf), atomically.
+def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
+    """Write netCDF (h5netcdf) beside the target and rename it into place.
 
-    The file is written beside the target and renamed into place, so an interrupted
-    save never leaves a half-written posterior under the final name.
+    An interrupted write never leaves a half-written file under the final name.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tree = _storable(fit.idata)
-    tree.attrs[CARD_ATTR] = json.dumps(fit.card, sort_keys=True, default=str)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        tree.to_netcdf(tmp, engine="h5netcdf")
+        obj.to_netcdf(tmp, engine="h5netcdf")
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def save(fit: Fit, path: str | Path) -> Path:
+    """Write the posterior with its card to netCDF, atomically."""
+    tree = _storable(fit.idata)
+    tree.attrs[CARD_ATTR] = json.dumps(fit.card, sort_keys=True, default=str)
+    return _atomic_netcdf(tree, path)
 
 
 def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a Dataset to netCDF atomically (temp file beside the target, then rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, engine="h5netcdf")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write a Dataset (e.g. a planning grid) to netCDF, atomically."""
+    return _atomic_netcdf(ds, path)
 
 
 def load(
