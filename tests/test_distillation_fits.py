@@ -30,11 +30,11 @@ def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
     assert abs(c0["many"] - 2.0) < abs(c0["many"] - paper_c0)  # the data's value dominates
 
 
+@pytest.mark.xfail(strict=True, reason="issue #3 open: at the default 4 x 1000 draws the break's curved ridge "
+                   "(log k, log s, log d1) mixes too slowly for the ESS gate; see docs/distillation.md")
 def test_refit_recovers_a_fresh_paper_design_table():
-    """At the default 4 x 1000 draws this law fails the ESS gate (the break's ridge mixes slowly;
-    docs/distillation.md); at the length the shipped posterior uses it passes."""
     dis, sup = generate(GeneratorSettings(seed=99))
-    fit = fit_distillation(dis, sup, seed=3, sampler=SamplerConfig(draws=6000, tune=2000, thin=3, target_accept=0.99))
+    fit = fit_distillation(dis, sup, seed=3)
     assert fit.diagnostics_passed, fit.card["diagnostics"]["failures"]
     ds = predict(fit, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9)
     assert float(ds["loss_new_lower"][0]) <= 2.42 <= float(ds["loss_new_upper"][0])
