@@ -95,30 +95,27 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     return out
 
 
-def teacher_log_loss(fit: Fit, *, L_T=None, N_T=None, D_T=None, n_points: int, new_run: bool,
-                     rng: np.random.Generator) -> np.ndarray:
+def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, D_T=None,
+                     n_points: int) -> tuple[np.ndarray, bool]:
     """Teacher log loss per draw and point: a measured ``L_T``, or the supervised law at ``(N_T, D_T)``.
 
-    For a new run (``new_run``) a teacher given by size and tokens is itself a new run: its
-    true loss scatters around the law with the supervised runs' sd.
+    Returns ``(log_L_T, from_law)``; ``from_law`` says the teacher was given by size and tokens,
+    so that a *new* such teacher is itself a new run, scattering around the law with the
+    supervised runs' sd.
     """
     from bayeslaw.predict import supervised_log_mean
 
-    n = fit.n_draws
     if L_T is not None:
         L_T = np.broadcast_to(np.asarray(L_T, float), (n_points,))
         if np.any(~np.isfinite(L_T)) or np.any(L_T <= 0) or np.any(L_T > 20):
             raise ValueError("teacher loss L_T must be a cross-entropy in nats/token (0 < L_T < 20)")
-        return np.broadcast_to(np.log(L_T)[None, :], (n, n_points)).copy()
+        return np.broadcast_to(np.log(L_T)[None, :], (fit.n_draws, n_points)).copy(), False
     if N_T is None or D_T is None:
         raise ValueError("give the teacher as L_T (its loss) or as N_T and D_T (its size and tokens)")
     N_T, D_T = (np.broadcast_to(np.asarray(x, float), (n_points,)) for x in (N_T, D_T))
     _check_points(N_T, D_T)
-    sup, _ = _split(coefficients(fit))
-    log_T = supervised_log_mean(sup, N_T, D_T)
-    if new_run:
-        log_T = log_T + fit.draws(["sigma_sup"])["sigma_sup"][:, None] * rng.standard_normal(log_T.shape)
-    return log_T
+    sup, _ = _split(c)
+    return supervised_log_mean(sup, N_T, D_T), True
 
 
 def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0.9, kind: str = "eti",
@@ -134,9 +131,11 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     _check_points(N_S, D_S)
     rng = np.random.default_rng(seed)
     c = coefficients(fit)
-    mean_T = teacher_log_loss(fit, L_T=L_T, N_T=N_T, D_T=D_T, n_points=N_S.size, new_run=False, rng=rng)
+    mean_T, from_law = teacher_log_loss(fit, c, L_T=L_T, N_T=N_T, D_T=D_T, n_points=N_S.size)
     log_S, log_tilde = student_log_mean(c, N_S, D_S, mean_T)
-    new_T = teacher_log_loss(fit, L_T=L_T, N_T=N_T, D_T=D_T, n_points=N_S.size, new_run=True, rng=rng)
+    new_T = mean_T
+    if from_law:
+        new_T = mean_T + fit.draws(["sigma_sup"])["sigma_sup"][:, None] * rng.standard_normal(mean_T.shape)
     log_S_new, _ = student_log_mean(c, N_S, D_S, new_T)
     log_S_new = log_S_new + noise_draws(fit, log_S_new.shape, rng, "sigma_dis")
     coords = {"N_S": N_S, "D_S": D_S}

@@ -186,7 +186,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
 
     def student(log_DS, log_LT, nd):
         tilde = _log_sup_nd(law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
-        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, lead.__len__() - 1 + nd)
+        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, len(lead) - 1 + nd)
 
     def ok(*logs):
         m = True
@@ -196,7 +196,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
 
     if sc.name == "best_case":
         log_DS = log_C - np.log(3.0) - log_FS
-        floor = np.log(np.exp(_log_sup_nd(law, np.full((n, 1), LOG_MAX), np.full((n, 1), LOG_MAX)))[:, 0])
+        floor = _log_sup_nd(law, np.full((n, 1), LOG_MAX), np.full((n, 1), LOG_MAX))[:, 0]
         lo = np.broadcast_to(floor[:, None, None], lead).copy()
         hi = lo + np.log(10.0)
 

@@ -15,8 +15,7 @@ SUMMARY_PROB = 0.9
 REPORTED = {
     "supervised": ["E", "A", "B", "alpha", "beta", "gamma", "a_opt", "sigma", "nu"],
     "distillation": ["E", "A", "B", "alpha", "beta", "gamma", "A_p", "B_p", "alpha_p", "beta_p",
-                     "gamma_p", "c0", "c1", "f1", "d1", "sigma_sup", "sigma_dis", "sigma_teacher",
-                     "nu"],
+                     "gamma_p", "c0", "c1", "f1", "d1", "sigma_sup", "sigma_dis", "nu"],
 }
 
 
