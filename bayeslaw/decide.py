@@ -1,0 +1,145 @@
+"""Decision metrics over posterior draws: xarray in, xarray out.
+
+Every function reduces the sample dimension ``dim`` (``"draw"`` by default) of a DataArray
+of losses (lower is better). A NaN loss means the option cannot be carried out in that draw
+(e.g. the budget does not fit the paper's bounds); it counts as an infinitely bad outcome,
+never as a silently dropped draw.
+
+Definitions (checked against hand-computed values in ``tests/test_decide.py``):
+
+- value at risk ``VaR_a``: the smallest draw value ``v`` with ``P(loss <= v) >= a``
+  (the inverted-CDF quantile), i.e. a loss exceeded with probability at most ``1 - a``;
+- conditional value at risk ``CVaR_a = VaR_a + E[(loss - VaR_a)+] / (1 - a)``
+  (Rockafellar and Uryasev), the mean of the worst ``1 - a`` of outcomes; for ``n``
+  equally weighted draws with ``(1 - a) n`` whole it is the mean of the worst ``(1 - a) n``;
+- regret of an option in a draw: its loss minus the best option's loss in that draw;
+- probability best: the share of draws in which the option has the lowest loss (ties split).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+
+DIM = "draw"
+
+
+def _as_outcome(loss: xr.DataArray) -> xr.DataArray:
+    return loss.fillna(np.inf)
+
+
+def expected_loss(loss: xr.DataArray, dim: str = DIM) -> xr.DataArray:
+    """Posterior mean loss (infinite where the option is infeasible in some draw)."""
+    return _as_outcome(loss).mean(dim)
+
+
+def quantiles(loss: xr.DataArray, q: Sequence[float] = (0.05, 0.5, 0.95), dim: str = DIM) -> xr.DataArray:
+    """Quantiles of the loss over draws, with a ``quantile`` dimension."""
+    return _as_outcome(loss).quantile(list(q), dim=dim)
+
+
+def value_at_risk(loss: xr.DataArray, level: float = 0.95, dim: str = DIM) -> xr.DataArray:
+    """The loss exceeded with probability at most ``1 - level`` (inverted-CDF quantile)."""
+    _check_level(level)
+    return _as_outcome(loss).quantile(level, dim=dim, method="inverted_cdf").drop_vars("quantile")
+
+
+def conditional_value_at_risk(loss: xr.DataArray, level: float = 0.95, dim: str = DIM) -> xr.DataArray:
+    """Expected loss in the worst ``1 - level`` of outcomes (Rockafellar-Uryasev form)."""
+    var = value_at_risk(loss, level, dim)
+    excess = (_as_outcome(loss) - var).clip(min=0.0)
+    # inf - inf is NaN; an infeasible tail is an infinite tail
+    excess = excess.where(np.isfinite(var), np.inf)
+    return var + excess.mean(dim) / (1.0 - level)
+
+
+def prob_below(loss: xr.DataArray, target: float | xr.DataArray, dim: str = DIM) -> xr.DataArray:
+    """P(loss <= target); an infeasible draw does not reach the target."""
+    return (_as_outcome(loss) <= target).mean(dim)
+
+
+def compute_for_target(loss: xr.DataArray, target: float, prob: float = 0.9, dim: str = DIM,
+                       budget_dim: str = "budget") -> xr.DataArray:
+    """The smallest budget at which P(loss <= target) >= ``prob``.
+
+    ``loss`` has a ``budget_dim`` coordinate of FLOPs (increasing). Between grid budgets the
+    probability is interpolated linearly in log-compute. NaN where the probability never
+    reaches ``prob`` on the grid; the smallest grid budget where it is already reached there
+    (read it as "at most this"; ``attrs['at_most']`` marks those cells).
+    """
+    _check_level(prob)
+    p = prob_below(loss, target, dim)
+    C = p[budget_dim].values
+    if np.any(np.diff(C) <= 0):
+        raise ValueError(f"the {budget_dim} coordinate must increase")
+    p = p.transpose(..., budget_dim)
+    arr = p.values
+    logC = np.log(C)
+    out = np.full(arr.shape[:-1], np.nan)
+    at_most = np.zeros(arr.shape[:-1], bool)
+    for idx in np.ndindex(arr.shape[:-1]):
+        row = arr[idx]
+        hit = np.flatnonzero(row >= prob)
+        if hit.size == 0:
+            continue
+        j = hit[0]
+        if j == 0:
+            out[idx], at_most[idx] = C[0], True
+            continue
+        f = (prob - row[j - 1]) / (row[j] - row[j - 1])
+        out[idx] = np.exp(logC[j - 1] + f * (logC[j] - logC[j - 1]))
+    res = xr.DataArray(out, dims=p.dims[:-1], coords={k: v for k, v in p.coords.items() if budget_dim not in v.dims
+                                                      and k != budget_dim})
+    res.attrs.update(target=float(target), prob=float(prob), at_most=at_most.tolist(), units="FLOPs")
+    return res
+
+
+def regret(loss: xr.DataArray, option_dim: str = "option") -> xr.DataArray:
+    """Per draw: each option's loss minus the best option's loss in that draw."""
+    out = _as_outcome(loss)
+    best = out.min(option_dim)
+    return (out - best).where(np.isfinite(out), np.inf)
+
+
+def expected_regret(loss: xr.DataArray, option_dim: str = "option", dim: str = DIM) -> xr.DataArray:
+    """Mean regret of each option over draws (0 for an option that is always best)."""
+    return regret(loss, option_dim).mean(dim)
+
+
+def prob_best(loss: xr.DataArray, option_dim: str = "option", dim: str = DIM) -> xr.DataArray:
+    """Share of draws in which each option has the lowest loss; ties share the draw equally."""
+    out = _as_outcome(loss)
+    is_best = (out == out.min(option_dim)) & np.isfinite(out)
+    n_best = is_best.sum(option_dim)
+    share = (is_best / n_best.where(n_best > 0)).fillna(0.0)
+    return share.mean(dim)
+
+
+def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Sequence[float] = (0.9, 0.95),
+                  prob: float = 0.9, option_dim: str = "option", dim: str = DIM) -> xr.Dataset:
+    """The metrics of a decision, one variable each, over the options of ``loss``."""
+    lo, hi = (1 - prob) / 2, (1 + prob) / 2
+    qs = quantiles(loss, (lo, 0.5, hi), dim)
+    out = xr.Dataset({
+        "expected": expected_loss(loss, dim),
+        "median": qs.sel(quantile=0.5, drop=True),
+        "lower": qs.sel(quantile=lo, drop=True),
+        "upper": qs.sel(quantile=hi, drop=True),
+    })
+    for a in levels:
+        out[f"VaR{round(a * 100)}"] = value_at_risk(loss, a, dim)
+        out[f"CVaR{round(a * 100)}"] = conditional_value_at_risk(loss, a, dim)
+    if target is not None:
+        out["p_target"] = prob_below(loss, target, dim)
+    if option_dim in loss.dims:
+        out["expected_regret"] = expected_regret(loss, option_dim, dim)
+        out["p_best"] = prob_best(loss, option_dim, dim)
+    out.attrs.update(interval_prob=prob, interval_kind="eti", target=target if target is not None else "none")
+    return out
+
+
+def _check_level(a: float) -> None:
+    if not 0.0 < a < 1.0:
+        raise ValueError(f"a probability level must lie strictly between 0 and 1, got {a}")
