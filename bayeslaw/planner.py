@@ -250,6 +250,46 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
             "L_T": np.exp(log_LT)}
 
 
+def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, N_T: float,
+                         D_T: float | None = None, L_T: float | None = None, n_students: int = 1,
+                         teacher_sunk: bool = False,
+                         arch: Architecture | None = PAPER_ARCHITECTURE) -> dict[str, np.ndarray]:
+    """A chosen teacher: the student spends what the scenario leaves of the budget on tokens.
+
+    The teacher is ``(N_T, D_T)`` (its loss from the supervised law, per draw) or an existing
+    teacher ``(N_T, L_T)`` with a measured loss. Its pretraining ``3 F(N_T) D_T / k`` is charged
+    when the scenario counts it, unless ``teacher_sunk``. No search: ``D_S`` follows from the
+    budget. Returns ``L_S, D_S, L_T`` of shape (draw, size, budget), NaN where the budget does
+    not cover the teacher's cost or ``D_S`` leaves [1e6, 1e17].
+    """
+    sc = compute.get_scenario(scenario)
+    n = law.n_draws
+    log_NS = np.log(np.asarray(N_S, float))[None, :, None] + np.zeros((n, 1, 1))
+    log_C = np.log(np.asarray(C, float))[None, None, :] + np.zeros((n, 1, 1))
+    log_NS, log_C = np.broadcast_arrays(log_NS, log_C)
+    if L_T is None and D_T is None:
+        raise ValueError("give the teacher's tokens D_T (its loss then follows the law) or its measured loss L_T")
+    charge_pre = sc.delta_pretrain > 0 and not teacher_sunk
+    if charge_pre and D_T is None:
+        raise ValueError(f"scenario {sc.name} charges the teacher's pretraining: give D_T, or teacher_sunk=True")
+    log_NT = np.log(float(N_T))
+    F_T = float(compute.forward_flops_per_token(float(N_T), arch))
+    if L_T is not None:
+        log_LT = np.full(log_NS.shape, np.log(float(L_T)))
+    else:
+        log_LT = _log_sup_nd(law, np.full(log_NS.shape, log_NT), np.full(log_NS.shape, np.log(float(D_T))))
+    pre = 3.0 * F_T * float(D_T) / n_students if charge_pre else 0.0
+    per_token = 3.0 * np.exp(log_F(log_NS, arch)) + sc.delta_logits * F_T
+    with np.errstate(invalid="ignore", divide="ignore"):
+        log_DS = np.log(np.exp(log_C) - pre) - np.log(per_token)
+    feasible = np.isfinite(log_DS) & (log_DS >= LOG_MIN) & (log_DS <= LOG_MAX)
+    log_DS = np.where(feasible, log_DS, LOG_MIN)
+    tilde = _log_sup_nd(law, log_NS, log_DS)
+    log_LS = log_student(law, log_NS, log_DS, log_LT, tilde, 2)
+    nan = np.where(feasible, 1.0, np.nan)
+    return {"L_S": np.exp(log_LS) * nan, "D_S": np.exp(log_DS) * nan, "L_T": np.exp(log_LT)}
+
+
 def laws_from_fit(fit) -> Laws:
     """Paper-scale coefficient draws from a fitted posterior (supervised or joint)."""
     names = ["E", "A", "B", "alpha", "beta", "gamma", "A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",

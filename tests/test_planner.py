@@ -164,3 +164,32 @@ def test_cli_plan(tmp_path, capsys):
     assert main(["plan", str(ROOT / "models/supervised_chinchilla_epoch240.nc"), "--student", "1e9",
                  "--budget", "1e21"]) == 2
     assert "distillation" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_inference"])
+def test_chosen_teacher_reproduces_the_optimum_and_spends_the_budget(scenario):
+    from bayeslaw.planner import distill_with_teacher
+
+    N_S, C = np.array([1e9]), np.array([1e21])
+    opt = distillation_optimum(POINT, N_S, C, scenario)
+    N_T, D_T = float(opt["N_T"][0, 0, 0]), float(opt["D_T"][0, 0, 0])
+    got = distill_with_teacher(POINT, N_S, C, scenario, N_T=N_T, D_T=D_T)
+    assert float(got["L_S"][0, 0, 0]) == pytest.approx(float(opt["L_S"][0, 0, 0]), rel=1e-9)
+    D_S = float(got["D_S"][0, 0, 0])
+    assert compute.distillation_flops(1e9, D_S, N_T, D_T, scenario) == pytest.approx(1e21, rel=1e-9)
+
+
+def test_sunk_teacher_and_infeasible_budget():
+    from bayeslaw.planner import distill_with_teacher
+
+    F = compute.forward_flops_per_token
+    sunk = distill_with_teacher(POINT, np.array([1e9]), np.array([1e21]), "teacher_pretraining", N_T=7e9,
+                                L_T=2.1, teacher_sunk=True)
+    # pretraining sunk and no logits charged in this scenario: the whole budget trains the student
+    assert float(sunk["D_S"][0, 0, 0]) == pytest.approx(1e21 / (3 * F(1e9)))
+    assert float(sunk["L_T"][0, 0, 0]) == 2.1
+    # a teacher whose pretraining alone exceeds the budget leaves nothing for the student: NaN, not a number
+    big = distill_with_teacher(POINT, np.array([1e9]), np.array([1e21]), "teacher_pretraining", N_T=7e10, D_T=1.4e12)
+    assert np.isnan(big["L_S"][0, 0, 0]) and np.isnan(big["D_S"][0, 0, 0])
+    with pytest.raises(ValueError, match="charges the teacher's pretraining"):
+        distill_with_teacher(POINT, np.array([1e9]), np.array([1e21]), "teacher_pretraining", N_T=7e9, L_T=2.1)
