@@ -12,9 +12,11 @@ report: setup
 	@scripts/main-job.sh
 
 test: setup
+	@scripts/ensure-chromium.sh
 	$(VENV)/python -m pytest -q
 
 test-slow: setup
+	@scripts/ensure-chromium.sh
 	$(VENV)/python -m pytest -q -m slow
 
 lint: setup

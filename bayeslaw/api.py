@@ -159,5 +159,27 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: tuple[str, ...] 
     return grid, planner.summarise(grid, prob)
 
 
-__all__ = ["fit", "load", "diagnose", "predict", "predict_distillation", "optimum", "plan",
+def report(fit: Fit | str | Path, question: Any, *, out_dir: str | Path = "reports", stem: str | None = None,
+           max_draws: int = 500, seed: int = 0, gates: Gates | None = None,
+           progress: Any = None) -> tuple[Any, Any]:
+    """Answer a budget question and write the HTML and Markdown risk report.
+
+    ``question`` is a :class:`bayeslaw.report.Question`. Returns ``(analysis, written)``: the
+    :class:`~bayeslaw.report.Analysis` (Datasets of every number shown) and the written paths.
+    """
+    from bayeslaw import render
+    from bayeslaw.report import analyse
+
+    path = None
+    if not isinstance(fit, Fit):
+        path = str(fit)
+        fit = load(fit)
+    analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
+                       progress=progress)
+    if progress:
+        progress("figures and pages")
+    return analysis, render.write(analysis, out_dir, stem)
+
+
+__all__ = ["fit", "report", "load", "diagnose", "predict", "predict_distillation", "optimum", "plan",
            "prior_predictive", "Fit", "Gates", "SamplerConfig"]

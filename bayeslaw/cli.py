@@ -157,6 +157,47 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def _teacher(spec: str):
+    from bayeslaw.report import Teacher
+
+    try:
+        n, _, rest = spec.partition(":")
+        if rest.startswith("L="):
+            return Teacher(N_T=float(n), L_T=float(rest[2:]))
+        return Teacher(N_T=float(n), D_T=float(rest))
+    except ValueError as err:
+        raise DataError(f"--teacher takes N_T:D_T (e.g. 7e9:1.4e11) or N_T:L=loss (e.g. 7e9:L=2.05); "
+                        f"got {spec!r}") from err
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from bayeslaw.report import Question
+
+    budgets = _floats(args.budget, "--budget")
+    question = Question(student_size=float(_floats([args.student], "--student")[0]),
+                        budgets=tuple(float(b) for b in np.sort(budgets)), scenario=args.scenario,
+                        n_students=args.students, target=args.target,
+                        teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob)
+    question.check()  # bad input fails before the posterior is read
+
+    def progress(msg: str) -> None:
+        if not (args.quiet or args.json):
+            print(f"[report] {msg}", file=sys.stderr, flush=True)
+
+    analysis, written = api.report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
+                                   max_draws=args.draws, seed=args.seed, progress=progress)
+    shown = text.format_report(analysis, written)
+    payload = {"html": str(written.html), "markdown": str(written.markdown), "images": str(written.images),
+               "diagnostics_passed": analysis.diagnosis.passed, "warnings": analysis.warnings,
+               "verdict": analysis.verdict,
+               "metrics": analysis.metrics.to_dataframe().reset_index().to_dict(orient="records"),
+               "compute_for_target": (None if analysis.compute_for_target is None else
+                                      dict(zip(analysis.compute_for_target["option"].values.tolist(),
+                                               analysis.compute_for_target.values.tolist(), strict=True)))}
+    _emit(args, shown, payload)
+    return 0 if analysis.diagnosis.passed else 1
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from bayeslaw.generate import SMALL_DESIGN, Design, GeneratorSettings, write
 
@@ -242,6 +283,24 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument("--out", help="write the full per-draw grid (netCDF)")
     pl.set_defaults(func=cmd_plan)
+
+    r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")
+    r.add_argument("posterior", nargs="?", default="models/distillation_SYNTHETIC_paper_design.nc",
+                   help="a distillation (joint) posterior (default: the shipped one)")
+    r.add_argument("--student", required=True, help="student size (parameters, raw count, e.g. 1e9)")
+    r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")
+    r.add_argument("--scenario", default="teacher_inference",
+                   choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"])
+    r.add_argument("--students", type=int, default=1, help="students sharing one teacher")
+    r.add_argument("--target", type=float, help="target loss (nats/token)")
+    r.add_argument("--teacher", nargs="+", help="teachers to compare: N_T:D_T or N_T:L=loss "
+                                               "(default: 2x and 10x the student on 20 tokens/param)")
+    r.add_argument("--prob", type=float, default=0.9, help="band probability (default 0.9)")
+    r.add_argument("--draws", type=int, default=500, help="posterior draws to plan with (seeded subsample)")
+    r.add_argument("--seed", type=int, default=0)
+    r.add_argument("--out-dir", default="reports")
+    r.add_argument("--stem", help="file name without extension (default from the question)")
+    r.set_defaults(func=cmd_report)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
     g.add_argument("--out", default="data/synthetic")

@@ -19,6 +19,15 @@ REPORTED = {
 }
 
 
+def sci(x: float | None, digits: int = 3) -> str:
+    """Counts and FLOPs as people write them: 1e21, 2.05e10, 546 (``n/a`` for None or NaN)."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    s = f"{x:.{digits}g}"
+    mant, _, exp = s.partition("e")
+    return f"{mant}e{int(exp)}" if exp else s
+
+
 def coefficient_summary(fit: Fit, prob: float = SUMMARY_PROB):
     """ArviZ summary of the paper-scale coefficients with a pinned 90% equal-tailed interval."""
     post = fit.idata["posterior"].to_dataset()
@@ -195,4 +204,24 @@ def format_plan(summary: xr.Dataset) -> str:
                 lines.append(head + f"P(distil wins) falls through 0.5 at {float(s['crossover_at_p50']):.3g} FLOPs "
                              f"(per-draw crossover median {float(s['crossover_median']):.3g} "
                              f"[{float(s['crossover_lower']):.3g}, {float(s['crossover_upper']):.3g}])")
+    return "\n".join(lines)
+
+
+def format_report(analysis, written) -> str:
+    """The verdict in a few lines, and where the report is."""
+    q = analysis.question
+    lines = []
+    if not analysis.diagnosis.passed:
+        lines.append("!! WARNING: the fit FAILED its diagnostic gates; the report says so at the top")
+    lines.append(f"Student {sci(q.student_size)} parameters, scenario {q.scenario}, "
+                 f"{q.n_students} student(s) per teacher")
+    for v in analysis.verdict:
+        d = v["diff"]
+        lines.append(f"  {sci(v['budget'])} FLOPs: P(distillation beats supervised) = {v['p_distill_wins']:.2f}; "
+                     f"loss difference {d['median']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}] nats; "
+                     f"best: {v['best_option']} (P {v['p_best']:.2f})")
+    for w in analysis.warnings:
+        lines.append(f"  warning: {w[:200]}{'...' if len(w) > 200 else ''}")
+    lines.append(f"report: {written.html}")
+    lines.append(f"        {written.markdown}")
     return "\n".join(lines)

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# The README's main job: fit the shipped Chinchilla runs, diagnose the fit, and predict.
+# The README's main job: a risk report from the posteriors shipped in models/ (no fitting).
+# Question: distil a 1e9-parameter student or train it supervised, at 1e20, 1e21 and 1e22 FLOPs,
+# teacher-inference accounting, target loss 2.3 nats/token.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-B=.venv/bin/bayeslaw
-out=reports/chinchilla_fit.nc
-$B fit chinchilla --seed 20240410 --out "$out"
-echo
-$B diagnose "$out"
-echo
-$B predict "$out" --N 1e9 7e10 --D 2e10 1.4e12 --budget 1e21 5.76e23
+start=$(date +%s)
+.venv/bin/bayeslaw report models/distillation_SYNTHETIC_paper_design.nc \
+    --student 1e9 --budget 1e20 1e21 1e22 --scenario teacher_inference --target 2.3 \
+    --out-dir reports --stem main_job_report "$@"
+echo "main job: $(( $(date +%s) - start )) s"

@@ -1,0 +1,208 @@
+"""Risk reports: numbers against the pure law functions, pages as a person sees them in a browser."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslaw import api, compute, decide, extrapolation, laws, render
+from bayeslaw.cli import main
+from bayeslaw.diagnostics import Gates
+from bayeslaw.report import Question, Teacher, analyse, distil_label
+from tests.conftest import ROOT
+
+JOINT = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"
+QUESTION = Question(student_size=1e9, budgets=(1e20, 1e22), scenario="teacher_inference", target=2.3,
+                   teachers=(Teacher(N_T=7e9, D_T=1.4e11), Teacher(N_T=3e9, L_T=2.2)))
+
+
+@pytest.fixture(scope="module")
+def fit():
+    return api.load(JOINT)
+
+
+@pytest.fixture(scope="module")
+def analysis(fit):
+    return analyse(fit, QUESTION, max_draws=120, seed=1)
+
+
+@pytest.fixture(scope="module")
+def written(analysis, tmp_path_factory):
+    return render.write(analysis, tmp_path_factory.mktemp("reports"))
+
+
+def _paper_draws(fit, idx):
+    from bayeslaw.planner import laws_from_fit
+
+    law = laws_from_fit(fit).take(idx)
+    sup = {k: getattr(law, k) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
+    dis = {k: getattr(law, k) for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", "f1", "d1")}
+    return sup, dis
+
+
+def test_options_match_the_law_functions_draw_by_draw(fit, analysis):
+    sup, dis = _paper_draws(fit, analysis.draw_index)
+    F = compute.forward_flops_per_token
+    N_S = QUESTION.student_size
+    for C in QUESTION.budgets:
+        D_sup = C / (3 * F(N_S))
+        expected_sup = laws.supervised_loss(N_S, D_sup, **sup)
+        got = analysis.options.sel(budget=C, option="supervised").values
+        np.testing.assert_allclose(got, expected_sup, rtol=1e-10)
+        # the existing teacher with a measured loss: its pretraining is sunk, its logits are paid per token
+        D_S = C / (3 * F(N_S) + F(3e9))
+        expected = laws.distillation_loss(N_S, D_S, 2.2, laws.supervised_loss(N_S, D_S, **sup), **dis)
+        got = analysis.options.sel(budget=C, option="distil from teacher 3e9 params, L_T 2.200").values
+        np.testing.assert_allclose(got, expected, rtol=1e-10)
+
+
+def test_verdict_and_metrics_agree_with_the_draws(analysis):
+    dis = distil_label(QUESTION.scenario)
+    for v in analysis.verdict:
+        o = analysis.options.sel(budget=v["budget"])
+        p = float(np.mean(o.sel(option=dis).values < o.sel(option="supervised").values))
+        assert v["p_distill_wins"] == pytest.approx(p)
+        m = analysis.metrics.sel(budget=v["budget"])
+        assert float(m["p_best"].sum()) == pytest.approx(1.0)
+        assert float(m["expected"].sel(option="supervised")) == pytest.approx(float(o.sel(option="supervised").mean()))
+        assert float(m["p_target"].sel(option=dis)) == pytest.approx(float((o.sel(option=dis) <= 2.3).mean()))
+    # the optimal teacher is never worse than a chosen teacher under the same accounting (same draw)
+    o = analysis.options
+    for opt in o["option"].values:
+        if str(opt).startswith("distil from teacher 7e9"):
+            assert np.all(o.sel(option=dis).values <= o.sel(option=opt).values + 1e-9)
+
+
+def test_compute_for_target_is_where_the_probability_passes(analysis):
+    cft = analysis.compute_for_target
+    p = decide.prob_below(analysis.sweep, 2.3)
+    for opt in cft["option"].values:
+        c = float(cft.sel(option=opt))
+        if not np.isfinite(c):
+            assert float(p.sel(option=opt).max()) < 0.9
+            continue
+        row = p.sel(option=opt)
+        below = row.where(row["budget"] < c * (1 - 1e-9), drop=True)
+        above = row.where(row["budget"] >= c * (1 - 1e-9), drop=True)
+        assert float(below.max()) < 0.9 if below.size else True
+        assert float(above[0]) >= 0.9 - 1e-12
+
+
+def test_extrapolation_is_measured_from_the_fitted_runs(fit, analysis):
+    sup = pd.read_csv(ROOT / "data/synthetic/SYNTHETIC_paper_design_supervised.csv", comment="#")
+    dis = pd.read_csv(ROOT / "data/synthetic/SYNTHETIC_paper_design_distillation.csv", comment="#")
+    scale = extrapolation.fitted_scale(fit)
+    assert scale.size == pytest.approx(max(sup["N"].max(), dis["N_S"].max(), dis["N_T"].max()))
+    assert scale.compute >= (6 * sup["N"] * sup["D"]).max() * (1 - 1e-9)
+    # in the teacher-inference scenario the optimal teacher sits on 1e17 tokens: far beyond any fitted run
+    rows = {r["prediction"]: r for r in analysis.reach}
+    teacher = rows["optimal teacher at 1e20 FLOPs (median)"]
+    assert teacher["tokens"] == pytest.approx(1e17) and teacher["beyond"]
+    assert any("beyond the fitted runs" in w for w in analysis.warnings)
+    assert not rows["teacher 7e9 params on 1.4e11 tokens"]["beyond"]
+
+
+def test_synthetic_posterior_is_flagged(analysis, written):
+    assert any("SYNTHETIC" in w for w in analysis.warnings)
+    assert "SYNTHETIC" in written.markdown.read_text()
+
+
+def test_markdown_twin_links_every_image(written):
+    md = written.markdown.read_text()
+    pngs = sorted(written.images.glob("*.png"))
+    assert len(pngs) == 9
+    for p in pngs:
+        assert f"({written.images.name}/{p.name})" in md
+    for section in ("The question", "The verdict", "Decision metrics", "Fit diagnostics",
+                    "How far the predictions extrapolate", "Provenance"):
+        assert f"## {section}" in md
+    assert "fb47d4d719648a3c" in md  # the distillation table's sha256 from the model card
+
+
+def _browser():
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        pytest.skip("chromium missing: `make test` installs it (scripts/ensure-chromium.sh); needs root and apt")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="the test extra installs playwright")
+    return chromium, sync_api
+
+
+def test_html_renders_in_a_real_browser(written, tmp_path):
+    chromium, sync_api = _browser()
+    errors: list[str] = []
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        page = browser.new_page(viewport={"width": 1200, "height": 900})
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(written.html.as_uri())
+        page.wait_for_load_state("load")
+        images = page.evaluate("""() => Array.from(document.images).map(img => {
+            const c = document.createElement('canvas');
+            c.width = img.naturalWidth; c.height = img.naturalHeight;
+            const ctx = c.getContext('2d');
+            ctx.drawImage(img, 0, 0);
+            const d = ctx.getImageData(0, 0, c.width, c.height).data;
+            let colours = new Set();
+            for (let i = 0; i < d.length; i += 4 * 97) colours.add(d[i] * 65536 + d[i + 1] * 256 + d[i + 2]);
+            return {alt: img.alt, complete: img.complete, width: img.naturalWidth, colours: colours.size};
+        })""")
+        headings = page.locator("h2").all_inner_texts()
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        browser.close()
+    assert errors == []
+    assert len(images) == 9
+    for img in images:
+        assert img["complete"] and img["width"] > 200, img
+        assert img["colours"] > 5, f"{img['alt']} looks blank"
+    assert headings[:2] == ["The question", "The verdict"]
+    assert (tmp_path / "report.png").stat().st_size > 50_000
+
+
+def test_failed_gates_put_a_stop_banner_on_top(fit, tmp_path):
+    strict = Gates(min_ess_bulk=1e9)
+    a = analyse(fit, Question(student_size=1e9, budgets=(1e21,)), max_draws=40, seed=2, gates=strict)
+    assert not a.diagnosis.passed
+    w = render.write(a, tmp_path)
+    md = w.markdown.read_text().splitlines()
+    assert md[2].startswith("> **STOP:**") and "ESS_bulk" in md[2]
+    html = w.html.read_text()
+    assert html.index('class="danger"') < html.index("<h2>The question</h2>")
+
+
+@pytest.mark.parametrize("question, message", [
+    (dict(student_size=1.0, budgets=(1e21,)), "raw parameter count"),
+    (dict(student_size=1e9, budgets=(1e12,)), "cannot train"),
+    (dict(student_size=1e9, budgets=()), "at least one"),
+    (dict(student_size=1e9, budgets=(1e21,), target=-1.0), "target loss"),
+    (dict(student_size=1e9, budgets=(1e21,), scenario="free_lunch"), "scenario"),
+    (dict(student_size=1e9, budgets=(1e21,), teachers=(Teacher(N_T=7e9, D_T=140.0),)), "not 200"),
+])
+def test_bad_questions_say_what_to_fix(question, message):
+    with pytest.raises(ValueError, match=message):
+        Question(**question).check()
+
+
+def test_cli_report_json_and_errors(tmp_path, capsys):
+    out = tmp_path / "r"
+    assert main(["report", str(JOINT), "--student", "1e9", "--budget", "1e21", "--draws", "40", "--target", "2.25",
+                 "--out-dir", str(out), "--stem", "q", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["diagnostics_passed"] is True
+    assert (out / "q.html").exists() and (out / "q.md").exists()
+    assert {"supervised", distil_label("teacher_inference")} <= set(payload["compute_for_target"])
+    assert [p.name for p in out.iterdir() if p.name.startswith(".")] == []  # no temporary left behind
+    # bad input: exit 2, a message that says what to fix, nothing written
+    bad = tmp_path / "bad"
+    assert main(["report", str(JOINT), "--student", "1", "--budget", "1e21", "--out-dir", str(bad)]) == 2
+    assert "raw parameter count" in capsys.readouterr().err and not bad.exists()
+    assert main(["report", str(JOINT), "--student", "1e9", "--budget", "1e21", "--teacher", "7e9:lots",
+                 "--out-dir", str(bad)]) == 2
+    assert "N_T:D_T" in capsys.readouterr().err
+    sup = ROOT / "models/supervised_chinchilla_epoch240.nc"
+    assert main(["report", str(sup), "--student", "1e9", "--budget", "1e21", "--out-dir", str(bad)]) == 2
+    assert "distillation (joint) posterior" in capsys.readouterr().err and not bad.exists()
