@@ -140,9 +140,13 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
+    def progress(done: int, total: int) -> None:
+        if not (args.quiet or args.json):
+            print(f"[plan] {done} of {total} draws", file=sys.stderr, flush=True)
+
     grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
                              tuple(args.scenario), n_students=args.students, max_draws=args.draws,
-                             seed=args.seed, prob=args.prob)
+                             seed=args.seed, prob=args.prob, progress=progress)
     if args.out:
         from bayeslaw.posterior import write_dataset
 

@@ -317,14 +317,14 @@ def _check_inputs(N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], n_
 
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
               n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int = 250,
-              rounds: int = 4) -> xr.Dataset:
+              rounds: int = 4, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
     optimum (``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T``), the supervised student on the same
     budget (``L_sup``), ``diff = L_S - L_sup`` (negative: distillation wins), and the supervised
     compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget. Draws are processed ``chunk`` at a
-    time so memory stays bounded.
+    time so memory stays bounded; ``progress(done, total)`` is called after each chunk.
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -347,6 +347,8 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
         for k, v in opt.items():
             ds[f"{k}_opt"] = (("draw", "budget"), v)
         parts.append(ds)
+        if progress:
+            progress(min(start + chunk, law.n_draws), law.n_draws)
     ds = xr.concat(parts, dim="draw")
     ds = ds.assign_coords(draw=np.arange(law.n_draws), student_size=N_S, budget=C, scenario=list(scenarios))
     ds["diff"] = ds["L_S"] - ds["L_sup"]

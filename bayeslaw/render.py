@@ -108,6 +108,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                  else (f"at most {_g(c)} FLOPs" if at_most else f"{_g(c)} FLOPs"))
             parts.append([str(o), s])
         out.append(("h3", f"Compute needed to be 90% sure of reaching loss {q.target:g}"))
+        out.append(("p", "The smallest budget at which at least 90% of the draws reach the target, for each option "
+                         "(the student's size fixed), interpolated on a budget grid 1/8 decade apart."))
         out.append(("table", (["option", "budget"], parts)))
 
     out.append(("h2", "Decision metrics"))

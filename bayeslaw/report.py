@@ -173,17 +173,17 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
 
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
     sizes = sizes[(sizes >= 1e6) & (sizes <= 1e17)]
-    budgets = sweep_budgets(q)
-    chunks = max(1, int(np.ceil(n / 100)))
-    grids = []
-    for i in range(chunks):
-        say(f"planning {q.scenario.replace('_', ' ')}: draws {i * 100 + 1}-{min(n, (i + 1) * 100)} of {n} "
-            f"x {sizes.size} sizes x {budgets.size} budgets")
-        grids.append(planner.plan_grid(law.take(slice(i * 100, (i + 1) * 100)), sizes, budgets, (q.scenario,),
-                                       n_students=q.n_students))
-    grid = xr.concat(grids, dim="draw").assign_coords(draw=np.arange(n))
+    coarse = sweep_budgets(q, n=13)
+    say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
+    grid = planner.plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
+                             progress=lambda done, total: say(f"  planned {done} of {total} draws"))
     summary = planner.summarise(grid, q.prob)
-    at = grid.sel(student_size=N_S, scenario=q.scenario)
+    # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
+    budgets = sweep_budgets(q, n=49)
+    say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
+    at = planner.plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
+                           progress=lambda done, total: say(f"  planned {done} of {total} draws"),
+                           ).sel(student_size=N_S, scenario=q.scenario)
 
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
