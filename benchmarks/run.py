@@ -17,7 +17,6 @@ to intervals, and no slower than baseline 2. Results go to ``benchmarks/results/
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
 import platform
 import sys
@@ -25,73 +24,31 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize
-from scipy.special import logsumexp
+
+from bayeslaw import pointfit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
 
 
-def huber(r: np.ndarray, delta: float) -> tuple[np.ndarray, np.ndarray]:
-    a = np.abs(r)
-    loss = np.where(a <= delta, 0.5 * r**2, delta * (a - 0.5 * delta))
-    grad = np.where(a <= delta, r, delta * np.sign(r))
-    return loss, grad
-
-
-def epoch_objective(theta, log_N, log_D, log_L, weights, delta=1e-3):
-    """Sum of Huber losses of log-loss residuals, params (a=log A, b=log B, e=log E, alpha, beta)."""
-    a, b, e, alpha, beta = theta
-    t = np.stack([a - alpha * log_N, b - beta * log_D, np.full_like(log_N, e)])
-    pred = logsumexp(t, axis=0)
-    w = np.exp(t - pred)
-    r = pred - log_L
-    loss, g = huber(r, delta)
-    gw = g * weights
-    grad = np.array([np.sum(gw * w[0]), np.sum(gw * w[1]), np.sum(gw * w[2]),
-                     np.sum(gw * w[0] * -log_N), np.sum(gw * w[1] * -log_D)])
-    return float(np.sum(loss * weights)), grad
-
-
-def epoch_fit(log_N, log_D, log_L, weights=None, starts=None, tight=True):
-    weights = np.ones_like(log_N) if weights is None else weights
-    opts = {"ftol": 1e-15, "gtol": 1e-12, "maxiter": 10_000} if tight else {}
-    best = None
-    for x0 in starts:
-        res = optimize.minimize(epoch_objective, x0, args=(log_N, log_D, log_L, weights), jac=True,
-                                method="L-BFGS-B", options=opts)
-        if best is None or res.fun < best.fun:
-            best = res
-    return best.x
-
-
-def epoch_grid():
-    alphas = betas = np.arange(0, 2.5, 0.5)
-    es = np.arange(-1, 1.5, 0.5)
-    abs_ = np.arange(0, 30, 5)
-    return [np.array([a, b, e, al, be]) for al, be, e, a, b in itertools.product(alphas, betas, es, abs_, abs_)]
-
-
 def baseline_epoch(df, n_boot: int, seed: int) -> dict:
-    log_N, log_D, log_L = (np.log(df[c].to_numpy()) for c in ("N", "D", "loss"))
+    N, D, L = (df[c].to_numpy() for c in ("N", "D", "loss"))
     t0 = time.perf_counter()
-    grid = epoch_grid()
-    x = epoch_fit(log_N, log_D, log_L, starts=grid)
+    grid = pointfit.epoch_grid()
+    x = pointfit.fit_supervised(N, D, L, starts=grid)
     t_point = time.perf_counter() - t0
+    x0 = [np.array([np.log(x.A), np.log(x.B), np.log(x.E), x.alpha, x.beta])]
     rng = np.random.default_rng(seed)
     boots = []
     for _ in range(n_boot):
-        w = rng.multinomial(len(log_N), np.full(len(log_N), 1 / len(log_N))).astype(float)
-        boots.append(epoch_fit(log_N, log_D, log_L, weights=w, starts=[x]))
+        w = rng.multinomial(len(N), np.full(len(N), 1 / len(N))).astype(float)
+        boots.append(pointfit.fit_supervised(N, D, L, weights=w, starts=x0))
     t_total = time.perf_counter() - t0
-    boots = np.array(boots)
-    A, B, E = np.exp(boots[:, 0]), np.exp(boots[:, 1]), np.exp(boots[:, 2])
-    ci = {k: [float(np.quantile(v, 0.025)), float(np.quantile(v, 0.975))]
-          for k, v in {"A": A, "B": B, "E": E, "alpha": boots[:, 3], "beta": boots[:, 4]}.items()}
+    ci = {k: [float(np.quantile([getattr(b, k) for b in boots], q)) for q in (0.025, 0.975)]
+          for k in ("A", "B", "E", "alpha", "beta")}
     return {"seconds_point": t_point, "seconds_to_intervals": t_total, "n_starts": len(grid),
-            "n_boot": n_boot, "point": {"A": float(np.exp(x[0])), "B": float(np.exp(x[1])),
-                                        "E": float(np.exp(x[2])), "alpha": float(x[3]), "beta": float(x[4])},
+            "n_boot": n_boot, "point": {k: getattr(x, k) for k in ("A", "B", "E", "alpha", "beta")},
             "ci95": ci}
 
 
