@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -202,6 +203,65 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if analysis.diagnosis.passed else 1
 
 
+def cmd_backtest(args: argparse.Namespace) -> int:
+    from bayeslaw import backtest
+    from bayeslaw.data import validate_distillation, validate_supervised
+
+    def progress(msg: str) -> None:
+        if not (args.quiet or args.json):
+            print(f"[backtest] {msg}", file=sys.stderr, flush=True)
+
+    cfg = api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
+                            target_accept=args.target_accept or (0.99 if args.law == "distillation" else 0.9),
+                            adaptation=args.adaptation, thin=args.thin)
+    if args.law == "distillation":
+        if not args.supervised:
+            raise DataError("a distillation backtest needs the supervised runs (--supervised TABLE)")
+        bt = backtest.backtest_distillation(validate_distillation(args.data), validate_supervised(args.supervised),
+                                            student_threshold=args.student_threshold,
+                                            supervised_threshold=args.supervised_threshold, sampler=cfg,
+                                            seed=args.seed, baseline=not args.no_baseline, progress=progress)
+    else:
+        table, _, _ = api.resolve_table(args.data, args.include_outliers)
+        df = validate_supervised(table)
+        splits = [s for spec in args.split for s in backtest.parse(spec, df)]
+        bt = backtest.backtest_supervised(df, splits, gamma_free=args.gamma == "free", likelihood=args.likelihood,
+                                          sampler=cfg, seed=args.seed, baseline=not args.no_baseline,
+                                          progress=progress)
+    stem = args.stem or f"backtest_{args.law}_{Path(str(args.data)).stem}"
+    paths = backtest.write(bt, args.out_dir, stem)
+    shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
+    _emit(args, shown, {"summary": bt.summary.to_dict(orient="records"), "fits": bt.fits.to_dict(orient="records"),
+                        "paths": paths})
+    return 0 if bt.fits["diagnostics_passed"].all() else 1
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from bayeslaw import compare
+    from bayeslaw.data import validate_supervised
+
+    def progress(msg: str) -> None:
+        if not (args.quiet or args.json):
+            print(f"[compare] {msg}", file=sys.stderr, flush=True)
+
+    if args.data in SHIPPED:
+        full = validate_supervised(api.resolve_table(args.data, include_outliers=True)[0])
+        clean = api.resolve_table(args.data, include_outliers=False)[0]
+        kept = {tuple(r) for r in clean[["N", "D", "loss"]].itertuples(index=False)}
+        outliers = np.array([tuple(r) not in kept for r in full[["N", "D", "loss"]].itertuples(index=False)])
+    else:
+        full = validate_supervised(args.data)
+        outliers = full.eval(args.exclude).to_numpy(bool) if args.exclude else None
+    cfg = api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
+                            target_accept=args.target_accept or 0.9, adaptation=args.adaptation, thin=args.thin)
+    res = compare.compare_supervised(full, outliers=outliers, sampler=cfg, seed=args.seed, progress=progress)
+    shown = text.format_comparison(res)
+    _emit(args, shown, {"table": res.table.reset_index().to_dict(orient="records"), "n_common": res.n_common,
+                        "pareto_warnings": res.pareto_warnings,
+                        "diagnostics_passed": {k: v["passed"] for k, v in res.diagnostics.items()}})
+    return 0 if all(v["passed"] for v in res.diagnostics.values()) else 1
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     from bayeslaw.generate import SMALL_DESIGN, Design, GeneratorSettings, write
 
@@ -305,6 +365,31 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="reports")
     r.add_argument("--stem", help="file name without extension (default from the question)")
     r.set_defaults(func=cmd_report)
+
+    b = sub.add_parser("backtest", help="leave-future-out backtests against a point-fit baseline")
+    b.add_argument("data", help=f"run table (CSV/parquet) or a shipped table: {sorted(SHIPPED)}")
+    b.add_argument("--law", choices=["supervised", "distillation"], default="supervised")
+    b.add_argument("--supervised", help="distillation only: the supervised runs table")
+    b.add_argument("--split", nargs="+", default=["rolling"],
+                   help="supervised splits: compute:C (fit 6ND < C), loss:L (fit loss >= L), largest:K, "
+                        "rolling[:C1,C2,...] (default: rolling at the 50/65/80%% compute quantiles)")
+    b.add_argument("--student-threshold", type=float, default=2.3, help="distillation: fit students with L_S >= this")
+    b.add_argument("--supervised-threshold", type=float, default=2.2, help="distillation: fit runs with L >= this")
+    b.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
+    b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
+    b.add_argument("--include-outliers", action="store_true")
+    b.add_argument("--no-baseline", action="store_true", help="skip the Huber + L-BFGS-B baseline")
+    b.add_argument("--out-dir", default="reports")
+    b.add_argument("--stem", help="file name stem (default from the law and table)")
+    _sampler_args(b)
+    b.set_defaults(func=cmd_backtest)
+
+    cp = sub.add_parser("compare", help="PSIS-LOO comparison of law variants (gamma, likelihood, outliers)")
+    cp.add_argument("data", help=f"run table (CSV/parquet) or a shipped table: {sorted(SHIPPED)}")
+    cp.add_argument("--exclude", help="pandas expression marking outlier runs, e.g. 'loss > 3.5' "
+                                      "(shipped tables: their documented exclusions)")
+    _sampler_args(cp)
+    cp.set_defaults(func=cmd_compare)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
     g.add_argument("--out", default="data/synthetic")

@@ -183,3 +183,34 @@ def ppc_intervals(observed: np.ndarray, predictive: np.ndarray, *, title: str, p
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, lw=0.4)
     return fig
+
+
+def backtest_plot(per_run, summary) -> Figure:
+    """Held-out runs against predictions (left) and interval coverage per split (right)."""
+    fig = Figure(figsize=(11.0, 4.4))
+    ax1, ax2 = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.1, 1.0]})
+    splits = list(dict.fromkeys(per_run["split"]))
+    for (split, color) in zip(splits, COLORS, strict=False):
+        b = per_run[(per_run["split"] == split) & (per_run["method"] == "bayeslaw")]
+        ax1.errorbar(b["observed"], b["median"], yerr=[b["median"] - b["lower90"], b["upper90"] - b["median"]],
+                     fmt="o", ms=3, color=color, lw=0.6, alpha=0.8, label=f"bayeslaw, {split}")
+        p = per_run[(per_run["split"] == split) & (per_run["method"] != "bayeslaw")]
+        if len(p):
+            ax1.plot(p["observed"], p["median"], "x", color=color, ms=4, alpha=0.8)
+    lo = float(per_run["observed"].min())
+    hi = float(per_run["observed"].max())
+    ax1.plot([lo, hi], [lo, hi], color="k", lw=0.7)
+    ax1.set(xlabel="observed loss (held out)", ylabel="predicted (median, 90% new-run interval; x: point fit)",
+            title="Held-out runs")
+    ax1.legend(fontsize=7)
+    ax1.grid(alpha=0.3, lw=0.4)
+    b = summary[summary["method"] == "bayeslaw"]
+    x = np.arange(len(b))
+    ax2.bar(x - 0.18, b["coverage50"], 0.36, color=COLORS[0], label="50% intervals")
+    ax2.bar(x + 0.18, b["coverage90"], 0.36, color=COLORS[1], label="90% intervals")
+    ax2.axhline(0.5, color=COLORS[0], ls=":", lw=1)
+    ax2.axhline(0.9, color=COLORS[1], ls=":", lw=1)
+    ax2.set_xticks(x, [f"{s}\n(n={n})" for s, n in zip(b["split"], b["n_test"], strict=True)], fontsize=7)
+    ax2.set(ylim=(0, 1), ylabel="share of held-out runs inside", title="Predictive interval coverage (dotted: nominal)")
+    ax2.legend(fontsize=8)
+    return fig

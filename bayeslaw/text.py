@@ -225,3 +225,32 @@ def format_report(analysis, written) -> str:
     lines.append(f"report: {written.html}")
     lines.append(f"        {written.markdown}")
     return "\n".join(lines)
+
+
+def format_backtest(bt) -> str:
+    """The backtest summary: per split and method, errors, coverage, CRPS, log predictive density."""
+    lines = ["Backtest on held-out runs (bayeslaw: posterior median and new-run intervals; baseline: point fit)",
+             f"{'split':44s} {'method':26s} {'n':>4s} {'med.rel.err':>11s} {'cov50':>6s} {'cov90':>6s} "
+             f"{'CRPS':>8s} {'lpd':>8s}"]
+    for r in bt.summary.itertuples(index=False):
+        def f(x, fmt):
+            return format(x, fmt) if np.isfinite(x) else "-"
+        lines.append(f"{r.split[:44]:44s} {r.method[:26]:26s} {r.n_test:4d} {f(100 * r.rel_error_median, '10.2f')}% "
+                     f"{f(r.coverage50, '6.2f')} {f(r.coverage90, '6.2f')} {f(r.crps, '8.4f')} {f(r.lpd, '8.1f')}")
+    for r in bt.fits.itertuples(index=False):
+        state = "passed" if r.diagnostics_passed else f"FAILED ({r.failures})"
+        lines.append(f"fit {r.split}: {r.n_train} runs, {r.refit_seconds:.1f} s, diagnostics {state}")
+    return "\n".join(lines)
+
+
+def format_comparison(res) -> str:
+    """ArviZ's comparison table with the Pareto-k warnings."""
+    cols = [c for c in ("rank", "elpd", "se", "elpd_diff", "dse", "p", "weight") if c in res.table]
+    lines = [f"PSIS-LOO comparison on the {res.n_common} runs every variant was fitted to (higher elpd is better)",
+             res.table[cols].to_string(float_format=lambda x: f"{x:.2f}")]
+    for k, v in res.pareto_warnings.items():
+        lines.append(f"  {k}: {v}")
+    for k, d in res.diagnostics.items():
+        if not d["passed"]:
+            lines.append(f"  {k}: fit FAILED its gates: {'; '.join(d['failures'])}")
+    return "\n".join(lines)

@@ -1,0 +1,288 @@
+"""Leave-future-out backtests: fit on the small (or early, or high-loss) runs, score the rest.
+
+Splits follow scaling-law practice: by compute (fit below a cutoff, predict above), by loss
+threshold (the distillation paper's protocol: fit on high-loss runs, predict the low-loss ones),
+by holding out the largest model(s), and rolling-origin over several compute cutoffs. On the
+held-out runs a posterior is scored by the relative error of its median, the coverage of its
+50% and 90% intervals for a new run, CRPS (ArviZ's estimator from predictive draws, in nats of
+loss) and the log predictive density of the observed log loss; the point-fit baseline of
+:mod:`bayeslaw.pointfit` gets the same relative error and CRPS (of a point forecast: the
+absolute error) on the same runs. The supervised model is compiled once and refitted per split
+(nutpie's ``with_data``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz_stats.base import array_stats
+from scipy.special import logsumexp
+
+from bayeslaw import pointfit
+from bayeslaw.data import DataError
+
+MIN_TRAIN = 15  # runs: a 5-coefficient law plus noise needs a few times more
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which runs a backtest fits on and which it predicts (boolean masks over the table)."""
+
+    kind: str
+    label: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+def _compute(table: pd.DataFrame, size: str, tokens: str) -> np.ndarray:
+    return 6.0 * table[size].to_numpy(float) * table[tokens].to_numpy(float)
+
+
+def _checked(split: Split) -> Split:
+    n_train, n_test = int(split.train.sum()), int(split.test.sum())
+    if n_train < MIN_TRAIN:
+        raise DataError(f"split '{split.label}' leaves {n_train} runs to fit on (need >= {MIN_TRAIN}); "
+                        "move the cutoff")
+    if n_test < 1:
+        raise DataError(f"split '{split.label}' holds out no runs; move the cutoff")
+    return split
+
+
+def by_compute(table: pd.DataFrame, cutoff: float, *, size: str = "N", tokens: str = "D") -> Split:
+    """Fit on runs with 6ND below ``cutoff`` FLOPs, predict the rest."""
+    C = _compute(table, size, tokens)
+    return _checked(Split("compute", f"6ND < {cutoff:.3g}", C < cutoff, C >= cutoff))
+
+
+def by_loss(table: pd.DataFrame, threshold: float, *, loss: str = "loss") -> Split:
+    """Fit on runs with loss >= ``threshold``, predict the lower-loss ones (the paper's protocol)."""
+    L = table[loss].to_numpy(float)
+    return _checked(Split("loss", f"{loss} >= {threshold:g}", L >= threshold, L < threshold))
+
+
+def largest(table: pd.DataFrame, k: int = 1, *, size: str = "N") -> Split:
+    """Hold out every run of the ``k`` largest model sizes."""
+    sizes = np.unique(table[size].to_numpy(float))
+    if k < 1 or k >= sizes.size:
+        raise DataError(f"can hold out 1 to {sizes.size - 1} of the {sizes.size} model sizes, not {k}")
+    test = table[size].to_numpy(float) >= sizes[-k]
+    return _checked(Split("largest", f"largest {k} size(s) held out (N >= {sizes[-k]:.3g})", ~test, test))
+
+
+def rolling(table: pd.DataFrame, cutoffs=None, *, size: str = "N", tokens: str = "D") -> list[Split]:
+    """Compute splits at several cutoffs (default: the 50%, 65% and 80% quantiles of 6ND)."""
+    if cutoffs is None:
+        cutoffs = np.quantile(_compute(table, size, tokens), [0.5, 0.65, 0.8])
+    return [by_compute(table, c, size=size, tokens=tokens) for c in cutoffs]
+
+
+def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Split]:
+    """``compute:1e21``, ``loss:2.2``, ``largest:1``, ``rolling`` or ``rolling:1e20,1e21``."""
+    size, tokens, loss = ("N_S", "D_S", "L_S") if law == "distillation" else ("N", "D", "loss")
+    kind, _, arg = spec.partition(":")
+    try:
+        if kind == "compute":
+            return [by_compute(table, float(arg), size=size, tokens=tokens)]
+        if kind == "loss":
+            return [by_loss(table, float(arg), loss=loss)]
+        if kind == "largest":
+            return [largest(table, int(arg or 1), size=size)]
+        if kind == "rolling":
+            cut = [float(x) for x in arg.split(",")] if arg else None
+            return rolling(table, cut, size=size, tokens=tokens)
+    except ValueError as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"bad split {spec!r}: {err}") from err
+    raise DataError(f"split must be compute:C, loss:L, largest:K or rolling[:C1,C2,...]; got {spec!r}")
+
+
+# -- scores ---------------------------------------------------------------------------------------
+
+def crps(predictive: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """CRPS of each observed value under predictive draws (draw, run), lower is better (ArviZ's estimator)."""
+    ary = np.asarray(predictive, float).T[:, None, :]  # (run, chain=1, draw)
+    neg = array_stats.loo_score(ary, np.asarray(observed, float), np.zeros_like(ary), kind="crps")
+    return -np.asarray(neg)
+
+
+def score_runs(observed: np.ndarray, log_new: np.ndarray, loglik: np.ndarray) -> pd.DataFrame:
+    """Per held-out run: relative error of the median, interval hits, CRPS and log predictive density.
+
+    ``observed`` are losses (run,), ``log_new`` log losses of new-run predictive draws (draw, run),
+    ``loglik`` the pointwise log-likelihood of the observed log loss per draw (draw, run).
+    """
+    new = np.exp(log_new)
+    med = np.median(new, axis=0)
+    out = {"observed": observed, "median": med, "rel_error": np.abs(med - observed) / observed}
+    for p in (0.5, 0.9):
+        lo, hi = np.quantile(new, [(1 - p) / 2, (1 + p) / 2], axis=0)
+        out[f"in{round(p * 100)}"] = ((observed >= lo) & (observed <= hi)).astype(float)
+    out["lower90"], out["upper90"] = lo, hi
+    out["crps"] = crps(new, observed)
+    out["lpd"] = logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
+    return pd.DataFrame(out)
+
+
+def summarise(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per split and method: mean relative error, coverage, mean CRPS, total log predictive density."""
+    g = per_run.groupby(["split", "method"], sort=False)
+    out = g.agg(n_test=("observed", "size"), rel_error_median=("rel_error", "median"),
+                rel_error_mean=("rel_error", "mean"), coverage50=("in50", "mean"), coverage90=("in90", "mean"),
+                crps=("crps", "mean"), lpd=("lpd", lambda x: x.sum(min_count=1)))
+    return out.reset_index()
+
+
+# -- runners --------------------------------------------------------------------------------------
+
+@dataclass
+class Backtest:
+    """Per-run scores and their summary, with the fits' diagnostics and refit times."""
+
+    per_run: pd.DataFrame
+    summary: pd.DataFrame
+    fits: pd.DataFrame
+
+    def to_xarray(self) -> xr.Dataset:
+        return self.summary.set_index(["split", "method"]).to_xarray()
+
+
+def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free: bool = False,
+                        likelihood: str = "student_t", sampler=None, seed: int = 0,
+                        baseline: bool = True, baseline_starts: int | None = 300,
+                        progress: Callable[[str], None] | None = None) -> Backtest:
+    """Fit the supervised law on each split's training runs (compiled once) and score the held-out ones.
+
+    The baseline starts from every k-th point of Epoch's grid so that ``baseline_starts`` remain
+    (default 300; None: all 4500): on Chinchilla the optimum agrees with the full grid's to 1e-6.
+    """
+    from bayeslaw.data import validate_supervised
+    from bayeslaw.fitting import data_record, finish
+    from bayeslaw.inference import CompiledSampler, SamplerConfig, fan_out
+    from bayeslaw.model import SupervisedSpec, build_supervised
+    from bayeslaw.predict import log_likelihood, noise_draws, supervised_coefficients, supervised_log_mean
+
+    say = progress or (lambda _m: None)
+    df = validate_supervised(table)
+    sampler = sampler or SamplerConfig()
+    spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood)
+    compiled = CompiledSampler(build_supervised(spec, df), sampler)
+    starts = pointfit.epoch_grid()
+    if baseline_starts:
+        starts = starts[:: max(1, len(starts) // baseline_starts)]
+    rows, fits = [], []
+    for i, sp in enumerate(splits):
+        say(f"split {i + 1}/{len(splits)}: {sp.label} ({int(sp.train.sum())} fit, {int(sp.test.sum())} held out)")
+        tr, te = df[sp.train], df[sp.test]
+        t0 = time.perf_counter()
+        data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
+                "log_loss": np.log(tr["loss"].to_numpy())}
+        fit = finish(compiled.model, spec.to_dict(), "supervised", data_record(tr, f"backtest split {sp.label}", None),
+                     sampler, seed + i, None, False, data=data, compiled=compiled)
+        wall = time.perf_counter() - t0
+        diag = fit.card["diagnostics"]
+        coefs = supervised_coefficients(fit)
+        log_mu = supervised_log_mean(coefs, te["N"].to_numpy(), te["D"].to_numpy())
+        log_new = log_mu + noise_draws(fit, log_mu.shape, np.random.default_rng(fan_out(seed + i)[2]))
+        obs = te["loss"].to_numpy()
+        ll = log_likelihood(fit, log_mu, np.log(obs)).values.reshape(log_mu.shape[0], -1)
+        r = score_runs(obs, log_new, ll)
+        r["N"], r["D"] = te["N"].to_numpy(), te["D"].to_numpy()
+        r["split"], r["method"] = sp.label, "bayeslaw"
+        rows.append(r)
+        fits.append({"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
+                     "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])})
+        if baseline:
+            pt = pointfit.fit_supervised(tr["N"], tr["D"], tr["loss"], starts=starts, tight=False)
+            pred = np.exp(pt.log_loss(te["N"], te["D"]))
+            rows.append(_point_rows(obs, pred, sp.label, {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}))
+    per_run = pd.concat(rows, ignore_index=True)
+    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+
+
+def _point_rows(obs: np.ndarray, pred: np.ndarray, label: str, extra: dict) -> pd.DataFrame:
+    return pd.DataFrame({"observed": obs, "median": pred, "rel_error": np.abs(pred - obs) / obs, "in50": np.nan,
+                         "in90": np.nan, "lower90": np.nan, "upper90": np.nan, "crps": np.abs(pred - obs),
+                         "lpd": np.nan, **extra, "split": label,
+                         "method": "Huber + L-BFGS-B (point)"})
+
+
+def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, student_threshold: float = 2.3,
+                          supervised_threshold: float = 2.2, preset: str = "weak", sampler=None, seed: int = 0,
+                          baseline: bool = True, progress: Callable[[str], None] | None = None) -> Backtest:
+    """The paper's protocol: fit the joint model on students with L_S >= ``student_threshold`` and
+    supervised runs with L >= ``supervised_threshold``; predict the held-out students from their
+    teachers' measured losses. Each split rebuilds the joint model (its teachers change)."""
+    from bayeslaw.data import validate_distillation, validate_supervised
+    from bayeslaw.distill import coefficients, fit_distillation, student_log_mean
+    from bayeslaw.inference import SamplerConfig, fan_out
+    from bayeslaw.predict import log_likelihood, noise_draws
+
+    say = progress or (lambda _m: None)
+    dis, sup = validate_distillation(table), validate_supervised(supervised)
+    if "L_T" not in dis or dis["L_T"].isna().any():
+        raise DataError("the distillation backtest predicts students from their teachers' measured loss: "
+                        "every row needs L_T")
+    sp = by_loss(dis, student_threshold, loss="L_S")
+    sup_train = sup[sup["loss"].to_numpy() >= supervised_threshold]
+    if len(sup_train) < 8:
+        raise DataError(f"only {len(sup_train)} supervised runs have loss >= {supervised_threshold}; need >= 8")
+    label = f"L_S >= {student_threshold:g}, L >= {supervised_threshold:g}"
+    say(f"{label}: fitting on {int(sp.train.sum())} students and {len(sup_train)} supervised runs, "
+        f"predicting {int(sp.test.sum())} students")
+    tr, te = dis[sp.train].reset_index(drop=True), dis[sp.test].reset_index(drop=True)
+    t0 = time.perf_counter()
+    fit = fit_distillation(tr, sup_train.reset_index(drop=True), preset=preset,
+                           sampler=sampler or SamplerConfig(target_accept=0.99), seed=seed)
+    wall = time.perf_counter() - t0
+    c = coefficients(fit)
+    obs = te["L_S"].to_numpy()
+    log_LT = np.broadcast_to(np.log(te["L_T"].to_numpy())[None, :], (fit.n_draws, len(te)))
+    log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_LT)
+    log_new = log_mu + noise_draws(fit, log_mu.shape, np.random.default_rng(fan_out(seed)[2]), "sigma_dis")
+    ll = log_likelihood(fit, log_mu, np.log(obs), "sigma_dis").values.reshape(log_mu.shape[0], -1)
+    extra = {"N": te["N_S"].to_numpy(), "D": te["D_S"].to_numpy()}
+    r = score_runs(obs, log_new, ll).assign(**extra, split=label, method="bayeslaw")
+    rows = [r]
+    diag = fit.card["diagnostics"]
+    fits = [{"split": label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
+             "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])}]
+    if baseline:
+        say("baseline: Huber + L-BFGS-B (supervised, then distillation)")
+        pt = pointfit.fit_supervised(sup_train["N"], sup_train["D"], sup_train["loss"],
+                                     starts=pointfit.epoch_grid()[::15], tight=False)
+        dc = pointfit.fit_distillation(tr["N_S"], tr["D_S"], tr["L_T"], tr["L_S"], pt)
+        from bayeslaw import laws
+
+        tilde = np.exp(pt.log_loss(te["N_S"], te["D_S"]))
+        pred = laws.distillation_loss(te["N_S"].to_numpy(), te["D_S"].to_numpy(), te["L_T"].to_numpy(), tilde, **dc)
+        rows.append(_point_rows(obs, pred, label, extra))
+    per_run = pd.concat(rows, ignore_index=True)
+    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+
+
+def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
+    """The per-run scores, the summary (CSV) and the plot (PNG), each written atomically."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    from bayeslaw.figures import backtest_plot, png
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"per_run": out_dir / f"{stem}_runs.csv", "summary": out_dir / f"{stem}_summary.csv",
+             "fits": out_dir / f"{stem}_fits.csv", "plot": out_dir / f"{stem}.png"}
+    payload = {"per_run": bt.per_run.to_csv(index=False).encode(), "summary": bt.summary.to_csv(index=False).encode(),
+               "fits": bt.fits.to_csv(index=False).encode(), "plot": png(backtest_plot(bt.per_run, bt.summary))}
+    for k, path in paths.items():
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
+        with os.fdopen(fd, "wb") as f:
+            f.write(payload[k])
+        os.replace(tmp, path)
+    return {k: str(v) for k, v in paths.items()}

@@ -1,0 +1,113 @@
+"""Backtests and model comparison: splits by hand, scores against closed forms, calibration on a known law."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from bayeslaw import backtest, compare, pointfit
+from bayeslaw.cli import main
+from bayeslaw.data import DataError
+from tests.conftest import synthetic_supervised
+
+TINY = pd.DataFrame({"N": [1e8, 1e8, 1e9, 1e9, 1e10], "D": [1e9, 1e10, 1e10, 1e11, 1e11],
+                     "loss": [3.0, 2.8, 2.6, 2.4, 2.2]})
+
+
+def test_splits_by_hand(monkeypatch):
+    monkeypatch.setattr(backtest, "MIN_TRAIN", 1)
+    # 6ND: 6e17, 6e18, 6e19, 6e20, 6e21
+    sp = backtest.by_compute(TINY, 1e20)
+    assert sp.train.tolist() == [True, True, True, False, False] and sp.test.tolist() == [False, False, False, True,
+                                                                                         True]
+    assert backtest.by_loss(TINY, 2.5).train.tolist() == [True, True, True, False, False]
+    assert backtest.largest(TINY, 1).test.tolist() == [False, False, False, False, True]
+    assert backtest.largest(TINY, 2).test.tolist() == [False, False, True, True, True]
+    roll = backtest.rolling(TINY, [1e19, 1e21])
+    assert [int(s.train.sum()) for s in roll] == [2, 4]
+    assert [s.label for s in backtest.parse("rolling:1e19,1e21", TINY)] == ["6ND < 1e+19", "6ND < 1e+21"]
+
+
+def test_bad_splits_say_what_to_fix():
+    with pytest.raises(DataError, match="runs to fit on"):
+        backtest.by_compute(TINY, 1e20)  # 3 runs < MIN_TRAIN
+    with pytest.raises(DataError, match="compute:C, loss:L"):
+        backtest.parse("future:1", TINY)
+    with pytest.raises(DataError, match="bad split"):
+        backtest.parse("compute:lots", TINY)
+    with pytest.raises(DataError, match="model sizes"):
+        backtest.largest(TINY, 3)
+
+
+def test_crps_against_hand_and_closed_form():
+    assert backtest.crps(np.array([[0.0], [1.0]]), np.array([0.0]))[0] == pytest.approx(0.25)
+    x = np.random.default_rng(0).standard_normal((20000, 1))
+    y = 0.3
+    closed = y * (2 * stats.norm.cdf(y) - 1) + 2 * stats.norm.pdf(y) - 1 / np.sqrt(np.pi)
+    assert backtest.crps(x, np.array([y]))[0] == pytest.approx(closed, abs=0.01)
+
+
+def test_score_runs_by_hand():
+    draws = np.log(np.linspace(2.0, 3.0, 101))[:, None] * np.ones((1, 2))  # predictive uniform-ish on [2, 3]
+    obs = np.array([2.5, 2.97])
+    ll = np.zeros((101, 2))
+    r = backtest.score_runs(obs, draws, ll)
+    assert r["median"].tolist() == pytest.approx([2.5, 2.5])
+    assert r["rel_error"].tolist() == pytest.approx([0.0, 0.47 / 2.97])
+    assert r["in50"].tolist() == [1.0, 0.0] and r["in90"].tolist() == [1.0, 0.0]
+    assert r["lpd"].tolist() == pytest.approx([0.0, 0.0])
+
+
+def test_point_fit_recovers_a_noise_free_law():
+    df = synthetic_supervised(n=60, seed=3, noise=0.0)
+    p = pointfit.fit_supervised(df["N"], df["D"], df["loss"], starts=pointfit.epoch_grid()[::45])
+    assert p.E == pytest.approx(1.8, rel=1e-3) and p.alpha == pytest.approx(0.35, rel=1e-3)
+    assert p.beta == pytest.approx(0.37, rel=1e-3)
+
+
+def test_backtest_on_a_known_law_is_calibrated():
+    # a correctly specified law: the held-out runs' intervals must cover about nominally
+    df = synthetic_supervised(n=160, seed=11, noise=0.01)
+    sp = backtest.by_compute(df, np.quantile(6 * df["N"] * df["D"], 0.75))
+    bt = backtest.backtest_supervised(df, [sp], seed=5, baseline_starts=100)
+    s = bt.summary.set_index("method")
+    assert bt.fits["diagnostics_passed"].all()
+    assert s.loc["bayeslaw", "n_test"] == 40
+    # 40 runs: a 90% interval covers 36 on average, sd 1.9
+    assert 0.75 <= s.loc["bayeslaw", "coverage90"] <= 1.0
+    assert 0.3 <= s.loc["bayeslaw", "coverage50"] <= 0.7
+    # both estimators are consistent here: similar median error, at the noise level (1%)
+    assert s.loc["bayeslaw", "rel_error_median"] < 0.015
+    assert s.loc["bayeslaw", "rel_error_median"] == pytest.approx(s.loc["Huber + L-BFGS-B (point)",
+                                                                      "rel_error_median"], rel=0.3)
+    assert np.isfinite(s.loc["bayeslaw", "lpd"]) and np.isnan(s.loc["Huber + L-BFGS-B (point)", "lpd"])
+
+
+def test_compare_prefers_student_t_when_runs_have_outliers():
+    df = synthetic_supervised(n=80, seed=4, noise=0.005)
+    bumped = df.copy()
+    bumped.loc[::16, "loss"] *= 1.06  # five runs 6% off the law
+    res = compare.compare_supervised(
+        bumped, variants={"t": {"likelihood": "student_t"}, "normal": {"likelihood": "normal"}}, seed=2)
+    assert res.table.index[0] == "t" and res.n_common == 80
+    assert float(res.table.loc["normal", "elpd_diff"]) < -10
+
+
+def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
+    df = synthetic_supervised(n=120, seed=8, noise=0.01)
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    cut = float(np.quantile(6 * df["N"] * df["D"], 0.7))
+    rc = main(["backtest", str(path), "--split", f"compute:{cut}", "--seed", "1",
+               "--no-baseline", "--out-dir", str(tmp_path / "out"), "--stem", "bt", "--json"])
+    payload = json.loads(capsys.readouterr().out)
+    assert rc == 0 and payload["summary"][0]["n_test"] == 36
+    for k in ("per_run", "summary", "fits", "plot"):
+        assert (tmp_path / "out" / f"bt{'' if k == 'plot' else '_' + ('runs' if k == 'per_run' else k)}"
+                f"{'.png' if k == 'plot' else '.csv'}").exists()
+    assert main(["backtest", str(path), "--split", "compute:1e3", "--out-dir", str(tmp_path / "x")]) == 2
+    assert "runs to fit on" in capsys.readouterr().err
