@@ -141,7 +141,8 @@ def prior_predictive(
 
 def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: tuple[str, ...] | None = None, *,
          n_students: int = 1, max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9,
-         chunk: int = 250, progress: Any = None) -> tuple[xr.Dataset, xr.Dataset]:
+         chunk: int | None = None, backend: str = "numpy", scheduler: str | None = None,
+         progress: Any = None) -> tuple[xr.Dataset, xr.Dataset]:
     """Distil or train supervised? Per draw optima and their summary (see :mod:`bayeslaw.planner`).
 
     Returns ``(grid, summary)``: the per-draw Dataset ``(draw, student_size, budget, scenario)`` and
@@ -155,7 +156,8 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: tuple[str, ...] 
         idx = np.sort(np.random.default_rng(fan_out(seed)[3]).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
     grid = planner.plan_grid(law, student_sizes, budgets, scenarios or planner.SCENARIO_NAMES,
-                             n_students=n_students, chunk=chunk, progress=progress)
+                             n_students=n_students, chunk=chunk, backend=backend, scheduler=scheduler,
+                             progress=progress)
     return grid, planner.summarise(grid, prob)
 
 

@@ -54,6 +54,20 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
+def _draw_progress(prefix: str, args: argparse.Namespace):
+    """Print planning progress to stderr in 10% steps (nothing with --quiet or --json)."""
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        step = int(10 * done / total)
+        if args.quiet or args.json or step == shown[0]:
+            return
+        shown[0] = step
+        print(f"[{prefix}] planned {done} of {total} draws", file=sys.stderr, flush=True)
+
+    return progress
+
+
 def _sampler_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampler")
     g.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro"])
@@ -141,13 +155,12 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
-    def progress(done: int, total: int) -> None:
-        if not (args.quiet or args.json):
-            print(f"[plan] {done} of {total} draws", file=sys.stderr, flush=True)
+    progress = _draw_progress("plan", args)
 
     grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
                              tuple(args.scenario), n_students=args.students, max_draws=args.draws,
-                             seed=args.seed, prob=args.prob, progress=progress)
+                             seed=args.seed, prob=args.prob, progress=progress, backend=args.backend,
+                             scheduler=args.scheduler)
     if args.out:
         from bayeslaw.posterior import write_dataset
 
@@ -346,6 +359,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--prob", type=float, default=0.9)
     pl.add_argument("--seed", type=int, default=0)
     pl.add_argument("--out", help="write the full per-draw grid (netCDF)")
+    pl.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
+                    help="jax: jit-compiled searches (the jax extra; CPU or GPU)")
+    pl.add_argument("--scheduler", help="run the draw chunks on Dask: 'local' (a LocalCluster) or an address")
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")

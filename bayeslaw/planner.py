@@ -19,6 +19,7 @@ Reductions (planner notes):
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,27 +68,27 @@ class Laws:
         return cls(**d)
 
 
-def _shape(x: np.ndarray, ndim: int) -> np.ndarray:
+def _shape(x: np.ndarray, ndim: int, xp=np) -> np.ndarray:
     """Coefficients (draw,) broadcast against arrays with ``ndim`` trailing axes."""
-    return np.asarray(x).reshape((-1,) + (1,) * ndim)
+    return xp.reshape(xp.asarray(x), (-1,) + (1,) * ndim)
 
 
-def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int) -> np.ndarray:
+def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int, xp=np) -> np.ndarray:
     """log L_S of the distillation law for draws (axis 0) and ``nd`` trailing axes."""
-    c = {k: _shape(getattr(law, k), nd) for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",
-                                                  "c1", "f1", "d1")}
+    c = {k: _shape(getattr(law, k), nd, xp) for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",
+                                                      "c1", "f1", "d1")}
     return laws.distillation_log_loss(
-        log_N_S, log_D_S, log_L_T, log_L_tilde, log_A_p=np.log(c["A_p"]), log_B_p=np.log(c["B_p"]),
+        log_N_S, log_D_S, log_L_T, log_L_tilde, log_A_p=xp.log(c["A_p"]), log_B_p=xp.log(c["B_p"]),
         alpha_p=c["alpha_p"], beta_p=c["beta_p"], gamma_p=c["gamma_p"], c0=c["c0"],
-        log_k=np.log(c["c1"] * c["f1"]), log_s=-np.log(c["f1"]), log_d1=np.log(c["d1"]))
+        log_k=xp.log(c["c1"] * c["f1"]), log_s=-xp.log(c["f1"]), log_d1=xp.log(c["d1"]), xp=xp)
 
 
-def log_F(log_N: np.ndarray, arch: Architecture | None) -> np.ndarray:
-    return np.log(compute.forward_flops_per_token(np.exp(log_N), arch))
+def log_F(log_N: np.ndarray, arch: Architecture | None, xp=np) -> np.ndarray:
+    return xp.log(compute.forward_flops_per_token(xp.exp(log_N), arch, xp))
 
 
 def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray],
-            n_coarse: int, n_fine: int, rounds: int) -> tuple[list[np.ndarray], np.ndarray]:
+            n_coarse: int, n_fine: int, rounds: int, xp=np) -> tuple[list[np.ndarray], np.ndarray]:
     """Minimise ``objective(*xs)`` over a box, vectorised over the leading (problem) axes.
 
     ``lows``/``highs`` have the problem shape; the objective gets one grid array per variable
@@ -96,7 +97,7 @@ def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs:
     the best point so far.
     """
     k = len(lows)
-    lo, hi = [np.asarray(x, float) for x in lows], [np.asarray(x, float) for x in highs]
+    lo, hi = [xp.asarray(x, dtype=float) for x in lows], [xp.asarray(x, dtype=float) for x in highs]
     best_x: list[np.ndarray] = []
     best_v = None
     for r in range(rounds + 1):
@@ -106,87 +107,88 @@ def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs:
         for i in range(k):
             shape = [1] * k
             shape[i] = n
-            grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * t.reshape(shape))
+            grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape)))
         vals = objective(*grids)
-        vals = np.where(np.isnan(vals), np.inf, vals)
+        vals = xp.where(xp.isnan(vals), xp.inf, vals)
         flat = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
-        idx = np.argmin(flat, axis=-1)
-        pos = np.unravel_index(idx, (n,) * k)
-        xs = [lo[i] + (hi[i] - lo[i]) * t[pos[i]] for i in range(k)]
-        v = np.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        idx = xp.argmin(flat, axis=-1)
+        pos = xp.unravel_index(idx, (n,) * k)
+        xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(t)[pos[i]] for i in range(k)]
+        v = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
         if best_v is None:
             best_x, best_v = xs, v
         else:
             better = v < best_v
-            best_x = [np.where(better, a, b) for a, b in zip(xs, best_x, strict=True)]
-            best_v = np.where(better, v, best_v)
+            best_x = [xp.where(better, a, b) for a, b in zip(xs, best_x, strict=True)]
+            best_v = xp.where(better, v, best_v)
         step = [(hi[i] - lo[i]) / (n - 1) for i in range(k)]
-        lo = [np.maximum(best_x[i] - step[i], lows[i]) for i in range(k)]
-        hi = [np.minimum(best_x[i] + step[i], highs[i]) for i in range(k)]
+        lo = [xp.maximum(best_x[i] - step[i], lows[i]) for i in range(k)]
+        hi = [xp.minimum(best_x[i] + step[i], highs[i]) for i in range(k)]
     return best_x, best_v
 
 
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
-                       rounds: int = 4) -> dict[str, np.ndarray]:
+                       rounds: int = 4, xp=np) -> dict[str, np.ndarray]:
     """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
-    log_C = np.log(np.asarray(C, float))[None, :] + np.zeros((law.n_draws, 1))
+    log_C = xp.log(xp.asarray(C, dtype=float))[None, :] + xp.zeros((law.n_draws, 1))
 
     def objective(log_N):
-        log_D = log_C[..., None] - np.log(3.0) - log_F(log_N, arch)
-        val = _log_sup_nd(law, log_N, log_D)
-        return np.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, np.inf)
+        log_D = log_C[..., None] - xp.log(3.0) - log_F(log_N, arch, xp)
+        val = _log_sup_nd(xp, law, log_N, log_D)
+        return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, xp.inf)
 
-    (log_N,), v = _refine(objective, [np.full(log_C.shape, LOG_MIN)], [np.full(log_C.shape, LOG_MAX)],
-                          64, 9, rounds)
-    log_D = log_C - np.log(3.0) - log_F(log_N, arch)
-    return {"N": np.exp(log_N), "D": np.exp(log_D), "L": np.exp(v)}
+    (log_N,), v = _refine(objective, [xp.full(log_C.shape, LOG_MIN)], [xp.full(log_C.shape, LOG_MAX)],
+                          64, 9, rounds, xp)
+    log_D = log_C - xp.log(3.0) - log_F(log_N, arch, xp)
+    return {"N": xp.exp(log_N), "D": xp.exp(log_D), "L": xp.exp(v)}
 
 
-def _log_sup_nd(law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
+def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
     """log L with draws on axis 0 of broadcast(log_N, log_D)."""
-    nd = np.broadcast(log_N, log_D).ndim - 1
-    c = {k: _shape(getattr(law, k), nd) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
-    return laws.supervised_log_loss(log_N, log_D, log_E=np.log(c["E"]), log_A=np.log(c["A"]),
-                                    log_B=np.log(c["B"]), alpha=c["alpha"], beta=c["beta"], gamma=c["gamma"])
+    nd = len(np.broadcast_shapes(xp.shape(log_N), xp.shape(log_D))) - 1
+    c = {k: _shape(getattr(law, k), nd, xp) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
+    return laws.supervised_log_loss(log_N, log_D, log_E=xp.log(c["E"]), log_A=xp.log(c["A"]),
+                                    log_B=xp.log(c["B"]), alpha=c["alpha"], beta=c["beta"], gamma=c["gamma"], xp=xp)
 
 
 def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
-                       arch: Architecture | None = PAPER_ARCHITECTURE) -> np.ndarray:
+                       arch: Architecture | None = PAPER_ARCHITECTURE, xp=np) -> np.ndarray:
     """Loss of a student of size N_S trained supervised on the whole budget: (draw, size, budget)."""
-    log_N = np.log(np.asarray(N_S, float))[None, :, None]
-    log_D = np.log(np.asarray(C, float))[None, None, :] - np.log(3.0) - log_F(log_N, arch)
-    log_N, log_D = np.broadcast_arrays(log_N + np.zeros((law.n_draws, 1, 1)), log_D)
+    log_N = xp.log(xp.asarray(N_S, dtype=float))[None, :, None]
+    log_D = xp.log(xp.asarray(C, dtype=float))[None, None, :] - xp.log(3.0) - log_F(log_N, arch, xp)
+    log_N, log_D = xp.broadcast_arrays(log_N + xp.zeros((law.n_draws, 1, 1)), log_D)
     # beyond the paper's bounds (D > 1e17 or < 1e6) the comparison is undefined: NaN
-    return np.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), np.exp(_log_sup_nd(law, log_N, log_D)), np.nan)
+    return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), xp.exp(_log_sup_nd(xp, law, log_N, log_D)), xp.nan)
 
 
 def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
-                         arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4) -> dict[str, np.ndarray]:
+                         arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
+                         xp=np) -> dict[str, np.ndarray]:
     """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
 
     Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
     best case, where the teacher is free and only its loss is chosen). Where no allocation within
     the bounds spends the budget, everything is NaN.
     """
-    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds)
-    bad = ~np.isfinite(res["L_S"])
-    return {k: np.where(bad, np.nan, v) for k, v in res.items()}
+    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds, xp=xp)
+    bad = ~xp.isfinite(res["L_S"])
+    return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
 def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
-                          arch: Architecture | None, rounds: int) -> dict[str, np.ndarray]:
+                          arch: Architecture | None, rounds: int, xp=np) -> dict[str, np.ndarray]:
     sc = compute.get_scenario(scenario)
     n = law.n_draws
-    log_NS = np.log(np.asarray(N_S, float))[None, :, None] + np.zeros((n, 1, 1))
-    log_C = np.log(np.asarray(C, float))[None, None, :] + np.zeros((n, 1, 1))
-    log_NS, log_C = np.broadcast_arrays(log_NS, log_C)
+    log_NS = xp.log(xp.asarray(N_S, dtype=float))[None, :, None] + xp.zeros((n, 1, 1))
+    log_C = xp.log(xp.asarray(C, dtype=float))[None, None, :] + xp.zeros((n, 1, 1))
+    log_NS, log_C = xp.broadcast_arrays(log_NS, log_C)
     lead = log_NS.shape
-    log_FS = log_F(log_NS, arch)
+    log_FS = log_F(log_NS, arch, xp)
     k = float(n_students)
 
     def student(log_DS, log_LT, nd):
-        tilde = _log_sup_nd(law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
-        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, len(lead) - 1 + nd)
+        tilde = _log_sup_nd(xp, law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
+        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, len(lead) - 1 + nd, xp)
 
     def ok(*logs):
         m = True
@@ -195,59 +197,59 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         return m
 
     if sc.name == "best_case":
-        log_DS = log_C - np.log(3.0) - log_FS
-        floor = _log_sup_nd(law, np.full((n, 1), LOG_MAX), np.full((n, 1), LOG_MAX))[:, 0]
-        lo = np.broadcast_to(floor[:, None, None], lead).copy()
-        hi = lo + np.log(10.0)
+        log_DS = log_C - xp.log(3.0) - log_FS
+        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX), xp.full((n, 1), LOG_MAX))[:, 0]
+        lo = xp.broadcast_to(floor[:, None, None], lead) + 0.0
+        hi = lo + xp.log(10.0)
 
         def obj(log_LT):
             v = student(log_DS[..., None], log_LT, 1)
-            return np.where(ok(log_DS)[..., None], v, np.inf)
+            return xp.where(ok(log_DS)[..., None], v, xp.inf)
 
-        (log_LT,), v = _refine(obj, [lo], [hi], 96, 9, rounds)
-        return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "L_T": np.exp(log_LT),
-                "N_T": np.full(lead, np.nan), "D_T": np.full(lead, np.nan)}
+        (log_LT,), v = _refine(obj, [lo], [hi], 96, 9, rounds, xp)
+        return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "L_T": xp.exp(log_LT),
+                "N_T": xp.full(lead, xp.nan), "D_T": xp.full(lead, xp.nan)}
 
     if sc.name == "teacher_inference":
         log_DT = LOG_MAX
 
         def obj(log_NT):
-            log_DS = log_C[..., None] - np.logaddexp(np.log(3.0) + log_FS[..., None], log_F(log_NT, arch))
-            log_LT = _log_sup_nd(law, log_NT, np.full_like(log_NT, log_DT))
-            return np.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), np.inf)
+            log_DS = log_C[..., None] - xp.logaddexp(xp.log(3.0) + log_FS[..., None], log_F(log_NT, arch, xp))
+            log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
+            return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
-        (log_NT,), v = _refine(obj, [np.full(lead, LOG_MIN)], [np.full(lead, LOG_MAX)], 64, 9, rounds)
-        log_DS = log_C - np.logaddexp(np.log(3.0) + log_FS, log_F(log_NT, arch))
-        log_LT = _log_sup_nd(law, log_NT, np.full_like(log_NT, log_DT))
-        return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "N_T": np.exp(log_NT),
-                "D_T": np.full(lead, np.exp(log_DT)), "L_T": np.exp(log_LT)}
+        (log_NT,), v = _refine(obj, [xp.full(lead, LOG_MIN)], [xp.full(lead, LOG_MAX)], 64, 9, rounds, xp)
+        log_DS = log_C - xp.logaddexp(xp.log(3.0) + log_FS, log_F(log_NT, arch, xp))
+        log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
+        return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT),
+                "D_T": xp.full(lead, xp.exp(log_DT)), "L_T": xp.exp(log_LT)}
 
     # teacher pretraining (+ inference): free log N_T and the student's share u of the budget
     lgt = sc.delta_logits
 
     def split(log_NT, logit_u):
-        log_u = -np.logaddexp(0.0, -logit_u)
-        log_1mu = -np.logaddexp(0.0, logit_u)
-        log_FT = log_F(log_NT, arch)
-        per_token = np.log(3.0) + log_FS[..., None, None]
+        log_u = -xp.logaddexp(0.0, -logit_u)
+        log_1mu = -xp.logaddexp(0.0, logit_u)
+        log_FT = log_F(log_NT, arch, xp)
+        per_token = xp.log(3.0) + log_FS[..., None, None]
         if lgt:
-            per_token = np.logaddexp(per_token, log_FT)
+            per_token = xp.logaddexp(per_token, log_FT)
         log_DS = log_C[..., None, None] + log_u - per_token
-        log_DT = log_C[..., None, None] + log_1mu + np.log(k) - np.log(3.0) - log_FT
+        log_DT = log_C[..., None, None] + log_1mu + xp.log(k) - xp.log(3.0) - log_FT
         return log_DS, log_DT
 
     def obj(log_NT, logit_u):
         log_DS, log_DT = split(log_NT, logit_u)
-        log_LT = _log_sup_nd(law, log_NT + 0 * log_DT, log_DT)
-        return np.where(ok(log_DS, log_DT, log_NT + 0 * log_DT), student(log_DS, log_LT, 2), np.inf)
+        log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
+        return xp.where(ok(log_DS, log_DT, log_NT + 0 * log_DT), student(log_DS, log_LT, 2), xp.inf)
 
-    lo = [np.full(lead, LOG_MIN), np.full(lead, -12.0)]
-    hi = [np.full(lead, np.log(1e14)), np.full(lead, 12.0)]
-    (log_NT, logit_u), v = _refine(obj, lo, hi, 40, 7, rounds + 1)
+    lo = [xp.full(lead, LOG_MIN), xp.full(lead, -12.0)]
+    hi = [xp.full(lead, xp.log(1e14)), xp.full(lead, 12.0)]
+    (log_NT, logit_u), v = _refine(obj, lo, hi, 40, 7, rounds + 1, xp)
     log_DS, log_DT = (x[..., 0, 0] for x in split(log_NT[..., None, None], logit_u[..., None, None]))
-    log_LT = _log_sup_nd(law, log_NT, log_DT)
-    return {"L_S": np.exp(v), "D_S": np.exp(log_DS), "N_T": np.exp(log_NT), "D_T": np.exp(log_DT),
-            "L_T": np.exp(log_LT)}
+    log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
+    return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
+            "L_T": xp.exp(log_LT)}
 
 
 def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, N_T: float,
@@ -277,14 +279,14 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
     if L_T is not None:
         log_LT = np.full(log_NS.shape, np.log(float(L_T)))
     else:
-        log_LT = _log_sup_nd(law, np.full(log_NS.shape, log_NT), np.full(log_NS.shape, np.log(float(D_T))))
+        log_LT = _log_sup_nd(np, law, np.full(log_NS.shape, log_NT), np.full(log_NS.shape, np.log(float(D_T))))
     pre = 3.0 * F_T * float(D_T) / n_students if charge_pre else 0.0
     per_token = 3.0 * np.exp(log_F(log_NS, arch)) + sc.delta_logits * F_T
     with np.errstate(invalid="ignore", divide="ignore"):
         log_DS = np.log(np.exp(log_C) - pre) - np.log(per_token)
     feasible = np.isfinite(log_DS) & (log_DS >= LOG_MIN) & (log_DS <= LOG_MAX)
     log_DS = np.where(feasible, log_DS, LOG_MIN)
-    tilde = _log_sup_nd(law, log_NS, log_DS)
+    tilde = _log_sup_nd(np, law, log_NS, log_DS)
     log_LS = log_student(law, log_NS, log_DS, log_LT, tilde, 2)
     nan = np.where(feasible, 1.0, np.nan)
     return {"L_S": np.exp(log_LS) * nan, "D_S": np.exp(log_DS) * nan, "L_T": np.exp(log_LT)}
@@ -315,16 +317,77 @@ def _check_inputs(N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], n_
         raise ValueError("n_students must be >= 1")
 
 
+#: Largest number of grid evaluations held in one temporary array (float64: 64 MB).
+MAX_GRID_ELEMENTS = 2**23
+_GRID_POINTS = 40 * 40  # the widest search grid per problem (two-variable scenarios)
+
+
+def auto_chunk(n_sizes: int, n_budgets: int) -> int:
+    """Draws per chunk so that one search grid stays within :data:`MAX_GRID_ELEMENTS`."""
+    return max(1, MAX_GRID_ELEMENTS // (n_sizes * n_budgets * _GRID_POINTS))
+
+
+@functools.cache
+def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, rounds: int):
+    import jax
+    import jax.numpy as jnp
+
+    def kernel(coefs, N_S, C):
+        return distillation_optimum(Laws(**coefs), N_S, C, scenario, n_students=n_students, arch=arch,
+                                    rounds=rounds, xp=jnp)
+
+    return jax.jit(kernel)
+
+
+def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds: int, backend: str):
+    if backend == "numpy":
+        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds)
+    if backend == "jax":
+        import jax
+
+        if not jax.config.jax_enable_x64:
+            raise RuntimeError("the JAX planner needs 64-bit floats: set JAX_ENABLE_X64=1 (or "
+                               "jax.config.update('jax_enable_x64', True)) before JAX is first used")
+        coefs = {k: v for k, v in sub.__dict__.items() if v is not None}
+        out = _jax_kernel(scenario, n_students, arch, rounds)(coefs, N_S, C)
+        return {k: np.asarray(v) for k, v in out.items()}
+    raise ValueError(f"backend must be 'numpy' or 'jax', got {backend!r}")
+
+
+def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
+               arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
+               backend: str = "numpy") -> xr.Dataset:
+    """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask)."""
+    out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
+    for sc in scenarios:
+        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds, backend=backend)
+        for k in out:
+            out[k].append(res[k])
+    dims = ("draw", "student_size", "budget", "scenario")
+    ds = xr.Dataset({k: (dims, np.stack(v, axis=-1)) for k, v in out.items()})
+    ds["L_sup"] = (("draw", "student_size", "budget"), supervised_student(sub, N_S, C, arch))
+    opt = supervised_optimum(sub, C, arch, rounds=rounds)
+    for k, v in opt.items():
+        ds[f"{k}_opt"] = (("draw", "budget"), v)
+    return ds
+
+
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
-              n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int = 250,
-              rounds: int = 4, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+              n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
+              rounds: int = 4, backend: str = "numpy", scheduler: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
     optimum (``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T``), the supervised student on the same
     budget (``L_sup``), ``diff = L_S - L_sup`` (negative: distillation wins), and the supervised
-    compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget. Draws are processed ``chunk`` at a
-    time so memory stays bounded; ``progress(done, total)`` is called after each chunk.
+    compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget.
+
+    Draws are processed ``chunk`` at a time (default :func:`auto_chunk`: one search grid within
+    :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid; ``progress(done,
+    total)`` is called after each chunk. ``backend="jax"`` runs the searches jit-compiled on JAX
+    (CPU or GPU; same results). ``scheduler`` sends the chunks to Dask: ``"local"`` starts a
+    LocalCluster, anything else is a scheduler address (``tcp://host:8786``).
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -332,29 +395,45 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     _check_inputs(N_S, C, scenarios, n_students)
     if law.c0 is None:
         raise ValueError("distillation planning needs a distillation (joint) posterior, not a supervised one")
-    parts = []
-    for start in range(0, law.n_draws, chunk):
-        sub = law.take(slice(start, start + chunk))
-        out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
-        for sc in scenarios:
-            res = distillation_optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds)
-            for k in out:
-                out[k].append(res[k])
-        dims = ("draw", "student_size", "budget", "scenario")
-        ds = xr.Dataset({k: (dims, np.stack(v, axis=-1)) for k, v in out.items()})
-        ds["L_sup"] = (("draw", "student_size", "budget"), supervised_student(sub, N_S, C, arch))
-        opt = supervised_optimum(sub, C, arch, rounds=rounds)
-        for k, v in opt.items():
-            ds[f"{k}_opt"] = (("draw", "budget"), v)
-        parts.append(ds)
-        if progress:
-            progress(min(start + chunk, law.n_draws), law.n_draws)
+    chunk = chunk or auto_chunk(N_S.size, C.size)
+    starts = list(range(0, law.n_draws, chunk))
+    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "backend": backend}
+    if scheduler is None:
+        parts = []
+        for start in starts:
+            parts.append(plan_chunk(law.take(slice(start, start + chunk)), N_S, C, scenarios, **kw))
+            if progress:
+                progress(min(start + chunk, law.n_draws), law.n_draws)
+    else:
+        parts = _on_dask(scheduler, [law.take(slice(s, s + chunk)) for s in starts], N_S, C, scenarios, kw, progress,
+                         law.n_draws)
     ds = xr.concat(parts, dim="draw")
     ds = ds.assign_coords(draw=np.arange(law.n_draws), student_size=N_S, budget=C, scenario=list(scenarios))
     ds["diff"] = ds["L_S"] - ds["L_sup"]
     ds.attrs.update(n_students=n_students, bounds="sizes and tokens in [1e6, 1e17]",
                     flops="3 F(N) per training token, F(N) of App. H" if arch else "F(N) = 2N")
     return ds
+
+
+def _on_dask(scheduler: str, chunks: list[Laws], N_S, C, scenarios, kw, progress, total) -> list[xr.Dataset]:
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed
+    except ImportError as err:
+        raise RuntimeError("the Dask path needs the dask extra: pip install -e '.[dask]'") from err
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if scheduler == "local" else None
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        futures = [client.submit(plan_chunk, sub, N_S, C, scenarios, **kw, pure=False) for sub in chunks]
+        done = 0
+        for fut in as_completed(futures):
+            done += fut.result()["draw"].size
+            if progress:
+                progress(done, total)
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
 
 
 def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:

@@ -176,14 +176,13 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
     grid = planner.plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
-                             progress=lambda done, total: say(f"  planned {done} of {total} draws"))
+                             progress=_every_tenth(say))
     summary = planner.summarise(grid, q.prob)
     # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
     budgets = sweep_budgets(q, n=49)
     say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
     at = planner.plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
-                           progress=lambda done, total: say(f"  planned {done} of {total} draws"),
-                           ).sel(student_size=N_S, scenario=q.scenario)
+                           progress=_every_tenth(say)).sel(student_size=N_S, scenario=q.scenario)
 
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
@@ -229,6 +228,17 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach, draw_index=idx,
                     warnings=warns, provenance=prov)
+
+
+def _every_tenth(say: Progress) -> Callable[[int, int], None]:
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        if (step := int(10 * done / total)) != shown[0]:
+            shown[0] = step
+            say(f"  planned {done} of {total} draws")
+
+    return progress
 
 
 def _reach(fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...]) -> tuple[list[dict], list[str]]:

@@ -234,7 +234,8 @@ def format_backtest(bt) -> str:
              f"{'CRPS':>8s} {'lpd':>8s}"]
     for r in bt.summary.itertuples(index=False):
         def f(x, fmt):
-            return format(x, fmt) if np.isfinite(x) else "-"
+            width = int(fmt.split(".")[0])
+            return format(x, fmt) if np.isfinite(x) else "-".rjust(width)
         lines.append(f"{r.split[:44]:44s} {r.method[:26]:26s} {r.n_test:4d} {f(100 * r.rel_error_median, '10.2f')}% "
                      f"{f(r.coverage50, '6.2f')} {f(r.coverage90, '6.2f')} {f(r.crps, '8.4f')} {f(r.lpd, '8.1f')}")
     for r in bt.fits.itertuples(index=False):

@@ -1,6 +1,10 @@
 """The vectorised planner: against a multi-start SLSQP reference, and the paper's findings as the
 published Table 6 coefficients give them (pinned with numbers where they differ from the prose)."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from scipy import optimize
@@ -16,6 +20,7 @@ from bayeslaw.planner import (
     summarise,
     supervised_optimum,
 )
+from tests.conftest import ROOT
 
 SUP, DIS = paper_coefficients()
 POINT = Laws.from_points(SUP, DIS)
@@ -193,3 +198,60 @@ def test_sunk_teacher_and_infeasible_budget():
     assert np.isnan(big["L_S"][0, 0, 0]) and np.isnan(big["D_S"][0, 0, 0])
     with pytest.raises(ValueError, match="charges the teacher's pretraining"):
         distill_with_teacher(POINT, np.array([1e9]), np.array([1e21]), "teacher_pretraining", N_T=7e9, L_T=2.1)
+
+
+def _posterior_draws(n: int) -> Laws:
+    from bayeslaw import api
+
+    fit = api.load(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
+    return laws_from_fit(fit).take(slice(0, 8000, 8000 // n))
+
+
+def test_chunking_does_not_change_the_answer():
+    law = _posterior_draws(12)
+    a = plan_grid(law, [1e9], [1e20, 1e22], ("teacher_inference", "teacher_pretraining"), chunk=5)
+    b = plan_grid(law, [1e9], [1e20, 1e22], ("teacher_inference", "teacher_pretraining"), chunk=12)
+    np.testing.assert_array_equal(a["L_S"].values, b["L_S"].values)
+    from bayeslaw.planner import MAX_GRID_ELEMENTS, auto_chunk
+
+    assert auto_chunk(50, 50) * 50 * 50 * 1600 <= MAX_GRID_ELEMENTS
+
+
+def test_dask_local_cluster_matches_in_memory():
+    pytest.importorskip("dask.distributed")
+    law = _posterior_draws(8)
+    sizes, budgets = [3e8, 1e9], [1e20, 1e22]
+    local = plan_grid(law, sizes, budgets, ("best_case", "teacher_inference"), chunk=3)
+    seen = []
+    dist = plan_grid(law, sizes, budgets, ("best_case", "teacher_inference"), chunk=3, scheduler="local",
+                     progress=lambda done, total: seen.append((done, total)))
+    for v in ("L_S", "D_S", "N_T", "L_sup", "L_opt"):
+        np.testing.assert_array_equal(local[v].values, dist[v].values)
+    assert seen[-1] == (8, 8)
+
+
+def test_jax_backend_matches_numpy(tmp_path):
+    pytest.importorskip("jax")
+    # a fresh process: 64-bit JAX is a process-wide switch, kept out of the other tests
+    script = tmp_path / "jax_plan.py"
+    script.write_text(
+        "import numpy as np\n"
+        "from bayeslaw.generate import paper_coefficients\n"
+        "from bayeslaw.planner import Laws, plan_grid\n"
+        "law = Laws.from_points(*paper_coefficients())\n"
+        "args = (law, [3e8, 1e9, 3e9], [1e19, 1e21, 1e23])\n"
+        "a = plan_grid(*args)\n"
+        "b = plan_grid(*args, backend='jax')\n"
+        "for v in ('L_S', 'D_S', 'N_T', 'D_T', 'L_T'):\n"
+        "    x, y = a[v].values, b[v].values\n"
+        "    assert np.array_equal(np.isnan(x), np.isnan(y)), v\n"
+        "    np.testing.assert_allclose(x, y, rtol=1e-9, equal_nan=True)\n"
+        "print('same')\n")
+    env = {**os.environ, "JAX_ENABLE_X64": "1", "JAX_PLATFORMS": "cpu"}
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert res.stdout.strip().endswith("same")
+    # without 64-bit floats the JAX path refuses instead of planning in float32
+    env["JAX_ENABLE_X64"] = "0"
+    res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
+    assert res.returncode != 0 and "64-bit" in res.stderr
