@@ -21,7 +21,6 @@ Targets (issue #4): >= 100x faster than the baseline at <= 1e-3 nats error; the 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import subprocess
