@@ -87,43 +87,63 @@ def log_F(log_N: np.ndarray, arch: Architecture | None, xp=np) -> np.ndarray:
     return xp.log(compute.forward_flops_per_token(xp.exp(log_N), arch, xp))
 
 
+def _grid(lo, hi, n: int, k: int, xp):
+    t = np.linspace(0.0, 1.0, n)
+    grids = []
+    for i in range(k):
+        shape = [1] * k
+        shape[i] = n
+        grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape)))
+    return grids, t
+
+
 def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray],
-            n_coarse: int, n_fine: int, rounds: int, xp=np) -> tuple[list[np.ndarray], np.ndarray]:
+            n_coarse: int, n_fine: int, rounds: int, xp=np, keep: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
     """Minimise ``objective(*xs)`` over a box, vectorised over the leading (problem) axes.
 
     ``lows``/``highs`` have the problem shape; the objective gets one grid array per variable
     (problem shape plus one trailing axis per variable) and returns values of that shape, with
-    infeasible points as +inf. A coarse grid, then ``rounds`` finer grids over the cells around
-    the best point so far.
+    infeasible points as +inf. A coarse grid, then for each of its ``keep`` best cells (near-tied
+    basins) ``rounds`` finer grids over the cells around the best point so far.
     """
     k = len(lows)
-    lo, hi = [xp.asarray(x, dtype=float) for x in lows], [xp.asarray(x, dtype=float) for x in highs]
-    best_x: list[np.ndarray] = []
-    best_v = None
-    for r in range(rounds + 1):
-        n = n_coarse if r == 0 else n_fine
-        t = np.linspace(0.0, 1.0, n)
-        grids = []
-        for i in range(k):
-            shape = [1] * k
-            shape[i] = n
-            grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape)))
-        vals = objective(*grids)
-        vals = xp.where(xp.isnan(vals), xp.inf, vals)
-        flat = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
-        idx = xp.argmin(flat, axis=-1)
-        pos = xp.unravel_index(idx, (n,) * k)
-        xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(t)[pos[i]] for i in range(k)]
-        v = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+    lows = [xp.asarray(x, dtype=float) for x in lows]
+    highs = [xp.asarray(x, dtype=float) for x in highs]
+    grids, t = _grid(lows, highs, n_coarse, k, xp)
+    vals = objective(*grids)
+    vals = xp.where(xp.isnan(vals), xp.inf, vals)
+    flat = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
+    order = xp.argsort(flat, axis=-1)[..., :keep] if keep > 1 else xp.argmin(flat, axis=-1)[..., None]
+    step0 = [(highs[i] - lows[i]) / (n_coarse - 1) for i in range(k)]
+    best_x, best_v = None, None
+    for j in range(keep):
+        idx = order[..., j]
+        pos = xp.unravel_index(idx, (n_coarse,) * k)
+        cx = [lows[i] + (highs[i] - lows[i]) * xp.asarray(t)[pos[i]] for i in range(k)]
+        cv = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
+        lo = [xp.maximum(cx[i] - step0[i], lows[i]) for i in range(k)]
+        hi = [xp.minimum(cx[i] + step0[i], highs[i]) for i in range(k)]
+        for _ in range(rounds):
+            g, tf = _grid(lo, hi, n_fine, k, xp)
+            vals = objective(*g)
+            vals = xp.where(xp.isnan(vals), xp.inf, vals)
+            fl = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
+            ix = xp.argmin(fl, axis=-1)
+            p = xp.unravel_index(ix, (n_fine,) * k)
+            xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(tf)[p[i]] for i in range(k)]
+            v = xp.take_along_axis(fl, ix[..., None], axis=-1)[..., 0]
+            better = v < cv
+            cx = [xp.where(better, a, b) for a, b in zip(xs, cx, strict=True)]
+            cv = xp.where(better, v, cv)
+            step = [(hi[i] - lo[i]) / (n_fine - 1) for i in range(k)]
+            lo = [xp.maximum(cx[i] - step[i], lows[i]) for i in range(k)]
+            hi = [xp.minimum(cx[i] + step[i], highs[i]) for i in range(k)]
         if best_v is None:
-            best_x, best_v = xs, v
+            best_x, best_v = cx, cv
         else:
-            better = v < best_v
-            best_x = [xp.where(better, a, b) for a, b in zip(xs, best_x, strict=True)]
-            best_v = xp.where(better, v, best_v)
-        step = [(hi[i] - lo[i]) / (n - 1) for i in range(k)]
-        lo = [xp.maximum(best_x[i] - step[i], lows[i]) for i in range(k)]
-        hi = [xp.minimum(best_x[i] + step[i], highs[i]) for i in range(k)]
+            better = cv < best_v
+            best_x = [xp.where(better, a, b) for a, b in zip(cx, best_x, strict=True)]
+            best_v = xp.where(better, cv, best_v)
     return best_x, best_v
 
 
@@ -245,7 +265,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
 
     lo = [xp.full(lead, LOG_MIN), xp.full(lead, -12.0)]
     hi = [xp.full(lead, xp.log(1e14)), xp.full(lead, 12.0)]
-    (log_NT, logit_u), v = _refine(obj, lo, hi, 40, 7, rounds + 1, xp)
+    (log_NT, logit_u), v = _refine(obj, lo, hi, xp=xp, **SEARCH_2D)
     log_DS, log_DT = (x[..., 0, 0] for x in split(log_NT[..., None, None], logit_u[..., None, None]))
     log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
     return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
@@ -317,9 +337,13 @@ def _check_inputs(N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], n_
         raise ValueError("n_students must be >= 1")
 
 
+#: The two-variable search (teacher pretraining scenarios): coarse grid, refinement grids, rounds,
+#: and how many of the coarse grid's best cells are refined (near-tied basins).
+SEARCH_2D = {"n_coarse": 16, "n_fine": 5, "rounds": 7, "keep": 3}
+
 #: Largest number of grid evaluations held in one temporary array (float64: 64 MB).
 MAX_GRID_ELEMENTS = 2**23
-_GRID_POINTS = 40 * 40  # the widest search grid per problem (two-variable scenarios)
+_GRID_POINTS = 16 * 16  # the widest search grid per problem (two-variable coarse grid)
 
 
 def auto_chunk(n_sizes: int, n_budgets: int) -> int:

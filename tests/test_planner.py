@@ -214,7 +214,7 @@ def test_chunking_does_not_change_the_answer():
     np.testing.assert_array_equal(a["L_S"].values, b["L_S"].values)
     from bayeslaw.planner import MAX_GRID_ELEMENTS, auto_chunk
 
-    assert auto_chunk(50, 50) * 50 * 50 * 1600 <= MAX_GRID_ELEMENTS
+    assert auto_chunk(50, 50) * 50 * 50 * 16 * 16 <= MAX_GRID_ELEMENTS
 
 
 def test_dask_local_cluster_matches_in_memory():
