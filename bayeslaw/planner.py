@@ -312,6 +312,36 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
     return {"L_S": np.exp(log_LS) * nan, "D_S": np.exp(log_DS) * nan, "L_T": np.exp(log_LT)}
 
 
+def fixed_tokens(law: Laws, student_sizes, tokens, *, arch: Architecture | None = PAPER_ARCHITECTURE,
+                 rounds: int = 4) -> xr.Dataset:
+    """Distilled vs supervised at the same student tokens ``D_S``, with the best teacher (the paper's
+    fixed-token comparison; the teacher's cost is not counted).
+
+    Returns dims ``(draw, student_size, tokens)``: ``L_S`` with the best-case teacher, its loss
+    ``L_T`` (the best-case L_T*), the supervised student ``L_sup`` on the same tokens and ``diff``.
+    """
+    N_S = np.atleast_1d(np.asarray(student_sizes, float))
+    D = np.atleast_1d(np.asarray(tokens, float))
+    if np.any(~np.isfinite(D)) or np.any(D < 1e6) or np.any(D > 1e17):
+        raise ValueError("student tokens must be raw counts within [1e6, 1e17] (e.g. 2e10, not 20)")
+    _check_inputs(N_S, 3 * compute.forward_flops_per_token(N_S.max(), arch) * D, ("best_case",), 1)
+    L_S, L_T, L_sup = [], [], []
+    for n in N_S:
+        C = 3 * compute.forward_flops_per_token(n, arch) * D
+        res = distillation_optimum(law, [n], C, "best_case", arch=arch, rounds=rounds)
+        L_S.append(res["L_S"][:, 0, :])
+        L_T.append(res["L_T"][:, 0, :])
+        L_sup.append(np.exp(_log_sup_nd(np, law, np.full((law.n_draws, D.size), np.log(n)),
+                                        np.broadcast_to(np.log(D), (law.n_draws, D.size)))))
+    dims = ("draw", "student_size", "tokens")
+    ds = xr.Dataset({"L_S": (dims, np.stack(L_S, 1)), "L_T": (dims, np.stack(L_T, 1)),
+                     "L_sup": (dims, np.stack(L_sup, 1))},
+                    coords={"draw": np.arange(law.n_draws), "student_size": N_S, "tokens": D})
+    ds["diff"] = ds["L_S"] - ds["L_sup"]
+    ds.attrs.update(comparison="same student tokens; best-case teacher (its cost not counted)")
+    return ds
+
+
 def laws_from_fit(fit) -> Laws:
     """Paper-scale coefficient draws from a fitted posterior (supervised or joint)."""
     names = ["E", "A", "B", "alpha", "beta", "gamma", "A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0",

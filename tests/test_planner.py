@@ -255,3 +255,22 @@ def test_jax_backend_matches_numpy(tmp_path):
     env["JAX_ENABLE_X64"] = "0"
     res = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, timeout=300)
     assert res.returncode != 0 and "64-bit" in res.stderr
+
+
+def test_fixed_tokens_best_teacher_against_a_dense_scan(paper_supervised, paper_distillation):
+    from bayeslaw.planner import fixed_tokens
+
+    ds = fixed_tokens(POINT, [5.46e8, 3e9], [1.092e10, 5e11])
+    for n in (5.46e8, 3e9):
+        for d in (1.092e10, 5e11):
+            tilde = laws.supervised_loss(n, d, **paper_supervised)
+            scan = laws.distillation_loss(n, d, np.linspace(1.4, 3.5, 200001), tilde, **paper_distillation)
+            got = ds.sel(student_size=n, tokens=d)
+            assert float(got["L_S"][0]) == pytest.approx(scan.min(), abs=1e-6)
+            assert float(got["L_sup"][0]) == pytest.approx(tilde, rel=1e-12)
+    # Table 6's law, Table 7's student: the best teacher's advantage shrinks with tokens (-0.161 nats at
+    # 20 tokens/param, -0.012 at ~900) and is gone by 1e13 tokens (+0.0019)
+    far = fixed_tokens(POINT, [5.46e8], [1e13])
+    assert float(ds["diff"].sel(student_size=5.46e8, tokens=1.092e10)[0]) == pytest.approx(-0.1609, abs=1e-3)
+    assert float(ds["diff"].sel(student_size=5.46e8, tokens=5e11)[0]) == pytest.approx(-0.0116, abs=1e-3)
+    assert float(far["diff"][0, 0, 0]) == pytest.approx(0.0019, abs=3e-4)
