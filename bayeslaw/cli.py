@@ -195,7 +195,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     question = Question(student_size=float(_floats([args.student], "--student")[0]),
                         budgets=tuple(float(b) for b in np.sort(budgets)), scenario=args.scenario,
                         n_students=args.students, target=args.target,
-                        teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob)
+                        teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
+                        other_scenarios=tuple(args.compare_scenarios or ()))
     question.check()  # bad input fails before the posterior is read
 
     def progress(msg: str) -> None:
@@ -371,6 +372,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")
     r.add_argument("--scenario", default="teacher_inference",
                    choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"])
+    r.add_argument("--compare-scenarios", nargs="+", metavar="SCENARIO",
+                   choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"],
+                   help="add the optimal recipe of other scenarios as options (e.g. pretraining a new teacher)")
     r.add_argument("--students", type=int, default=1, help="students sharing one teacher")
     r.add_argument("--target", type=float, help="target loss (nats/token)")
     r.add_argument("--teacher", nargs="+", help="teachers to compare: N_T:D_T or N_T:L=loss "

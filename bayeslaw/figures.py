@@ -8,6 +8,7 @@ Datasets of :mod:`bayeslaw.distill`, :mod:`bayeslaw.planner` and :mod:`bayeslaw.
 from __future__ import annotations
 
 import io
+import textwrap
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -210,7 +211,8 @@ def backtest_plot(per_run, summary) -> Figure:
     ax2.bar(x + 0.18, b["coverage90"], 0.36, color=COLORS[1], label="90% intervals")
     ax2.axhline(0.5, color=COLORS[0], ls=":", lw=1)
     ax2.axhline(0.9, color=COLORS[1], ls=":", lw=1)
-    ax2.set_xticks(x, [f"{s}\n(n={n})" for s, n in zip(b["split"], b["n_test"], strict=True)], fontsize=7)
+    labels = [textwrap.fill(f"{s} (n={n})", 18) for s, n in zip(b["split"], b["n_test"], strict=True)]
+    ax2.set_xticks(x, labels, fontsize=7)
     ax2.set(ylim=(0, 1), ylabel="share of held-out runs inside", title="Predictive interval coverage (dotted: nominal)")
     ax2.legend(fontsize=8)
     return fig

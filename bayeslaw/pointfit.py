@@ -109,7 +109,7 @@ def fit_distillation(N_S, D_S, L_T, L_S, supervised: SupervisedPoint, *, starts=
     log_LS = np.log(L_S)
 
     def objective(x):
-        with np.errstate(over="ignore", invalid="ignore"):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             pred = np.log(laws.distillation_loss(N_S, D_S, L_T, L_tilde, **_dis_coefs(x)))
         if not np.all(np.isfinite(pred)):
             return 1e10

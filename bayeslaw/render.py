@@ -71,6 +71,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             ["students sharing the teacher", str(q.n_students)],
             ["target loss", "none" if q.target is None else f"{q.target:g} nats/token"],
             ["teachers compared", "; ".join(t.label for t in q.default_teachers()) or "none"],
+            ["other scenarios compared", ", ".join(q.other_scenarios) or "none"],
             ["bands", f"{prob} equal-tailed credible intervals over {a.provenance['draws_used']} posterior draws"]]
     out.append(("table", (["", ""], rows)))
 

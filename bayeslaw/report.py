@@ -66,6 +66,9 @@ class Question:
     target: float | None = None
     teachers: tuple[Teacher, ...] = ()
     prob: float = 0.9
+    #: other scenarios whose optimal recipe is compared as an option (e.g. pretraining a new teacher
+    #: against distilling from an existing one)
+    other_scenarios: tuple[str, ...] = ()
 
     def check(self) -> None:
         if not np.isfinite(self.student_size) or not 1e6 <= self.student_size <= 1e17:
@@ -73,7 +76,8 @@ class Question:
                              f"got {self.student_size:g}")
         if not self.budgets:
             raise ValueError("give at least one compute budget (FLOPs)")
-        compute.get_scenario(self.scenario)
+        for sc in (self.scenario, *self.other_scenarios):
+            compute.get_scenario(sc)
         if self.n_students < 1:
             raise ValueError("n_students must be >= 1")
         if self.target is not None and not 0 < self.target < 20:
@@ -187,6 +191,12 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
             distil_label(q.scenario): at["L_S"].reset_coords(drop=True)}
+    for sc in q.other_scenarios:
+        if sc == q.scenario:
+            continue
+        say(f"planning the alternative scenario {sc.replace('_', ' ')}")
+        alt = planner.plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100)
+        opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
     for t in teachers:
         r = planner.distill_with_teacher(law, np.array([N_S]), budgets, q.scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
                                          n_students=q.n_students)

@@ -29,56 +29,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from scipy import optimize
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
 
-from bayeslaw import api, compute, laws, planner  # noqa: E402
+from bayeslaw import api, planner, slsqp  # noqa: E402
 
 POSTERIOR = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"
-
-
-def slsqp(coefs: dict[str, float], N_S: float, C: float, scenario: str, starts: int, seed: int) -> float:
-    """min L_S over (log N_T, log D_T, log D_S) with 3F(N_S)D_S + F(N_T)(dl D_S + dp 3 D_T) = C."""
-    sc = compute.get_scenario(scenario)
-    F = compute.forward_flops_per_token
-    sup = {k: coefs[k] for k in ("E", "A", "B", "alpha", "beta", "gamma")}
-    dis = {k: coefs[k] for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", "f1", "d1")}
-
-    def L(N, D):
-        return laws.supervised_loss(N, D, **sup)
-
-    if scenario == "best_case":  # the teacher is free: only its loss is chosen, D_S from the budget
-        D_S = C / (3 * F(N_S))
-        tilde = L(N_S, D_S)
-        floor = L(1e17, 1e17)
-        f = lambda x: float(laws.distillation_loss(N_S, D_S, np.exp(x[0]), tilde, **dis))  # noqa: E731
-        rng = np.random.default_rng(seed)
-        best = min((optimize.minimize(f, [np.log(floor) + rng.uniform(0, np.log(10))], method="SLSQP",
-                                      bounds=[(np.log(floor), np.log(floor) + np.log(10))]) for _ in range(starts)),
-                   key=lambda r: r.fun)
-        return float(best.fun)
-
-    def f(x):
-        N_T, D_T, D_S = np.exp(x)
-        return float(laws.distillation_loss(N_S, D_S, L(N_T, D_T), L(N_S, D_S), **dis))
-
-    def budget(x):
-        N_T, D_T, D_S = np.exp(x)
-        return (3 * F(N_S) * D_S + F(N_T) * (sc.delta_logits * D_S + sc.delta_pretrain * 3 * D_T)) / C - 1
-
-    rng = np.random.default_rng(seed)
-    best = None
-    for _ in range(starts):
-        r = optimize.minimize(f, rng.uniform(np.log(1e7), np.log(1e13), 3), method="SLSQP",
-                              constraints=[{"type": "eq", "fun": budget}], bounds=[(np.log(1e6), np.log(1e17))] * 3,
-                              options={"ftol": 1e-12, "maxiter": 500})
-        if r.success and abs(budget(r.x)) < 1e-6 and (best is None or r.fun < best.fun):
-            best = r
-    return float(best.fun) if best is not None else float("nan")
 
 
 def peak_memory_probe(draws: int, sizes: int, budgets: int, chunks: int) -> dict:
@@ -153,7 +112,7 @@ def main() -> int:
             continue
         coefs = {k: float(v[d]) for k, v in law.__dict__.items() if v is not None}
         t0 = time.perf_counter()
-        ref = slsqp(coefs, float(sizes[s]), float(budgets[b]), sc, args.starts, args.seed + i)
+        ref, _ = slsqp.optimum(coefs, float(sizes[s]), float(budgets[b]), sc, starts=args.starts, seed=args.seed + i)
         t_base += time.perf_counter() - t0
         picks.append((int(d), float(sizes[s]), float(budgets[b]), sc))
         errors.append(got - ref)

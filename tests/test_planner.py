@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from bayeslaw import compute, laws
+from bayeslaw import compute, laws, slsqp
 from bayeslaw.generate import paper_coefficients
 from bayeslaw.planner import (
     Laws,
@@ -33,38 +33,11 @@ def grid():
     return plan_grid(POINT, SIZES, BUDGETS)
 
 
-def _slsqp(N_S, C, scenario, starts=30):
-    """The paper's method: SLSQP on (log N_T, log D_T, log D_S) with the budget as an equality."""
-    sc = compute.get_scenario(scenario)
-    F = compute.forward_flops_per_token
-
-    def L(N, D):
-        return laws.supervised_loss(N, D, **SUP)
-
-    def f(x):
-        N_T, D_T, D_S = np.exp(x)
-        return laws.distillation_loss(N_S, D_S, L(N_T, D_T), L(N_S, D_S), **DIS)
-
-    def budget(x):
-        N_T, D_T, D_S = np.exp(x)
-        return (3 * F(N_S) * D_S + F(N_T) * (sc.delta_logits * D_S + sc.delta_pretrain * 3 * D_T)) / C - 1
-
-    rng = np.random.default_rng(0)
-    best = None
-    for _ in range(starts):
-        r = optimize.minimize(f, rng.uniform(np.log(1e7), np.log(1e13), 3), method="SLSQP",
-                              constraints=[{"type": "eq", "fun": budget}], bounds=[(np.log(1e6), np.log(1e17))] * 3,
-                              options={"ftol": 1e-12, "maxiter": 500})
-        if r.success and abs(budget(r.x)) < 1e-6 and (best is None or r.fun < best.fun):
-            best = r
-    return best.fun, np.exp(best.x)
-
-
 @pytest.mark.parametrize("scenario", ["teacher_inference", "teacher_pretraining", "pretraining_inference"])
 @pytest.mark.parametrize("N_S, C", [(1e9, 1e21), (3e8, 1e23), (3e9, 1e20)])
 def test_matches_multistart_slsqp(scenario, N_S, C):
     got = distillation_optimum(POINT, np.array([N_S]), np.array([C]), scenario)
-    ref, x = _slsqp(N_S, C, scenario)
+    ref, x = slsqp.optimum({**SUP, **DIS}, N_S, C, scenario)
     assert float(got["L_S"][0, 0, 0]) == pytest.approx(ref, abs=1e-4)
     if scenario == "teacher_inference":  # the reference, with D_T free, also puts it at the bound
         assert x[1] == pytest.approx(1e17, rel=1e-3)

@@ -106,6 +106,16 @@ def test_extrapolation_is_measured_from_the_fitted_runs(fit, analysis):
     assert not rows["teacher 7e9 params on 1.4e11 tokens"]["beyond"]
 
 
+def test_other_scenarios_are_options_paired_with_the_rest(fit):
+    q = Question(student_size=1e9, budgets=(1e21,), target=2.3, other_scenarios=("teacher_pretraining",))
+    a = analyse(fit, q, max_draws=30, seed=4)
+    pre, inf = distil_label("teacher_pretraining"), distil_label("teacher_inference")
+    o = a.options.sel(budget=1e21)
+    # a teacher whose pretraining is paid for can never beat a free one on the same budget, draw by draw
+    assert np.all(o.sel(option=pre).values >= o.sel(option=inf).values - 1e-9)
+    assert float(a.metrics["p_best"].sel(budget=1e21).sum()) == pytest.approx(1.0)
+
+
 def test_synthetic_posterior_is_flagged(analysis, written):
     assert any("SYNTHETIC" in w for w in analysis.warnings)
     assert "SYNTHETIC" in written.markdown.read_text()
