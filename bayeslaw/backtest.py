@@ -152,20 +152,120 @@ class Backtest:
         return self.summary.set_index(["split", "method"]).to_xarray()
 
 
+def _fit_on(compiled, spec, sampler, tr: pd.DataFrame, label: str, seed: int):
+    from bayeslaw.fitting import data_record, finish
+
+    data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
+            "log_loss": np.log(tr["loss"].to_numpy())}
+    return finish(compiled.model, spec.to_dict(), "supervised", data_record(tr, f"backtest split {label}", None),
+                  sampler, seed, None, False, data=data, compiled=compiled)
+
+
+def _predictive(fit, te: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """Mean-law draws, new-run draws and the noise parameters at the held-out runs."""
+    from bayeslaw.inference import fan_out
+    from bayeslaw.predict import noise_draws, supervised_coefficients, supervised_log_mean
+
+    log_mu = supervised_log_mean(supervised_coefficients(fit), te["N"].to_numpy(), te["D"].to_numpy())
+    eps = noise_draws(fit, log_mu.shape, np.random.default_rng(fan_out(seed)[2]))
+    sigma = fit.draws(["sigma"])["sigma"]
+    nu = fit.draws(["nu"])["nu"] if "nu" in fit.idata["posterior"] else np.full_like(sigma, np.inf)
+    return {"log_mu": log_mu, "eps": eps, "sigma": sigma, "nu": nu}
+
+
+def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | float = 0.0) -> np.ndarray:
+    """(draw, run) log density of observed log losses; ``extra_sd`` (draw, run) widens the noise.
+
+    A Student-t run noise convolved with a normal extrapolation error is approximated by a
+    Student-t whose scale adds the two in quadrature.
+    """
+    from scipy import stats
+
+    scale = np.sqrt(pred["sigma"][:, None] ** 2 + np.asarray(extra_sd) ** 2)
+    nu = pred["nu"][:, None]
+    return np.where(np.isfinite(nu), stats.t.logpdf(y[None, :], df=np.where(np.isfinite(nu), nu, 1.0),
+                                                    loc=pred["log_mu"], scale=scale),
+                    stats.norm.logpdf(y[None, :], loc=pred["log_mu"], scale=scale))
+
+
+def decades_beyond(train: pd.DataFrame, N, D) -> np.ndarray:
+    """How many decades a run lies beyond the training runs: in size or in 6ND, whichever is more."""
+    from bayeslaw.extrapolation import FittedScale, reach
+
+    scale = FittedScale(size=float(train["N"].max()), compute=float((6 * train["N"] * train["D"]).max()))
+    r = reach(scale, N, D)
+    return np.maximum(0.0, np.log10(np.maximum(r["size_factor"].values, r["compute_factor"].values)))
+
+
+#: The law's error beyond the fitted runs, as a normal term with sd ``sqrt(a**2 + (tau d)**2)`` for a
+#: run ``d > 0`` decades beyond them (0 inside): ``a`` is the step at the edge of the fitted range,
+#: ``tau`` the growth per decade. Priors HalfNormal(0.01) and HalfNormal(0.02) (sd of log loss);
+#: the grids on which their posterior is computed.
+EDGE_PRIOR_SD, TAU_PRIOR_SD = 0.01, 0.02
+EDGE_GRID = np.linspace(0.0, 0.03, 31)
+TAU_GRID = np.linspace(0.0, 0.06, 31)
+_CAL_DRAWS = 500  # predictive draws per inner split used for the grid likelihood
+
+
+def extrapolation_sd(edge, tau, d) -> np.ndarray:
+    """The extrapolation error's sd at ``d`` decades beyond the fitted runs (0 inside them)."""
+    d = np.asarray(d, float)
+    return np.where(d > 0, np.sqrt(np.asarray(edge) ** 2 + (np.asarray(tau) * d) ** 2), 0.0)
+
+
+def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, seed: int = 0,
+                            progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Posterior of the extrapolation error ``(edge, tau)`` from leave-future-out inside ``train``.
+
+    The law's own error beyond the fitted runs is modelled as a normal term with sd
+    :func:`extrapolation_sd`. One fit cannot inform it (every fitted run lies inside), so it is
+    learned the way it is used: rolling-origin splits of the training runs alone (cutoffs at
+    50/65/80% of their compute), each refitted, the held-out runs' predictive densities multiplied
+    over a grid of ``(edge, tau)`` with the priors above. Nothing outside ``train`` is read.
+    """
+    say = progress or (lambda _m: None)
+    E, T = np.meshgrid(EDGE_GRID, TAU_GRID, indexing="ij")
+    logp = -0.5 * (E / EDGE_PRIOR_SD) ** 2 - 0.5 * (T / TAU_PRIOR_SD) ** 2
+    try:
+        inner = rolling(train)
+    except DataError as err:
+        raise DataError(f"too few training runs to calibrate the extrapolation error: {err}") from err
+    n_used = 0
+    for j, sp in enumerate(inner):
+        tr, te = train[sp.train], train[sp.test]
+        say(f"  calibrating extrapolation error: inner split {j + 1}/{len(inner)} ({len(tr)} fit, {len(te)} held out)")
+        fit = _fit_on(compiled, spec, sampler, tr, sp.label, seed + 100 + j)
+        pred = _predictive(fit, te, seed + 100 + j)
+        keep = np.linspace(0, pred["log_mu"].shape[0] - 1, min(_CAL_DRAWS, pred["log_mu"].shape[0])).astype(int)
+        pred = {k: v[keep] for k, v in pred.items()}
+        d = decades_beyond(tr, te["N"].to_numpy(), te["D"].to_numpy())
+        y = np.log(te["loss"].to_numpy())
+        for idx in np.ndindex(E.shape):
+            ll = _loglik(y, pred, extrapolation_sd(E[idx], T[idx], d)[None, :])
+            logp[idx] += float(np.sum(np.logaddexp.reduce(ll, axis=0) - np.log(ll.shape[0])))
+        n_used += len(te)
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    return {"edge": E.ravel(), "tau": T.ravel(), "weights": w.ravel(), "edge_mean": float(np.sum(w * E)),
+            "tau_mean": float(np.sum(w * T)), "n_heldout": n_used}
+
+
 def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free: bool = False,
                         likelihood: str = "student_t", sampler=None, seed: int = 0,
                         baseline: bool = True, baseline_starts: int | None = 300,
+                        extrapolation_error: bool = False,
                         progress: Callable[[str], None] | None = None) -> Backtest:
     """Fit the supervised law on each split's training runs (compiled once) and score the held-out ones.
 
     The baseline starts from every k-th point of Epoch's grid so that ``baseline_starts`` remain
     (default 300; None: all 4500): on Chinchilla the optimum agrees with the full grid's to 1e-6.
+    With ``extrapolation_error`` each split also scores the law plus an extrapolation error whose
+    size per decade is calibrated on that split's training runs alone
+    (:func:`calibrate_extrapolation`), as the method ``bayeslaw + extrapolation error``.
     """
     from bayeslaw.data import validate_supervised
-    from bayeslaw.fitting import data_record, finish
-    from bayeslaw.inference import CompiledSampler, SamplerConfig, fan_out
+    from bayeslaw.inference import CompiledSampler, SamplerConfig
     from bayeslaw.model import SupervisedSpec, build_supervised
-    from bayeslaw.predict import log_likelihood, noise_draws, supervised_coefficients, supervised_log_mean
 
     say = progress or (lambda _m: None)
     df = validate_supervised(table)
@@ -180,27 +280,31 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
         say(f"split {i + 1}/{len(splits)}: {sp.label} ({int(sp.train.sum())} fit, {int(sp.test.sum())} held out)")
         tr, te = df[sp.train], df[sp.test]
         t0 = time.perf_counter()
-        data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
-                "log_loss": np.log(tr["loss"].to_numpy())}
-        fit = finish(compiled.model, spec.to_dict(), "supervised", data_record(tr, f"backtest split {sp.label}", None),
-                     sampler, seed + i, None, False, data=data, compiled=compiled)
+        fit = _fit_on(compiled, spec, sampler, tr, sp.label, seed + i)
         wall = time.perf_counter() - t0
         diag = fit.card["diagnostics"]
-        coefs = supervised_coefficients(fit)
-        log_mu = supervised_log_mean(coefs, te["N"].to_numpy(), te["D"].to_numpy())
-        log_new = log_mu + noise_draws(fit, log_mu.shape, np.random.default_rng(fan_out(seed + i)[2]))
+        pred = _predictive(fit, te, seed + i)
         obs = te["loss"].to_numpy()
-        ll = log_likelihood(fit, log_mu, np.log(obs)).values.reshape(log_mu.shape[0], -1)
-        r = score_runs(obs, log_new, ll)
-        r["N"], r["D"] = te["N"].to_numpy(), te["D"].to_numpy()
-        r["split"], r["method"] = sp.label, "bayeslaw"
-        rows.append(r)
-        fits.append({"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
-                     "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])})
+        extra = {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}
+        r = score_runs(obs, pred["log_mu"] + pred["eps"], _loglik(np.log(obs), pred))
+        rows.append(r.assign(**extra, split=sp.label, method="bayeslaw"))
+        record = {"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
+                  "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])}
+        if extrapolation_error:
+            cal = calibrate_extrapolation(tr, compiled, spec, sampler, seed=seed + i, progress=say)
+            rng = np.random.default_rng(seed + 1000 + i)
+            pick = rng.choice(cal["weights"].size, size=pred["log_mu"].shape[0], p=cal["weights"])
+            d = decades_beyond(tr, extra["N"], extra["D"])
+            sd = extrapolation_sd(cal["edge"][pick][:, None], cal["tau"][pick][:, None], d[None, :])
+            log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
+            r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
+            rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + extrapolation error"))
+            record["extrapolation_edge"], record["extrapolation_per_decade"] = cal["edge_mean"], cal["tau_mean"]
+        fits.append(record)
         if baseline:
             pt = pointfit.fit_supervised(tr["N"], tr["D"], tr["loss"], starts=starts, tight=False)
-            pred = np.exp(pt.log_loss(te["N"], te["D"]))
-            rows.append(_point_rows(obs, pred, sp.label, {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}))
+            pred_pt = np.exp(pt.log_loss(te["N"], te["D"]))
+            rows.append(_point_rows(obs, pred_pt, sp.label, extra))
     per_run = pd.concat(rows, ignore_index=True)
     return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
 

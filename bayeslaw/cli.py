@@ -241,7 +241,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         splits = [s for spec in args.split for s in backtest.parse(spec, df)]
         bt = backtest.backtest_supervised(df, splits, gamma_free=args.gamma == "free", likelihood=args.likelihood,
                                           sampler=cfg, seed=args.seed, baseline=not args.no_baseline,
-                                          progress=progress)
+                                          extrapolation_error=args.extrapolation_error, progress=progress)
     stem = args.stem or f"backtest_{args.law}_{Path(str(args.data)).stem}"
     paths = backtest.write(bt, args.out_dir, stem)
     shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
@@ -399,6 +399,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     b.add_argument("--include-outliers", action="store_true")
     b.add_argument("--no-baseline", action="store_true", help="skip the Huber + L-BFGS-B baseline")
+    b.add_argument("--extrapolation-error", action="store_true",
+                   help="also score the law plus an extrapolation error per decade, calibrated by "
+                        "leave-future-out inside each split's training runs")
     b.add_argument("--out-dir", default="reports")
     b.add_argument("--stem", help="file name stem (default from the law and table)")
     _sampler_args(b)

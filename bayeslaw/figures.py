@@ -195,7 +195,7 @@ def backtest_plot(per_run, summary) -> Figure:
         b = per_run[(per_run["split"] == split) & (per_run["method"] == "bayeslaw")]
         ax1.errorbar(b["observed"], b["median"], yerr=[b["median"] - b["lower90"], b["upper90"] - b["median"]],
                      fmt="o", ms=3, color=color, lw=0.6, alpha=0.8, label=f"bayeslaw, {split}")
-        p = per_run[(per_run["split"] == split) & (per_run["method"] != "bayeslaw")]
+        p = per_run[(per_run["split"] == split) & per_run["method"].str.contains("point")]
         if len(p):
             ax1.plot(p["observed"], p["median"], "x", color=color, ms=4, alpha=0.8)
     lo = float(per_run["observed"].min())
@@ -205,14 +205,21 @@ def backtest_plot(per_run, summary) -> Figure:
             title="Held-out runs")
     ax1.legend(fontsize=7)
     ax1.grid(alpha=0.3, lw=0.4)
-    b = summary[summary["method"] == "bayeslaw"]
-    x = np.arange(len(b))
-    ax2.bar(x - 0.18, b["coverage50"], 0.36, color=COLORS[0], label="50% intervals")
-    ax2.bar(x + 0.18, b["coverage90"], 0.36, color=COLORS[1], label="90% intervals")
+    methods = [m for m in dict.fromkeys(summary["method"]) if "point" not in m]
+    first = summary[summary["method"] == methods[0]]
+    x = np.arange(len(first))
+    w = 0.8 / (2 * len(methods))
+    for j, m in enumerate(methods):
+        b = summary[summary["method"] == m]
+        hatch = None if j == 0 else "//"
+        for k, (col, color) in enumerate((("coverage50", COLORS[0]), ("coverage90", COLORS[1]))):
+            off = -0.4 + w * (2 * j + k) + w / 2
+            ax2.bar(x + off, b[col], w, color=color, hatch=hatch, edgecolor="white",
+                    label=f"{col[-2:]}% intervals, {m}")
     ax2.axhline(0.5, color=COLORS[0], ls=":", lw=1)
     ax2.axhline(0.9, color=COLORS[1], ls=":", lw=1)
-    labels = [textwrap.fill(f"{s} (n={n})", 18) for s, n in zip(b["split"], b["n_test"], strict=True)]
+    labels = [textwrap.fill(f"{s} (n={n})", 18) for s, n in zip(first["split"], first["n_test"], strict=True)]
     ax2.set_xticks(x, labels, fontsize=7)
     ax2.set(ylim=(0, 1), ylabel="share of held-out runs inside", title="Predictive interval coverage (dotted: nominal)")
-    ax2.legend(fontsize=8)
+    ax2.legend(fontsize=7)
     return fig

@@ -111,3 +111,27 @@ def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
                 f"{'.png' if k == 'plot' else '.csv'}").exists()
     assert main(["backtest", str(path), "--split", "compute:1e3", "--out-dir", str(tmp_path / "x")]) == 2
     assert "runs to fit on" in capsys.readouterr().err
+
+
+def test_extrapolation_error_is_learned_from_the_training_runs_only():
+    from bayeslaw.inference import CompiledSampler, SamplerConfig
+    from bayeslaw.model import SupervisedSpec, build_supervised
+
+    clean = synthetic_supervised(n=150, seed=21, noise=0.005)
+    # the same runs with a law that drifts: +1% per decade of compute above 1e19 FLOPs
+    drift = clean.copy()
+    decades = np.maximum(0, np.log10(6 * drift["N"] * drift["D"] / 1e19))
+    drift["loss"] *= 1 + 0.01 * decades
+    spec, cfg = SupervisedSpec(), SamplerConfig(draws=500)
+    compiled = CompiledSampler(build_supervised(spec, clean), cfg)
+    tau_clean = backtest.calibrate_extrapolation(clean, compiled, spec, cfg, seed=3)
+    tau_drift = backtest.calibrate_extrapolation(drift, compiled, spec, cfg, seed=3)
+    def sd_at_one_decade(cal):
+        return float(backtest.extrapolation_sd(cal["edge_mean"], cal["tau_mean"], 1.0))
+
+    assert sd_at_one_decade(tau_clean) < 0.005  # a correct law: little error beyond the fitted runs
+    assert sd_at_one_decade(tau_drift) > 2 * sd_at_one_decade(tau_clean)
+    assert tau_clean["weights"].sum() == pytest.approx(1.0)
+    assert float(backtest.extrapolation_sd(0.01, 0.02, 0.0)) == 0.0  # nothing inside the fitted range
+    # by hand: fitted up to N = 1e9 and 6ND = 6e19; N = 1e10 on 1e10 tokens is one decade beyond in both
+    assert backtest.decades_beyond(TINY.iloc[:3], [1e10, 1e8], [1e10, 1e9]).tolist() == pytest.approx([1.0, 0.0])
