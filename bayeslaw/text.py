@@ -230,13 +230,13 @@ def format_report(analysis, written) -> str:
 def format_backtest(bt) -> str:
     """The backtest summary: per split and method, errors, coverage, CRPS, log predictive density."""
     lines = ["Backtest on held-out runs (bayeslaw: posterior median and new-run intervals; baseline: point fit)",
-             f"{'split':44s} {'method':26s} {'n':>4s} {'med.rel.err':>11s} {'cov50':>6s} {'cov90':>6s} "
+             f"{'split':44s} {'method':32s} {'n':>4s} {'med.rel.err':>11s} {'cov50':>6s} {'cov90':>6s} "
              f"{'CRPS':>8s} {'lpd':>8s}"]
     for r in bt.summary.itertuples(index=False):
         def f(x, fmt):
             width = int(fmt.split(".")[0])
             return format(x, fmt) if np.isfinite(x) else "-".rjust(width)
-        lines.append(f"{r.split[:44]:44s} {r.method[:26]:26s} {r.n_test:4d} {f(100 * r.rel_error_median, '10.2f')}% "
+        lines.append(f"{r.split[:44]:44s} {r.method[:32]:32s} {r.n_test:4d} {f(100 * r.rel_error_median, '10.2f')}% "
                      f"{f(r.coverage50, '6.2f')} {f(r.coverage90, '6.2f')} {f(r.crps, '8.4f')} {f(r.lpd, '8.1f')}")
     for r in bt.fits.itertuples(index=False):
         state = "passed" if r.diagnostics_passed else f"FAILED ({r.failures})"
