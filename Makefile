@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup report test test-slow lint models benchmarks clean
+.PHONY: setup report test test-slow lint models benchmarks backtests clean
 
 setup:
 	@scripts/bootstrap.sh test,jax,dask
@@ -25,8 +25,12 @@ lint: setup
 models: setup
 	@scripts/rebuild-models.sh
 
+backtests: setup
+	@scripts/backtests.sh
+
 benchmarks: setup
 	@scripts/bootstrap.sh test,jax,dask,bench
 	$(VENV)/python benchmarks/run.py
 	$(VENV)/python benchmarks/joint.py
 	$(VENV)/python benchmarks/sbc.py
+	JAX_ENABLE_X64=1 $(VENV)/python benchmarks/planner.py --jax

@@ -216,3 +216,10 @@ def test_cli_report_json_and_errors(tmp_path, capsys):
     sup = ROOT / "models/supervised_chinchilla_epoch240.nc"
     assert main(["report", str(sup), "--student", "1e9", "--budget", "1e21", "--out-dir", str(bad)]) == 2
     assert "distillation (joint) posterior" in capsys.readouterr().err and not bad.exists()
+
+
+def test_public_api_names_the_functions_not_the_modules():
+    import bayeslaw as bl
+
+    assert callable(bl.report) and callable(bl.predict) and callable(bl.plan)
+    assert bl.Question is Question and bl.Teacher is Teacher
