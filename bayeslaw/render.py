@@ -41,6 +41,17 @@ def _pct(p: float) -> str:
     return "n/a" if not np.isfinite(p) else f"{100 * p:.0f}%"
 
 
+def _pct_draws(p: float, n: int) -> str:
+    """A share of ``n`` posterior draws: never 0% or 100%, which the draws cannot show."""
+    if not np.isfinite(p):
+        return "n/a"
+    if p >= 1:
+        return f">{100 * (1 - 1 / n):.1f}%"
+    if p <= 0:
+        return f"<{100 / n:.1f}%"
+    return f"{100 * p:.0f}%"
+
+
 def _band(d: dict[str, float]) -> str:
     return f"{_loss(d['median'])} ({_loss(d['lower'])} to {_loss(d['upper'])})"
 
@@ -51,6 +62,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     q = a.question
     sc = get_scenario(q.scenario)
     prob = _pct(q.prob)
+    n_draws = int(a.provenance["draws_used"])
     out: list[tuple[str, Any]] = [("h1", f"Distil or train supervised? A {_g(q.student_size)}-parameter student")]
     if not a.diagnosis.passed:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
@@ -91,11 +103,12 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             return f"{_g(me)} ({_g(lo)} to {_g(hi)})"
 
         winner = "distillation" if v["p_distill_wins"] >= 0.5 else "supervised training"
+        p_win, p_best = _pct_draws(v["p_distill_wins"], n_draws), _pct_draws(v["p_best"], n_draws)
         text = (f"At {_g(v['budget'])} FLOPs: {winner} is the better bet. Distillation with the compute-optimal "
-                f"teacher beats training the student supervised with probability {_pct(v['p_distill_wins'])}. "
+                f"teacher beats training the student supervised with probability {p_win}. "
                 f"Student loss distilled {_band(v['distil'])} against supervised {_band(v['supervised'])}; "
                 f"difference {v['diff']['median']:+.4f} nats ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f}). "
-                f"Most likely best of the options compared: {v['best_option']} (P(best) {_pct(v['p_best'])}). "
+                f"Most likely best of the options compared: {v['best_option']} (P(best) {p_best}). "
                 f"Recommended distillation recipe: student tokens D_S* {rec('D_S')}, teacher size N_T* "
                 f"{rec('N_T')}, teacher tokens D_T* {rec('D_T')}, teacher loss L_T* {rec('L_T')}.")
         out.append(("p", text))
@@ -130,8 +143,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             row = [_g(c), str(o), _loss(float(x["expected"])), _loss(float(x["median"])),
                    f"{_loss(float(x['lower']))} to {_loss(float(x['upper']))}", _loss(float(x["VaR95"])),
                    _loss(float(x["CVaR95"]))]
-            row += ([_pct(float(x["p_target"]))] if has_t else [])
-            row += [_loss(float(x["expected_regret"])), _pct(float(x["p_best"]))]
+            row += ([_pct_draws(float(x["p_target"]), n_draws)] if has_t else [])
+            row += [_loss(float(x["expected_regret"])), _pct_draws(float(x["p_best"]), n_draws)]
             rows.append(row)
     out.append(("table", (cols, rows)))
 
