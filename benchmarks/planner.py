@@ -72,6 +72,7 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--jax", action="store_true", help="also time the JAX backend (needs JAX_ENABLE_X64=1)")
     ap.add_argument("--no-memory", action="store_true")
+    ap.add_argument("--scheduler", help="also time the Dask path: 'local' (a 2-worker LocalCluster) or an address")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
@@ -102,6 +103,15 @@ def main() -> int:
         diff = float(np.nanmax(np.abs(gj["L_S"].values - grid["L_S"].values)))
         print(f"planner (jax, {jax.default_backend()}): {t_jax:.1f} s; max |numpy - jax| = {diff:.1e}")
 
+    t_dask = None
+    if args.scheduler:
+        t0 = time.perf_counter()
+        gd = planner.plan_grid(law, sizes, budgets, scenarios, scheduler=args.scheduler)
+        t_dask = time.perf_counter() - t0
+        same = bool(np.array_equal(gd["L_S"].values, grid["L_S"].values, equal_nan=True))
+        print(f"planner (numpy on Dask, {args.scheduler}): {t_dask:.1f} s (cluster start included); "
+              f"identical to in-memory: {same}")
+
     rng = np.random.default_rng(args.seed + 1)
     picks, errors, t_base = [], [], 0.0
     for i in range(args.baseline_problems):
@@ -119,7 +129,7 @@ def main() -> int:
     per_problem = t_base / len(picks)
     t_base_full = per_problem * n_problems
     err = np.array(errors)
-    best_t = min(t for t in (t_numpy, t_jax) if t is not None)
+    best_t = min(t for t in (t_numpy, t_jax, t_dask) if t is not None)
     print(f"SLSQP baseline ({args.starts} starts): {per_problem * 1e3:.0f} ms/problem on {len(picks)} problems "
           f"-> {t_base_full / 3600:.1f} h for the slice")
     print(f"planner - SLSQP: max {np.nanmax(err):+.2e}, min {np.nanmin(err):+.2e} nats "
@@ -137,7 +147,7 @@ def main() -> int:
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "slice": {"draws": args.draws, "sizes": int(sizes.size), "budgets": int(budgets.size),
                   "scenarios": list(scenarios), "problems": n_problems},
-        "planner_numpy_seconds": t_numpy, "planner_jax_seconds": t_jax,
+        "planner_numpy_seconds": t_numpy, "planner_jax_seconds": t_jax, "planner_dask_seconds": t_dask,
         "baseline": {"starts": args.starts, "problems_timed": len(picks), "seconds_per_problem": per_problem,
                      "extrapolated_seconds": t_base_full},
         "error_vs_slsqp": {"max": float(np.nanmax(err)), "min": float(np.nanmin(err)),
