@@ -20,6 +20,7 @@ Reductions (planner notes):
 from __future__ import annotations
 
 import functools
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ import xarray as xr
 from bayeslaw import compute, laws
 from bayeslaw.compute import PAPER_ARCHITECTURE, Architecture
 
-LOG_MIN, LOG_MAX = np.log(1e6), np.log(1e17)
+LOG_MIN, LOG_MAX = math.log(1e6), math.log(1e17)
+LOG3 = math.log(3.0)
 SCENARIO_NAMES = tuple(compute.SCENARIOS)
 
 
@@ -60,6 +62,10 @@ class Laws:
 
     def take(self, idx: slice | np.ndarray) -> Laws:
         return Laws(**{k: (None if v is None else np.asarray(v)[idx]) for k, v in self.__dict__.items()})
+
+    def astype(self, dtype, xp=np) -> Laws:
+        """The same draws in another float type (the planner's float32 search)."""
+        return Laws(**{k: (None if v is None else xp.asarray(v, dtype=dtype)) for k, v in self.__dict__.items()})
 
     @classmethod
     def from_points(cls, sup: dict[str, float], dis: dict[str, float] | None = None) -> Laws:
@@ -93,7 +99,8 @@ def _grid(lo, hi, n: int, k: int, xp):
     for i in range(k):
         shape = [1] * k
         shape[i] = n
-        grids.append(lo[i][..., *([None] * k)] + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape)))
+        grids.append(lo[i][..., *([None] * k)]
+                     + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape), dtype=lo[i].dtype))
     return grids, t
 
 
@@ -107,8 +114,8 @@ def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs:
     basins) ``rounds`` finer grids over the cells around the best point so far.
     """
     k = len(lows)
-    lows = [xp.asarray(x, dtype=float) for x in lows]
-    highs = [xp.asarray(x, dtype=float) for x in highs]
+    lows = [xp.asarray(x) for x in lows]
+    highs = [xp.asarray(x) for x in highs]
     grids, t = _grid(lows, highs, n_coarse, k, xp)
     vals = objective(*grids)
     vals = xp.where(xp.isnan(vals), xp.inf, vals)
@@ -119,7 +126,7 @@ def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs:
     for j in range(keep):
         idx = order[..., j]
         pos = xp.unravel_index(idx, (n_coarse,) * k)
-        cx = [lows[i] + (highs[i] - lows[i]) * xp.asarray(t)[pos[i]] for i in range(k)]
+        cx = [lows[i] + (highs[i] - lows[i]) * xp.asarray(t, dtype=lows[i].dtype)[pos[i]] for i in range(k)]
         cv = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
         lo = [xp.maximum(cx[i] - step0[i], lows[i]) for i in range(k)]
         hi = [xp.minimum(cx[i] + step0[i], highs[i]) for i in range(k)]
@@ -130,7 +137,7 @@ def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs:
             fl = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
             ix = xp.argmin(fl, axis=-1)
             p = xp.unravel_index(ix, (n_fine,) * k)
-            xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(tf)[p[i]] for i in range(k)]
+            xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(tf, dtype=lo[i].dtype)[p[i]] for i in range(k)]
             v = xp.take_along_axis(fl, ix[..., None], axis=-1)[..., 0]
             better = v < cv
             cx = [xp.where(better, a, b) for a, b in zip(xs, cx, strict=True)]
@@ -183,24 +190,40 @@ def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
 
 def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
                          arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
-                         xp=np) -> dict[str, np.ndarray]:
+                         xp=np, search_dtype: str | None = None) -> dict[str, np.ndarray]:
     """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
 
     Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
     best case, where the teacher is free and only its loss is chosen). Where no allocation within
-    the bounds spends the budget, everything is NaN.
+    the bounds spends the budget, everything is NaN. With ``search_dtype="float32"`` the search runs
+    in single precision and a short float64 search around its answer gives the result.
     """
-    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds, xp=xp)
+    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "xp": xp}
+    if search_dtype is None or np.dtype(search_dtype) == np.float64:
+        res = _distillation_optimum(law, N_S, C, scenario, **kw)
+    else:
+        rough = _distillation_optimum(law.astype(search_dtype, xp), N_S, C, scenario, dtype=search_dtype, **kw)
+        res = _distillation_optimum(law, N_S, C, scenario, around={k: xp.asarray(v, dtype=float)
+                                                                    for k, v in rough["_vars"].items()}, **kw)
+    res.pop("_vars")
     bad = ~xp.isfinite(res["L_S"])
     return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
+#: The float64 search around a float32 answer: half-widths of its box and its grid.
+POLISH = {"log_LT": 0.01, "log_NT": 0.05, "logit_u": 0.05}
+POLISH_SEARCH = {"n_coarse": 5, "n_fine": 5, "rounds": 3}
+
+
 def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
-                          arch: Architecture | None, rounds: int, xp=np) -> dict[str, np.ndarray]:
+                          arch: Architecture | None, rounds: int, xp=np, dtype=None,
+                          around: dict | None = None) -> dict[str, np.ndarray]:
+    """The search; ``around`` (a previous answer's variables) narrows it to a small box there."""
     sc = compute.get_scenario(scenario)
     n = law.n_draws
-    log_NS = xp.log(xp.asarray(N_S, dtype=float))[None, :, None] + xp.zeros((n, 1, 1))
-    log_C = xp.log(xp.asarray(C, dtype=float))[None, None, :] + xp.zeros((n, 1, 1))
+    dtype = dtype or float
+    log_NS = xp.log(xp.asarray(N_S, dtype=dtype))[None, :, None] + xp.zeros((n, 1, 1), dtype=dtype)
+    log_C = xp.log(xp.asarray(C, dtype=dtype))[None, None, :] + xp.zeros((n, 1, 1), dtype=dtype)
     log_NS, log_C = xp.broadcast_arrays(log_NS, log_C)
     lead = log_NS.shape
     log_FS = log_F(log_NS, arch, xp)
@@ -216,33 +239,44 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
             m = m & (x >= LOG_MIN - 1e-9) & (x <= LOG_MAX + 1e-9)
         return m
 
+    def box(names, lows, highs, **search):
+        """Search the full box, or a small float64 box around a previous answer."""
+        if around is None:
+            return _refine(search.pop("objective"), lows, highs, xp=xp, **search)
+        lo = [xp.maximum(around[v] - POLISH[v], a) for v, a in zip(names, lows, strict=True)]
+        hi = [xp.minimum(around[v] + POLISH[v], b) for v, b in zip(names, highs, strict=True)]
+        return _refine(search["objective"], lo, hi, xp=xp, **POLISH_SEARCH)
+
     if sc.name == "best_case":
-        log_DS = log_C - xp.log(3.0) - log_FS
-        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX), xp.full((n, 1), LOG_MAX))[:, 0]
+        log_DS = log_C - LOG3 - log_FS
+        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX, dtype=dtype), xp.full((n, 1), LOG_MAX, dtype=dtype))[:, 0]
         lo = xp.broadcast_to(floor[:, None, None], lead) + 0.0
-        hi = lo + xp.log(10.0)
+        hi = lo + math.log(10.0)
 
         def obj(log_LT):
             v = student(log_DS[..., None], log_LT, 1)
             return xp.where(ok(log_DS)[..., None], v, xp.inf)
 
-        (log_LT,), v = _refine(obj, [lo], [hi], 96, 9, rounds, xp)
+        (log_LT,), v = box(["log_LT"], [lo], [hi], objective=obj, n_coarse=96, n_fine=9, rounds=rounds)
         return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "L_T": xp.exp(log_LT),
-                "N_T": xp.full(lead, xp.nan), "D_T": xp.full(lead, xp.nan)}
+                "N_T": xp.full(lead, xp.nan, dtype=dtype), "D_T": xp.full(lead, xp.nan, dtype=dtype),
+                "_vars": {"log_LT": log_LT}}
 
     if sc.name == "teacher_inference":
         log_DT = LOG_MAX
 
         def obj(log_NT):
-            log_DS = log_C[..., None] - xp.logaddexp(xp.log(3.0) + log_FS[..., None], log_F(log_NT, arch, xp))
+            log_DS = log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
             log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
             return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
-        (log_NT,), v = _refine(obj, [xp.full(lead, LOG_MIN)], [xp.full(lead, LOG_MAX)], 64, 9, rounds, xp)
-        log_DS = log_C - xp.logaddexp(xp.log(3.0) + log_FS, log_F(log_NT, arch, xp))
+        (log_NT,), v = box(["log_NT"], [xp.full(lead, LOG_MIN, dtype=dtype)], [xp.full(lead, LOG_MAX, dtype=dtype)],
+                           objective=obj, n_coarse=64, n_fine=9, rounds=rounds)
+        log_DS = log_C - xp.logaddexp(LOG3 + log_FS, log_F(log_NT, arch, xp))
         log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
         return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT),
-                "D_T": xp.full(lead, xp.exp(log_DT)), "L_T": xp.exp(log_LT)}
+                "D_T": xp.full(lead, math.exp(log_DT), dtype=dtype), "L_T": xp.exp(log_LT),
+                "_vars": {"log_NT": log_NT}}
 
     # teacher pretraining (+ inference): free log N_T and the student's share u of the budget
     lgt = sc.delta_logits
@@ -251,11 +285,11 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         log_u = -xp.logaddexp(0.0, -logit_u)
         log_1mu = -xp.logaddexp(0.0, logit_u)
         log_FT = log_F(log_NT, arch, xp)
-        per_token = xp.log(3.0) + log_FS[..., None, None]
+        per_token = LOG3 + log_FS[..., None, None]
         if lgt:
             per_token = xp.logaddexp(per_token, log_FT)
         log_DS = log_C[..., None, None] + log_u - per_token
-        log_DT = log_C[..., None, None] + log_1mu + xp.log(k) - xp.log(3.0) - log_FT
+        log_DT = log_C[..., None, None] + log_1mu + math.log(k) - LOG3 - log_FT
         return log_DS, log_DT
 
     def obj(log_NT, logit_u):
@@ -263,13 +297,13 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
         return xp.where(ok(log_DS, log_DT, log_NT + 0 * log_DT), student(log_DS, log_LT, 2), xp.inf)
 
-    lo = [xp.full(lead, LOG_MIN), xp.full(lead, -12.0)]
-    hi = [xp.full(lead, xp.log(1e14)), xp.full(lead, 12.0)]
-    (log_NT, logit_u), v = _refine(obj, lo, hi, xp=xp, **SEARCH_2D)
+    lo = [xp.full(lead, LOG_MIN, dtype=dtype), xp.full(lead, -12.0, dtype=dtype)]
+    hi = [xp.full(lead, math.log(1e14), dtype=dtype), xp.full(lead, 12.0, dtype=dtype)]
+    (log_NT, logit_u), v = box(["log_NT", "logit_u"], lo, hi, objective=obj, **SEARCH_2D)
     log_DS, log_DT = (x[..., 0, 0] for x in split(log_NT[..., None, None], logit_u[..., None, None]))
     log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
     return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
-            "L_T": xp.exp(log_LT)}
+            "L_T": xp.exp(log_LT), "_vars": {"log_NT": log_NT, "logit_u": logit_u}}
 
 
 def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, N_T: float,
@@ -382,20 +416,22 @@ def auto_chunk(n_sizes: int, n_budgets: int) -> int:
 
 
 @functools.cache
-def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, rounds: int):
+def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, rounds: int, search_dtype: str | None):
     import jax
     import jax.numpy as jnp
 
     def kernel(coefs, N_S, C):
         return distillation_optimum(Laws(**coefs), N_S, C, scenario, n_students=n_students, arch=arch,
-                                    rounds=rounds, xp=jnp)
+                                    rounds=rounds, xp=jnp, search_dtype=search_dtype)
 
     return jax.jit(kernel)
 
 
-def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds: int, backend: str):
+def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds: int, backend: str,
+             search_dtype: str | None = None):
     if backend == "numpy":
-        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds)
+        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds,
+                                    search_dtype=search_dtype)
     if backend == "jax":
         import jax
 
@@ -403,18 +439,19 @@ def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds:
             raise RuntimeError("the JAX planner needs 64-bit floats: set JAX_ENABLE_X64=1 (or "
                                "jax.config.update('jax_enable_x64', True)) before JAX is first used")
         coefs = {k: v for k, v in sub.__dict__.items() if v is not None}
-        out = _jax_kernel(scenario, n_students, arch, rounds)(coefs, N_S, C)
+        out = _jax_kernel(scenario, n_students, arch, rounds, search_dtype)(coefs, N_S, C)
         return {k: np.asarray(v) for k, v in out.items()}
     raise ValueError(f"backend must be 'numpy' or 'jax', got {backend!r}")
 
 
 def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
                arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
-               backend: str = "numpy") -> xr.Dataset:
+               backend: str = "numpy", search_dtype: str | None = None) -> xr.Dataset:
     """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask)."""
     out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
     for sc in scenarios:
-        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds, backend=backend)
+        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds, backend=backend,
+                       search_dtype=search_dtype)
         for k in out:
             out[k].append(res[k])
     dims = ("draw", "student_size", "budget", "scenario")
@@ -429,7 +466,7 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
               n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
               rounds: int = 4, backend: str = "numpy", scheduler: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+              search_dtype: str | None = None, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
@@ -441,7 +478,8 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid; ``progress(done,
     total)`` is called after each chunk. ``backend="jax"`` runs the searches jit-compiled on JAX
     (CPU or GPU; same results). ``scheduler`` sends the chunks to Dask: ``"local"`` starts a
-    LocalCluster, anything else is a scheduler address (``tcp://host:8786``).
+    LocalCluster, anything else is a scheduler address (``tcp://host:8786``). ``search_dtype=
+    "float32"`` searches in single precision and finishes each problem with a short float64 search.
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -451,7 +489,7 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
         raise ValueError("distillation planning needs a distillation (joint) posterior, not a supervised one")
     chunk = chunk or auto_chunk(N_S.size, C.size)
     starts = list(range(0, law.n_draws, chunk))
-    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "backend": backend}
+    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "backend": backend, "search_dtype": search_dtype}
     if scheduler is None:
         parts = []
         for start in starts:

@@ -247,3 +247,17 @@ def test_fixed_tokens_best_teacher_against_a_dense_scan(paper_supervised, paper_
     assert float(ds["diff"].sel(student_size=5.46e8, tokens=1.092e10)[0]) == pytest.approx(-0.1609, abs=1e-3)
     assert float(ds["diff"].sel(student_size=5.46e8, tokens=5e11)[0]) == pytest.approx(-0.0116, abs=1e-3)
     assert float(far["diff"][0, 0, 0]) == pytest.approx(0.0019, abs=3e-4)
+
+
+def test_float32_search_finishes_in_float64_at_the_same_optimum():
+    law = _posterior_draws(16)
+    sizes, budgets = [3e8, 3e9], [1e19, 1e21, 1e23]
+    a = plan_grid(law, sizes, budgets)
+    b = plan_grid(law, sizes, budgets, search_dtype="float32")
+    assert b["L_S"].dtype == np.float64
+    np.testing.assert_array_equal(np.isnan(a["L_S"].values), np.isnan(b["L_S"].values))
+    assert np.nanmax(np.abs(a["L_S"].values - b["L_S"].values)) < 2e-5
+    got = distillation_optimum(POINT, np.array([1e9]), np.array([1e21]), "pretraining_inference",
+                               search_dtype="float32")
+    ref, _ = slsqp.optimum({**SUP, **DIS}, 1e9, 1e21, "pretraining_inference")
+    assert float(got["L_S"][0, 0, 0]) == pytest.approx(ref, abs=1e-4)
