@@ -23,7 +23,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy.special import logsumexp
 
-from bayeslaw import pointfit
+from bayeslaw import laws, pointfit
 from bayeslaw.data import DataError
 
 MIN_TRAIN = 15  # runs: a 5-coefficient law plus noise needs a few times more
@@ -164,12 +164,11 @@ def _fit_on(compiled, spec, sampler, tr: pd.DataFrame, label: str, seed: int):
 def _predictive(fit, te: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
     """Mean-law draws, new-run draws and the noise parameters at the held-out runs."""
     from bayeslaw.inference import fan_out
-    from bayeslaw.predict import noise_draws, supervised_coefficients, supervised_log_mean
+    from bayeslaw.predict import noise_draws, noise_parameters, supervised_coefficients, supervised_log_mean
 
     log_mu = supervised_log_mean(supervised_coefficients(fit), te["N"].to_numpy(), te["D"].to_numpy())
     eps = noise_draws(fit, log_mu.shape, np.random.default_rng(fan_out(seed)[2]))
-    sigma = fit.draws(["sigma"])["sigma"]
-    nu = fit.draws(["nu"])["nu"] if "nu" in fit.idata["posterior"] else np.full_like(sigma, np.inf)
+    sigma, nu = noise_parameters(fit)
     return {"log_mu": log_mu, "eps": eps, "sigma": sigma, "nu": nu}
 
 
@@ -179,13 +178,11 @@ def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | f
     A Student-t run noise convolved with a normal extrapolation error is approximated by a
     Student-t whose scale adds the two in quadrature.
     """
-    from scipy import stats
+    from bayeslaw.predict import log_density
 
     scale = np.sqrt(pred["sigma"][:, None] ** 2 + np.asarray(extra_sd) ** 2)
-    nu = pred["nu"][:, None]
-    return np.where(np.isfinite(nu), stats.t.logpdf(y[None, :], df=np.where(np.isfinite(nu), nu, 1.0),
-                                                    loc=pred["log_mu"], scale=scale),
-                    stats.norm.logpdf(y[None, :], loc=pred["log_mu"], scale=scale))
+    nu = None if pred["nu"] is None else pred["nu"][:, None]
+    return log_density(y, pred["log_mu"], scale, nu)
 
 
 def decades_beyond(train: pd.DataFrame, N, D) -> np.ndarray:
@@ -237,7 +234,7 @@ def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, see
         fit = _fit_on(compiled, spec, sampler, tr, sp.label, seed + 100 + j)
         pred = _predictive(fit, te, seed + 100 + j)
         keep = np.linspace(0, pred["log_mu"].shape[0] - 1, min(_CAL_DRAWS, pred["log_mu"].shape[0])).astype(int)
-        pred = {k: v[keep] for k, v in pred.items()}
+        pred = {k: None if v is None else v[keep] for k, v in pred.items()}
         d = decades_beyond(tr, te["N"].to_numpy(), te["D"].to_numpy())
         y = np.log(te["loss"].to_numpy())
         for idx in np.ndindex(E.shape):
@@ -361,8 +358,6 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, stud
         pt = pointfit.fit_supervised(sup_train["N"], sup_train["D"], sup_train["loss"],
                                      starts=pointfit.epoch_grid()[::15], tight=False)
         dc = pointfit.fit_distillation(tr["N_S"], tr["D_S"], tr["L_T"], tr["L_S"], pt)
-        from bayeslaw import laws
-
         tilde = np.exp(pt.log_loss(te["N_S"], te["D_S"]))
         pred = laws.distillation_loss(te["N_S"].to_numpy(), te["D_S"].to_numpy(), te["L_T"].to_numpy(), tilde, **dc)
         rows.append(_point_rows(obs, pred, label, extra))
@@ -372,11 +367,10 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, stud
 
 def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
     """The per-run scores, the summary (CSV) and the plot (PNG), each written atomically."""
-    import os
-    import tempfile
     from pathlib import Path
 
     from bayeslaw.figures import backtest_plot, png
+    from bayeslaw.posterior import atomic_write
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -385,8 +379,5 @@ def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
     payload = {"per_run": bt.per_run.to_csv(index=False).encode(), "summary": bt.summary.to_csv(index=False).encode(),
                "fits": bt.fits.to_csv(index=False).encode(), "plot": png(backtest_plot(bt.per_run, bt.summary))}
     for k, path in paths.items():
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=out_dir)
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload[k])
-        os.replace(tmp, path)
+        atomic_write(path, lambda tmp, data=payload[k]: Path(tmp).write_bytes(data))
     return {k: str(v) for k, v in paths.items()}

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from bayeslaw import api, text
-from bayeslaw.data import SHIPPED, DataError
+from bayeslaw.data import SHIPPED, DataError, shipped_with_outliers
+from bayeslaw.planner import every_tenth
 from bayeslaw.posterior import PosteriorError
 from bayeslaw.priors import PriorError
 
@@ -54,18 +55,21 @@ def _jsonable(x: Any) -> Any:
     return str(x)
 
 
-def _draw_progress(prefix: str, args: argparse.Namespace):
-    """Print planning progress to stderr in 10% steps (nothing with --quiet or --json)."""
-    shown = [-1]
+def _say(prefix: str, args: argparse.Namespace):
+    """Progress lines on stderr (nothing with --quiet or --json)."""
 
-    def progress(done: int, total: int) -> None:
-        step = int(10 * done / total)
-        if args.quiet or args.json or step == shown[0]:
-            return
-        shown[0] = step
-        print(f"[{prefix}] planned {done} of {total} draws", file=sys.stderr, flush=True)
+    def say(msg: str) -> None:
+        if not (args.quiet or args.json):
+            print(f"[{prefix}] {msg}", file=sys.stderr, flush=True)
 
-    return progress
+    return say
+
+
+def _sampler_config(args: argparse.Namespace, target_accept: float) -> api.SamplerConfig:
+    """The sampler options of a command (``target_accept`` when --target-accept is not given)."""
+    return api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
+                             target_accept=args.target_accept or target_accept, adaptation=args.adaptation,
+                             thin=args.thin)
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
@@ -155,7 +159,8 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 
 def cmd_plan(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
-    progress = _draw_progress("plan", args)
+    say = _say("plan", args)
+    progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
     grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
                              tuple(args.scenario), n_students=args.students, max_draws=args.draws,
@@ -199,9 +204,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                         other_scenarios=tuple(args.compare_scenarios or ()))
     question.check()  # bad input fails before the posterior is read
 
-    def progress(msg: str) -> None:
-        if not (args.quiet or args.json):
-            print(f"[report] {msg}", file=sys.stderr, flush=True)
+    progress = _say("report", args)
 
     analysis, written = api.report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
                                    max_draws=args.draws, seed=args.seed, progress=progress)
@@ -221,13 +224,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from bayeslaw import backtest
     from bayeslaw.data import validate_distillation, validate_supervised
 
-    def progress(msg: str) -> None:
-        if not (args.quiet or args.json):
-            print(f"[backtest] {msg}", file=sys.stderr, flush=True)
+    progress = _say("backtest", args)
 
-    cfg = api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
-                            target_accept=args.target_accept or (0.99 if args.law == "distillation" else 0.9),
-                            adaptation=args.adaptation, thin=args.thin)
+    cfg = _sampler_config(args, 0.99 if args.law == "distillation" else 0.9)
     if args.law == "distillation":
         if not args.supervised:
             raise DataError("a distillation backtest needs the supervised runs (--supervised TABLE)")
@@ -254,20 +253,14 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from bayeslaw import compare
     from bayeslaw.data import validate_supervised
 
-    def progress(msg: str) -> None:
-        if not (args.quiet or args.json):
-            print(f"[compare] {msg}", file=sys.stderr, flush=True)
+    progress = _say("compare", args)
 
     if args.data in SHIPPED:
-        full = validate_supervised(api.resolve_table(args.data, include_outliers=True)[0])
-        clean = api.resolve_table(args.data, include_outliers=False)[0]
-        kept = {tuple(r) for r in clean[["N", "D", "loss"]].itertuples(index=False)}
-        outliers = np.array([tuple(r) not in kept for r in full[["N", "D", "loss"]].itertuples(index=False)])
+        full, outliers = shipped_with_outliers(args.data)
     else:
         full = validate_supervised(args.data)
         outliers = full.eval(args.exclude).to_numpy(bool) if args.exclude else None
-    cfg = api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
-                            target_accept=args.target_accept or 0.9, adaptation=args.adaptation, thin=args.thin)
+    cfg = _sampler_config(args, 0.9)
     res = compare.compare_supervised(full, outliers=outliers, sampler=cfg, seed=args.seed, progress=progress)
     shown = text.format_comparison(res)
     _emit(args, shown, {"table": res.table.reset_index().to_dict(orient="records"), "n_common": res.n_common,

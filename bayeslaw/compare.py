@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayeslaw.data import DataError, table_hash
+from bayeslaw.data import DataError
 
 DEFAULT_VARIANTS: dict[str, dict[str, Any]] = {
     "gamma fixed, Student-t": {"gamma_free": False, "likelihood": "student_t"},
@@ -36,10 +36,6 @@ class Comparison:
     pareto_warnings: dict[str, str]
     diagnostics: dict[str, dict[str, Any]]
     n_common: int
-
-
-def _row_keys(df: pd.DataFrame) -> list[str]:
-    return [table_hash(df.iloc[[i]][["N", "D", "loss"]].reset_index(drop=True)) for i in range(len(df))]
 
 
 def compare_supervised(table: pd.DataFrame, *, outliers: np.ndarray | None = None,
@@ -62,11 +58,13 @@ def compare_supervised(table: pd.DataFrame, *, outliers: np.ndarray | None = Non
     if mask.shape != (len(df),):
         raise DataError(f"outliers must mark each of the {len(df)} runs, got shape {mask.shape}")
     clean = df[~mask].reset_index(drop=True)
+    # each variant's data, and which of its runs are the common (clean) ones, in fit order
     data_of = dict.fromkeys(variants, clean)
+    common = dict.fromkeys(variants, np.arange(len(clean)))
     if mask.any():
         variants[WITH_OUTLIERS] = {"gamma_free": False, "likelihood": "student_t"}
         data_of[WITH_OUTLIERS] = df
-    keep = set(_row_keys(clean))
+        common[WITH_OUTLIERS] = np.flatnonzero(~mask)
     elpd, warns, diags = {}, {}, {}
     for i, (name, kw) in enumerate(variants.items()):
         say(f"fitting {name} ({len(data_of[name])} runs)")
@@ -74,13 +72,12 @@ def compare_supervised(table: pd.DataFrame, *, outliers: np.ndarray | None = Non
         diags[name] = fit.card["diagnostics"]
         (_, log_mu, observed, sigma), = observed_terms(fit)
         ll = log_likelihood(fit, log_mu, observed, sigma)
-        idx = [j for j, k in enumerate(_row_keys(data_of[name])) if k in keep]
-        loo, d = loo_check(fit.idata["posterior"].to_dataset(), ll.isel(run=idx), Gates())
+        loo, d = loo_check(fit.idata["posterior"].to_dataset(), ll.isel(run=common[name]), Gates())
         elpd[name] = loo
         if d.failures or d.warnings:
             warns[name] = "; ".join(d.failures + d.warnings)
     table_ = az.compare(elpd, round_to="none")
-    return Comparison(table=_as_frame(table_), pareto_warnings=warns, diagnostics=diags, n_common=len(keep))
+    return Comparison(table=_as_frame(table_), pareto_warnings=warns, diagnostics=diags, n_common=len(clean))
 
 
 def _as_frame(t: Any) -> pd.DataFrame:

@@ -251,15 +251,25 @@ def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
     did) and, for ``misfitting``, the 3 runs of 0.105B tokens, whose losses (~6.2 nats) are
     still near the initial plateau that no scaling law describes.
     """
+    table, outliers = shipped_with_outliers(name)
+    return table[~outliers].reset_index(drop=True) if exclude_outliers else table
+
+
+def shipped_with_outliers(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A shipped table with every run, and the mask of the runs excluded by default."""
     if name not in SHIPPED:
         raise DataError(f"unknown shipped table {name!r}; choose one of {sorted(SHIPPED)}")
     spec = SHIPPED[name]
-    raw = read_table(DATA_DIR / spec.path)
-    if name == "chinchilla" and exclude_outliers:
-        raw = raw[raw["epoch_excluded_outlier"] == 0]
-    if name == "misfitting" and exclude_outliers:
-        raw = raw[raw["D"] >= 2e8]
-    return validate_supervised(raw, spec.columns)
+    raw = read_table(DATA_DIR / spec.path).reset_index(drop=True)
+    outliers = np.zeros(len(raw), bool)
+    if name == "chinchilla":
+        outliers = raw["epoch_excluded_outlier"].to_numpy() != 0
+    if name == "misfitting":
+        outliers = raw["D"].to_numpy() < 2e8
+    table = validate_supervised(raw, spec.columns)
+    if len(table) != len(raw):
+        raise DataError(f"shipped table {name!r} lost rows in validation; the file is damaged")
+    return table, outliers
 
 
 def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:

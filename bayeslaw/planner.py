@@ -210,6 +210,13 @@ def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
     return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
+def _problem_axes(n_draws: int, N_S, C, xp=np, dtype=float):
+    """log N_S and log C broadcast to the problem shape (draw, student size, budget)."""
+    log_NS = xp.log(xp.asarray(N_S, dtype=dtype))[None, :, None] + xp.zeros((n_draws, 1, 1), dtype=dtype)
+    log_C = xp.log(xp.asarray(C, dtype=dtype))[None, None, :] + xp.zeros((n_draws, 1, 1), dtype=dtype)
+    return xp.broadcast_arrays(log_NS, log_C)
+
+
 #: The float64 search around a float32 answer: half-widths of its box and its grid.
 POLISH = {"log_LT": 0.01, "log_NT": 0.05, "logit_u": 0.05}
 POLISH_SEARCH = {"n_coarse": 5, "n_fine": 5, "rounds": 3}
@@ -222,9 +229,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     sc = compute.get_scenario(scenario)
     n = law.n_draws
     dtype = dtype or float
-    log_NS = xp.log(xp.asarray(N_S, dtype=dtype))[None, :, None] + xp.zeros((n, 1, 1), dtype=dtype)
-    log_C = xp.log(xp.asarray(C, dtype=dtype))[None, None, :] + xp.zeros((n, 1, 1), dtype=dtype)
-    log_NS, log_C = xp.broadcast_arrays(log_NS, log_C)
+    log_NS, log_C = _problem_axes(n, N_S, C, xp, dtype)
     lead = log_NS.shape
     log_FS = log_F(log_NS, arch, xp)
     k = float(n_students)
@@ -319,10 +324,7 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
     not cover the teacher's cost or ``D_S`` leaves [1e6, 1e17].
     """
     sc = compute.get_scenario(scenario)
-    n = law.n_draws
-    log_NS = np.log(np.asarray(N_S, float))[None, :, None] + np.zeros((n, 1, 1))
-    log_C = np.log(np.asarray(C, float))[None, None, :] + np.zeros((n, 1, 1))
-    log_NS, log_C = np.broadcast_arrays(log_NS, log_C)
+    log_NS, log_C = _problem_axes(law.n_draws, N_S, C)
     if L_T is None and D_T is None:
         raise ValueError("give the teacher's tokens D_T (its loss then follows the law) or its measured loss L_T")
     charge_pre = sc.delta_pretrain > 0 and not teacher_sunk
@@ -408,6 +410,18 @@ SEARCH_2D = {"n_coarse": 16, "n_fine": 5, "rounds": 7, "keep": 3}
 #: Largest number of grid evaluations held in one temporary array (float64: 64 MB).
 MAX_GRID_ELEMENTS = 2**23
 _GRID_POINTS = 16 * 16  # the widest search grid per problem (two-variable coarse grid)
+
+
+def every_tenth(callback: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """A ``progress(done, total)`` for :func:`plan_grid` that passes on only each new tenth."""
+    shown = [-1]
+
+    def progress(done: int, total: int) -> None:
+        if (step := int(10 * done / total)) != shown[0]:
+            shown[0] = step
+            callback(done, total)
+
+    return progress
 
 
 def auto_chunk(n_sizes: int, n_budgets: int) -> int:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
@@ -113,8 +114,8 @@ def _storable(idata: xr.DataTree) -> xr.DataTree:
     return out
 
 
-def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
-    """Write netCDF (h5netcdf) beside the target and rename it into place.
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a file beside ``path`` and rename it into place (mode 0644).
 
     An interrupted write never leaves a half-written file under the final name.
     """
@@ -123,13 +124,18 @@ def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
-        obj.to_netcdf(tmp, engine="h5netcdf")
+        write(tmp)
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
+    """Write netCDF (h5netcdf) atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def save(fit: Fit, path: str | Path) -> Path:

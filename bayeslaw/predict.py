@@ -48,25 +48,35 @@ def supervised_log_mean(coefs: dict[str, np.ndarray], N: Any, D: Any) -> np.ndar
     )
 
 
+def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-draw noise sd on log loss and Student-t degrees of freedom (None: Normal likelihood)."""
+    sigma = fit.draws([sigma_name])[sigma_name]
+    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    return sigma, nu
+
+
 def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
                 sigma_name: str = "sigma") -> np.ndarray:
     """Observation noise on log loss for new runs, one row per posterior draw."""
-    sigma = fit.draws([sigma_name])[sigma_name][:, None]
-    if fit.card["spec"]["likelihood"] == "student_t":
-        nu = fit.draws(["nu"])["nu"][:, None]
-        return sigma * rng.standard_t(np.broadcast_to(nu, shape))
-    return sigma * rng.standard_normal(shape)
+    sigma, nu = noise_parameters(fit, sigma_name)
+    if nu is not None:
+        return sigma[:, None] * rng.standard_t(np.broadcast_to(nu[:, None], shape))
+    return sigma[:, None] * rng.standard_normal(shape)
+
+
+def log_density(observed_log: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray,
+                nu: np.ndarray | None) -> np.ndarray:
+    """``(draw, run)`` log density of observed log losses; ``sigma`` and ``nu`` broadcast per draw."""
+    if nu is not None:
+        return stats.t.logpdf(observed_log[None, :], df=nu, loc=log_mean, scale=sigma)
+    return stats.norm.logpdf(observed_log[None, :], loc=log_mean, scale=sigma)
 
 
 def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
                    sigma_name: str = "sigma") -> xr.DataArray:
     """Pointwise log-likelihood ``(chain, draw, run)`` of observed log losses."""
-    sigma = fit.draws([sigma_name])[sigma_name][:, None]
-    if fit.card["spec"]["likelihood"] == "student_t":
-        nu = fit.draws(["nu"])["nu"][:, None]
-        ll = stats.t.logpdf(observed_log[None, :], df=nu, loc=log_mean, scale=sigma)
-    else:
-        ll = stats.norm.logpdf(observed_log[None, :], loc=log_mean, scale=sigma)
+    sigma, nu = noise_parameters(fit, sigma_name)
+    ll = log_density(observed_log, log_mean, sigma[:, None], None if nu is None else nu[:, None])
     post = fit.idata["posterior"]
     ll = ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)
     return xr.DataArray(ll, dims=("chain", "draw", "run"))

@@ -156,7 +156,7 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
             gates: Gates | None = None, progress: Progress | None = None) -> Analysis:
     """Answer ``question`` from a joint posterior ``fit`` (see the module docstring)."""
     from bayeslaw import api, distill
-    from bayeslaw.predict import noise_draws, observed_terms
+    from bayeslaw.predict import noise_draws, observed_terms, supervised_coefficients, supervised_log_mean
 
     say = progress or (lambda _msg: None)
     question.check()
@@ -175,18 +175,21 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
     diagnosis = api.diagnose(fit, gates)
 
+    def tenths():
+        return planner.every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
+
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
     sizes = sizes[(sizes >= 1e6) & (sizes <= 1e17)]
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
     grid = planner.plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
-                             progress=_every_tenth(say))
+                             progress=tenths())
     summary = planner.summarise(grid, q.prob)
     # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
     budgets = sweep_budgets(q, n=49)
     say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
     at = planner.plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
-                           progress=_every_tenth(say)).sel(student_size=N_S, scenario=q.scenario)
+                           progress=tenths()).sel(student_size=N_S, scenario=q.scenario)
 
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
@@ -214,7 +217,8 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
         curves[t.label] = distill.predict(fit, N_S=N_S, D_S=D_grid, N_T=t.N_T if t.L_T is None else None,
                                           D_T=t.D_T if t.L_T is None else None, L_T=t.L_T, prob=q.prob, seed=seed)
     D_cap = 20 * N_S
-    tilde = float(distill.capacity_gap(fit, N_S=N_S, D_S=D_cap, L_T=[2.0])["L_tilde_median"])
+    # the U is drawn around the supervised twin's loss
+    tilde = float(np.median(np.exp(supervised_log_mean(supervised_coefficients(fit), [N_S], [D_cap]))))
     capacity = distill.capacity_gap(fit, N_S=N_S, D_S=D_cap, L_T=np.linspace(0.5 * tilde, 1.6 * tilde, 67),
                                     prob=q.prob)
     rng = np.random.default_rng(fan_out(seed)[1])
@@ -238,17 +242,6 @@ def analyse(fit, question: Question, *, max_draws: int = 500, seed: int = 0, pos
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach, draw_index=idx,
                     warnings=warns, provenance=prov)
-
-
-def _every_tenth(say: Progress) -> Callable[[int, int], None]:
-    shown = [-1]
-
-    def progress(done: int, total: int) -> None:
-        if (step := int(10 * done / total)) != shown[0]:
-            shown[0] = step
-            say(f"  planned {done} of {total} draws")
-
-    return progress
 
 
 def _reach(fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...]) -> tuple[list[dict], list[str]]:
