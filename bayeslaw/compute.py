@@ -56,6 +56,23 @@ def forward_flops_per_token(
     )
 
 
+def flops_elasticity(
+    N: Array,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """``d log F / d log N``: 1 for ``F = 2N``, a little less with the attention and vocabulary terms.
+
+    It sets the supervised compute-optimal frontier: at fixed compute, ``L(N, D)`` is minimal where
+    ``alpha A N**-alpha / (beta B D**-beta)`` equals it.
+    """
+    if arch is None:
+        return xp.ones_like(N)
+    a = arch.sigma1 * arch.n_ctx * N ** (-1.0 / 3.0)
+    b = arch.sigma2 * arch.n_vocab * N ** (-2.0 / 3.0)
+    return 1.0 - (a / 3.0 + 2.0 * b / 3.0) / (1.0 + a + b)
+
+
 @dataclass(frozen=True)
 class Scenario:
     """A compute scenario of Table 2: which teacher costs the student pays for."""

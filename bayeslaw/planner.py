@@ -3,18 +3,19 @@
 For every posterior draw, student size and budget this module finds the supervised optimum
 and the distillation optimum in each compute scenario (Eq. 10 of Busbridge et al.), with
 sizes and tokens bounded to [1e6, 1e17] as in the paper. There are no closed forms, so each
-problem is first reduced to one or two free variables through the budget constraint and then
-searched on a coarse log-space grid refined a few times around the best point, all in numpy
-arrays of shape (draw, student size, budget, grid...). Draws are processed in chunks to bound
-memory.
+problem is reduced to one free variable and searched on a coarse log-space grid finished by
+golden-section steps, all in arrays of shape (draw, student size, budget, grid) over an array
+namespace (numpy or JAX). Draws are processed in chunks to bound memory.
 
-Reductions (planner notes):
+Reductions:
 - supervised at fixed N_S: closed form, D_S = C / (3 F(N_S));
-- supervised optimum: one free variable, log N (D from the budget);
-- best case (teacher free): one free variable, the teacher loss L_T >= L(1e17, 1e17);
-- teacher inference: D_T costs nothing, so it sits at the upper bound; one free variable, N_T;
-- teacher pretraining (and + inference): two free variables, N_T and the student's share of
-  the budget; D_T follows from the rest.
+- supervised optimum: log N (D from the budget);
+- best case (teacher free): the teacher loss L_T >= L(1e17, 1e17);
+- teacher inference: D_T costs nothing, so it sits at the upper bound; N_T;
+- teacher pretraining (and + inference): N_T. L_S depends on the teacher only through L_T and
+  falls with D_S, so the optimal teacher is the cheapest one of its loss; its tokens follow
+  from a first-order condition (the supervised compute-optimal frontier, shifted to longer
+  training by the inference cost), and D_S from what the budget leaves.
 """
 
 from __future__ import annotations
@@ -63,10 +64,6 @@ class Laws:
     def take(self, idx: slice | np.ndarray) -> Laws:
         return Laws(**{k: (None if v is None else np.asarray(v)[idx]) for k, v in self.__dict__.items()})
 
-    def astype(self, dtype, xp=np) -> Laws:
-        """The same draws in another float type (the planner's float32 search)."""
-        return Laws(**{k: (None if v is None else xp.asarray(v, dtype=dtype)) for k, v in self.__dict__.items()})
-
     @classmethod
     def from_points(cls, sup: dict[str, float], dis: dict[str, float] | None = None) -> Laws:
         """A one-draw 'posterior' from point coefficients (e.g. the paper's Table 6)."""
@@ -93,80 +90,86 @@ def log_F(log_N: np.ndarray, arch: Architecture | None, xp=np) -> np.ndarray:
     return xp.log(compute.forward_flops_per_token(xp.exp(log_N), arch, xp))
 
 
-def _grid(lo, hi, n: int, k: int, xp):
-    t = np.linspace(0.0, 1.0, n)
-    grids = []
-    for i in range(k):
-        shape = [1] * k
-        shape[i] = n
-        grids.append(lo[i][..., *([None] * k)]
-                     + (hi[i] - lo[i])[..., *([None] * k)] * xp.asarray(t.reshape(shape), dtype=lo[i].dtype))
-    return grids, t
+def _repeat(n: int, step: Callable, state: tuple, xp=np) -> tuple:
+    """``state = step(state)`` ``n`` times: a Python loop in numpy, one traced loop in JAX (an
+    unrolled search makes XLA's compile time explode)."""
+    if xp.__name__.startswith("jax"):
+        import jax
+
+        return jax.lax.fori_loop(0, n, lambda _, st: step(st), state)
+    for _ in range(n):
+        state = step(state)
+    return state
 
 
-def _refine(objective: Callable[..., np.ndarray], lows: list[np.ndarray], highs: list[np.ndarray],
-            n_coarse: int, n_fine: int, rounds: int, xp=np, keep: int = 1) -> tuple[list[np.ndarray], np.ndarray]:
-    """Minimise ``objective(*xs)`` over a box, vectorised over the leading (problem) axes.
+#: Golden ratio step of the bracket search.
+_INV_PHI = (math.sqrt(5.0) - 1.0) / 2.0
 
-    ``lows``/``highs`` have the problem shape; the objective gets one grid array per variable
-    (problem shape plus one trailing axis per variable) and returns values of that shape, with
-    infeasible points as +inf. A coarse grid, then for each of its ``keep`` best cells (near-tied
-    basins) ``rounds`` finer grids over the cells around the best point so far.
+
+def _linspace(lo, hi, n: int, xp=np):
+    """``n`` points from ``lo`` to ``hi`` along a new trailing axis."""
+    lo, hi = xp.asarray(lo), xp.asarray(hi)
+    return lo[..., None] + (hi - lo)[..., None] * xp.asarray(np.linspace(0.0, 1.0, n), dtype=lo.dtype)
+
+
+def _search_1d(objective: Callable[[np.ndarray], np.ndarray], grid, lo, hi, *, iters: int,
+               xp=np) -> tuple[np.ndarray, np.ndarray]:
+    """Minimise ``objective(x)`` over ``[lo, hi]``, vectorised over the leading (problem) axes.
+
+    ``grid`` holds ascending coarse points along a trailing axis; it and ``lo``/``hi`` broadcast
+    against the problem shape (a grid shared by many problems stays small, so whatever the
+    objective computes from ``x`` alone is computed once for them). The objective gets ``x``
+    with one trailing axis and returns values broadcast to the problem shape plus that axis,
+    +inf (or NaN) where infeasible. ``iters`` golden-section steps then search between the best
+    grid point's neighbours (each step one evaluation, shrinking the bracket by 0.618). Returns
+    ``(x*, f(x*))``, the best point seen.
     """
-    k = len(lows)
-    lows = [xp.asarray(x) for x in lows]
-    highs = [xp.asarray(x) for x in highs]
-    grids, t = _grid(lows, highs, n_coarse, k, xp)
-    vals = objective(*grids)
+    lo, hi = xp.asarray(lo), xp.asarray(hi)
+    vals = objective(grid)
     vals = xp.where(xp.isnan(vals), xp.inf, vals)
-    flat = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
-    order = xp.argsort(flat, axis=-1)[..., :keep] if keep > 1 else xp.argmin(flat, axis=-1)[..., None]
-    step0 = [(highs[i] - lows[i]) / (n_coarse - 1) for i in range(k)]
-    best_x, best_v = None, None
-    for j in range(keep):
-        idx = order[..., j]
-        pos = xp.unravel_index(idx, (n_coarse,) * k)
-        cx = [lows[i] + (highs[i] - lows[i]) * xp.asarray(t, dtype=lows[i].dtype)[pos[i]] for i in range(k)]
-        cv = xp.take_along_axis(flat, idx[..., None], axis=-1)[..., 0]
-        lo = [xp.maximum(cx[i] - step0[i], lows[i]) for i in range(k)]
-        hi = [xp.minimum(cx[i] + step0[i], highs[i]) for i in range(k)]
-        for _ in range(rounds):
-            g, tf = _grid(lo, hi, n_fine, k, xp)
-            vals = objective(*g)
-            vals = xp.where(xp.isnan(vals), xp.inf, vals)
-            fl = vals.reshape(vals.shape[: vals.ndim - k] + (-1,))
-            ix = xp.argmin(fl, axis=-1)
-            p = xp.unravel_index(ix, (n_fine,) * k)
-            xs = [lo[i] + (hi[i] - lo[i]) * xp.asarray(tf, dtype=lo[i].dtype)[p[i]] for i in range(k)]
-            v = xp.take_along_axis(fl, ix[..., None], axis=-1)[..., 0]
-            better = v < cv
-            cx = [xp.where(better, a, b) for a, b in zip(xs, cx, strict=True)]
-            cv = xp.where(better, v, cv)
-            step = [(hi[i] - lo[i]) / (n_fine - 1) for i in range(k)]
-            lo = [xp.maximum(cx[i] - step[i], lows[i]) for i in range(k)]
-            hi = [xp.minimum(cx[i] + step[i], highs[i]) for i in range(k)]
-        if best_v is None:
-            best_x, best_v = cx, cv
-        else:
-            better = cv < best_v
-            best_x = [xp.where(better, a, b) for a, b in zip(cx, best_x, strict=True)]
-            best_v = xp.where(better, cv, best_v)
+    grid = xp.broadcast_to(grid, vals.shape)
+    n = vals.shape[-1]
+    i = xp.argmin(vals, axis=-1)[..., None]
+    best_v = xp.take_along_axis(vals, i, axis=-1)[..., 0]
+    best_x = xp.take_along_axis(grid, i, axis=-1)[..., 0]
+    a = xp.where(i[..., 0] > 0, xp.take_along_axis(grid, xp.maximum(i - 1, 0), axis=-1)[..., 0], lo)
+    b = xp.where(i[..., 0] < n - 1, xp.take_along_axis(grid, xp.minimum(i + 1, n - 1), axis=-1)[..., 0], hi)
+
+    def f(z):
+        v = objective(z[..., None])[..., 0]
+        return xp.where(xp.isnan(v), xp.inf, v)
+
+    c, d = b - _INV_PHI * (b - a), a + _INV_PHI * (b - a)
+    fc, fd = f(c), f(d)
+
+    def golden(state):
+        a, b, c, fc, d, fd = state
+        left = fc <= fd  # the minimum lies in [a, d]: d becomes the new c's partner
+        a, b = xp.where(left, a, c), xp.where(left, d, b)
+        z = xp.where(left, b - _INV_PHI * (b - a), a + _INV_PHI * (b - a))
+        fz = f(z)
+        return (a, b, xp.where(left, z, d), xp.where(left, fz, fd), xp.where(left, c, z), xp.where(left, fc, fz))
+
+    a, b, c, fc, d, fd = _repeat(iters, golden, (a, b, c, fc, d, fd), xp)
+    for x_, v_ in ((c, fc), (d, fd)):
+        better = v_ < best_v
+        best_x, best_v = xp.where(better, x_, best_x), xp.where(better, v_, best_v)
     return best_x, best_v
 
 
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
-                       rounds: int = 4, xp=np) -> dict[str, np.ndarray]:
+                       iters: int | None = None, xp=np) -> dict[str, np.ndarray]:
     """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
     log_C = xp.log(xp.asarray(C, dtype=float))[None, :] + xp.zeros((law.n_draws, 1))
 
     def objective(log_N):
-        log_D = log_C[..., None] - xp.log(3.0) - log_F(log_N, arch, xp)
+        log_D = log_C[..., None] - LOG3 - log_F(log_N, arch, xp)
         val = _log_sup_nd(xp, law, log_N, log_D)
         return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, xp.inf)
 
-    (log_N,), v = _refine(objective, [xp.full(log_C.shape, LOG_MIN)], [xp.full(log_C.shape, LOG_MAX)],
-                          64, 9, rounds, xp)
-    log_D = log_C - xp.log(3.0) - log_F(log_N, arch, xp)
+    log_N, v = _search_1d(objective, _linspace(xp.full((1, 1), LOG_MIN), LOG_MAX, COARSE["supervised"], xp),
+                          LOG_MIN, LOG_MAX, iters=iters or GOLDEN_ITERS, xp=xp)
+    log_D = log_C - LOG3 - log_F(log_N, arch, xp)
     return {"N": xp.exp(log_N), "D": xp.exp(log_D), "L": xp.exp(v)}
 
 
@@ -189,50 +192,63 @@ def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
 
 
 def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
-                         arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
-                         xp=np, search_dtype: str | None = None) -> dict[str, np.ndarray]:
+                         arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
+                         xp=np) -> dict[str, np.ndarray]:
     """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
 
     Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
     best case, where the teacher is free and only its loss is chosen). Where no allocation within
-    the bounds spends the budget, everything is NaN. With ``search_dtype="float32"`` the search runs
-    in single precision and a short float64 search around its answer gives the result.
+    the bounds spends the budget, everything is NaN. ``iters`` is the number of golden-section
+    steps after each coarse grid (default :data:`GOLDEN_ITERS`).
     """
-    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "xp": xp}
-    if search_dtype is None or np.dtype(search_dtype) == np.float64:
-        res = _distillation_optimum(law, N_S, C, scenario, **kw)
-    else:
-        rough = _distillation_optimum(law.astype(search_dtype, xp), N_S, C, scenario, dtype=search_dtype, **kw)
-        res = _distillation_optimum(law, N_S, C, scenario, around={k: xp.asarray(v, dtype=float)
-                                                                    for k, v in rough["_vars"].items()}, **kw)
-    res.pop("_vars")
+    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch,
+                                iters=iters or GOLDEN_ITERS, xp=xp)
     bad = ~xp.isfinite(res["L_S"])
     return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
-def _problem_axes(n_draws: int, N_S, C, xp=np, dtype=float):
+def _problem_axes(n_draws: int, N_S, C, xp=np):
     """log N_S and log C broadcast to the problem shape (draw, student size, budget)."""
-    log_NS = xp.log(xp.asarray(N_S, dtype=dtype))[None, :, None] + xp.zeros((n_draws, 1, 1), dtype=dtype)
-    log_C = xp.log(xp.asarray(C, dtype=dtype))[None, None, :] + xp.zeros((n_draws, 1, 1), dtype=dtype)
+    log_NS = xp.log(xp.asarray(N_S, dtype=float))[None, :, None] + xp.zeros((n_draws, 1, 1))
+    log_C = xp.log(xp.asarray(C, dtype=float))[None, None, :] + xp.zeros((n_draws, 1, 1))
     return xp.broadcast_arrays(log_NS, log_C)
 
 
-#: The float64 search around a float32 answer: half-widths of its box and its grid.
-POLISH = {"log_LT": 0.01, "log_NT": 0.05, "logit_u": 0.05}
-POLISH_SEARCH = {"n_coarse": 5, "n_fine": 5, "rounds": 3}
+#: Coarse grid points of each one-variable search (over log L_T in the best case, log N_T in the
+#: teacher scenarios, log N for the supervised optimum); the teacher-pretraining searches span
+#: only the teacher sizes the budget can pay for, so fewer points give cells as fine.
+COARSE = {"supervised": 64, "best_case": 64, "teacher_inference": 64, "teacher_pretraining": 32,
+          "teacher_pretraining_edge": 24}
+#: Golden-section steps after the coarse grid (the two-cell bracket shrinks by 0.618 each).
+GOLDEN_ITERS = 16
+#: Newton steps for the inference-aware teacher's tokens (monotone from below, quadratic).
+NEWTON_STEPS = 4
+
+
+def frontier_log_tokens(law: Laws, log_N, arch: Architecture | None, nd: int, xp=np):
+    """log D of the supervised compute-optimal model of size N (draws on axis 0, ``nd`` more axes).
+
+    At fixed compute ``L(N, D)`` is minimal where ``alpha A N**-alpha / (beta B D**-beta)``
+    equals ``d log F / d log N`` (neither E nor gamma enters): solved for D in closed form.
+    """
+    c = {k: _shape(getattr(law, k), nd, xp) for k in ("A", "B", "alpha", "beta")}
+    log_g = xp.log(compute.flops_elasticity(xp.exp(log_N), arch, xp))
+    return (xp.log(c["beta"] * c["B"]) + log_g - xp.log(c["alpha"] * c["A"]) + c["alpha"] * log_N) / c["beta"]
 
 
 def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
-                          arch: Architecture | None, rounds: int, xp=np, dtype=None,
-                          around: dict | None = None) -> dict[str, np.ndarray]:
-    """The search; ``around`` (a previous answer's variables) narrows it to a small box there."""
+                          arch: Architecture | None, iters: int, xp=np) -> dict[str, np.ndarray]:
+    """The four scenarios' searches (see the module docstring for the reductions)."""
     sc = compute.get_scenario(scenario)
     n = law.n_draws
-    dtype = dtype or float
-    log_NS, log_C = _problem_axes(n, N_S, C, xp, dtype)
+    log_NS, log_C = _problem_axes(n, N_S, C, xp)
     lead = log_NS.shape
+    # the same axes unbroadcast, so that what depends on fewer of them is computed once
+    log_NS_u = xp.log(xp.asarray(N_S))[None, :, None]
+    log_C_u = xp.log(xp.asarray(C))[None, None, :]
     log_FS = log_F(log_NS, arch, xp)
-    k = float(n_students)
+    log_FS_u = log_F(log_NS_u, arch, xp)
+    log_k = math.log(float(n_students))
 
     def student(log_DS, log_LT, nd):
         tilde = _log_sup_nd(xp, law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
@@ -244,71 +260,108 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
             m = m & (x >= LOG_MIN - 1e-9) & (x <= LOG_MAX + 1e-9)
         return m
 
-    def box(names, lows, highs, **search):
-        """Search the full box, or a small float64 box around a previous answer."""
-        if around is None:
-            return _refine(search.pop("objective"), lows, highs, xp=xp, **search)
-        lo = [xp.maximum(around[v] - POLISH[v], a) for v, a in zip(names, lows, strict=True)]
-        hi = [xp.minimum(around[v] + POLISH[v], b) for v, b in zip(names, highs, strict=True)]
-        return _refine(search["objective"], lo, hi, xp=xp, **POLISH_SEARCH)
+    def search(name, objective, lo, hi, grid=None):
+        grid = _linspace(lo, hi, COARSE[name], xp) if grid is None else grid
+        return _search_1d(objective, grid, lo, hi, iters=iters, xp=xp)
 
     if sc.name == "best_case":
         log_DS = log_C - LOG3 - log_FS
-        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX, dtype=dtype), xp.full((n, 1), LOG_MAX, dtype=dtype))[:, 0]
-        lo = xp.broadcast_to(floor[:, None, None], lead) + 0.0
-        hi = lo + math.log(10.0)
+        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX), xp.full((n, 1), LOG_MAX))[:, 0]
+        lo = floor[:, None, None]
 
         def obj(log_LT):
             v = student(log_DS[..., None], log_LT, 1)
             return xp.where(ok(log_DS)[..., None], v, xp.inf)
 
-        (log_LT,), v = box(["log_LT"], [lo], [hi], objective=obj, n_coarse=96, n_fine=9, rounds=rounds)
+        log_LT, v = search("best_case", obj, lo, lo + math.log(10.0))
         return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "L_T": xp.exp(log_LT),
-                "N_T": xp.full(lead, xp.nan, dtype=dtype), "D_T": xp.full(lead, xp.nan, dtype=dtype),
-                "_vars": {"log_LT": log_LT}}
+                "N_T": xp.full(lead, xp.nan), "D_T": xp.full(lead, xp.nan)}
 
     if sc.name == "teacher_inference":
         log_DT = LOG_MAX
 
+        def tokens(log_NT):
+            return log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
+
         def obj(log_NT):
-            log_DS = log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
+            log_DS = tokens(log_NT)
             log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
             return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
-        (log_NT,), v = box(["log_NT"], [xp.full(lead, LOG_MIN, dtype=dtype)], [xp.full(lead, LOG_MAX, dtype=dtype)],
-                           objective=obj, n_coarse=64, n_fine=9, rounds=rounds)
-        log_DS = log_C - xp.logaddexp(LOG3 + log_FS, log_F(log_NT, arch, xp))
+        log_NT, v = search("teacher_inference", obj, xp.full((1, 1, 1), LOG_MIN),
+                           xp.full((1, 1, 1), LOG_MAX))
+        log_DS = tokens(log_NT[..., None])[..., 0]
         log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
         return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT),
-                "D_T": xp.full(lead, math.exp(log_DT), dtype=dtype), "L_T": xp.exp(log_LT),
-                "_vars": {"log_NT": log_NT}}
+                "D_T": xp.full(lead, math.exp(log_DT)), "L_T": xp.exp(log_LT)}
 
-    # teacher pretraining (+ inference): free log N_T and the student's share u of the budget
-    lgt = sc.delta_logits
+    # Teacher pretraining (+ inference). At the optimum the teacher is the cheapest of its loss:
+    # otherwise a cheaper one of the same loss would leave compute for more student tokens, and
+    # L_S falls with D_S at fixed L_T. Minimising F_T (3 D_T / k + delta D_S) over the teacher's
+    # iso-loss curve gives, for each N_T, one D_T: (D_T / D_frontier)^beta = 1 + delta k D_S / (3 D_T)
+    # (D_T = D_frontier, the compute-optimal teacher, without inference). N_T is the one free variable.
+    beta = _shape(law.beta, 3, xp)
+    lgt = sc.delta_logits > 0
 
-    def split(log_NT, logit_u):
-        log_u = -xp.logaddexp(0.0, -logit_u)
-        log_1mu = -xp.logaddexp(0.0, logit_u)
+    def allocation(log_NT):
+        """(log D_S, log D_T, the teacher's share of C, log cost per student token) for teacher
+        sizes with one trailing axis."""
         log_FT = log_F(log_NT, arch, xp)
-        per_token = LOG3 + log_FS[..., None, None]
+        log_Du = frontier_log_tokens(law, log_NT, arch, 3, xp)
+        log_pt = xp.logaddexp(LOG3 + log_FS_u[..., None], log_FT) if lgt else LOG3 + log_FS_u[..., None]
         if lgt:
-            per_token = xp.logaddexp(per_token, log_FT)
-        log_DS = log_C[..., None, None] + log_u - per_token
-        log_DT = log_C[..., None, None] + log_1mu + math.log(k) - LOG3 - log_FT
-        return log_DS, log_DT
+            # h(x) = beta (x - log D_u) - log(a + b e^-x) = 0 with a = 3 F_S / pt, b = k C / (3 pt):
+            # h is increasing and concave, so Newton from the lower bracket end climbs to the root
+            log_a = LOG3 + log_FS_u[..., None] - log_pt
+            log_b = log_k + log_C_u[..., None] - LOG3 - log_pt
+            x = xp.maximum(log_Du + log_a / beta, (beta * log_Du + log_b) / (beta + 1.0))
 
-    def obj(log_NT, logit_u):
-        log_DS, log_DT = split(log_NT, logit_u)
+            def newton(state):
+                (x,) = state
+                h = beta * (x - log_Du) - xp.logaddexp(log_a, log_b - x)
+                return (x - h / (beta + 1.0 / (1.0 + xp.exp(log_a - log_b + x))),)
+
+            (log_Du,) = _repeat(NEWTON_STEPS, newton, (x,), xp)
+        log_DT = xp.clip(log_Du, LOG_MIN, LOG_MAX)
+        share = xp.exp(LOG3 + log_FT + log_DT - log_k - log_C_u[..., None])  # the teacher's share of C
+        # a teacher that takes the whole budget leaves no tokens: a finite value below the bound
+        fits = share < 1.0
+        log_DS = xp.where(fits, log_C_u[..., None] + xp.log1p(-xp.where(fits, share, 0.0)) - log_pt, LOG_MIN - 10.0)
+        return log_DS, log_DT, share, log_pt
+
+    def obj(log_NT):
+        log_DS, log_DT, _, _ = allocation(log_NT)
         log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
-        return xp.where(ok(log_DS, log_DT, log_NT + 0 * log_DT), student(log_DS, log_LT, 2), xp.inf)
+        return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
-    lo = [xp.full(lead, LOG_MIN, dtype=dtype), xp.full(lead, -12.0, dtype=dtype)]
-    hi = [xp.full(lead, math.log(1e14), dtype=dtype), xp.full(lead, 12.0, dtype=dtype)]
-    (log_NT, logit_u), v = box(["log_NT", "logit_u"], lo, hi, objective=obj, **SEARCH_2D)
-    log_DS, log_DT = (x[..., 0, 0] for x in split(log_NT[..., None, None], logit_u[..., None, None]))
+    # the largest teacher the budget pays for, trained at least to the frontier (per draw and budget)
+    lo_b = xp.full((n, 1, log_C_u.shape[-1]), LOG_MIN)
+    hi_b = xp.full(lo_b.shape, LOG_MAX)
+
+    def bisect(state):
+        lo_b, hi_b = state
+        mid = 0.5 * (lo_b + hi_b)
+        cost = (LOG3 + log_F(mid, arch, xp) + xp.clip(frontier_log_tokens(law, mid, arch, 2, xp), LOG_MIN, LOG_MAX)
+                - log_k)
+        over = cost > log_C_u
+        return xp.where(over, lo_b, mid), xp.where(over, mid, hi_b)
+
+    _, hi_b = _repeat(48, bisect, (lo_b, hi_b), xp)
+    # Near the largest affordable teacher the student's tokens fall steeply with N_T (a student of
+    # 1e6-1e9 tokens lives within ~1e-3 nats of log N_T there), so the grid is also log-spaced in
+    # the distance to that end: both basins get cells a golden-section search can finish.
+    lo = xp.full((1, 1, 1), LOG_MIN)
+    gaps = xp.asarray(np.geomspace(1e-10, 1.0, COARSE["teacher_pretraining_edge"]))
+    grid = xp.sort(xp.concatenate([_linspace(lo, hi_b, COARSE["teacher_pretraining"], xp),
+                                   xp.maximum(hi_b[..., None] - gaps, LOG_MIN)], axis=-1), axis=-1)
+    log_NT, v = search("teacher_pretraining", obj, lo, hi_b, grid)
+    # where the student alone could pass 1e17 tokens, its bound may bind and the cheapest teacher
+    # need not be best: beyond the paper's bounds, as for the supervised student, so undefined
+    v = xp.where(log_C > LOG3 + log_FS + LOG_MAX, xp.nan, v)
+    log_DS, log_DT, _, _ = (x[..., 0] for x in allocation(log_NT[..., None]))
     log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
     return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
-            "L_T": xp.exp(log_LT), "_vars": {"log_NT": log_NT, "logit_u": logit_u}}
+            "L_T": xp.exp(log_LT)}
 
 
 def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, N_T: float,
@@ -349,7 +402,7 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
 
 
 def fixed_tokens(law: Laws, student_sizes, tokens, *, arch: Architecture | None = PAPER_ARCHITECTURE,
-                 rounds: int = 4) -> xr.Dataset:
+                 iters: int | None = None) -> xr.Dataset:
     """Distilled vs supervised at the same student tokens ``D_S``, with the best teacher (the paper's
     fixed-token comparison; the teacher's cost is not counted).
 
@@ -364,7 +417,7 @@ def fixed_tokens(law: Laws, student_sizes, tokens, *, arch: Architecture | None 
     L_S, L_T, L_sup = [], [], []
     for n in N_S:
         C = 3 * compute.forward_flops_per_token(n, arch) * D
-        res = distillation_optimum(law, [n], C, "best_case", arch=arch, rounds=rounds)
+        res = distillation_optimum(law, [n], C, "best_case", arch=arch, iters=iters)
         L_S.append(res["L_S"][:, 0, :])
         L_T.append(res["L_T"][:, 0, :])
         L_sup.append(np.exp(_log_sup_nd(np, law, np.full((law.n_draws, D.size), np.log(n)),
@@ -403,13 +456,9 @@ def _check_inputs(N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], n_
         raise ValueError("n_students must be >= 1")
 
 
-#: The two-variable search (teacher pretraining scenarios): coarse grid, refinement grids, rounds,
-#: and how many of the coarse grid's best cells are refined (near-tied basins).
-SEARCH_2D = {"n_coarse": 16, "n_fine": 5, "rounds": 7, "keep": 3}
-
 #: Largest number of grid evaluations held in one temporary array (float64: 64 MB).
 MAX_GRID_ELEMENTS = 2**23
-_GRID_POINTS = 16 * 16  # the widest search grid per problem (two-variable coarse grid)
+_GRID_POINTS = max(COARSE.values())  # the widest search grid per problem
 
 
 def every_tenth(callback: Callable[[int, int], None]) -> Callable[[int, int], None]:
@@ -430,22 +479,20 @@ def auto_chunk(n_sizes: int, n_budgets: int) -> int:
 
 
 @functools.cache
-def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, rounds: int, search_dtype: str | None):
+def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, iters: int | None):
     import jax
     import jax.numpy as jnp
 
     def kernel(coefs, N_S, C):
         return distillation_optimum(Laws(**coefs), N_S, C, scenario, n_students=n_students, arch=arch,
-                                    rounds=rounds, xp=jnp, search_dtype=search_dtype)
+                                    iters=iters, xp=jnp)
 
     return jax.jit(kernel)
 
 
-def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds: int, backend: str,
-             search_dtype: str | None = None):
+def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: int | None, backend: str):
     if backend == "numpy":
-        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, rounds=rounds,
-                                    search_dtype=search_dtype)
+        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, iters=iters)
     if backend == "jax":
         import jax
 
@@ -453,25 +500,24 @@ def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, rounds:
             raise RuntimeError("the JAX planner needs 64-bit floats: set JAX_ENABLE_X64=1 (or "
                                "jax.config.update('jax_enable_x64', True)) before JAX is first used")
         coefs = {k: v for k, v in sub.__dict__.items() if v is not None}
-        out = _jax_kernel(scenario, n_students, arch, rounds, search_dtype)(coefs, N_S, C)
+        out = _jax_kernel(scenario, n_students, arch, iters)(coefs, N_S, C)
         return {k: np.asarray(v) for k, v in out.items()}
     raise ValueError(f"backend must be 'numpy' or 'jax', got {backend!r}")
 
 
 def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
-               arch: Architecture | None = PAPER_ARCHITECTURE, rounds: int = 4,
-               backend: str = "numpy", search_dtype: str | None = None) -> xr.Dataset:
+               arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
+               backend: str = "numpy") -> xr.Dataset:
     """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask)."""
     out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
     for sc in scenarios:
-        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, rounds=rounds, backend=backend,
-                       search_dtype=search_dtype)
+        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, iters=iters, backend=backend)
         for k in out:
             out[k].append(res[k])
     dims = ("draw", "student_size", "budget", "scenario")
     ds = xr.Dataset({k: (dims, np.stack(v, axis=-1)) for k, v in out.items()})
     ds["L_sup"] = (("draw", "student_size", "budget"), supervised_student(sub, N_S, C, arch))
-    opt = supervised_optimum(sub, C, arch, rounds=rounds)
+    opt = supervised_optimum(sub, C, arch, iters=iters)
     for k, v in opt.items():
         ds[f"{k}_opt"] = (("draw", "budget"), v)
     return ds
@@ -479,8 +525,8 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
 
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
               n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
-              rounds: int = 4, backend: str = "numpy", scheduler: str | None = None,
-              search_dtype: str | None = None, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+              iters: int | None = None, backend: str = "numpy", scheduler: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
@@ -492,8 +538,7 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid; ``progress(done,
     total)`` is called after each chunk. ``backend="jax"`` runs the searches jit-compiled on JAX
     (CPU or GPU; same results). ``scheduler`` sends the chunks to Dask: ``"local"`` starts a
-    LocalCluster, anything else is a scheduler address (``tcp://host:8786``). ``search_dtype=
-    "float32"`` searches in single precision and finishes each problem with a short float64 search.
+    LocalCluster, anything else is a scheduler address (``tcp://host:8786``).
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -503,7 +548,7 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
         raise ValueError("distillation planning needs a distillation (joint) posterior, not a supervised one")
     chunk = chunk or auto_chunk(N_S.size, C.size)
     starts = list(range(0, law.n_draws, chunk))
-    kw = {"n_students": n_students, "arch": arch, "rounds": rounds, "backend": backend, "search_dtype": search_dtype}
+    kw = {"n_students": n_students, "arch": arch, "iters": iters, "backend": backend}
     if scheduler is None:
         parts = []
         for start in starts:

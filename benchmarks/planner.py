@@ -72,7 +72,6 @@ def main() -> int:
     ap.add_argument("--starts", type=int, default=10)
     ap.add_argument("--jax", action="store_true", help="also time the JAX backend (needs JAX_ENABLE_X64=1)")
     ap.add_argument("--no-memory", action="store_true")
-    ap.add_argument("--float32", action="store_true", help="search in float32 (finished in float64)")
     ap.add_argument("--scheduler", help="also time the Dask path: 'local' (a 2-worker LocalCluster) or an address")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
@@ -87,22 +86,23 @@ def main() -> int:
     print(f"slice: {args.draws} draws x {sizes.size} sizes x {budgets.size} budgets x {len(scenarios)} scenarios "
           f"= {n_problems:,} problems; {os.cpu_count()} cores")
 
-    dtype = "float32" if args.float32 else None
     t0 = time.perf_counter()
-    grid = planner.plan_grid(law, sizes, budgets, scenarios, search_dtype=dtype)
+    grid = planner.plan_grid(law, sizes, budgets, scenarios)
     t_numpy = time.perf_counter() - t0
-    print(f"planner (numpy, search in {dtype or 'float64'}): {t_numpy:.1f} s  "
+    print(f"planner (numpy): {t_numpy:.1f} s  "
           f"({1e6 * t_numpy / n_problems:.1f} us/problem)")
-    t_jax = None
+    t_jax = t_compile = None
     if args.jax:
         import jax
 
         jax.config.update("jax_enable_x64", True)
         chunk = planner.auto_chunk(sizes.size, budgets.size)
-        planner.plan_grid(law.take(slice(0, chunk)), sizes, budgets, scenarios, backend="jax", chunk=chunk,
-                          search_dtype=dtype)  # compile
         t0 = time.perf_counter()
-        gj = planner.plan_grid(law, sizes, budgets, scenarios, backend="jax", chunk=chunk, search_dtype=dtype)
+        planner.plan_grid(law.take(slice(0, chunk)), sizes, budgets, scenarios, backend="jax", chunk=chunk)  # compile
+        t_compile = time.perf_counter() - t0
+        print(f"jax compile (first chunk, all scenarios): {t_compile:.1f} s")
+        t0 = time.perf_counter()
+        gj = planner.plan_grid(law, sizes, budgets, scenarios, backend="jax", chunk=chunk)
         t_jax = time.perf_counter() - t0
         diff = float(np.nanmax(np.abs(gj["L_S"].values - grid["L_S"].values)))
         print(f"planner (jax, {jax.default_backend()}): {t_jax:.1f} s; max |numpy - jax| = {diff:.1e}")
@@ -110,7 +110,7 @@ def main() -> int:
     t_dask = None
     if args.scheduler:
         t0 = time.perf_counter()
-        gd = planner.plan_grid(law, sizes, budgets, scenarios, scheduler=args.scheduler, search_dtype=dtype)
+        gd = planner.plan_grid(law, sizes, budgets, scenarios, scheduler=args.scheduler)
         t_dask = time.perf_counter() - t0
         same = bool(np.array_equal(gd["L_S"].values, grid["L_S"].values, equal_nan=True))
         print(f"planner (numpy on Dask, {args.scheduler}): {t_dask:.1f} s (cluster start included); "
@@ -147,11 +147,12 @@ def main() -> int:
               f"MiB while planning {mem['draws_planned']} draws; the full result would hold "
               f"{mem['full_result_MiB']:.0f} MiB; projected time {mem['projected_full_seconds'] / 60:.0f} min")
 
-    write_results("planner_float32" if args.float32 else "planner", {
+    write_results("planner", {
         "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
         "slice": {"draws": args.draws, "sizes": int(sizes.size), "budgets": int(budgets.size),
                   "scenarios": list(scenarios), "problems": n_problems},
-        "search_dtype": dtype or "float64", "planner_numpy_seconds": t_numpy, "planner_jax_seconds": t_jax,
+        "planner_numpy_seconds": t_numpy, "planner_jax_seconds": t_jax,
+        "jax_compile_seconds": t_compile,
         "planner_dask_seconds": t_dask,
         "baseline": {"starts": args.starts, "problems_timed": len(picks), "seconds_per_problem": per_problem,
                      "extrapolated_seconds": t_base_full},

@@ -44,3 +44,13 @@ def test_scenarios_and_k_students():
     assert sunk == pytest.approx(student + F(N_T) * D_S)
     with pytest.raises(ValueError, match="unknown scenario"):
         compute.get_scenario("cheap")
+
+
+def test_flops_elasticity_is_the_log_derivative():
+    N = np.geomspace(1e6, 1e15, 7)
+    h = 1e-5
+    log_F = lambda n: np.log(compute.forward_flops_per_token(n))  # noqa: E731
+    num = (log_F(N * np.exp(h)) - log_F(N * np.exp(-h))) / (2 * h)
+    np.testing.assert_allclose(compute.flops_elasticity(N), num, rtol=1e-8)
+    assert compute.flops_elasticity(N)[0] < 0.9  # attention and vocabulary matter for small models
+    np.testing.assert_array_equal(compute.flops_elasticity(N, arch=None), 1.0)
