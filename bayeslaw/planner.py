@@ -124,9 +124,12 @@ def _search_1d(objective: Callable[[np.ndarray], np.ndarray], grid, lo, hi, *, i
     grid point's neighbours (each step one evaluation, shrinking the bracket by 0.618). Returns
     ``(x*, f(x*))``, the best point seen.
     """
+    def f(x):
+        v = objective(x)
+        return xp.where(xp.isnan(v), xp.inf, v)
+
     lo, hi = xp.asarray(lo), xp.asarray(hi)
-    vals = objective(grid)
-    vals = xp.where(xp.isnan(vals), xp.inf, vals)
+    vals = f(grid)
     grid = xp.broadcast_to(grid, vals.shape)
     n = vals.shape[-1]
     i = xp.argmin(vals, axis=-1)[..., None]
@@ -135,19 +138,18 @@ def _search_1d(objective: Callable[[np.ndarray], np.ndarray], grid, lo, hi, *, i
     a = xp.where(i[..., 0] > 0, xp.take_along_axis(grid, xp.maximum(i - 1, 0), axis=-1)[..., 0], lo)
     b = xp.where(i[..., 0] < n - 1, xp.take_along_axis(grid, xp.minimum(i + 1, n - 1), axis=-1)[..., 0], hi)
 
-    def f(z):
-        v = objective(z[..., None])[..., 0]
-        return xp.where(xp.isnan(v), xp.inf, v)
+    def f1(z):  # one point per problem
+        return f(z[..., None])[..., 0]
 
     c, d = b - _INV_PHI * (b - a), a + _INV_PHI * (b - a)
-    fc, fd = f(c), f(d)
+    fc, fd = f1(c), f1(d)
 
     def golden(state):
         a, b, c, fc, d, fd = state
         left = fc <= fd  # the minimum lies in [a, d]: d becomes the new c's partner
         a, b = xp.where(left, a, c), xp.where(left, d, b)
         z = xp.where(left, b - _INV_PHI * (b - a), a + _INV_PHI * (b - a))
-        fz = f(z)
+        fz = f1(z)
         return (a, b, xp.where(left, z, d), xp.where(left, fz, fd), xp.where(left, c, z), xp.where(left, fc, fz))
 
     a, b, c, fc, d, fd = _repeat(iters, golden, (a, b, c, fc, d, fd), xp)
@@ -244,8 +246,8 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     log_NS, log_C = _problem_axes(n, N_S, C, xp)
     lead = log_NS.shape
     # the same axes unbroadcast, so that what depends on fewer of them is computed once
-    log_NS_u = xp.log(xp.asarray(N_S))[None, :, None]
-    log_C_u = xp.log(xp.asarray(C))[None, None, :]
+    log_NS_u = xp.log(xp.asarray(N_S, dtype=float))[None, :, None]
+    log_C_u = xp.log(xp.asarray(C, dtype=float))[None, None, :]
     log_FS = log_F(log_NS, arch, xp)
     log_FS_u = log_F(log_NS_u, arch, xp)
     log_k = math.log(float(n_students))
@@ -304,12 +306,12 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     lgt = sc.delta_logits > 0
 
     def allocation(log_NT):
-        """(log D_S, log D_T, the teacher's share of C, log cost per student token) for teacher
-        sizes with one trailing axis."""
+        """(log D_S, log D_T) for teacher sizes with one trailing axis."""
         log_FT = log_F(log_NT, arch, xp)
         log_Du = frontier_log_tokens(law, log_NT, arch, 3, xp)
-        log_pt = xp.logaddexp(LOG3 + log_FS_u[..., None], log_FT) if lgt else LOG3 + log_FS_u[..., None]
+        log_pt = LOG3 + log_FS_u[..., None]  # cost per student token
         if lgt:
+            log_pt = xp.logaddexp(log_pt, log_FT)
             # h(x) = beta (x - log D_u) - log(a + b e^-x) = 0 with a = 3 F_S / pt, b = k C / (3 pt):
             # h is increasing and concave, so Newton from the lower bracket end climbs to the root
             log_a = LOG3 + log_FS_u[..., None] - log_pt
@@ -327,10 +329,10 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         # a teacher that takes the whole budget leaves no tokens: a finite value below the bound
         fits = share < 1.0
         log_DS = xp.where(fits, log_C_u[..., None] + xp.log1p(-xp.where(fits, share, 0.0)) - log_pt, LOG_MIN - 10.0)
-        return log_DS, log_DT, share, log_pt
+        return log_DS, log_DT
 
     def obj(log_NT):
-        log_DS, log_DT, _, _ = allocation(log_NT)
+        log_DS, log_DT = allocation(log_NT)
         log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
         return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
@@ -358,7 +360,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     # where the student alone could pass 1e17 tokens, its bound may bind and the cheapest teacher
     # need not be best: beyond the paper's bounds, as for the supervised student, so undefined
     v = xp.where(log_C > LOG3 + log_FS + LOG_MAX, xp.nan, v)
-    log_DS, log_DT, _, _ = (x[..., 0] for x in allocation(log_NT[..., None]))
+    log_DS, log_DT = (x[..., 0] for x in allocation(log_NT[..., None]))
     log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
     return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
             "L_T": xp.exp(log_LT)}
