@@ -209,11 +209,15 @@ def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
     return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
+def _log_axes(N_S, C, xp=np):
+    """log N_S and log C on their own axes of the problem shape: (1, size, 1) and (1, 1, budget)."""
+    return xp.log(xp.asarray(N_S, dtype=float))[None, :, None], xp.log(xp.asarray(C, dtype=float))[None, None, :]
+
+
 def _problem_axes(n_draws: int, N_S, C, xp=np):
     """log N_S and log C broadcast to the problem shape (draw, student size, budget)."""
-    log_NS = xp.log(xp.asarray(N_S, dtype=float))[None, :, None] + xp.zeros((n_draws, 1, 1))
-    log_C = xp.log(xp.asarray(C, dtype=float))[None, None, :] + xp.zeros((n_draws, 1, 1))
-    return xp.broadcast_arrays(log_NS, log_C)
+    zeros = xp.zeros((n_draws, 1, 1))
+    return xp.broadcast_arrays(*(x + zeros for x in _log_axes(N_S, C, xp)))
 
 
 #: Coarse grid points of each one-variable search (over log L_T in the best case, log N_T in the
@@ -246,10 +250,9 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     log_NS, log_C = _problem_axes(n, N_S, C, xp)
     lead = log_NS.shape
     # the same axes unbroadcast, so that what depends on fewer of them is computed once
-    log_NS_u = xp.log(xp.asarray(N_S, dtype=float))[None, :, None]
-    log_C_u = xp.log(xp.asarray(C, dtype=float))[None, None, :]
-    log_FS = log_F(log_NS, arch, xp)
+    log_NS_u, log_C_u = _log_axes(N_S, C, xp)
     log_FS_u = log_F(log_NS_u, arch, xp)
+    log_FS = xp.broadcast_to(log_FS_u, lead)
     log_k = math.log(float(n_students))
 
     def student(log_DS, log_LT, nd):
