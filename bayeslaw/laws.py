@@ -227,15 +227,51 @@ def distillation_log_loss_slopes(
     ``log A' ~ const / gamma'`` of the form as written. Algebraically identical to
     :func:`distillation_log_loss`.
     """
+    power = distillation_power_slopes(log_N_S, log_D_S, log_size_amp=log_size_amp,
+                                      log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, xp=xp)
+    return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
+                                            log_s=log_s, log_d1=log_d1, xp=xp)
+
+
+def distillation_power_slopes(
+    log_N_S: Array,
+    log_D_S: Array,
+    *,
+    log_size_amp: Array,
+    log_data_amp: Array,
+    P: Array,
+    Q: Array,
+    gamma_p: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Log of the power term ``(A'/N_S**alpha' + B'/D_S**beta')**gamma'`` in the slopes form.
+
+    It depends on the student's size and tokens only, so a model can evaluate it once per
+    distinct ``(N_S, D_S)`` and share it among that student's teachers.
+    """
+    x_N = log_N_S - np.log(N_REF)
+    x_D = log_D_S - np.log(D_REF)
+    return gamma_p * xp.logaddexp(
+        (log_size_amp - P * x_N) / gamma_p, (log_data_amp - Q * x_D) / gamma_p
+    )
+
+
+def distillation_log_loss_from_power(
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    log_power: Array,
+    *,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """``log L_S`` from the teacher, the student's supervised loss and the log power term."""
     k = xp.exp(log_k)
     s = xp.exp(log_s)
     brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
-    x_N = log_N_S - np.log(N_REF)
-    x_D = log_D_S - np.log(D_REF)
-    power = gamma_p * xp.logaddexp(
-        (log_size_amp - P * x_N) / gamma_p, (log_data_amp - Q * x_D) / gamma_p
-    )
-    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + power)
+    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + log_power)
 
 
 def slopes_to_paper(
