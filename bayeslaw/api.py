@@ -19,7 +19,7 @@ from bayeslaw.data import SHIPPED, load_shipped
 from bayeslaw.diagnostics import Diagnosis, Gates
 from bayeslaw.diagnostics import diagnose as _diagnose
 from bayeslaw.fitting import fit_supervised
-from bayeslaw.inference import SamplerConfig, fan_out
+from bayeslaw.inference import LAW_DEFAULTS, SamplerConfig, default_config, fan_out
 from bayeslaw.posterior import Fit
 from bayeslaw.posterior import load as _load
 from bayeslaw.predict import predict_supervised, summarise_draws, supervised_log_mean
@@ -58,7 +58,7 @@ def fit(
     preset_scale: float = 1.0,
     include_outliers: bool = False,
     sampler: str = "nutpie",
-    draws: int = 1000,
+    draws: int | None = None,
     tune: int = 1000,
     chains: int = 4,
     target_accept: float | None = None,
@@ -73,26 +73,25 @@ def fit(
     ``data`` is a CSV/parquet path, a DataFrame, or a shipped table name
     (``"chinchilla"``, ``"misfitting"``). For ``law="distillation"`` it is the
     distillation table and ``supervised`` the supervised runs (see :mod:`bayeslaw.distill`).
+    ``draws`` and ``target_accept`` default per law (:data:`bayeslaw.inference.LAW_DEFAULTS`).
     """
+    if law not in LAW_DEFAULTS:
+        raise ValueError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    cfg = default_config(law, sampler=sampler, draws=draws, tune=tune, chains=chains,
+                         target_accept=target_accept, adaptation=adaptation, thin=thin)
     if law == "supervised":
-        cfg = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains,
-                            target_accept=target_accept or 0.9, adaptation=adaptation, thin=thin)
         table, source, filters = resolve_table(data, include_outliers)
         return fit_supervised(table, columns=columns if source is None else None, source=source,
                               gamma_free=gamma_free, likelihood=likelihood,
                               priors=_priors(priors), sampler=cfg, seed=seed, gates=gates,
                               progress=progress, filters=filters)
-    if law == "distillation":
-        from bayeslaw.distill import fit_distillation
+    from bayeslaw.distill import fit_distillation
 
-        if supervised is None:
-            raise ValueError("a distillation fit needs the supervised runs (--supervised TABLE)")
-        cfg = SamplerConfig(sampler=sampler, draws=draws, tune=tune, chains=chains,
-                            target_accept=target_accept or 0.99, adaptation=adaptation, thin=thin)
-        return fit_distillation(data, supervised, columns=columns, likelihood=likelihood,
-                                priors=_priors(priors), preset=preset, preset_scale=preset_scale,
-                                sampler=cfg, seed=seed, gates=gates, progress=progress)
-    raise ValueError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    if supervised is None:
+        raise ValueError("a distillation fit needs the supervised runs (--supervised TABLE)")
+    return fit_distillation(data, supervised, columns=columns, likelihood=likelihood,
+                            priors=_priors(priors), preset=preset, preset_scale=preset_scale,
+                            sampler=cfg, seed=seed, gates=gates, progress=progress)
 
 
 def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | None = None) -> Fit:

@@ -321,7 +321,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, stud
     teachers' measured losses. Each split rebuilds the joint model (its teachers change)."""
     from bayeslaw.data import validate_distillation, validate_supervised
     from bayeslaw.distill import coefficients, fit_distillation, student_log_mean
-    from bayeslaw.inference import SamplerConfig, fan_out
+    from bayeslaw.inference import default_config, fan_out
     from bayeslaw.predict import log_likelihood, noise_draws
 
     say = progress or (lambda _m: None)
@@ -339,7 +339,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, stud
     tr, te = dis[sp.train].reset_index(drop=True), dis[sp.test].reset_index(drop=True)
     t0 = time.perf_counter()
     fit = fit_distillation(tr, sup_train.reset_index(drop=True), preset=preset,
-                           sampler=sampler or SamplerConfig(target_accept=0.99), seed=seed)
+                           sampler=sampler or default_config("distillation"), seed=seed)
     wall = time.perf_counter() - t0
     c = coefficients(fit)
     obs = te["L_S"].to_numpy()

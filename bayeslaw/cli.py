@@ -16,6 +16,7 @@ import numpy as np
 
 from bayeslaw import api, text
 from bayeslaw.data import SHIPPED, DataError, shipped_with_outliers
+from bayeslaw.inference import LAW_DEFAULTS, default_config
 from bayeslaw.planner import every_tenth
 from bayeslaw.posterior import PosteriorError
 from bayeslaw.priors import PriorError
@@ -65,22 +66,26 @@ def _say(prefix: str, args: argparse.Namespace):
     return say
 
 
-def _sampler_config(args: argparse.Namespace, target_accept: float) -> api.SamplerConfig:
-    """The sampler options of a command (``target_accept`` when --target-accept is not given)."""
-    return api.SamplerConfig(sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
-                             target_accept=args.target_accept or target_accept, adaptation=args.adaptation,
-                             thin=args.thin)
+def _sampler_config(args: argparse.Namespace, law: str) -> api.SamplerConfig:
+    """The sampler options of a command; what is not given takes the law's default."""
+    return default_config(law, sampler=args.sampler, draws=args.draws, tune=args.tune,
+                          chains=args.chains, target_accept=args.target_accept,
+                          adaptation=args.adaptation, thin=args.thin)
+
+
+def _per_law(setting: str) -> str:
+    return "default " + ", ".join(f"{d[setting]} ({law})" for law, d in LAW_DEFAULTS.items())
 
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampler")
     g.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro"])
-    g.add_argument("--draws", type=int, default=1000)
+    g.add_argument("--draws", type=int, default=None,
+                   help=_per_law("draws"))
     g.add_argument("--tune", type=int, default=1000)
     g.add_argument("--chains", type=int, default=4)
     g.add_argument("--thin", type=int, default=1, help="keep every n-th draw (storage)")
-    g.add_argument("--target-accept", type=float, default=None,
-                   help="default 0.9 (supervised), 0.99 (distillation)")
+    g.add_argument("--target-accept", type=float, default=None, help=_per_law("target_accept"))
     g.add_argument("--adaptation", default="low_rank", choices=["low_rank", "diag"],
                    help="nutpie mass-matrix adaptation (default low_rank)")
     g.add_argument("--seed", type=int, default=0, help="one seed for every stochastic stage")
@@ -226,7 +231,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     progress = _say("backtest", args)
 
-    cfg = _sampler_config(args, 0.99 if args.law == "distillation" else 0.9)
+    cfg = _sampler_config(args, args.law)
     if args.law == "distillation":
         if not args.supervised:
             raise DataError("a distillation backtest needs the supervised runs (--supervised TABLE)")
@@ -260,7 +265,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     else:
         full = validate_supervised(args.data)
         outliers = full.eval(args.exclude).to_numpy(bool) if args.exclude else None
-    cfg = _sampler_config(args, 0.9)
+    cfg = _sampler_config(args, "supervised")
     res = compare.compare_supervised(full, outliers=outliers, sampler=cfg, seed=args.seed, progress=progress)
     shown = text.format_comparison(res)
     _emit(args, shown, {"table": res.table.reset_index().to_dict(orient="records"), "n_common": res.n_common,

@@ -18,7 +18,7 @@ import xarray as xr
 from bayeslaw.data import split_teachers, validate_distillation, validate_supervised
 from bayeslaw.diagnostics import Gates
 from bayeslaw.fitting import data_record, finish
-from bayeslaw.inference import SamplerConfig
+from bayeslaw.inference import SamplerConfig, default_config
 from bayeslaw.model import JointSpec, build_joint, distillation_mean
 from bayeslaw.posterior import Fit
 from bayeslaw.predict import _check_points, noise_draws, summarise_draws, supervised_coefficients
@@ -41,7 +41,7 @@ def fit_distillation(
     progress: bool = False,
 ) -> Fit:
     """Fit the distillation law jointly with the supervised law (see :func:`bayeslaw.model.build_joint`)."""
-    sampler = sampler or SamplerConfig(target_accept=0.99)
+    sampler = sampler or default_config("distillation")
     dis = validate_distillation(table, columns)
     sup = validate_supervised(supervised, supervised_columns)
     teachers, rest, index = split_teachers(dis, sup)

@@ -39,7 +39,10 @@ def finish(model, spec_dict: dict, law: str, df_record: dict, sampler: SamplerCo
     card = make_card(law=law, spec=spec_dict, data=df_record, sampler=sampler.to_dict(), seed=seed,
                      timing={"compile_seconds": idata.attrs.pop("compile_seconds"),
                              "sampling_wall_seconds": idata.attrs.pop("sampling_wall_seconds")})
-    card["parameters"] = [rv.name for rv in model.free_RVs]
+    # Gated and reported: what NUTS samples, and coefficients derived from it that carry a
+    # prior of their own (the joint model's log_k, log_s).
+    card["parameters"] = [rv.name for rv in model.free_RVs] + [
+        d.name for d in model.deterministics if d.name in spec_dict.get("priors", {})]
     fit = Fit(idata, card)
     fit.card["diagnostics"] = diagnose(fit, gates, seed=fan_out(seed)[1]).to_dict()
     return fit

@@ -159,6 +159,8 @@ class JointSpec:
         if not self.preset_scale > 0:
             raise ValueError("preset_scale must be positive")
         object.__setattr__(self, "priors", self.resolved_priors())
+        for name in ("log_k", "log_s"):  # sampled as shifts (see distillation_coefficients)
+            self.priors[name].location_keys(name)
 
     @property
     def law(self) -> str:
@@ -193,15 +195,64 @@ def distillation_amplitudes(c: dict[str, Any]) -> tuple[Any, Any]:
             c["log_data_amp_lo"] + shift - c["Q"] * np.log(laws.D_REF / D_LO))
 
 
+def distillation_power(c: dict[str, Any], log_N_S, log_D_S, xp=pt):
+    """Log power term of the distillation law at students ``(N_S, D_S)``."""
+    size_amp, data_amp = distillation_amplitudes(c)
+    return laws.distillation_power_slopes(log_N_S, log_D_S, log_size_amp=size_amp,
+                                          log_data_amp=data_amp, P=c["P"], Q=c["Q"],
+                                          gamma_p=c["gamma_p"], xp=xp)
+
+
+def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_power, xp=pt):
+    return laws.distillation_log_loss_from_power(log_L_T, log_L_tilde, log_power, c0=c["c0"],
+                                                 log_k=c["log_k"], log_s=c["log_s"],
+                                                 log_d1=c["log_d1"], xp=xp)
+
+
 def distillation_mean(c: dict[str, Any], log_N_S, log_D_S, log_L_T, log_L_tilde, xp=pt):
     """Mean of log student loss; the same code evaluates PyTensor graphs and numpy draws."""
-    size_amp, data_amp = distillation_amplitudes(c)
-    return laws.distillation_log_loss_slopes(
-        log_N_S, log_D_S, log_L_T, log_L_tilde,
-        log_size_amp=size_amp, log_data_amp=data_amp,
-        P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
-        log_d1=c["log_d1"], xp=xp,
-    )
+    return distillation_mean_from_power(c, log_L_T, log_L_tilde,
+                                        distillation_power(c, log_N_S, log_D_S, xp=xp), xp=xp)
+
+
+#: Log of L_T / L~_S at which the break is measured: parity, inside the runs and
+#: before the break (its location d1 lies above 1 for the paper's law).
+BREAK_REF = 0.0
+
+
+def _log_softplus(z):
+    """``log(softplus(z))``; below -30 it is ``z`` (clamped so neither branch's gradient is NaN)."""
+    return pt.switch(z < -30.0, z, pt.log(pt.softplus(pt.maximum(z, -30.0))))
+
+
+def distillation_coefficients(p: PriorSet) -> dict[str, Any]:
+    """Create the distillation coefficients (inside a model context).
+
+    The break ``-k softplus(s (x - log d1))`` (x = log L_T - log L~_S) is sampled where the
+    runs measure it: its log size ``log_break_ref`` and approximate log-slope
+    ``log_slope_ref`` at ``x = BREAK_REF``, with ``log_d1`` beside them; ``log_k`` and
+    ``log_s`` are derived. In ``(log k, log s, log d1)`` the posterior is a ridge that bends
+    with the sharpness (only the pre-break amplitude ``k d1^-s`` is measured). Each new
+    coordinate is its old one shifted by a function of coordinates created before it, so
+    the map has Jacobian 1 and the priors on ``log_k``, ``log_s``, ``log_d1`` are exactly
+    the specified ones. The slope uses the prior's central sharpness, so that its shift
+    depends on ``d1`` alone.
+    """
+    c = {name: p[name].create(name) for name in ("log_size_amp_c", "P", "Q", "gamma_p", "c0")}
+    # The data part enters as its ratio to the size part: the runs bound the data term only
+    # from above, and in the amplitude that bound curves with gamma' (a corner NUTS diverged in).
+    log_data_ratio = p["log_data_ratio"].create("log_data_ratio")
+    c["log_data_amp_lo"] = pm.Deterministic("log_data_amp_lo",
+                                            c["log_size_amp_c"] + c["gamma_p"] * log_data_ratio)
+    c["log_d1"] = p["log_d1"].create("log_d1")
+    z0 = np.exp(p["log_s"].centre) * (BREAK_REF - c["log_d1"])
+    slope_shift = -pt.softplus(-z0) - _log_softplus(z0)  # log(sigmoid(z0) / softplus(z0))
+    log_slope_ref = p["log_s"].create_shifted("log_slope_ref", slope_shift)
+    c["log_s"] = pm.Deterministic("log_s", log_slope_ref - slope_shift)
+    size_shift = _log_softplus(pt.exp(c["log_s"]) * (BREAK_REF - c["log_d1"]))
+    log_break_ref = p["log_k"].create_shifted("log_break_ref", size_shift)
+    c["log_k"] = pm.Deterministic("log_k", log_break_ref - size_shift)
+    return c
 
 
 def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers: pd.DataFrame,
@@ -214,14 +265,16 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     ``teacher_noise``. All students of a teacher depend on the same latent value, so their
     shared dependence on that teacher's luck is modelled instead of left in the residuals.
     """
-    from bayeslaw.priors import DISTILLATION_PARAMETERS
-
     p = spec.priors
     has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
     measured = np.isfinite(teachers["L_T"].to_numpy())
     coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
               "teacher": teachers["teacher_id"].astype(str).to_numpy(),
               "measured_teacher": np.flatnonzero(measured)}
+    # Students' sizes and tokens are fixed when the model is built (refits change losses only).
+    _, first_of_point, point_index = np.unique(dis[["N_S", "D_S"]].to_numpy(), axis=0,
+                                               return_index=True, return_inverse=True)
+    point_index = point_index.reshape(-1)
     N_T = np.where(has_size, teachers["N_T"].to_numpy(), 1e9)
     D_T = np.where(has_size, teachers["D_T"].to_numpy(), 2e10)
     sup_spec = SupervisedSpec(gamma_free=True, likelihood=spec.likelihood,
@@ -239,7 +292,7 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
                               dims="measured_teacher")
 
         c = supervised_coefficients(sup_spec)
-        c.update({name: p[name].create(name) for name in DISTILLATION_PARAMETERS})
+        c.update(distillation_coefficients(p))
         sigma_sup = p["sigma_sup"].create("sigma_sup")
         sigma_dis = p["sigma_dis"].create("sigma_dis")
         nu = p["nu"].create("nu") if spec.likelihood == "student_t" else None
@@ -249,11 +302,19 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         law_T = supervised_mean(c, np.log(N_T), np.log(D_T))
         prior_mu = pt.where(has_size, law_T, np.log(2.5))
         prior_sd = pt.where(has_size, sigma_sup, 0.5)
-        log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher")
+        # Start each teacher at its measured loss: measured to ~0.2%, a random start e^+-1
+        # away throws the students' likelihood and the first warm-up steps far off.
+        start = np.where(measured, np.log(np.where(measured, teachers["L_T"].to_numpy(), 1.0)),
+                         np.log(2.5))
+        log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher", initval=start)
         pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=spec.teacher_noise,
                   observed=log_L_T_obs, dims="measured_teacher")
-        mu_S = distillation_mean(c, log_N_S, log_D_S, log_L_T[teacher_index],
-                                 supervised_mean(c, log_N_S, log_D_S))
+        # The supervised twin and the power term depend on (N_S, D_S) alone: evaluated once
+        # per distinct student (the paper's design has 70 for 700 runs) and shared.
+        point_N, point_D = log_N_S[first_of_point], log_D_S[first_of_point]
+        mu_S = distillation_mean_from_power(
+            c, log_L_T[teacher_index], supervised_mean(c, point_N, point_D)[point_index],
+            distillation_power(c, point_N, point_D)[point_index])
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
 

@@ -2,6 +2,7 @@
 
 import numpy as np
 import pandas as pd
+import pymc as pm
 import pytest
 
 from bayeslaw import laws
@@ -63,7 +64,9 @@ def test_joint_model_structure_and_presets():
     teachers, rest, index = split_teachers(d, s)
     model = build_joint(JointSpec(), d, rest, teachers, index)
     free = {rv.name for rv in model.free_RVs}
-    assert {"log_k", "log_s", "log_d1", "P", "Q", "c0", "log_L_T", "sigma_dis", "gamma"} <= free
+    assert {"log_break_ref", "log_slope_ref", "log_d1", "P", "Q", "c0", "log_L_T", "sigma_dis",
+            "gamma"} <= free
+    assert {"log_k", "log_s"} <= {d.name for d in model.deterministics}
     assert model["log_L_T"].eval().shape == (len(teachers),)
     # logp is finite at the paper's values
     ip = model.initial_point()
@@ -76,6 +79,26 @@ def test_joint_model_structure_and_presets():
     assert JointSpec.from_dict(bus.to_dict()) == bus
     with pytest.raises(PriorError, match="no parameter named"):
         JointSpec(priors={"c2": {"dist": "Normal", "kwargs": {"mu": 0, "sigma": 1}}})
+
+
+def test_break_coordinates_keep_the_specified_priors():
+    """log_k and log_s are derived from the sampled break coordinates; their priors must be
+    exactly the specified ones (independent Normals), not the ridge the shift follows."""
+    from scipy import stats
+
+    dis, sup = generate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
+    d, s = validate_distillation(dis), validate_supervised(sup)
+    teachers, rest, index = split_teachers(d, s)
+    spec = JointSpec(priors={"log_k": {"dist": "Normal", "kwargs": {"mu": 3.0, "sigma": 1.5}}})
+    model = build_joint(spec, d, rest, teachers, index)
+    draws = pm.draw([model[n] for n in ("log_k", "log_s", "log_d1")], draws=4000, random_seed=7)
+    for name, x in zip(("log_k", "log_s", "log_d1"), draws, strict=True):
+        kw = spec.priors[name].kwargs
+        assert stats.kstest(x, stats.norm(kw["mu"], kw["sigma"]).cdf).pvalue > 0.01, name
+    corr = np.corrcoef(draws)
+    assert np.abs(corr[np.triu_indices(3, 1)]).max() < 0.05
+    with pytest.raises(PriorError, match="log_k is sampled as a shifted copy"):
+        JointSpec(priors={"log_k": {"dist": "LogNormal", "kwargs": {"mu": 3.0, "sigma": 1.0}}})
 
 
 def test_distillation_table_errors():
@@ -130,7 +153,7 @@ def test_contraction_separates_measured_from_prior(joint):
     c = joint.card["diagnostics"]["metrics"]["contraction"]
     for k in ("c0", "log_s", "P", "alpha", "log_size_amp_c"):
         assert c[k] < 0.3, (k, c[k])  # measured by the data
-    for k in ("gamma_p", "log_data_amp_lo"):
+    for k in ("gamma_p", "log_data_ratio"):
         assert c[k] > 0.3, (k, c[k])  # mostly the prior on this design
 
 
