@@ -10,5 +10,5 @@ $B backtest chinchilla --split rolling largest:3 loss:2.2 --extrapolation-error 
 $B backtest misfitting --split rolling largest:1 --adaptation diag --target-accept 0.95 --draws 2000 --seed 1 \
     --out-dir $out --stem misfitting "$@" || true
 $B backtest data/synthetic/SYNTHETIC_paper_design_distillation.csv --law distillation \
-    --supervised data/synthetic/SYNTHETIC_paper_design_supervised.csv --draws 6000 --thin 3 --tune 2000 --seed 1 \
+    --supervised data/synthetic/SYNTHETIC_paper_design_supervised.csv --seed 1 \
     --out-dir $out --stem SYNTHETIC_paper_design "$@" || true

@@ -16,8 +16,8 @@ from bayeslaw.posterior import load
 fit = load(sys.argv[1])
 post = fit.idata["posterior"].to_dataset()
 div = fit.idata["sample_stats"]["diverging"].values.ravel().astype(bool)
-candidates = (("log_d1", "log_k"), ("log_K", "log_k"), ("log_s", "log_k"), ("Q", "log_data_amp_lo"),
-              ("Q", "log_data_amp_c"), ("c0", "P"))
+candidates = (("log_d1", "log_k"), ("log_d1", "log_break_ref"), ("log_d1", "log_slope_ref"),
+              ("gamma_p", "log_data_amp_lo"), ("gamma_p", "log_data_ratio"), ("c0", "P"))
 pairs = [(a, b) for a, b in candidates if a in post and b in post]
 fig, axes = plt.subplots(1, len(pairs), figsize=(4 * len(pairs), 3.6))
 for ax, (x, y) in zip(axes, pairs, strict=True):
