@@ -48,7 +48,7 @@ def main() -> int:
     spec = JointSpec(likelihood="normal", preset="busbridge2025")
     model = build_joint(spec, d, rest, teachers, index)
     params = ["log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma",
-              *DISTILLATION_PARAMETERS, "sigma_sup", "sigma_dis"]
+              *DISTILLATION_PARAMETERS, "log_data_ratio", "sigma_sup", "sigma_dis"]
     seeds = fan_out(args.seed, 2)
     with model:
         prior = pm.sample_prior_predictive(draws=args.sims, random_seed=seeds[0])
