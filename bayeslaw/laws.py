@@ -193,11 +193,9 @@ def distillation_log_loss(
     The break is written ``-k * softplus(s * (log L_T - log L~_S - log d1))`` with
     ``k = c1 f1`` and ``s = 1 / f1`` so that nothing is raised to a large power.
     """
-    k = xp.exp(log_k)
-    s = xp.exp(log_s)
-    brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
     power = gamma_p * xp.logaddexp(log_A_p - alpha_p * log_N_S, log_B_p - beta_p * log_D_S)
-    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + power)
+    return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
+                                            log_s=log_s, log_d1=log_d1, xp=xp)
 
 
 def distillation_log_loss_slopes(
