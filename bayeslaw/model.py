@@ -204,6 +204,7 @@ def distillation_power(c: dict[str, Any], log_N_S, log_D_S, xp=pt):
 
 
 def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_power, xp=pt):
+    """Mean of log student loss given the log power term (see :func:`distillation_power`)."""
     return laws.distillation_log_loss_from_power(log_L_T, log_L_tilde, log_power, c0=c["c0"],
                                                  log_k=c["log_k"], log_s=c["log_s"],
                                                  log_d1=c["log_d1"], xp=xp)
