@@ -212,8 +212,13 @@ def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_po
 
 def distillation_mean(c: dict[str, Any], log_N_S, log_D_S, log_L_T, log_L_tilde, xp=pt):
     """Mean of log student loss; the same code evaluates PyTensor graphs and numpy draws."""
-    return distillation_mean_from_power(c, log_L_T, log_L_tilde,
-                                        distillation_power(c, log_N_S, log_D_S, xp=xp), xp=xp)
+    size_amp, data_amp = distillation_amplitudes(c)
+    return laws.distillation_log_loss_slopes(
+        log_N_S, log_D_S, log_L_T, log_L_tilde,
+        log_size_amp=size_amp, log_data_amp=data_amp,
+        P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
+        log_d1=c["log_d1"], xp=xp,
+    )
 
 
 #: Log of L_T / L~_S at which the break is measured: parity, inside the runs and
@@ -305,8 +310,7 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         prior_sd = pt.where(has_size, sigma_sup, 0.5)
         # Start each teacher at its measured loss: measured to ~0.2%, a random start e^+-1
         # away throws the students' likelihood and the first warm-up steps far off.
-        start = np.where(measured, np.log(np.where(measured, teachers["L_T"].to_numpy(), 1.0)),
-                         np.log(2.5))
+        start = np.log(np.where(measured, teachers["L_T"].to_numpy(), 2.5))
         log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher", initval=start)
         pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=spec.teacher_noise,
                   observed=log_L_T_obs, dims="measured_teacher")

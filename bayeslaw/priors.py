@@ -263,6 +263,7 @@ def busbridge2025_preset(*, likelihood: str, scale: float = 1.0) -> PriorSet:
     ls, ld = laws.amplitudes_to_centred(math.log(sup["A"]), math.log(sup["B"]), sup["alpha"], sup["beta"])
     s = laws.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
     shift = dis["c0"] * math.log(L_REF)
+    size_c = s["log_size_amp"] - shift
     data_lo = s["log_data_amp"] - shift + s["Q"] * math.log(laws.D_REF / D_LO)
     centre = {
         "log_E": N(math.log(sup["E"]), 0.05),
@@ -271,8 +272,8 @@ def busbridge2025_preset(*, likelihood: str, scale: float = 1.0) -> PriorSet:
         "alpha": LogN(sup["alpha"], 0.05),
         "beta": LogN(sup["beta"], 0.05),
         "gamma": LogN(sup["gamma"], 0.1),
-        "log_size_amp_c": N(s["log_size_amp"] - shift, 0.2),
-        "log_data_ratio": N((data_lo - (s["log_size_amp"] - shift)) / dis["gamma_p"], 0.65),
+        "log_size_amp_c": N(size_c, 0.2),
+        "log_data_ratio": N((data_lo - size_c) / dis["gamma_p"], 0.65),
         "P": LogN(s["P"], 0.1),
         "Q": LogN(s["Q"], 0.1),
         "gamma_p": LogN(dis["gamma_p"], 0.1),
