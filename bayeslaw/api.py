@@ -1,32 +1,46 @@
-"""The public Python API: the same verbs as the command line.
+"""The public Python API: the same verbs as the command line, which calls nothing else.
 
-``fit`` -> ``Fit`` (saved with ``Fit.save``, reloaded with ``load``), ``diagnose``,
-``predict`` (mean-law and new-run bands), ``optimum`` (compute-optimal N*, D*, L*),
-``prior_predictive``.
+``fit`` -> :class:`Fit` (saved with ``Fit.save``, reloaded with ``load``), ``diagnose``,
+``summary``, ``predict`` / ``predict_distillation`` (mean-law and new-run bands), ``optimum``
+(compute-optimal N*, D*, L*), ``prior_predictive``, ``plan`` (distil or train supervised),
+``report`` (the risk report), ``backtest``, ``compare`` and ``generate``.
+
+Each verb checks its inputs with the light layers (core, data, specs) before it loads the
+heavy ones, so a mistake is reported in well under a second. PyMC is imported only by the
+verbs that build a model (``fit``, ``prior_predictive``, ``backtest``, ``compare``): predictions,
+plans and reports from a saved posterior run on numpy and xarray alone.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
-from bayeslaw.data import SHIPPED, load_shipped
-from bayeslaw.diagnostics import Diagnosis, Gates
-from bayeslaw.diagnostics import diagnose as _diagnose
-from bayeslaw.fitting import fit_supervised
-from bayeslaw.inference import LAW_DEFAULTS, SamplerConfig, default_config, fan_out
-from bayeslaw.posterior import Fit
-from bayeslaw.posterior import load as _load
-from bayeslaw.predict import predict_supervised, summarise_draws, supervised_log_mean
-from bayeslaw.predict import supervised_optimum as optimum
-from bayeslaw.priors import Prior, read_prior_file
+from bayeslaw.core import bounds, compute
+from bayeslaw.core.errors import DataError, InputError, PosteriorError
+from bayeslaw.core.seeds import Streams
+from bayeslaw.data import tables
+from bayeslaw.data.registry import SHIPPED
+from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
+from bayeslaw.model.priors import Prior, read_prior_file
+from bayeslaw.model.spec import JointSpec, SupervisedSpec
+from bayeslaw.reporting.question import Question, Teacher
 
-predict = predict_supervised
+if TYPE_CHECKING:
+    import xarray as xr
+
+    from bayeslaw.posterior.card import Fit
+    from bayeslaw.posterior.diagnostics import Diagnosis, Gates
+    from bayeslaw.reporting.analysis import Analysis
+    from bayeslaw.reporting.render import Written
+    from bayeslaw.validate.backtest import Backtest
+    from bayeslaw.validate.compare import Comparison
+
+Table = str | Path | pd.DataFrame
 
 
 def _priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prior] | None:
@@ -35,22 +49,12 @@ def _priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prior] |
     return read_prior_file(priors)
 
 
-def resolve_table(data: str | Path | pd.DataFrame, include_outliers: bool = False):
-    """A shipped table by name, else a path or DataFrame; returns (table, source, filters)."""
-    if isinstance(data, str) and data in SHIPPED:
-        filt = "" if include_outliers else {"chinchilla": "excluded Epoch's 5 highest-loss runs",
-                                            "misfitting": "excluded 3 runs of 0.105B tokens"}[data]
-        return (load_shipped(data, exclude_outliers=not include_outliers),
-                f"data/{SHIPPED[data].path}", filt or None)
-    return data, None, None
-
-
 def fit(
-    data: str | Path | pd.DataFrame,
+    data: Table,
     *,
     law: str = "supervised",
     columns: Mapping[str, str] | None = None,
-    supervised: str | Path | pd.DataFrame | None = None,
+    supervised: Table | None = None,
     gamma_free: bool = False,
     likelihood: str = "student_t",
     priors: str | Path | Mapping[str, Any] | None = None,
@@ -70,45 +74,148 @@ def fit(
 ) -> Fit:
     """Fit a law to runs with NUTS and run the diagnostic gates.
 
-    ``data`` is a CSV/parquet path, a DataFrame, or a shipped table name
-    (``"chinchilla"``, ``"misfitting"``). For ``law="distillation"`` it is the
-    distillation table and ``supervised`` the supervised runs (see :mod:`bayeslaw.distill`).
-    ``draws`` and ``target_accept`` default per law (:data:`bayeslaw.inference.LAW_DEFAULTS`).
+    Parameters
+    ----------
+    data
+        A CSV/parquet path, a DataFrame, or a shipped table name (``"chinchilla"``,
+        ``"misfitting"``). For ``law="distillation"`` the distillation table.
+    law
+        ``"supervised"`` or ``"distillation"`` (the joint model; needs ``supervised``).
+    columns
+        Mapping from canonical names (``N``, ``D``, ``loss``, ...) to the table's names.
+    supervised
+        Distillation only: the supervised runs.
+    gamma_free, likelihood, priors
+        The law's form, the likelihood on log loss and prior overrides (a mapping or a
+        JSON/TOML file).
+    preset, preset_scale
+        Distillation only: the prior preset and a factor on its widths.
+    include_outliers
+        Shipped tables: keep the runs excluded by default.
+    sampler, draws, tune, chains, target_accept, adaptation, thin
+        NUTS settings; ``draws`` and ``target_accept`` default per law
+        (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
+    seed
+        The one seed: the same seed gives the same posterior.
+    gates
+        Diagnostic thresholds.
+
+    Returns
+    -------
+    Fit
+        The posterior with its model card; ``fit.diagnostics_passed`` says whether to trust it.
     """
     if law not in LAW_DEFAULTS:
-        raise ValueError(f"law must be 'supervised' or 'distillation', got {law!r}")
+        raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
     cfg = default_config(law, sampler=sampler, draws=draws, tune=tune, chains=chains,
                          target_accept=target_accept, adaptation=adaptation, thin=thin)
+    prior_overrides = _priors(priors)
+    # everything a user can get wrong is checked here, before PyMC is imported
     if law == "supervised":
-        table, source, filters = resolve_table(data, include_outliers)
-        return fit_supervised(table, columns=columns if source is None else None, source=source,
-                              gamma_free=gamma_free, likelihood=likelihood,
-                              priors=_priors(priors), sampler=cfg, seed=seed, gates=gates,
-                              progress=progress, filters=filters)
-    from bayeslaw.distill import fit_distillation
+        table, source, filters = tables.resolve(data, include_outliers)
+        used_columns = columns if source is None else None
+        tables.validate_supervised(table, used_columns)
+        SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides or {})
+    else:
+        if supervised is None:
+            raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
+        table, source, filters, used_columns = data, None, None, columns
+        tables.split_teachers(tables.validate_distillation(data, columns), tables.validate_supervised(supervised))
+        JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {})
+    from bayeslaw.inference import fit as inference  # heavy: PyMC, PyTensor, nutpie
 
-    if supervised is None:
-        raise ValueError("a distillation fit needs the supervised runs (--supervised TABLE)")
-    return fit_distillation(data, supervised, columns=columns, likelihood=likelihood,
-                            priors=_priors(priors), preset=preset, preset_scale=preset_scale,
-                            sampler=cfg, seed=seed, gates=gates, progress=progress)
+    return inference.fit(table, law=law, supervised=supervised, columns=used_columns, source=source,
+                         filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
+                         preset=preset, preset_scale=preset_scale, sampler=cfg, seed=seed, gates=gates,
+                         progress=progress)
 
 
 def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | None = None) -> Fit:
-    """Load a saved posterior, verifying its model card."""
-    return _load(path, expect_law=expect_law, data_hash=data_hash)
+    """Load a saved posterior, verifying its model card (see :func:`bayeslaw.posterior.card.load`)."""
+    if not Path(path).exists():
+        raise PosteriorError(f"posterior file {path} does not exist; fit one with `bayeslaw fit`")
+    from bayeslaw.posterior import card  # heavy: xarray, h5netcdf
+
+    return card.load(path, expect_law=expect_law, data_hash=data_hash)
 
 
 def diagnose(fit: Fit, gates: Gates | None = None) -> Diagnosis:
-    """Run every diagnostic gate on a fit (see :class:`bayeslaw.diagnostics.Gates`)."""
-    return _diagnose(fit, gates, seed=fan_out(fit.card["seed"])[1])
+    """Run every diagnostic gate on a fit (see :class:`bayeslaw.posterior.diagnostics.Gates`)."""
+    from bayeslaw.posterior import diagnostics  # heavy: ArviZ
+
+    return diagnostics.diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
 
 
-def predict_distillation(fit: Fit, **kwargs: Any) -> xr.Dataset:
-    """Student-loss bands for a distillation posterior (see :func:`bayeslaw.distill.predict`)."""
-    from bayeslaw.distill import predict as _predict
+def summary(fit: Fit, prob: float = 0.9) -> pd.DataFrame:
+    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval."""
+    bounds.check_interval(prob)
+    from bayeslaw.posterior import draws  # heavy: ArviZ
 
-    return _predict(fit, **kwargs)
+    return draws.summary(fit, prob)
+
+
+def _points(*values: Any) -> list[np.ndarray]:
+    arrays = [np.atleast_1d(np.asarray(v, float)) for v in values]
+    try:
+        return list(np.broadcast_arrays(*arrays))
+    except ValueError as err:
+        raise InputError(f"sizes and tokens must have the same length (or length 1): got lengths "
+                         f"{[a.size for a in arrays]}") from err
+
+
+def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
+    """Supervised loss at new ``(N, D)``: mean-law and new-run bands.
+
+    Returns
+    -------
+    xarray.Dataset
+        Draws with dims ``(draw, point)`` and summaries with dims ``(point,)``
+        (see :func:`bayeslaw.posterior.predict.predict_supervised`).
+    """
+    N, D = _points(N, D)
+    bounds.check_points(N, D)
+    bounds.check_interval(prob, kind)
+    if fit.law != "supervised":
+        raise InputError("this posterior is a distillation (joint) one: predict students with predict_distillation "
+                         "(--N-S/--D-S and a teacher on the command line)")
+    from bayeslaw.posterior import predict as posterior_predict  # heavy: ArviZ
+
+    return posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed)
+
+
+def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
+                         prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
+    """Student-loss bands for a distillation posterior.
+
+    Returns
+    -------
+    xarray.Dataset
+        Draws with dims ``(draw, point)`` and summaries with dims ``(point,)``
+        (see :func:`bayeslaw.posterior.students.predict`).
+    """
+    N_S, D_S = _points(N_S, D_S)
+    bounds.check_points(N_S, D_S)
+    bounds.check_interval(prob, kind)
+    from bayeslaw.posterior import students  # heavy: ArviZ
+
+    return students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed)
+
+
+def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti") -> xr.Dataset:
+    """Compute-optimal supervised ``N*, D*, L*`` at budgets (FLOPs = 6ND) as distributions.
+
+    Returns
+    -------
+    xarray.Dataset
+        Draws with dims ``(draw, budget)`` and summaries with dims ``(budget,)``
+        (see :func:`bayeslaw.posterior.predict.optimum_6nd`).
+    """
+    C = np.atleast_1d(np.asarray(budgets, float))
+    bounds.check_optimum_budgets(C)
+    bounds.check_interval(prob, kind)
+    from bayeslaw.posterior import predict as posterior_predict  # heavy: ArviZ
+
+    return posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
 
 
 def prior_predictive(
@@ -116,16 +223,26 @@ def prior_predictive(
     priors: str | Path | Mapping[str, Any] | None = None, draws: int = 4000,
     prob: float = 0.9, seed: int = 0,
 ) -> xr.Dataset:
-    """What the supervised priors imply for the loss at ``(N, D)`` (mean law and new run)."""
-    import pymc as pm
+    """What the supervised priors imply for the loss at ``(N, D)`` (mean law and new run).
 
-    from bayeslaw.model import SupervisedSpec, build_supervised
-
-    N, D = np.broadcast_arrays(np.atleast_1d(np.asarray(N, float)), np.atleast_1d(np.asarray(D, float)))
+    Returns
+    -------
+    xarray.Dataset
+        ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` and summaries with dims ``(point,)``.
+    """
+    N, D = _points(N, D)
+    bounds.check_points(N, D)
+    bounds.check_interval(prob)
     spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=_priors(priors) or {})
+    import pymc as pm  # heavy: PyMC
+
+    from bayeslaw.model.build import build_supervised
+    from bayeslaw.posterior.likelihood import supervised_log_mean
+    from bayeslaw.posterior.predict import summarise_draws
+
     table = pd.DataFrame({"N": N, "D": D, "loss": np.ones_like(N)})
     with build_supervised(spec, table):
-        pri = pm.sample_prior_predictive(draws=draws, random_seed=fan_out(seed)[2])
+        pri = pm.sample_prior_predictive(draws=draws, random_seed=Streams(seed).predictive)
     prior = pri["prior"].to_dataset()
     coefs = {k: prior[k].values.reshape(-1) for k in
              ("log_E", "log_size_term", "log_data_term", "alpha", "beta")}
@@ -136,45 +253,70 @@ def prior_predictive(
                            prob=prob, kind="eti")
 
 
-
-
-def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: tuple[str, ...] | None = None, *,
+def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | None = None, *,
          n_students: int = 1, max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9,
          chunk: int | None = None, backend: str = "numpy", scheduler: str | None = None,
-         progress: Any = None) -> tuple[xr.Dataset, xr.Dataset]:
-    """Distil or train supervised? Per draw optima and their summary (see :mod:`bayeslaw.planner`).
+         progress: Any = None, out: str | Path | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+    """Distil or train supervised? Per-draw optima and their summary (see :mod:`bayeslaw.planning`).
 
-    Returns ``(grid, summary)``: the per-draw Dataset ``(draw, student_size, budget, scenario)`` and
-    its summary (P(distillation wins), bands, crossover compute). ``max_draws`` subsamples the
-    posterior (seeded) to bound the work.
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior.
+    student_sizes, budgets
+        Student sizes (parameters) and compute budgets (FLOPs).
+    scenarios
+        Compute scenarios (default: all four).
+    max_draws
+        Subsamples the posterior (seeded by ``seed``) to bound the work.
+    out
+        Also write the per-draw grid there (netCDF, atomically).
+
+    Returns
+    -------
+    tuple of xarray.Dataset
+        ``(grid, summary)``: the per-draw optima with dims ``(draw, student_size, budget, scenario)``
+        and their summary with dims ``(student_size, budget, scenario)`` (P(distillation wins),
+        bands, crossover compute).
     """
-    from bayeslaw import planner
+    N_S = np.atleast_1d(np.asarray(student_sizes, float))
+    C = np.atleast_1d(np.asarray(budgets, float))
+    scenarios = tuple(compute.SCENARIOS) if scenarios is None else (scenarios,) if isinstance(scenarios, str) \
+        else tuple(scenarios)
+    bounds.check_plan(N_S, C, scenarios, n_students)
+    bounds.check_interval(prob)
+    from bayeslaw.planning.grid import plan_grid  # heavy: xarray
+    from bayeslaw.planning.summary import summarise
+    from bayeslaw.posterior.card import write_dataset
+    from bayeslaw.posterior.draws import laws
 
-    law = planner.laws_from_fit(fit)
+    law = laws(fit)
     if max_draws is not None and law.n_draws > max_draws:
-        idx = np.sort(np.random.default_rng(fan_out(seed)[3]).choice(law.n_draws, max_draws, replace=False))
+        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
-    grid = planner.plan_grid(law, student_sizes, budgets, scenarios or planner.SCENARIO_NAMES,
-                             n_students=n_students, chunk=chunk, backend=backend, scheduler=scheduler,
-                             progress=progress)
-    return grid, planner.summarise(grid, prob)
+    grid = plan_grid(law, N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend,
+                     scheduler=scheduler, progress=progress)
+    if out is not None:
+        write_dataset(grid, out)
+    return grid, summarise(grid, prob)
 
 
-def report(fit: Fit | str | Path, question: Any, *, out_dir: str | Path = "reports", stem: str | None = None,
+def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "reports", stem: str | None = None,
            max_draws: int = 500, seed: int = 0, gates: Gates | None = None,
-           progress: Any = None) -> tuple[Any, Any]:
+           progress: Any = None) -> tuple[Analysis, Written]:
     """Answer a budget question and write the HTML and Markdown risk report.
 
-    ``question`` is a :class:`bayeslaw.report.Question`. Returns ``(analysis, written)``: the
-    :class:`~bayeslaw.report.Analysis` (Datasets of every number shown) and the written paths.
+    Returns ``(analysis, written)``: the :class:`~bayeslaw.reporting.analysis.Analysis` (Datasets of
+    every number shown) and the written paths.
     """
-    from bayeslaw import render
-    from bayeslaw.report import analyse
-
+    question.check()
     path = None
-    if not isinstance(fit, Fit):
+    if not _is_fit(fit):
         path = str(fit)
         fit = load(fit)
+    from bayeslaw.reporting import render  # heavy: matplotlib, ArviZ
+    from bayeslaw.reporting.analysis import analyse
+
     analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
                        progress=progress)
     if progress:
@@ -182,5 +324,96 @@ def report(fit: Fit | str | Path, question: Any, *, out_dir: str | Path = "repor
     return analysis, render.write(analysis, out_dir, stem)
 
 
-__all__ = ["fit", "report", "load", "diagnose", "predict", "predict_distillation", "optimum", "plan",
-           "prior_predictive", "Fit", "Gates", "SamplerConfig"]
+def _is_fit(x: Any) -> bool:
+    return hasattr(x, "idata") and hasattr(x, "card")
+
+
+def backtest(data: Table, *, law: str = "supervised", supervised: Table | None = None,
+             splits: Sequence[str] = ("rolling",), student_threshold: float = 2.3,
+             supervised_threshold: float = 2.2, gamma_free: bool = False, likelihood: str = "student_t",
+             include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
+             baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
+             stem: str | None = None, progress: Any = None) -> tuple[Backtest, dict[str, str]]:
+    """Leave-future-out backtests (see :mod:`bayeslaw.validate.backtest`), written to ``out_dir``.
+
+    Supervised: ``splits`` are ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
+    Distillation: the paper's protocol at ``student_threshold`` / ``supervised_threshold``.
+    Returns the backtest and the written paths (none when ``out_dir`` is None).
+    """
+    if law not in LAW_DEFAULTS:
+        raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    sampler = sampler or default_config(law)
+    from bayeslaw.validate import backtest as bt  # heavy: PyMC
+
+    if law == "distillation":
+        if supervised is None:
+            raise InputError("a distillation backtest needs the supervised runs (--supervised TABLE)")
+        result = bt.backtest_distillation(tables.validate_distillation(data), tables.validate_supervised(supervised),
+                                          student_threshold=student_threshold,
+                                          supervised_threshold=supervised_threshold, sampler=sampler, seed=seed,
+                                          baseline=baseline, progress=progress)
+    else:
+        table, _, _ = tables.resolve(data, include_outliers)
+        df = tables.validate_supervised(table)
+        parsed = [s for spec in splits for s in bt.parse(spec, df)]
+        result = bt.backtest_supervised(df, parsed, gamma_free=gamma_free, likelihood=likelihood, sampler=sampler,
+                                        seed=seed, baseline=baseline, extrapolation_error=extrapolation_error,
+                                        progress=progress)
+    paths = {}
+    if out_dir is not None:
+        name = stem or f"backtest_{law}_{Path(str(data)).stem}"
+        paths = bt.write(result, out_dir, name)
+    return result, paths
+
+
+def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig | None = None, seed: int = 0,
+            progress: Any = None) -> Comparison:
+    """PSIS-LOO comparison of supervised law variants (see :mod:`bayeslaw.validate.compare`).
+
+    A shipped table compares with and without its documented exclusions; for another table
+    ``exclude`` is a pandas expression marking outlier runs (e.g. ``"loss > 3.5"``).
+    """
+    if isinstance(data, str) and data in SHIPPED:
+        full, outliers = tables.shipped_with_outliers(data)
+    else:
+        full = tables.validate_supervised(data)
+        outliers = None
+        if exclude:
+            try:
+                outliers = full.eval(exclude).to_numpy(bool)
+            except Exception as err:  # pandas raises many types for a bad expression
+                raise DataError(f"--exclude {exclude!r} is not an expression over the columns "
+                                f"{list(full.columns)}: {err}") from err
+    from bayeslaw.validate import compare as cmp  # heavy: PyMC
+
+    return cmp.compare_supervised(full, outliers=outliers, sampler=sampler or default_config("supervised"),
+                                  seed=seed, progress=progress)
+
+
+def generate(out_dir: str | Path = "data/synthetic", *, stem: str = "paper_design", seed: int = 0,
+             noise: float = 0.005, eval_noise: float = 0.001, outlier_df: float | None = None,
+             small: bool = False) -> tuple[Path, Path]:
+    """Write a SYNTHETIC paper-design study (see :mod:`bayeslaw.data.synthetic`); returns its two paths."""
+    from bayeslaw.data import synthetic  # the paper's design tables, read only when generating
+
+    settings = synthetic.GeneratorSettings(seed=seed, noise=noise, eval_noise=eval_noise, outlier_df=outlier_df,
+                                           design=synthetic.SMALL_DESIGN if small else synthetic.Design())
+    return synthetic.write(settings, out_dir, stem=stem)
+
+
+def __getattr__(name: str) -> Any:
+    # Fit and Gates are re-exported for users (bl.Fit, bl.Gates) without loading xarray/ArviZ at import
+    if name == "Fit":
+        from bayeslaw.posterior.card import Fit  # heavy: xarray
+
+        return Fit
+    if name == "Gates":
+        from bayeslaw.posterior.diagnostics import Gates  # heavy: ArviZ
+
+        return Gates
+    raise AttributeError(f"module 'bayeslaw.api' has no attribute {name!r}")
+
+
+__all__ = ["fit", "report", "load", "diagnose", "summary", "predict", "predict_distillation", "optimum", "plan",
+           "prior_predictive", "backtest", "compare", "generate", "Fit", "Gates", "SamplerConfig", "Question",
+           "Teacher"]

@@ -1,7 +1,8 @@
-"""Command-line interface: parse, call the Python API, print. No logic of its own.
+"""Command-line interface: parse, call the Python API (:mod:`bayeslaw.api`), print. No logic of its own.
 
 Exit codes: 0 success, 1 a fit failed its diagnostic gates, 2 bad input (the message
-says what to fix).
+says what to fix). Only bayeslaw's own errors (:class:`~bayeslaw.core.errors.BayeslawError`)
+are bad input; anything else is a bug and shows its traceback.
 """
 
 from __future__ import annotations
@@ -9,17 +10,28 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from bayeslaw import api, text
-from bayeslaw.data import SHIPPED, DataError, shipped_with_outliers
-from bayeslaw.inference import LAW_DEFAULTS, default_config
-from bayeslaw.planner import every_tenth
-from bayeslaw.posterior import PosteriorError
-from bayeslaw.priors import PriorError
+from bayeslaw.core.compute import SCENARIOS
+from bayeslaw.core.errors import BayeslawError, DataError
+from bayeslaw.data.registry import SHIPPED
+from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
+from bayeslaw.reporting import text
+from bayeslaw.reporting.question import Question, Teacher
+
+EXIT_CODES = """exit codes:
+  0  success
+  1  a fit failed its diagnostic gates (its results are still written, marked FAILED)
+  2  bad input: the message says what to fix; nothing is written"""
+
+
+def _api():
+    """The API, imported when a command runs: --help and argument errors answer before it loads."""
+    from bayeslaw import api  # heavy: pandas, xarray, ArviZ (PyMC only for fitting)
+
+    return api
 
 
 def _columns(spec: str | None) -> dict[str, str] | None:
@@ -66,7 +78,7 @@ def _say(prefix: str, args: argparse.Namespace):
     return say
 
 
-def _sampler_config(args: argparse.Namespace, law: str) -> api.SamplerConfig:
+def _sampler_config(args: argparse.Namespace, law: str) -> SamplerConfig:
     """The sampler options of a command; what is not given takes the law's default."""
     return default_config(law, sampler=args.sampler, draws=args.draws, tune=args.tune,
                           chains=args.chains, target_accept=args.target_accept,
@@ -79,19 +91,20 @@ def _per_law(setting: str) -> str:
 
 def _sampler_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("sampler")
-    g.add_argument("--sampler", default="nutpie", choices=["nutpie", "pymc", "numpyro"])
+    g.add_argument("--sampler", default="nutpie", choices=list(SAMPLERS))
     g.add_argument("--draws", type=int, default=None,
                    help=_per_law("draws"))
     g.add_argument("--tune", type=int, default=1000)
     g.add_argument("--chains", type=int, default=4)
     g.add_argument("--thin", type=int, default=1, help="keep every n-th draw (storage)")
     g.add_argument("--target-accept", type=float, default=None, help=_per_law("target_accept"))
-    g.add_argument("--adaptation", default="low_rank", choices=["low_rank", "diag"],
+    g.add_argument("--adaptation", default="low_rank", choices=list(ADAPTATIONS),
                    help="nutpie mass-matrix adaptation (default low_rank)")
     g.add_argument("--seed", type=int, default=0, help="one seed for every stochastic stage")
 
 
 def cmd_fit(args: argparse.Namespace) -> int:
+    api = _api()
     fit = api.fit(
         args.data,
         law=args.law,
@@ -108,7 +121,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         progress=not args.quiet,
     )
     out = fit.save(args.out) if args.out else None
-    shown = text.format_fit(fit)
+    shown = text.format_fit(fit, api.summary(fit))
     if out:
         shown += f"\nsaved posterior: {out}"
     _emit(args, shown, {"card": fit.card, "path": str(out) if out else None})
@@ -116,6 +129,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    api = _api()
     fit = api.load(args.posterior)
     diag = api.diagnose(fit)
     _emit(args, text.format_diagnosis(fit, diag), diag.to_dict())
@@ -123,6 +137,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
+    api = _api()
     fit = api.load(args.posterior)
     parts, payload = [], {}
     if fit.law == "distillation":
@@ -154,7 +169,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_prior_predictive(args: argparse.Namespace) -> int:
-    ds = api.prior_predictive(_floats(args.N, "--N"), _floats(args.D, "--D"),
+    ds = _api().prior_predictive(_floats(args.N, "--N"), _floats(args.D, "--D"),
                               gamma_free=args.gamma == "free", likelihood=args.likelihood,
                               priors=args.priors, prob=args.prob, seed=args.seed)
     _emit(args, text.format_prediction(ds, title="Prior predictive (what the priors imply)"),
@@ -163,18 +178,15 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    api = _api()
     fit = api.load(args.posterior)
     say = _say("plan", args)
-    progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
+    progress = text.every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
     grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
                              tuple(args.scenario), n_students=args.students, max_draws=args.draws,
                              seed=args.seed, prob=args.prob, progress=progress, backend=args.backend,
-                             scheduler=args.scheduler)
-    if args.out:
-        from bayeslaw.posterior import write_dataset
-
-        write_dataset(grid, args.out)
+                             scheduler=args.scheduler, out=args.out)
     parts = [text.format_plan(summary)]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
@@ -185,9 +197,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
     return 0
 
 
-def _teacher(spec: str):
-    from bayeslaw.report import Teacher
-
+def _teacher(spec: str) -> Teacher:
     try:
         n, _, rest = spec.partition(":")
         if rest.startswith("L="):
@@ -199,8 +209,6 @@ def _teacher(spec: str):
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from bayeslaw.report import Question
-
     budgets = _floats(args.budget, "--budget")
     question = Question(student_size=float(_floats([args.student], "--student")[0]),
                         budgets=tuple(float(b) for b in np.sort(budgets)), scenario=args.scenario,
@@ -211,7 +219,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     progress = _say("report", args)
 
-    analysis, written = api.report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
+    analysis, written = _api().report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
                                    max_draws=args.draws, seed=args.seed, progress=progress)
     shown = text.format_report(analysis, written)
     payload = {"html": str(written.html), "markdown": str(written.markdown), "images": str(written.images),
@@ -226,28 +234,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
-    from bayeslaw import backtest
-    from bayeslaw.data import validate_distillation, validate_supervised
-
-    progress = _say("backtest", args)
-
-    cfg = _sampler_config(args, args.law)
-    if args.law == "distillation":
-        if not args.supervised:
-            raise DataError("a distillation backtest needs the supervised runs (--supervised TABLE)")
-        bt = backtest.backtest_distillation(validate_distillation(args.data), validate_supervised(args.supervised),
-                                            student_threshold=args.student_threshold,
-                                            supervised_threshold=args.supervised_threshold, sampler=cfg,
-                                            seed=args.seed, baseline=not args.no_baseline, progress=progress)
-    else:
-        table, _, _ = api.resolve_table(args.data, args.include_outliers)
-        df = validate_supervised(table)
-        splits = [s for spec in args.split for s in backtest.parse(spec, df)]
-        bt = backtest.backtest_supervised(df, splits, gamma_free=args.gamma == "free", likelihood=args.likelihood,
-                                          sampler=cfg, seed=args.seed, baseline=not args.no_baseline,
-                                          extrapolation_error=args.extrapolation_error, progress=progress)
-    stem = args.stem or f"backtest_{args.law}_{Path(str(args.data)).stem}"
-    paths = backtest.write(bt, args.out_dir, stem)
+    bt, paths = _api().backtest(
+        args.data, law=args.law, supervised=args.supervised, splits=args.split,
+        student_threshold=args.student_threshold, supervised_threshold=args.supervised_threshold,
+        gamma_free=args.gamma == "free", likelihood=args.likelihood, include_outliers=args.include_outliers,
+        sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
+        extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
+        progress=_say("backtest", args))
     shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
     _emit(args, shown, {"summary": bt.summary.to_dict(orient="records"), "fits": bt.fits.to_dict(orient="records"),
                         "paths": paths})
@@ -255,18 +248,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from bayeslaw import compare
-    from bayeslaw.data import validate_supervised
-
-    progress = _say("compare", args)
-
-    if args.data in SHIPPED:
-        full, outliers = shipped_with_outliers(args.data)
-    else:
-        full = validate_supervised(args.data)
-        outliers = full.eval(args.exclude).to_numpy(bool) if args.exclude else None
-    cfg = _sampler_config(args, "supervised")
-    res = compare.compare_supervised(full, outliers=outliers, sampler=cfg, seed=args.seed, progress=progress)
+    res = _api().compare(args.data, exclude=args.exclude, sampler=_sampler_config(args, "supervised"),
+                         seed=args.seed, progress=_say("compare", args))
     shown = text.format_comparison(res)
     _emit(args, shown, {"table": res.table.reset_index().to_dict(orient="records"), "n_common": res.n_common,
                         "pareto_warnings": res.pareto_warnings,
@@ -275,12 +258,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from bayeslaw.generate import SMALL_DESIGN, Design, GeneratorSettings, write
-
-    settings = GeneratorSettings(seed=args.seed, noise=args.noise, eval_noise=args.eval_noise,
-                                 outlier_df=args.outlier_df,
-                                 design=SMALL_DESIGN if args.small else Design())
-    dis, sup = write(settings, args.out, stem=args.stem)
+    dis, sup = _api().generate(args.out, stem=args.stem, seed=args.seed, noise=args.noise,
+                               eval_noise=args.eval_noise, outlier_df=args.outlier_df, small=args.small)
     _emit(args, f"SYNTHETIC tables written (generated from the law, not measured):\n  {dis}\n  {sup}",
           {"distillation": str(dis), "supervised": str(sup)})
     return 0
@@ -290,12 +269,14 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--quiet", action="store_true", help="no progress, no text output")
-    p = argparse.ArgumentParser(prog="bayeslaw", description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(prog="bayeslaw", description=__doc__.split("\n")[0], epilog=EXIT_CODES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
     _add = sub.add_parser
 
     def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
-        return _add(name, parents=[common], **kw)
+        return _add(name, parents=[common], epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
+                    **kw)
 
     sub.add_parser = add_parser  # every subcommand takes --json and --quiet
 
@@ -313,7 +294,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--preset-scale", type=float, default=1.0,
                    help="multiply the preset's prior widths")
     f.add_argument("--include-outliers", action="store_true",
-                   help="shipped tables: keep the runs excluded by default (see data/README.md)")
+                   help="shipped tables: keep the runs excluded by default (see each table's SOURCE.txt)")
     f.add_argument("--out", help="where to save the posterior (.nc)")
     _sampler_args(f)
     f.set_defaults(func=cmd_fit)
@@ -352,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--student", nargs="+", required=True, help="student sizes (parameters)")
     pl.add_argument("--budget", nargs="+", required=True, help="compute budgets (FLOPs)")
     pl.add_argument("--scenario", nargs="+", default=["teacher_inference"],
-                    choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"])
+                    choices=list(SCENARIOS))
     pl.add_argument("--students", type=int, default=1, help="students sharing one teacher")
     pl.add_argument("--draws", type=int, default=1000, help="posterior draws to use (seeded subsample)")
     pl.add_argument("--prob", type=float, default=0.9)
@@ -369,9 +350,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--student", required=True, help="student size (parameters, raw count, e.g. 1e9)")
     r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")
     r.add_argument("--scenario", default="teacher_inference",
-                   choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"])
+                   choices=list(SCENARIOS))
     r.add_argument("--compare-scenarios", nargs="+", metavar="SCENARIO",
-                   choices=["best_case", "teacher_inference", "teacher_pretraining", "pretraining_inference"],
+                   choices=list(SCENARIOS),
                    help="add the optimal recipe of other scenarios as options (e.g. pretraining a new teacher)")
     r.add_argument("--students", type=int, default=1, help="students sharing one teacher")
     r.add_argument("--target", type=float, help="target loss (nats/token)")
@@ -429,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except (DataError, PriorError, PosteriorError, ValueError, FileNotFoundError) as err:
+    except BayeslawError as err:
         print(f"bayeslaw {args.command}: error: {err}", file=sys.stderr)
         return 2
 

@@ -23,6 +23,8 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from bayeslaw.core.errors import InputError
+
 DIM = "draw"
 
 
@@ -73,7 +75,7 @@ def compute_for_target(loss: xr.DataArray, target: float, prob: float = 0.9, dim
     p = prob_below(loss, target, dim)
     C = p[budget_dim].values
     if np.any(np.diff(C) <= 0):
-        raise ValueError(f"the {budget_dim} coordinate must increase")
+        raise InputError(f"the {budget_dim} coordinate must increase")
     p = p.transpose(..., budget_dim)
     arr = p.values
     logC = np.log(C)
@@ -142,4 +144,4 @@ def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Se
 
 def _check_level(a: float) -> None:
     if not 0.0 < a < 1.0:
-        raise ValueError(f"a probability level must lie strictly between 0 and 1, got {a}")
+        raise InputError(f"a probability level must lie strictly between 0 and 1, got {a}")

@@ -1,0 +1,110 @@
+"""One set of input checks, each raising :class:`~bayeslaw.core.errors.InputError` that says what to fix.
+
+Two kinds of bound live here and must not be confused:
+
+- *units* bounds catch numbers given in the wrong unit: a model below ``MIN_PARAMS`` parameters or
+  a run below ``MIN_TOKENS`` tokens was almost surely given in millions or billions, and a loss
+  above ``MAX_LOSS`` is a perplexity, not a cross-entropy in nats;
+- the *planning box* ``[BOX_MIN, BOX_MAX]`` bounds every size and token count the planner may
+  choose, as in the paper (App. H).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core import compute
+from bayeslaw.core.errors import InputError
+
+#: Smallest plausible raw counts; below these a column was almost surely scaled.
+MIN_PARAMS = 1e4
+MIN_TOKENS = 1e6
+#: Largest plausible cross-entropy in nats/token; above it the numbers are perplexities.
+MAX_LOSS = 20.0
+#: The planning box for sizes and tokens (Busbridge et al. App. H).
+BOX_MIN, BOX_MAX = 1e6, 1e17
+LOG_BOX_MIN, LOG_BOX_MAX = math.log(BOX_MIN), math.log(BOX_MAX)
+#: Below this many FLOPs no model can be trained at all.
+MIN_BUDGET = 1e12
+INTERVAL_KINDS = ("eti", "hdi")
+
+
+def check_points(N: np.ndarray, D: np.ndarray) -> None:
+    """Model sizes and tokens of predictions: positive, finite, raw counts."""
+    if np.any(~np.isfinite(N)) or np.any(N <= 0) or np.any(~np.isfinite(D)) or np.any(D <= 0):
+        raise InputError("N and D must be positive finite raw counts")
+    if np.any(N < MIN_PARAMS) or np.any(D < MIN_TOKENS):
+        raise InputError(
+            "N or D looks scaled (N < 1e4 or D < 1e6): give raw counts, e.g. 7e9 not 7"
+        )
+
+
+def check_interval(prob: float, kind: str = "eti") -> None:
+    """A credible interval's probability in (0, 1) and kind ``eti`` or ``hdi``."""
+    if kind not in INTERVAL_KINDS:
+        raise InputError(f"interval kind must be one of {INTERVAL_KINDS}")
+    if not 0 < prob < 1:
+        raise InputError(f"interval probability must lie in (0, 1), got {prob}")
+
+
+def check_budgets(C: np.ndarray) -> None:
+    """Compute budgets: positive, finite FLOPs."""
+    if np.any(~np.isfinite(C)) or np.any(C <= 0):
+        raise InputError("budgets must be positive FLOPs")
+
+
+def check_optimum_budgets(C: np.ndarray) -> None:
+    """Budgets of a compute-optimal supervised model: at least :data:`MIN_BUDGET`."""
+    check_budgets(C)
+    if np.any(C < MIN_BUDGET):
+        raise InputError(
+            f"budget {C.min():.3g} FLOPs is too small to train any model (need >= 1e12 FLOPs)"
+        )
+
+
+def check_loss(value: Any, what: str) -> None:
+    """A loss (or array of them) in nats/token: finite, in (0, :data:`MAX_LOSS`)."""
+    v = np.atleast_1d(np.asarray(value, float))
+    bad = ~np.isfinite(v) | (v <= 0) | (v >= MAX_LOSS)
+    if bad.any():
+        raise InputError(f"{what} must be a cross-entropy in nats/token (0 < L < 20), got {v[bad][0]:g}")
+
+
+def check_n_students(n_students: int) -> None:
+    if n_students < 1:
+        raise InputError(f"n_students must be >= 1, got {n_students}")
+
+
+def min_budget(N: Any, arch: compute.Architecture | None = compute.PAPER_ARCHITECTURE) -> Any:
+    """The smallest budget that trains a model of ``N`` parameters on the box's minimum tokens."""
+    return 3 * compute.forward_flops_per_token(N, arch) * BOX_MIN
+
+
+def in_box(x: np.ndarray) -> bool:
+    return bool(np.all(np.isfinite(x)) and np.all(x >= BOX_MIN) and np.all(x <= BOX_MAX))
+
+
+def check_plan(N_S: np.ndarray, C: np.ndarray, scenarios: Iterable[str], n_students: int) -> None:
+    """Student sizes, budgets, scenarios and students per teacher of a planning question."""
+    if np.size(N_S) == 0 or np.size(C) == 0:
+        raise InputError("give at least one student size and one compute budget (FLOPs)")
+    if not in_box(N_S):
+        raise InputError("student sizes must be raw parameter counts within [1e6, 1e17] (e.g. 1e9, not 1)")
+    check_budgets(C)
+    smallest = min_budget(np.min(N_S))
+    if np.any(C < smallest):
+        raise InputError(f"budget {C.min():.3g} FLOPs cannot train the smallest student on the minimum 1e6 tokens "
+                         f"(needs >= {smallest:.3g} FLOPs)")
+    for s in scenarios:
+        compute.get_scenario(s)
+    check_n_students(n_students)
+
+
+def check_student_tokens(D: np.ndarray) -> None:
+    """Student tokens of a fixed-token comparison, inside the planning box."""
+    if not in_box(D):
+        raise InputError("student tokens must be raw counts within [1e6, 1e17] (e.g. 2e10, not 20)")

@@ -1,0 +1,169 @@
+"""Compute accounting: forward FLOPs per token and the paper's four scenarios (Eq. 9, App. H).
+
+Pure functions over an array namespace, like :mod:`bayeslaw.core.laws`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core.errors import InputError
+
+Array = Any
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """Architecture settings behind F(N) (App. H of Busbridge et al.).
+
+    Defaults are the paper's: aspect ratio ``d_model / n_layers = 128``, ``omega = 12``
+    (parameters per layer over d_model**2), context 4096 and vocabulary 32768.
+    """
+
+    aspect_ratio: float = 128.0
+    omega: float = 12.0
+    n_ctx: int = 4096
+    n_vocab: int = 32768
+
+    @property
+    def sigma1(self) -> float:
+        return (1.0 / (self.aspect_ratio * self.omega**2)) ** (1.0 / 3.0)
+
+    @property
+    def sigma2(self) -> float:
+        return (self.aspect_ratio / self.omega) ** (1.0 / 3.0)
+
+
+PAPER_ARCHITECTURE = Architecture()
+
+
+def forward_flops_per_token(
+    N: Array,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """Forward FLOPs per token F(N).
+
+    ``F(N) = 2N (1 + sigma1 n_ctx / N**(1/3) + sigma2 n_vocab / N**(2/3))``; with
+    ``arch=None`` the simple ``F(N) = 2N``.
+    """
+    if arch is None:
+        return 2.0 * N
+    return 2.0 * N * (
+        1.0 + arch.sigma1 * arch.n_ctx * N ** (-1.0 / 3.0) + arch.sigma2 * arch.n_vocab * N ** (-2.0 / 3.0)
+    )
+
+
+def flops_elasticity(
+    N: Array,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """``d log F / d log N``: 1 for ``F = 2N``, a little less with the attention and vocabulary terms.
+
+    It sets the supervised compute-optimal frontier: at fixed compute, ``L(N, D)`` is minimal where
+    ``alpha A N**-alpha / (beta B D**-beta)`` equals it.
+    """
+    if arch is None:
+        return xp.ones_like(N)
+    a = arch.sigma1 * arch.n_ctx * N ** (-1.0 / 3.0)
+    b = arch.sigma2 * arch.n_vocab * N ** (-2.0 / 3.0)
+    return 1.0 - (a / 3.0 + 2.0 * b / 3.0) / (1.0 + a + b)
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A compute scenario of Table 2: which teacher costs the student pays for."""
+
+    name: str
+    delta_logits: float
+    delta_pretrain: float
+    label: str
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        Scenario("best_case", 0.0, 0.0, "best case (teacher free)"),
+        Scenario("teacher_inference", 1.0, 0.0, "teacher inference"),
+        Scenario("teacher_pretraining", 0.0, 1.0, "teacher pretraining"),
+        Scenario("pretraining_inference", 1.0, 1.0, "teacher pretraining + inference"),
+    )
+}
+
+
+def get_scenario(name: str) -> Scenario:
+    """Look up a scenario by name, with a clear error listing the valid ones."""
+    try:
+        return SCENARIOS[name]
+    except KeyError:
+        raise InputError(
+            f"unknown scenario {name!r}; choose one of {', '.join(SCENARIOS)}"
+        ) from None
+
+
+def supervised_flops(N: Array, D: Array, arch: Architecture | None = PAPER_ARCHITECTURE) -> Array:
+    """Training FLOPs of a supervised run: ``3 F(N) D``."""
+    return 3.0 * forward_flops_per_token(N, arch) * D
+
+
+def student_token_flops(
+    N_S: Array,
+    N_T: Array,
+    scenario: str | Scenario,
+    *,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """FLOPs per distillation token: the student's training ``3 F(N_S)`` and, when the scenario
+    counts it, the teacher's forward pass ``F(N_T)``."""
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    return 3.0 * forward_flops_per_token(N_S, arch, xp) + sc.delta_logits * forward_flops_per_token(N_T, arch, xp)
+
+
+def teacher_pretraining_flops(
+    N_T: Array,
+    D_T: Array,
+    scenario: str | Scenario,
+    *,
+    n_students: int = 1,
+    teacher_sunk: bool = False,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """The teacher's pretraining ``3 F(N_T) D_T`` charged to one of ``n_students`` students, when the
+    scenario counts it; nothing for a teacher that already exists (``teacher_sunk``)."""
+    sc = get_scenario(scenario) if isinstance(scenario, str) else scenario
+    if n_students < 1:
+        raise InputError(f"n_students must be >= 1, got {n_students}")
+    if teacher_sunk or sc.delta_pretrain == 0:
+        return 0.0 * forward_flops_per_token(N_T, arch, xp)
+    return forward_flops_per_token(N_T, arch, xp) * (sc.delta_pretrain * 3.0 * D_T / n_students)
+
+
+def distillation_flops(
+    N_S: Array,
+    D_S: Array,
+    N_T: Array,
+    D_T: Array,
+    scenario: str | Scenario,
+    *,
+    n_students: int = 1,
+    teacher_sunk: bool = False,
+    arch: Architecture | None = PAPER_ARCHITECTURE,
+    xp: ModuleType = np,
+) -> Array:
+    """Total FLOPs of distilling one student (Eq. 9).
+
+    ``3 F(N_S) D_S + F(N_T) (delta_lgt D_S + delta_pre 3 D_T / k)``: the student's tokens at
+    :func:`student_token_flops` each plus :func:`teacher_pretraining_flops`. With ``k`` students
+    sharing a teacher the pretraining cost per student is divided by ``k``; a teacher that
+    already exists (``teacher_sunk``) costs no pretraining at all.
+    """
+    return (student_token_flops(N_S, N_T, scenario, arch=arch, xp=xp) * D_S
+            + teacher_pretraining_flops(N_T, D_T, scenario, n_students=n_students, teacher_sunk=teacher_sunk,
+                                        arch=arch, xp=xp))

@@ -1,0 +1,277 @@
+"""The supervised and distillation scaling laws as pure functions.
+
+Every function takes an array namespace ``xp`` (``numpy``, ``pytensor.tensor`` or
+``jax.numpy``) and uses only ``xp.log``, ``xp.exp`` and ``xp.logaddexp``, so the same
+code builds a PyMC graph, evaluates posterior draws with numpy and runs the planner
+on JAX. Nothing here knows about PyMC. The maps between the sampled coordinates and the
+paper's coefficients are in :mod:`bayeslaw.core.params`.
+
+Notation follows Busbridge et al. (ICML 2025): ``N`` non-embedding parameters, ``D``
+training tokens (raw counts, never billions), losses in nats/token.
+
+Two forms are given for each law: the direct form as printed in the paper, and the
+log-sum-exp form that the models sample (stable when the intermediate powers over- or
+underflow, which the distillation break does during warm-up).
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core import params
+from bayeslaw.core.params import D_REF, N_REF
+
+Array = Any
+
+def _softplus(x: Array, xp: ModuleType) -> Array:
+    return xp.logaddexp(0.0, x)
+
+
+# --------------------------------------------------------------------------- supervised
+
+
+def supervised_loss(
+    N: Array,
+    D: Array,
+    *,
+    E: Array,
+    A: Array,
+    B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law, direct form: ``L = E + (A / N**alpha + B / D**beta)**gamma`` (Eq. 1)."""
+    return E + (A / N**alpha + B / D**beta) ** gamma
+
+
+def supervised_log_loss(
+    log_N: Array,
+    log_D: Array,
+    *,
+    log_E: Array,
+    log_A: Array,
+    log_B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law in log-sum-exp form; returns ``log L``.
+
+    ``log L = LSE(log E, gamma * LSE(log A - alpha log N, log B - beta log D))``.
+    """
+    inner = xp.logaddexp(log_A - alpha * log_N, log_B - beta * log_D)
+    return xp.logaddexp(log_E, gamma * inner)
+
+
+def supervised_log_loss_centred(
+    log_N: Array,
+    log_D: Array,
+    *,
+    log_E: Array,
+    log_size_term: Array,
+    log_data_term: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> Array:
+    """Supervised law in the centred parameterisation that the models sample.
+
+    ``log_size_term = log A - alpha log N_REF`` and ``log_data_term = log B - beta log D_REF``.
+    Algebraically identical to :func:`supervised_log_loss`.
+    """
+    inner = xp.logaddexp(
+        log_size_term - alpha * (log_N - np.log(N_REF)),
+        log_data_term - beta * (log_D - np.log(D_REF)),
+    )
+    return xp.logaddexp(log_E, gamma * inner)
+
+
+def supervised_optimum_6nd(
+    C: Array,
+    *,
+    E: Array,
+    A: Array,
+    B: Array,
+    alpha: Array,
+    beta: Array,
+    gamma: Array = 1.0,
+    xp: ModuleType = np,
+) -> tuple[Array, Array, Array]:
+    """Compute-optimal ``(N*, D*, L*)`` at budget ``C`` FLOPs with ``C = 6 N D``.
+
+    The outer exponent ``gamma`` is monotone, so the optimum of the inner sum is the
+    optimum of the law: ``N* = G (C/6)**a``, ``D* = (C/6) / N*`` with
+    ``a = beta / (alpha + beta)`` and ``G = (alpha A / (beta B))**(1 / (alpha + beta))``.
+    """
+    a = beta / (alpha + beta)
+    log_G = (xp.log(alpha * A) - xp.log(beta * B)) / (alpha + beta)
+    log_C6 = xp.log(C / 6.0)
+    log_N = log_G + a * log_C6
+    log_D = log_C6 - log_N
+    N = xp.exp(log_N)
+    D = xp.exp(log_D)
+    L = supervised_loss(N, D, E=E, A=A, B=B, alpha=alpha, beta=beta, gamma=gamma, xp=xp)
+    return N, D, L
+
+
+# ------------------------------------------------------------------------- distillation
+
+
+def distillation_loss(
+    N_S: Array,
+    D_S: Array,
+    L_T: Array,
+    L_S_tilde: Array,
+    *,
+    A_p: Array,
+    B_p: Array,
+    alpha_p: Array,
+    beta_p: Array,
+    gamma_p: Array,
+    c0: Array,
+    c1: Array,
+    f1: Array,
+    d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law, direct form (Eq. 8).
+
+    ``L_S = L_T + L_T**-c0 * (1 + (L_T / (L~_S d1))**(1/f1))**(-c1 f1)
+    * (A'/N_S**alpha' + B'/D_S**beta')**gamma'``.
+
+    Overflows for teachers far past the break; use :func:`distillation_log_loss` there.
+    """
+    brk = (1.0 + (L_T / (L_S_tilde * d1)) ** (1.0 / f1)) ** (-c1 * f1)
+    power = (A_p / N_S**alpha_p + B_p / D_S**beta_p) ** gamma_p
+    return L_T + L_T ** (-c0) * brk * power
+
+
+def distillation_log_loss(
+    log_N_S: Array,
+    log_D_S: Array,
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    *,
+    log_A_p: Array,
+    log_B_p: Array,
+    alpha_p: Array,
+    beta_p: Array,
+    gamma_p: Array,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law in log-sum-exp form; returns ``log L_S``.
+
+    The break is written ``-k * softplus(s * (log L_T - log L~_S - log d1))`` with
+    ``k = c1 f1`` and ``s = 1 / f1`` so that nothing is raised to a large power.
+    """
+    power = gamma_p * xp.logaddexp(log_A_p - alpha_p * log_N_S, log_B_p - beta_p * log_D_S)
+    return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
+                                            log_s=log_s, log_d1=log_d1, xp=xp)
+
+
+def distillation_log_loss_slopes(
+    log_N_S: Array,
+    log_D_S: Array,
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    *,
+    log_size_amp: Array,
+    log_data_amp: Array,
+    P: Array,
+    Q: Array,
+    gamma_p: Array,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Distillation law in the "slopes" parameterisation that the joint model samples.
+
+    ``P = gamma' alpha'`` and ``Q = gamma' beta'`` are the asymptotic slopes of the
+    power term, and ``log_size_amp = gamma' (log A' - alpha' log N_REF)``,
+    ``log_data_amp = gamma' (log B' - beta' log D_REF)`` its centred log-amplitudes.
+    The power term becomes ``gamma' * LSE((log_size_amp - P x_N) / gamma',
+    (log_data_amp - Q x_D) / gamma')``, which removes the curved ridge
+    ``log A' ~ const / gamma'`` of the form as written. Algebraically identical to
+    :func:`distillation_log_loss`.
+    """
+    power = distillation_power_slopes(log_N_S, log_D_S, log_size_amp=log_size_amp,
+                                      log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, xp=xp)
+    return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
+                                            log_s=log_s, log_d1=log_d1, xp=xp)
+
+
+def distillation_power_slopes(
+    log_N_S: Array,
+    log_D_S: Array,
+    *,
+    log_size_amp: Array,
+    log_data_amp: Array,
+    P: Array,
+    Q: Array,
+    gamma_p: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """Log of the power term ``(A'/N_S**alpha' + B'/D_S**beta')**gamma'`` in the slopes form.
+
+    It depends on the student's size and tokens only, so a model can evaluate it once per
+    distinct ``(N_S, D_S)`` and share it among that student's teachers.
+    """
+    x_N = log_N_S - np.log(N_REF)
+    x_D = log_D_S - np.log(D_REF)
+    return gamma_p * xp.logaddexp(
+        (log_size_amp - P * x_N) / gamma_p, (log_data_amp - Q * x_D) / gamma_p
+    )
+
+
+def distillation_log_loss_from_power(
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    log_power: Array,
+    *,
+    c0: Array,
+    log_k: Array,
+    log_s: Array,
+    log_d1: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """``log L_S`` from the teacher, the student's supervised loss and the log power term."""
+    k = xp.exp(log_k)
+    s = xp.exp(log_s)
+    brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
+    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + log_power)
+
+
+def distillation_log_loss_sampled(
+    c: dict[str, Array],
+    log_N_S: Array,
+    log_D_S: Array,
+    log_L_T: Array,
+    log_L_S_tilde: Array,
+    xp: ModuleType = np,
+) -> Array:
+    """``log L_S`` (Eq. 8) in the coordinates the joint model samples.
+
+    ``c`` holds :data:`~bayeslaw.core.params.DISTILLATION_SAMPLED` (the centred amplitudes, the
+    slopes and the break); the same code evaluates PyTensor graphs and numpy draws.
+    """
+    size_amp, data_amp = params.distillation_amplitudes(c)
+    return distillation_log_loss_slopes(
+        log_N_S, log_D_S, log_L_T, log_L_S_tilde,
+        log_size_amp=size_amp, log_data_amp=data_amp,
+        P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
+        log_d1=c["log_d1"], xp=xp,
+    )
+

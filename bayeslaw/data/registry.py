@@ -1,0 +1,43 @@
+"""The tables shipped in the repository's ``data/`` folder, as plain data (no pandas here).
+
+Each entry names a file, maps its columns to the canonical schema, and says which runs are
+excluded by default and why; :func:`bayeslaw.data.tables.load_shipped` reads them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DATA_DIR = Path(__file__).resolve().parents[2] / "data"
+
+
+@dataclass(frozen=True)
+class Shipped:
+    """A shipped supervised run table."""
+
+    name: str
+    path: str
+    columns: dict[str, str]
+    description: str
+    #: what the default filter does, in the words the model card records
+    default_filter: str
+
+
+SHIPPED: dict[str, Shipped] = {
+    "chinchilla": Shipped(
+        "chinchilla",
+        "chinchilla_epoch/chinchilla_epoch_NDCL.csv",
+        {"N": "N_params", "D": "D_tokens", "loss": "loss", "C": "C_flops"},
+        "Hoffmann et al. (2022) runs as extracted by Epoch AI (245 runs; 5 outliers excluded by default)",
+        "excluded Epoch's 5 highest-loss runs",
+    ),
+    "misfitting": Shipped(
+        "misfitting",
+        "misfitting_li2025/misfitting_best_lr_final.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "model"},
+        "(Mis)Fitting (Li et al. 2025) final checkpoints, best peak LR per (model, tokens): 81 runs; "
+        "the 3 runs of 0.105B tokens (loss ~6.2, still on the initial plateau) excluded by default",
+        "excluded 3 runs of 0.105B tokens",
+    ),
+}

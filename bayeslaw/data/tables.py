@@ -1,0 +1,303 @@
+"""Run tables: schema, units, validation with errors that say what to fix, shipped data, hashes.
+
+Canonical columns (raw counts, never billions; losses in nats/token):
+
+Supervised table
+    ``N`` parameters, ``D`` training tokens, ``loss`` validation cross-entropy;
+    optional ``run_id``, ``C`` training FLOPs, ``group``.
+Distillation table
+    ``N_S`` student parameters, ``D_S`` distillation tokens, ``L_S`` student loss; the
+    teacher as ``L_T`` (measured loss) and/or ``N_T``, ``D_T``; optional ``run_id``,
+    ``teacher_id``.
+
+Users with other column names pass a mapping ``{canonical: their_name}``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from bayeslaw.core import bounds
+from bayeslaw.core.errors import DataError
+from bayeslaw.data.registry import DATA_DIR, SHIPPED
+
+
+@dataclass(frozen=True)
+class Column:
+    name: str
+    unit: str
+    description: str
+    kind: str  # "count", "loss", "flops", "label"
+    required: bool = True
+
+
+SUPERVISED_COLUMNS: tuple[Column, ...] = (
+    Column("N", "parameters (count)", "model size", "count"),
+    Column("D", "tokens (count)", "training tokens", "count"),
+    Column("loss", "nats/token", "validation cross-entropy", "loss"),
+    Column("run_id", "-", "run identifier", "label", required=False),
+    Column("C", "FLOPs", "training compute", "flops", required=False),
+    Column("group", "-", "grouping label (e.g. sweep)", "label", required=False),
+)
+
+DISTILLATION_COLUMNS: tuple[Column, ...] = (
+    Column("N_S", "parameters (count)", "student size", "count"),
+    Column("D_S", "tokens (count)", "distillation tokens", "count"),
+    Column("L_S", "nats/token", "student validation cross-entropy", "loss"),
+    Column("L_T", "nats/token", "teacher validation cross-entropy", "loss", required=False),
+    Column("N_T", "parameters (count)", "teacher size", "count", required=False),
+    Column("D_T", "tokens (count)", "teacher training tokens", "count", required=False),
+    Column("teacher_id", "-", "teacher identifier", "label", required=False),
+    Column("run_id", "-", "run identifier", "label", required=False),
+)
+
+# Smallest plausible raw counts; below these the column was almost surely given in
+# millions or billions.
+_MIN_COUNT = {"parameters (count)": bounds.MIN_PARAMS, "tokens (count)": bounds.MIN_TOKENS}
+
+
+def schema_markdown(columns: tuple[Column, ...]) -> str:
+    """The schema as a Markdown table (used by the docs and ``--help``)."""
+    rows = ["| column | unit | meaning | required |", "|---|---|---|---|"]
+    rows += [
+        f"| `{c.name}` | {c.unit} | {c.description} | {'yes' if c.required else 'no'} |"
+        for c in columns
+    ]
+    return "\n".join(rows)
+
+
+def read_table(source: str | Path | pd.DataFrame) -> pd.DataFrame:
+    """Read a CSV or parquet file (or pass a DataFrame through)."""
+    if isinstance(source, pd.DataFrame):
+        return source.copy()
+    if not isinstance(source, str | Path):
+        raise DataError(f"a run table is a CSV/parquet path, a shipped table name or a DataFrame, "
+                        f"not {type(source).__name__}")
+    path = Path(source)
+    if not path.exists():
+        raise DataError(f"run table {path} does not exist")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in {".parquet", ".pq"}:
+            return pd.read_parquet(path)
+        if suffix in {".csv", ".txt", ".tsv"}:
+            return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",", comment="#")
+    except Exception as err:  # pandas raises many types; say which file failed
+        raise DataError(f"could not read {path}: {err}") from err
+    raise DataError(f"{path}: unsupported file type {suffix!r}; use .csv or .parquet")
+
+
+def _rename(df: pd.DataFrame, columns: Mapping[str, str] | None, schema: tuple[Column, ...]):
+    known = {c.name for c in schema}
+    columns = dict(columns or {})
+    unknown = set(columns) - known
+    if unknown:
+        raise DataError(
+            f"column mapping names unknown canonical column(s) {sorted(unknown)}; "
+            f"canonical names are {sorted(known)}"
+        )
+    missing_src = [src for src in columns.values() if src not in df.columns]
+    if missing_src:
+        raise DataError(
+            f"column mapping refers to {missing_src}, not in the table (columns: {list(df.columns)})"
+        )
+    # A mapping N=N_no_emb must replace an existing 'N' column, not duplicate it.
+    shadowed = [dst for dst, src in columns.items() if dst in df.columns and dst != src
+                and dst not in columns.values()]
+    return df.drop(columns=shadowed).rename(columns={src: dst for dst, src in columns.items()})
+
+
+def _check_numeric(df: pd.DataFrame, col: Column) -> None:
+    values = pd.to_numeric(df[col.name], errors="coerce")
+    bad = values.isna() & df[col.name].notna()
+    if bad.any():
+        rows = list(df.index[bad][:5])
+        raise DataError(f"column {col.name!r} has non-numeric values at rows {rows}")
+    if values.isna().any():
+        rows = list(df.index[values.isna()][:5])
+        raise DataError(
+            f"column {col.name!r} ({col.description}) has missing/NaN values at rows {rows}; "
+            "drop those runs or fill them in"
+        )
+    if not np.isfinite(values).all():
+        rows = list(df.index[~np.isfinite(values)][:5])
+        raise DataError(f"column {col.name!r} has infinite values at rows {rows}")
+    if (values <= 0).any():
+        rows = list(df.index[values <= 0][:5])
+        raise DataError(
+            f"column {col.name!r} ({col.unit}) must be positive; non-positive values at rows {rows}"
+        )
+    if col.kind == "count":
+        floor = _MIN_COUNT[col.unit]
+        if values.median() < floor:
+            raise DataError(
+                f"column {col.name!r} looks scaled (median {values.median():.4g}); give {col.unit} "
+                f"as raw counts, e.g. 7e9 not 7 (billions) or 7000 (millions)"
+            )
+    if col.kind == "loss":
+        if values.max() > bounds.MAX_LOSS:
+            raise DataError(
+                f"column {col.name!r} has values up to {values.max():.4g}: losses must be "
+                "cross-entropy in nats/token, not perplexity (take log(perplexity))"
+            )
+    df[col.name] = values.astype(float)
+
+
+def validate(
+    source: str | Path | pd.DataFrame,
+    schema: tuple[Column, ...],
+    columns: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """Validate a run table against a schema; return it with canonical columns only."""
+    df = _rename(read_table(source), columns, schema)
+    if len(df) == 0:
+        raise DataError("run table is empty")
+    missing = [c.name for c in schema if c.required and c.name not in df.columns]
+    if missing:
+        raise DataError(
+            f"run table lacks required column(s) {missing}; it has {list(df.columns)}. "
+            "Rename them or pass a mapping, e.g. --columns N=params,D=tokens,loss=val_loss"
+        )
+    keep = [c for c in schema if c.name in df.columns]
+    df = df[[c.name for c in keep]].reset_index(drop=True)
+    for col in keep:
+        if col.kind == "label":
+            df[col.name] = df[col.name].astype(str)
+        elif col.required or df[col.name].notna().any():
+            _check_numeric(df, col)
+    return df
+
+
+def validate_supervised(
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate a supervised run table (see module docstring for the schema)."""
+    df = validate(source, SUPERVISED_COLUMNS, columns)
+    if len(df) < 8:
+        raise DataError(f"a supervised fit needs at least 8 runs, got {len(df)}")
+    if "C" in df:
+        ratio = df["C"] / (6 * df["N"] * df["D"])
+        if not ratio.between(0.2, 5).all():
+            raise DataError(
+                "column 'C' disagrees with 6*N*D by more than 5x for some runs; check that C is "
+                "in FLOPs and N, D are raw counts"
+            )
+    return df
+
+
+def validate_distillation(
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+) -> pd.DataFrame:
+    """Validate a distillation run table; every run needs ``L_T`` or both ``N_T`` and ``D_T``."""
+    df = validate(source, DISTILLATION_COLUMNS, columns)
+    has_LT = "L_T" in df
+    has_NT = "N_T" in df and "D_T" in df
+    if not (has_LT or has_NT):
+        raise DataError(
+            "distillation table must describe each teacher by its measured loss 'L_T', "
+            "or by its size and tokens 'N_T' and 'D_T' (or both)"
+        )
+    if has_LT and (df["L_S"] <= df["L_T"] * 0.5).any():
+        raise DataError("some students have L_S below half their teacher's L_T; check the columns")
+    if "teacher_id" not in df:
+        key = df[["N_T", "D_T"]] if has_NT else df[["L_T"]]
+        df["teacher_id"] = key.round(6).astype(str).agg("|".join, axis=1)
+    return df
+
+
+def table_hash(df: pd.DataFrame) -> str:
+    """SHA-256 of a validated table's canonical content (column order and values)."""
+    canon = df.to_csv(index=False, float_format="%.12g").encode()
+    return hashlib.sha256(canon).hexdigest()
+
+
+# ------------------------------------------------------------------------ shipped tables
+
+
+def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
+    """Load a table shipped in ``data/`` by name (``chinchilla`` or ``misfitting``).
+
+    ``exclude_outliers`` drops, for ``chinchilla``, Epoch's 5 highest-loss runs (as Epoch
+    did) and, for ``misfitting``, the 3 runs of 0.105B tokens, whose losses (~6.2 nats) are
+    still near the initial plateau that no scaling law describes.
+    """
+    table, outliers = shipped_with_outliers(name)
+    return table[~outliers].reset_index(drop=True) if exclude_outliers else table
+
+
+def shipped_with_outliers(name: str) -> tuple[pd.DataFrame, np.ndarray]:
+    """A shipped table with every run, and the mask of the runs excluded by default."""
+    if name not in SHIPPED:
+        raise DataError(f"unknown shipped table {name!r}; choose one of {sorted(SHIPPED)}")
+    spec = SHIPPED[name]
+    raw = read_table(DATA_DIR / spec.path).reset_index(drop=True)
+    outliers = np.zeros(len(raw), bool)
+    if name == "chinchilla":
+        outliers = raw["epoch_excluded_outlier"].to_numpy() != 0
+    if name == "misfitting":
+        outliers = raw["D"].to_numpy() < 2e8
+    table = validate_supervised(raw, spec.columns)
+    if len(table) != len(raw):
+        raise DataError(f"shipped table {name!r} lost rows in validation; the file is damaged")
+    return table, outliers
+
+
+def resolve(data: str | Path | pd.DataFrame, include_outliers: bool = False):
+    """A shipped table by name, else a path or DataFrame; returns ``(table, source, filters)``.
+
+    ``source`` and ``filters`` are what the model card records (None for a user's table).
+    """
+    if isinstance(data, str) and data in SHIPPED:
+        filt = "" if include_outliers else SHIPPED[data].default_filter
+        return (load_shipped(data, exclude_outliers=not include_outliers),
+                f"data/{SHIPPED[data].path}", filt or None)
+    return data, None, None
+
+
+def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+    """One row per teacher, the supervised runs that are not teachers, and each student's teacher index.
+
+    A teacher is usually also a supervised run. Its measured loss must enter the model once:
+    as the teacher's observation. So a supervised run whose (N, D) equals a teacher's
+    (N_T, D_T) is moved out of the supervised table; its loss becomes the teacher's measured
+    loss when the distillation table gives none.
+    """
+    cols = [c for c in ("N_T", "D_T", "L_T") if c in dis]
+    teachers = dis[["teacher_id", *cols]].groupby("teacher_id", sort=True).first()
+    if "L_T" in dis:
+        spread = dis.groupby("teacher_id")["L_T"].agg(lambda x: x.max() - x.min())
+        if (spread > 1e-9).any():
+            bad = list(spread.index[spread > 1e-9][:3])
+            raise DataError(f"teacher(s) {bad} have different L_T in different rows; one teacher, one loss")
+    teachers = teachers.reset_index()
+    if "L_T" not in teachers:
+        teachers["L_T"] = np.nan
+    for c in ("N_T", "D_T"):
+        if c not in teachers:
+            teachers[c] = np.nan
+    sup_key = {(round(float(n), 3), round(float(d), 3)): i for i, (n, d) in enumerate(zip(sup["N"], sup["D"],
+                                                                                         strict=True))}
+    drop = []
+    for i, row in teachers.iterrows():
+        if np.isfinite(row["N_T"]) and np.isfinite(row["D_T"]):
+            j = sup_key.get((round(float(row["N_T"]), 3), round(float(row["D_T"]), 3)))
+            if j is not None:
+                drop.append(j)
+                if not np.isfinite(row["L_T"]):
+                    teachers.loc[i, "L_T"] = sup["loss"].iloc[j]
+    no_info = ~np.isfinite(teachers["L_T"]) & ~(np.isfinite(teachers["N_T"]) & np.isfinite(teachers["D_T"]))
+    if no_info.any():
+        raise DataError(f"teacher(s) {list(teachers['teacher_id'][no_info][:3])} have neither L_T nor N_T and D_T")
+    index = teachers.reset_index().set_index("teacher_id").loc[dis["teacher_id"], "index"].to_numpy()
+    rest = sup.drop(index=sup.index[sorted(set(drop))]).reset_index(drop=True)
+    # teachers of known size and tokens inform the supervised law too
+    n_sup = len(rest) + int((np.isfinite(teachers["N_T"]) & np.isfinite(teachers["D_T"])).sum())
+    if n_sup < 8:
+        raise DataError(f"only {n_sup} supervised runs (teachers included); the joint fit needs >= 8")
+    return teachers, rest, index

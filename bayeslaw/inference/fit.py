@@ -1,0 +1,143 @@
+"""Fit a law to a run table: data -> model -> NUTS -> diagnostics -> a carded posterior.
+
+One :func:`fit` serves both laws: the supervised law on one run table, and the joint
+supervised + distillation model on a distillation table with its supervised runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pymc as pm
+
+from bayeslaw.core.errors import InputError
+from bayeslaw.core.seeds import Streams
+from bayeslaw.data.tables import split_teachers, table_hash, validate_distillation, validate_supervised
+from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
+from bayeslaw.inference.sampler import CompiledSampler
+from bayeslaw.model.build import build_joint, build_supervised
+from bayeslaw.model.priors import Prior
+from bayeslaw.model.spec import JointSpec, SupervisedSpec
+from bayeslaw.posterior.card import Fit, make_card
+from bayeslaw.posterior.diagnostics import Gates, diagnose
+
+Table = str | Path | pd.DataFrame
+
+
+def data_record(df: pd.DataFrame, source: Any, columns: Mapping[str, str] | None,
+                filters: str | None = None) -> dict[str, Any]:
+    """What the card records about the data: hash, size, mapping, origin."""
+    return {
+        "sha256": table_hash(df),
+        "n_runs": len(df),
+        "columns": dict(columns or {}),
+        "source": str(source) if not isinstance(source, pd.DataFrame) else "<DataFrame>",
+        "filters": filters or "",
+        "range": {c: [float(df[c].min()), float(df[c].max())]
+                  for c in df.columns if df[c].dtype.kind == "f"},
+    }
+
+
+def sample_fit(model: pm.Model, spec_dict: dict, law: str, df_record: dict, sampler: SamplerConfig, seed: int,
+               gates: Gates | None, progress: bool, data: dict | None = None,
+               compiled: CompiledSampler | None = None) -> Fit:
+    """Sample a built model, attach the card and the diagnostics.
+
+    ``compiled`` reuses a model compiled once and ``data`` replaces its ``pm.Data`` values
+    (a refit on other runs, e.g. a backtest split).
+    """
+    compiled = compiled or CompiledSampler(model, sampler)
+    streams = Streams(seed)
+    idata = compiled.fit(streams.sampling, data=data, progress=progress)
+    card = make_card(law=law, spec=spec_dict, data=df_record, sampler=sampler.to_dict(), seed=seed,
+                     timing={"compile_seconds": idata.attrs.pop("compile_seconds"),
+                             "sampling_wall_seconds": idata.attrs.pop("sampling_wall_seconds")})
+    # Gated and reported: what NUTS samples, and coefficients derived from it that carry a
+    # prior of their own (the joint model's log_k, log_s).
+    card["parameters"] = [rv.name for rv in model.free_RVs] + [
+        d.name for d in model.deterministics if d.name in spec_dict.get("priors", {})]
+    fit = Fit(idata, card)
+    fit.card["diagnostics"] = diagnose(fit, gates, seed=streams.diagnostics).to_dict()
+    return fit
+
+
+def fit(
+    table: Table,
+    *,
+    law: str = "supervised",
+    supervised: Table | None = None,
+    columns: Mapping[str, str] | None = None,
+    supervised_columns: Mapping[str, str] | None = None,
+    gamma_free: bool = False,
+    likelihood: str = "student_t",
+    priors: Mapping[str, Prior | Mapping[str, Any]] | None = None,
+    preset: str = "weak",
+    preset_scale: float = 1.0,
+    sampler: SamplerConfig | None = None,
+    seed: int = 0,
+    gates: Gates | None = None,
+    progress: bool = False,
+    filters: str | None = None,
+    source: str | None = None,
+) -> Fit:
+    """Fit a law with NUTS and run the diagnostic gates.
+
+    Parameters
+    ----------
+    table
+        Path to a CSV/parquet run table, or a DataFrame (schema: :mod:`bayeslaw.data.tables`):
+        supervised runs for ``law="supervised"``, students for ``law="distillation"``.
+    law
+        ``"supervised"``: ``L = E + (A/N^alpha + B/D^beta)^gamma``. ``"distillation"``: the joint
+        supervised + distillation model (:func:`bayeslaw.model.build.build_joint`).
+    supervised
+        Distillation only: the supervised runs (the teachers' law).
+    columns, supervised_columns
+        Mappings from canonical names (``N``, ``D``, ``loss``, ...) to the tables' names.
+    gamma_free
+        Supervised only: fit the outer exponent (the distillation paper's form) instead of 1.
+    likelihood
+        ``"student_t"`` (default) or ``"normal"`` on log loss.
+    priors
+        Overrides of the default priors by parameter name.
+    preset, preset_scale
+        Distillation only: the prior preset (``"weak"`` or ``"busbridge2025"``) and a factor on its widths.
+    sampler
+        NUTS settings; default the law's (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
+    seed
+        The one seed; the same seed gives the same posterior.
+    gates
+        Diagnostic thresholds (default :class:`~bayeslaw.posterior.diagnostics.Gates`).
+    filters, source
+        What the card records as the table's origin and the filters applied to it.
+
+    Returns
+    -------
+    Fit
+        The posterior (``xarray.DataTree``) with its model card and diagnostics.
+    """
+    if law not in LAW_DEFAULTS:
+        raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    sampler = sampler or default_config(law)
+    if law == "supervised":
+        df = validate_supervised(table, columns)
+        spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=dict(priors or {}))
+        model = build_supervised(spec, df)
+        record = data_record(df, source or table, columns, filters)
+    else:
+        if supervised is None:
+            raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
+        dis = validate_distillation(table, columns)
+        sup = validate_supervised(supervised, supervised_columns)
+        teachers, rest, index = split_teachers(dis, sup)
+        spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
+                         priors=dict(priors or {}))
+        model = build_joint(spec, dis, rest, teachers, index)
+        record = data_record(dis, table, columns)
+        record["supervised"] = data_record(rest, supervised, supervised_columns)
+        record["teachers"] = {"n": len(teachers), "ids": teachers["teacher_id"].astype(str).tolist(),
+                              "index": index.tolist()}
+    return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress)

@@ -1,0 +1,190 @@
+"""PyMC models built from the laws, a specification and a validated run table.
+
+``build_*`` turns a :mod:`bayeslaw.model.spec` specification and a table into a ``pm.Model``.
+The observed data enter as ``pm.Data`` so a compiled model can be refitted on new runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pymc as pm
+import pytensor.tensor as pt
+
+from bayeslaw.core import laws, params
+from bayeslaw.core.params import BREAK_REF
+from bayeslaw.model.priors import PriorSet
+from bayeslaw.model.spec import JointSpec, SupervisedSpec
+
+
+def observe_log_loss(name: str, mu, obs, *, likelihood: str, sigma, nu=None, dims=None):
+    """The observation model on log loss, shared by every law."""
+    if likelihood == "student_t":
+        return pm.StudentT(name, nu=nu, mu=mu, sigma=sigma, observed=obs, dims=dims)
+    return pm.Normal(name, mu=mu, sigma=sigma, observed=obs, dims=dims)
+
+
+def create_supervised(spec: SupervisedSpec) -> dict[str, Any]:
+    """Create the supervised coefficients (inside a model context) and their paper-scale twins."""
+    p = spec.priors
+    c = {name: p[name].create(name) for name in ("log_E", "log_size_term", "log_data_term",
+                                                 "alpha", "beta")}
+    c["gamma"] = p["gamma"].create("gamma") if spec.gamma_free else 1.0
+    paper = params.supervised_to_paper(c, xp=pt)
+    for name in ("E", "A", "B"):
+        pm.Deterministic(name, paper[name])
+    pm.Deterministic("a_opt", c["beta"] / (c["alpha"] + c["beta"]))
+    return c
+
+
+def supervised_mean(c: dict[str, Any], log_N, log_D):
+    """Mean of log loss under the supervised law (PyTensor)."""
+    return laws.supervised_log_loss_centred(
+        log_N,
+        log_D,
+        log_E=c["log_E"],
+        log_size_term=c["log_size_term"],
+        log_data_term=c["log_data_term"],
+        alpha=c["alpha"],
+        beta=c["beta"],
+        gamma=c["gamma"],
+        xp=pt,
+    )
+
+
+def build_supervised(spec: SupervisedSpec, df: pd.DataFrame) -> pm.Model:
+    """The supervised law as a PyMC model of ``log(loss)`` for a validated table."""
+    coords = {"run": np.arange(len(df))}
+    with pm.Model(coords=coords) as model:
+        log_N = pm.Data("log_N", np.log(df["N"].to_numpy()), dims="run")
+        log_D = pm.Data("log_D", np.log(df["D"].to_numpy()), dims="run")
+        log_loss = pm.Data("log_loss", np.log(df["loss"].to_numpy()), dims="run")
+        c = create_supervised(spec)
+        sigma = spec.priors["sigma"].create("sigma")
+        nu = spec.priors["nu"].create("nu") if spec.likelihood == "student_t" else None
+        mu = supervised_mean(c, log_N, log_D)
+        observe_log_loss(
+            "obs", mu, log_loss, likelihood=spec.likelihood, sigma=sigma, nu=nu, dims="run"
+        )
+    return model
+
+
+def distillation_power(c: dict[str, Any], log_N_S, log_D_S, xp=pt):
+    """Log power term of the distillation law at students ``(N_S, D_S)``."""
+    size_amp, data_amp = params.distillation_amplitudes(c)
+    return laws.distillation_power_slopes(log_N_S, log_D_S, log_size_amp=size_amp,
+                                          log_data_amp=data_amp, P=c["P"], Q=c["Q"],
+                                          gamma_p=c["gamma_p"], xp=xp)
+
+
+def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_power, xp=pt):
+    """Mean of log student loss given the log power term (see :func:`distillation_power`)."""
+    return laws.distillation_log_loss_from_power(log_L_T, log_L_tilde, log_power, c0=c["c0"],
+                                                 log_k=c["log_k"], log_s=c["log_s"],
+                                                 log_d1=c["log_d1"], xp=xp)
+
+
+def _log_softplus(z):
+    """``log(softplus(z))``; below -30 it is ``z`` (clamped so neither branch's gradient is NaN)."""
+    return pt.switch(z < -30.0, z, pt.log(pt.softplus(pt.maximum(z, -30.0))))
+
+
+def create_distillation(p: PriorSet) -> dict[str, Any]:
+    """Create the distillation coefficients (inside a model context).
+
+    The break ``-k softplus(s (x - log d1))`` (x = log L_T - log L~_S) is sampled where the
+    runs measure it: its log size ``log_break_ref`` and approximate log-slope
+    ``log_slope_ref`` at ``x = BREAK_REF``, with ``log_d1`` beside them; ``log_k`` and
+    ``log_s`` are derived. In ``(log k, log s, log d1)`` the posterior is a ridge that bends
+    with the sharpness (only the pre-break amplitude ``k d1^-s`` is measured). Each new
+    coordinate is its old one shifted by a function of coordinates created before it, so
+    the map has Jacobian 1 and the priors on ``log_k``, ``log_s``, ``log_d1`` are exactly
+    the specified ones. The slope uses the prior's central sharpness, so that its shift
+    depends on ``d1`` alone.
+    """
+    c = {name: p[name].create(name) for name in ("log_size_amp_c", "P", "Q", "gamma_p", "c0")}
+    # The data part enters as its ratio to the size part: the runs bound the data term only
+    # from above, and in the amplitude that bound curves with gamma' (a corner NUTS diverged in).
+    log_data_ratio = p["log_data_ratio"].create("log_data_ratio")
+    c["log_data_amp_lo"] = pm.Deterministic("log_data_amp_lo",
+                                            c["log_size_amp_c"] + c["gamma_p"] * log_data_ratio)
+    c["log_d1"] = p["log_d1"].create("log_d1")
+    z0 = np.exp(p["log_s"].centre) * (BREAK_REF - c["log_d1"])
+    slope_shift = -pt.softplus(-z0) - _log_softplus(z0)  # log(sigmoid(z0) / softplus(z0))
+    log_slope_ref = p["log_s"].create_shifted("log_slope_ref", slope_shift)
+    c["log_s"] = pm.Deterministic("log_s", log_slope_ref - slope_shift)
+    size_shift = _log_softplus(pt.exp(c["log_s"]) * (BREAK_REF - c["log_d1"]))
+    log_break_ref = p["log_k"].create_shifted("log_break_ref", size_shift)
+    c["log_k"] = pm.Deterministic("log_k", log_break_ref - size_shift)
+    return c
+
+
+def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers: pd.DataFrame,
+                teacher_index: np.ndarray) -> pm.Model:
+    """The joint model: supervised runs, latent teacher losses, teacher measurements, students.
+
+    Every teacher's true log loss is a latent ``log_L_T[j]``. A teacher of known size and
+    tokens is a supervised run: its true loss scatters around the supervised law with the
+    supervised runs' sd. Its measured loss (when given) observes the latent value with
+    ``teacher_noise``. All students of a teacher depend on the same latent value, so their
+    shared dependence on that teacher's luck is modelled instead of left in the residuals.
+    """
+    p = spec.priors
+    has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
+    measured = np.isfinite(teachers["L_T"].to_numpy())
+    coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
+              "teacher": teachers["teacher_id"].astype(str).to_numpy(),
+              "measured_teacher": np.flatnonzero(measured)}
+    # Students' sizes and tokens are fixed when the model is built (refits change losses only).
+    _, first_of_point, point_index = np.unique(dis[["N_S", "D_S"]].to_numpy(), axis=0,
+                                               return_index=True, return_inverse=True)
+    point_index = point_index.reshape(-1)
+    N_T = np.where(has_size, teachers["N_T"].to_numpy(), 1e9)
+    D_T = np.where(has_size, teachers["D_T"].to_numpy(), 2e10)
+    sup_spec = SupervisedSpec(gamma_free=True, likelihood=spec.likelihood,
+                              priors={k: p[k] for k in ("log_E", "log_size_term", "log_data_term",
+                                                        "alpha", "beta", "gamma")}
+                              | ({"nu": p["nu"]} if spec.likelihood == "student_t" else {}))
+    with pm.Model(coords=coords) as model:
+        log_N = pm.Data("log_N", np.log(sup["N"].to_numpy()), dims="run")
+        log_D = pm.Data("log_D", np.log(sup["D"].to_numpy()), dims="run")
+        log_loss = pm.Data("log_loss", np.log(sup["loss"].to_numpy()), dims="run")
+        log_N_S = pm.Data("log_N_S", np.log(dis["N_S"].to_numpy()), dims="student")
+        log_D_S = pm.Data("log_D_S", np.log(dis["D_S"].to_numpy()), dims="student")
+        log_L_S = pm.Data("log_L_S", np.log(dis["L_S"].to_numpy()), dims="student")
+        log_L_T_obs = pm.Data("log_L_T_obs", np.log(teachers["L_T"].to_numpy()[measured]),
+                              dims="measured_teacher")
+
+        c = create_supervised(sup_spec)
+        c.update(create_distillation(p))
+        sigma_sup = p["sigma_sup"].create("sigma_sup")
+        sigma_dis = p["sigma_dis"].create("sigma_dis")
+        nu = p["nu"].create("nu") if spec.likelihood == "student_t" else None
+
+        observe_log_loss("obs", supervised_mean(c, log_N, log_D), log_loss,
+                         likelihood=spec.likelihood, sigma=sigma_sup, nu=nu, dims="run")
+        law_T = supervised_mean(c, np.log(N_T), np.log(D_T))
+        prior_mu = pt.where(has_size, law_T, np.log(2.5))
+        prior_sd = pt.where(has_size, sigma_sup, 0.5)
+        # Start each teacher at its measured loss: measured to ~0.2%, a random start e^+-1
+        # away throws the students' likelihood and the first warm-up steps far off.
+        start = np.log(np.where(measured, teachers["L_T"].to_numpy(), 2.5))
+        log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher", initval=start)
+        pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=spec.teacher_noise,
+                  observed=log_L_T_obs, dims="measured_teacher")
+        # The supervised twin and the power term depend on (N_S, D_S) alone: evaluated once
+        # per distinct student (the paper's design has 70 for 700 runs) and shared.
+        point_N, point_D = log_N_S[first_of_point], log_D_S[first_of_point]
+        mu_S = distillation_mean_from_power(
+            c, log_L_T[teacher_index], supervised_mean(c, point_N, point_D)[point_index],
+            distillation_power(c, point_N, point_D)[point_index])
+        observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
+                         nu=nu, dims="student")
+
+        paper = params.distillation_to_paper(c, xp=pt)
+        for name in params.DISTILLATION_PAPER:
+            if name not in ("gamma_p", "c0"):
+                pm.Deterministic(name, paper[name])
+    return model

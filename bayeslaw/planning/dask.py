@@ -1,0 +1,38 @@
+"""Planning chunks on Dask: a LocalCluster or a scheduler address, its lifecycle in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import xarray as xr
+
+from bayeslaw.core.errors import SetupError
+from bayeslaw.core.params import Laws
+
+
+def map_chunks(scheduler: str, work: Callable[..., xr.Dataset], chunks: list[Laws], *args,
+               progress: Callable[[int, int], None] | None, total: int, **kwargs) -> list[xr.Dataset]:
+    """``[work(chunk, *args, **kwargs) for chunk in chunks]`` on Dask workers, in chunk order.
+
+    ``scheduler`` is ``"local"`` (a LocalCluster of two worker processes, started and closed
+    here) or a scheduler address (``tcp://host:8786``). ``progress(done, total)`` is called as
+    chunks finish, counting draws.
+    """
+    try:
+        from dask.distributed import Client, LocalCluster, as_completed  # the optional dask extra
+    except ImportError as err:
+        raise SetupError("the Dask path needs the dask extra: pip install -e '.[dask]'") from err
+    cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if scheduler == "local" else None
+    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        futures = [client.submit(work, sub, *args, **kwargs, pure=False) for sub in chunks]
+        done = 0
+        for fut in as_completed(futures):
+            done += fut.result()["draw"].size
+            if progress:
+                progress(done, total)
+        return client.gather(futures)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()

@@ -1,0 +1,119 @@
+"""The planning grid: optima for every draw, student size, budget and scenario, in bounded chunks.
+
+Draws are processed in chunks so memory stays bounded whatever the grid; each chunk runs on
+numpy or, jit-compiled, on JAX (CPU or GPU), locally or on Dask workers
+(:mod:`bayeslaw.planning.dask`).
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw.core import bounds
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, Architecture
+from bayeslaw.core.errors import InputError, SetupError
+from bayeslaw.core.params import Laws
+from bayeslaw.planning.dask import map_chunks
+from bayeslaw.planning.optima import SCENARIO_NAMES, distillation_optimum, supervised_optimum, supervised_student
+from bayeslaw.planning.search import COARSE
+
+#: Largest number of grid evaluations held in one temporary array (float64: 64 MB).
+MAX_GRID_ELEMENTS = 2**23
+_GRID_POINTS = max(COARSE.values())  # the widest search grid per problem
+
+
+def auto_chunk(n_sizes: int, n_budgets: int) -> int:
+    """Draws per chunk so that one search grid stays within :data:`MAX_GRID_ELEMENTS`."""
+    return max(1, MAX_GRID_ELEMENTS // (n_sizes * n_budgets * _GRID_POINTS))
+
+
+@functools.cache
+def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, iters: int | None):
+    import jax  # the optional jax extra
+    import jax.numpy as jnp
+
+    def kernel(coefs, N_S, C):
+        return distillation_optimum(Laws(**coefs), N_S, C, scenario, n_students=n_students, arch=arch,
+                                    iters=iters, xp=jnp)
+
+    return jax.jit(kernel)
+
+
+def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: int | None, backend: str):
+    if backend == "numpy":
+        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, iters=iters)
+    if backend == "jax":
+        import jax  # the optional jax extra
+
+        if not jax.config.jax_enable_x64:
+            raise SetupError("the JAX planner needs 64-bit floats: set JAX_ENABLE_X64=1 (or "
+                               "jax.config.update('jax_enable_x64', True)) before JAX is first used")
+        coefs = {k: v for k, v in sub.__dict__.items() if v is not None}
+        out = _jax_kernel(scenario, n_students, arch, iters)(coefs, N_S, C)
+        return {k: np.asarray(v) for k, v in out.items()}
+    raise InputError(f"backend must be 'numpy' or 'jax', got {backend!r}")
+
+
+def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
+               arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
+               backend: str = "numpy") -> xr.Dataset:
+    """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask)."""
+    out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
+    for sc in scenarios:
+        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, iters=iters, backend=backend)
+        for k in out:
+            out[k].append(res[k])
+    dims = ("draw", "student_size", "budget", "scenario")
+    ds = xr.Dataset({k: (dims, np.stack(v, axis=-1)) for k, v in out.items()})
+    ds["L_sup"] = (("draw", "student_size", "budget"), supervised_student(sub, N_S, C, arch))
+    opt = supervised_optimum(sub, C, arch, iters=iters)
+    for k, v in opt.items():
+        ds[f"{k}_opt"] = (("draw", "budget"), v)
+    return ds
+
+
+def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
+              n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
+              iters: int | None = None, backend: str = "numpy", scheduler: str | None = None,
+              progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+    """Distillation and supervised optima for every draw, student size, budget and scenario.
+
+    Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
+    optimum (``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T``), the supervised student on the same
+    budget (``L_sup``), ``diff = L_S - L_sup`` (negative: distillation wins), and the supervised
+    compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget.
+
+    Draws are processed ``chunk`` at a time (default :func:`auto_chunk`: one search grid within
+    :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid; ``progress(done,
+    total)`` is called after each chunk. ``backend="jax"`` runs the searches jit-compiled on JAX
+    (CPU or GPU; same results). ``scheduler`` sends the chunks to Dask: ``"local"`` starts a
+    LocalCluster, anything else is a scheduler address (``tcp://host:8786``).
+    """
+    N_S = np.atleast_1d(np.asarray(student_sizes, float))
+    C = np.atleast_1d(np.asarray(budgets, float))
+    scenarios = tuple(scenarios)
+    bounds.check_plan(N_S, C, scenarios, n_students)
+    if not law.has_distillation:
+        raise InputError("distillation planning needs a distillation (joint) posterior, not a supervised one")
+    chunk = chunk or auto_chunk(N_S.size, C.size)
+    starts = list(range(0, law.n_draws, chunk))
+    kw = {"n_students": n_students, "arch": arch, "iters": iters, "backend": backend}
+    if scheduler is None:
+        parts = []
+        for start in starts:
+            parts.append(plan_chunk(law.take(slice(start, start + chunk)), N_S, C, scenarios, **kw))
+            if progress:
+                progress(min(start + chunk, law.n_draws), law.n_draws)
+    else:
+        parts = map_chunks(scheduler, plan_chunk, [law.take(slice(s, s + chunk)) for s in starts], N_S, C,
+                           scenarios, **kw, progress=progress, total=law.n_draws)
+    ds = xr.concat(parts, dim="draw")
+    ds = ds.assign_coords(draw=np.arange(law.n_draws), student_size=N_S, budget=C, scenario=list(scenarios))
+    ds["diff"] = ds["L_S"] - ds["L_sup"]
+    ds.attrs.update(n_students=n_students, bounds=f"sizes and tokens in [{bounds.BOX_MIN:.0e}, {bounds.BOX_MAX:.0e}]",
+                    flops="3 F(N) per training token, F(N) of App. H" if arch else "F(N) = 2N")
+    return ds

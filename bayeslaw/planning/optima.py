@@ -1,0 +1,253 @@
+"""Compute-optimal recipes per posterior draw: the supervised optimum and the four distillation scenarios.
+
+For every posterior draw, student size and budget this module finds the supervised optimum
+and the distillation optimum in each compute scenario (Eq. 10 of Busbridge et al.), with
+sizes and tokens bounded to [1e6, 1e17] as in the paper. There are no closed forms, so each
+problem is reduced to one free variable and searched on a coarse log-space grid finished by
+golden-section steps, all in arrays of shape (draw, student size, budget, grid) over an array
+namespace (numpy or JAX). Draws are processed in chunks to bound memory.
+
+Reductions:
+- supervised at fixed N_S: closed form, D_S = C / (3 F(N_S));
+- supervised optimum: log N (D from the budget);
+- best case (teacher free): the teacher loss L_T >= L(1e17, 1e17);
+- teacher inference: D_T costs nothing, so it sits at the upper bound; N_T;
+- teacher pretraining (and + inference): N_T. L_S depends on the teacher only through L_T and
+  falls with D_S, so the optimal teacher is the cheapest one of its loss; its tokens follow
+  from a first-order condition (the supervised compute-optimal frontier, shifted to longer
+  training by the inference cost), and D_S from what the budget leaves.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from bayeslaw.core import compute, laws, params
+from bayeslaw.core.bounds import LOG_BOX_MAX as LOG_MAX
+from bayeslaw.core.bounds import LOG_BOX_MIN as LOG_MIN
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, Architecture
+from bayeslaw.core.params import Laws
+from bayeslaw.planning.search import COARSE, GOLDEN_ITERS, _linspace, _repeat, _search_1d
+
+LOG3 = math.log(3.0)
+SCENARIO_NAMES = tuple(compute.SCENARIOS)
+#: Newton steps for the inference-aware teacher's tokens (monotone from below, quadratic).
+NEWTON_STEPS = 4
+
+
+def _shape(x: np.ndarray, ndim: int, xp=np) -> np.ndarray:
+    """Coefficients (draw,) broadcast against arrays with ``ndim`` trailing axes."""
+    return xp.reshape(xp.asarray(x), (-1,) + (1,) * ndim)
+
+
+def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int, xp=np) -> np.ndarray:
+    """log L_S of the distillation law for draws (axis 0) and ``nd`` trailing axes."""
+    c = {k: _shape(getattr(law, k), nd, xp) for k in params.DISTILLATION_PAPER}
+    return laws.distillation_log_loss(
+        log_N_S, log_D_S, log_L_T, log_L_tilde, log_A_p=xp.log(c["A_p"]), log_B_p=xp.log(c["B_p"]),
+        alpha_p=c["alpha_p"], beta_p=c["beta_p"], gamma_p=c["gamma_p"], c0=c["c0"],
+        **params.break_from_paper(c["c1"], c["f1"], c["d1"], xp), xp=xp)
+
+
+def log_F(log_N: np.ndarray, arch: Architecture | None, xp=np) -> np.ndarray:
+    return xp.log(compute.forward_flops_per_token(xp.exp(log_N), arch, xp))
+
+
+def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
+    """log L with draws on axis 0 of broadcast(log_N, log_D)."""
+    nd = len(np.broadcast_shapes(xp.shape(log_N), xp.shape(log_D))) - 1
+    c = {k: _shape(getattr(law, k), nd, xp) for k in params.SUPERVISED_PAPER}
+    return laws.supervised_log_loss(log_N, log_D, **params.supervised_to_log(c, xp), xp=xp)
+
+
+def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
+                       iters: int | None = None, xp=np) -> dict[str, np.ndarray]:
+    """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
+    log_C = xp.log(xp.asarray(C, dtype=float))[None, :] + xp.zeros((law.n_draws, 1))
+
+    def objective(log_N):
+        log_D = log_C[..., None] - LOG3 - log_F(log_N, arch, xp)
+        val = _log_sup_nd(xp, law, log_N, log_D)
+        return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, xp.inf)
+
+    log_N, v = _search_1d(objective, _linspace(xp.full((1, 1), LOG_MIN), LOG_MAX, COARSE["supervised"], xp),
+                          LOG_MIN, LOG_MAX, iters=iters or GOLDEN_ITERS, xp=xp)
+    log_D = log_C - LOG3 - log_F(log_N, arch, xp)
+    return {"N": xp.exp(log_N), "D": xp.exp(log_D), "L": xp.exp(v)}
+
+
+def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
+                       arch: Architecture | None = PAPER_ARCHITECTURE, xp=np) -> np.ndarray:
+    """Loss of a student of size N_S trained supervised on the whole budget: (draw, size, budget)."""
+    log_N = xp.log(xp.asarray(N_S, dtype=float))[None, :, None]
+    log_D = xp.log(xp.asarray(C, dtype=float))[None, None, :] - xp.log(3.0) - log_F(log_N, arch, xp)
+    log_N, log_D = xp.broadcast_arrays(log_N + xp.zeros((law.n_draws, 1, 1)), log_D)
+    # beyond the paper's bounds (D > 1e17 or < 1e6) the comparison is undefined: NaN
+    return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), xp.exp(_log_sup_nd(xp, law, log_N, log_D)), xp.nan)
+
+
+def _log_axes(N_S, C, xp=np):
+    """log N_S and log C on their own axes of the problem shape: (1, size, 1) and (1, 1, budget)."""
+    return xp.log(xp.asarray(N_S, dtype=float))[None, :, None], xp.log(xp.asarray(C, dtype=float))[None, None, :]
+
+
+def _problem_axes(n_draws: int, N_S, C, xp=np):
+    """log N_S and log C broadcast to the problem shape (draw, student size, budget)."""
+    zeros = xp.zeros((n_draws, 1, 1))
+    return xp.broadcast_arrays(*(x + zeros for x in _log_axes(N_S, C, xp)))
+
+
+def frontier_log_tokens(law: Laws, log_N, arch: Architecture | None, nd: int, xp=np):
+    """log D of the supervised compute-optimal model of size N (draws on axis 0, ``nd`` more axes).
+
+    At fixed compute ``L(N, D)`` is minimal where ``alpha A N**-alpha / (beta B D**-beta)``
+    equals ``d log F / d log N`` (neither E nor gamma enters): solved for D in closed form.
+    """
+    c = {k: _shape(getattr(law, k), nd, xp) for k in ("A", "B", "alpha", "beta")}
+    log_g = xp.log(compute.flops_elasticity(xp.exp(log_N), arch, xp))
+    return (xp.log(c["beta"] * c["B"]) + log_g - xp.log(c["alpha"] * c["A"]) + c["alpha"] * log_N) / c["beta"]
+
+
+def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
+                         arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
+                         xp=np) -> dict[str, np.ndarray]:
+    """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
+
+    Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
+    best case, where the teacher is free and only its loss is chosen). Where no allocation within
+    the bounds spends the budget, everything is NaN. ``iters`` is the number of golden-section
+    steps after each coarse grid (default :data:`GOLDEN_ITERS`).
+    """
+    res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch,
+                                iters=iters or GOLDEN_ITERS, xp=xp)
+    bad = ~xp.isfinite(res["L_S"])
+    return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
+
+
+def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
+                          arch: Architecture | None, iters: int, xp=np) -> dict[str, np.ndarray]:
+    """The four scenarios' searches (see the module docstring for the reductions)."""
+    sc = compute.get_scenario(scenario)
+    n = law.n_draws
+    log_NS, log_C = _problem_axes(n, N_S, C, xp)
+    lead = log_NS.shape
+    # the same axes unbroadcast, so that what depends on fewer of them is computed once
+    log_NS_u, log_C_u = _log_axes(N_S, C, xp)
+    log_FS_u = log_F(log_NS_u, arch, xp)
+    log_FS = xp.broadcast_to(log_FS_u, lead)
+    log_k = math.log(float(n_students))
+
+    def student(log_DS, log_LT, nd):
+        tilde = _log_sup_nd(xp, law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
+        return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, len(lead) - 1 + nd, xp)
+
+    def ok(*logs):
+        m = True
+        for x in logs:
+            m = m & (x >= LOG_MIN - 1e-9) & (x <= LOG_MAX + 1e-9)
+        return m
+
+    def search(name, objective, lo, hi, grid=None):
+        grid = _linspace(lo, hi, COARSE[name], xp) if grid is None else grid
+        return _search_1d(objective, grid, lo, hi, iters=iters, xp=xp)
+
+    if sc.name == "best_case":
+        log_DS = log_C - LOG3 - log_FS
+        floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX), xp.full((n, 1), LOG_MAX))[:, 0]
+        lo = floor[:, None, None]
+
+        def obj(log_LT):
+            v = student(log_DS[..., None], log_LT, 1)
+            return xp.where(ok(log_DS)[..., None], v, xp.inf)
+
+        log_LT, v = search("best_case", obj, lo, lo + math.log(10.0))
+        return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "L_T": xp.exp(log_LT),
+                "N_T": xp.full(lead, xp.nan), "D_T": xp.full(lead, xp.nan)}
+
+    if sc.name == "teacher_inference":
+        log_DT = LOG_MAX
+
+        def tokens(log_NT):
+            return log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
+
+        def obj(log_NT):
+            log_DS = tokens(log_NT)
+            log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
+            return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
+
+        log_NT, v = search("teacher_inference", obj, xp.full((1, 1, 1), LOG_MIN),
+                           xp.full((1, 1, 1), LOG_MAX))
+        log_DS = tokens(log_NT[..., None])[..., 0]
+        log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
+        return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT),
+                "D_T": xp.full(lead, math.exp(log_DT)), "L_T": xp.exp(log_LT)}
+
+    # Teacher pretraining (+ inference). At the optimum the teacher is the cheapest of its loss:
+    # otherwise a cheaper one of the same loss would leave compute for more student tokens, and
+    # L_S falls with D_S at fixed L_T. Minimising F_T (3 D_T / k + delta D_S) over the teacher's
+    # iso-loss curve gives, for each N_T, one D_T: (D_T / D_frontier)^beta = 1 + delta k D_S / (3 D_T)
+    # (D_T = D_frontier, the compute-optimal teacher, without inference). N_T is the one free variable.
+    beta = _shape(law.beta, 3, xp)
+    lgt = sc.delta_logits > 0
+
+    def allocation(log_NT):
+        """(log D_S, log D_T) for teacher sizes with one trailing axis."""
+        log_FT = log_F(log_NT, arch, xp)
+        log_Du = frontier_log_tokens(law, log_NT, arch, 3, xp)
+        log_pt = LOG3 + log_FS_u[..., None]  # cost per student token
+        if lgt:
+            log_pt = xp.logaddexp(log_pt, log_FT)
+            # h(x) = beta (x - log D_u) - log(a + b e^-x) = 0 with a = 3 F_S / pt, b = k C / (3 pt):
+            # h is increasing and concave, so Newton from the lower bracket end climbs to the root
+            log_a = LOG3 + log_FS_u[..., None] - log_pt
+            log_b = log_k + log_C_u[..., None] - LOG3 - log_pt
+            x = xp.maximum(log_Du + log_a / beta, (beta * log_Du + log_b) / (beta + 1.0))
+
+            def newton(state):
+                (x,) = state
+                h = beta * (x - log_Du) - xp.logaddexp(log_a, log_b - x)
+                return (x - h / (beta + 1.0 / (1.0 + xp.exp(log_a - log_b + x))),)
+
+            (log_Du,) = _repeat(NEWTON_STEPS, newton, (x,), xp)
+        log_DT = xp.clip(log_Du, LOG_MIN, LOG_MAX)
+        share = xp.exp(LOG3 + log_FT + log_DT - log_k - log_C_u[..., None])  # the teacher's share of C
+        # a teacher that takes the whole budget leaves no tokens: a finite value below the bound
+        fits = share < 1.0
+        log_DS = xp.where(fits, log_C_u[..., None] + xp.log1p(-xp.where(fits, share, 0.0)) - log_pt, LOG_MIN - 10.0)
+        return log_DS, log_DT
+
+    def obj(log_NT):
+        log_DS, log_DT = allocation(log_NT)
+        log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
+        return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
+
+    # the largest teacher the budget pays for, trained at least to the frontier (per draw and budget)
+    lo_b = xp.full((n, 1, log_C_u.shape[-1]), LOG_MIN)
+    hi_b = xp.full(lo_b.shape, LOG_MAX)
+
+    def bisect(state):
+        lo_b, hi_b = state
+        mid = 0.5 * (lo_b + hi_b)
+        cost = (LOG3 + log_F(mid, arch, xp) + xp.clip(frontier_log_tokens(law, mid, arch, 2, xp), LOG_MIN, LOG_MAX)
+                - log_k)
+        over = cost > log_C_u
+        return xp.where(over, lo_b, mid), xp.where(over, mid, hi_b)
+
+    _, hi_b = _repeat(48, bisect, (lo_b, hi_b), xp)
+    # Near the largest affordable teacher the student's tokens fall steeply with N_T (a student of
+    # 1e6-1e9 tokens lives within ~1e-3 nats of log N_T there), so the grid is also log-spaced in
+    # the distance to that end: both basins get cells a golden-section search can finish.
+    lo = xp.full((1, 1, 1), LOG_MIN)
+    gaps = xp.asarray(np.geomspace(1e-10, 1.0, COARSE["teacher_pretraining_edge"]))
+    grid = xp.sort(xp.concatenate([_linspace(lo, hi_b, COARSE["teacher_pretraining"], xp),
+                                   xp.maximum(hi_b[..., None] - gaps, LOG_MIN)], axis=-1), axis=-1)
+    log_NT, v = search("teacher_pretraining", obj, lo, hi_b, grid)
+    # where the student alone could pass 1e17 tokens, its bound may bind and the cheapest teacher
+    # need not be best: beyond the paper's bounds, as for the supervised student, so undefined
+    v = xp.where(log_C > LOG3 + log_FS + LOG_MAX, xp.nan, v)
+    log_DS, log_DT = (x[..., 0] for x in allocation(log_NT[..., None]))
+    log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
+    return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),
+            "L_T": xp.exp(log_LT)}

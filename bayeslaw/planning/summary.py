@@ -1,0 +1,70 @@
+"""Summaries of a planning grid over draws: P(distillation wins), bands, crossover compute."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import xarray as xr
+
+
+def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
+    """Probabilities, medians and equal-tailed bands over draws, and the crossover compute."""
+    q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
+    out = xr.Dataset()
+    out["p_distill_wins"] = (ds["diff"] < 0).where(ds["diff"].notnull()).mean("draw")
+    for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
+        qs = ds[v].quantile(q, dim="draw")
+        out[f"{v}_lower"], out[f"{v}_median"], out[f"{v}_upper"] = (qs.isel(quantile=i, drop=True) for i in range(3))
+    cross = crossover(ds)
+    with warnings.catch_warnings():  # all-NaN where no draw crosses inside the grid
+        warnings.simplefilter("ignore", RuntimeWarning)
+        cq = cross.quantile(q, dim="draw")
+    out["crossover_lower"], out["crossover_median"], out["crossover_upper"] = (
+        cq.isel(quantile=i, drop=True) for i in range(3))
+    out["crossover_at_p50"] = crossover_of_probability(out["p_distill_wins"])
+    out.attrs.update(ds.attrs, interval_kind="eti", interval_prob=prob)
+    return out
+
+
+def crossover(ds: xr.Dataset) -> xr.DataArray:
+    """Per draw: the budget above which supervised training is at least as good (log-interpolated).
+
+    NaN where distillation still wins at the largest budget; the smallest budget where
+    supervised already wins everywhere gives that budget.
+    """
+    d = ds["diff"].transpose("draw", "student_size", "scenario", "budget").values
+    logC = np.log(ds["budget"].values)
+    wins = d < 0
+    # last budget index where distillation wins; crossover lies between it and the next one
+    last = np.where(wins.any(-1), wins.shape[-1] - 1 - np.argmax(wins[..., ::-1], axis=-1), -1)
+    out = np.full(last.shape, np.nan)
+    inside = (last >= 0) & (last < wins.shape[-1] - 1)
+    i = np.where(inside, last, 0)
+    d0 = np.take_along_axis(d, i[..., None], -1)[..., 0]
+    d1 = np.take_along_axis(d, np.minimum(i + 1, wins.shape[-1] - 1)[..., None], -1)[..., 0]
+    frac = np.clip(d0 / np.where(d0 - d1 != 0, d0 - d1, np.nan), 0, 1)
+    out[inside] = np.exp(logC[i] + frac * (logC[np.minimum(i + 1, logC.size - 1)] - logC[i]))[inside]
+    out[last < 0] = ds["budget"].values[0]
+    return xr.DataArray(out, dims=("draw", "student_size", "scenario"),
+                        coords={"student_size": ds["student_size"], "scenario": ds["scenario"]})
+
+
+def crossover_of_probability(p: xr.DataArray) -> xr.DataArray:
+    """The budget where P(distillation wins) falls through 0.5 (log-interpolated; NaN if it never does)."""
+    arr = p.transpose("student_size", "scenario", "budget").values
+    logC = np.log(p["budget"].values)
+    out = np.full(arr.shape[:2], np.nan)
+    for idx in np.ndindex(arr.shape[:2]):
+        row = arr[idx]
+        above = np.flatnonzero(row >= 0.5)
+        if above.size == 0:
+            out[idx] = p["budget"].values[0]
+            continue
+        j = above[-1]
+        if j == row.size - 1:
+            continue
+        f = (row[j] - 0.5) / (row[j] - row[j + 1])
+        out[idx] = np.exp(logC[j] + f * (logC[j + 1] - logC[j]))
+    return xr.DataArray(out, dims=("student_size", "scenario"),
+                        coords={"student_size": p["student_size"], "scenario": p["scenario"]})

@@ -1,0 +1,203 @@
+"""A fitted result: the posterior with its model card, saved and loaded with checks.
+
+The card is JSON in the DataTree's attrs (the pymc-marketing pattern): the model
+specification, the data hash and column mapping, sampler settings, seed, package
+versions and diagnostics, plus a hash over everything that defines the fit. Loading
+recomputes that hash and refuses a file whose card is missing, corrupt, altered, of
+another law, or fitted to different data than the caller supplies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw.core.errors import PosteriorError
+
+CARD_ATTR = "bayeslaw_card"
+CARD_VERSION = 1
+_HASHED = ("law", "spec", "data", "sampler", "seed")
+_VERSIONED = ("bayeslaw", "pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray", "pandas")
+
+
+def package_versions() -> dict[str, str]:
+    out = {}
+    for pkg in _VERSIONED:
+        try:
+            out[pkg] = metadata.version(pkg)
+        except metadata.PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    body = {k: card[k] for k in _HASHED}
+    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def make_card(
+    *,
+    law: str,
+    spec: dict[str, Any],
+    data: dict[str, Any],
+    sampler: dict[str, Any],
+    seed: int,
+    diagnostics: dict[str, Any] | None = None,
+    timing: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """Assemble a model card; ``config_hash`` covers law, spec, data, sampler and seed."""
+    card = {
+        "card_version": CARD_VERSION,
+        "law": law,
+        "spec": spec,
+        "data": data,
+        "sampler": sampler,
+        "seed": int(seed),
+        "versions": package_versions(),
+        "diagnostics": diagnostics or {},
+        "timing": timing or {},
+    }
+    card["config_hash"] = card_hash(card)
+    return card
+
+
+@dataclass
+class Fit:
+    """A posterior (``xarray.DataTree``) and its model card."""
+
+    idata: xr.DataTree
+    card: dict[str, Any]
+
+    @property
+    def law(self) -> str:
+        return self.card["law"]
+
+    @property
+    def diagnostics_passed(self) -> bool:
+        return bool(self.card.get("diagnostics", {}).get("passed", False))
+
+    def draws(self, names: list[str] | None = None) -> dict[str, np.ndarray]:
+        """Posterior draws flattened over (chain, draw), as numpy arrays by name."""
+        post = self.idata["posterior"].to_dataset()
+        names = names or list(post.data_vars)
+        return {n: post[n].values.reshape(-1, *post[n].shape[2:]) for n in names}
+
+    @property
+    def n_draws(self) -> int:
+        post = self.idata["posterior"]
+        return int(post.sizes["chain"] * post.sizes["draw"])
+
+    def save(self, path: str | Path) -> Path:
+        return save(self, path)
+
+
+def _storable(idata: xr.DataTree) -> xr.DataTree:
+    """Drop what netCDF cannot hold (object-dtype sampler messages)."""
+    out = idata.copy()
+    if "sample_stats" in out.children:
+        ss = out["sample_stats"].to_dataset()
+        bad = [v for v in ss.data_vars if ss[v].dtype == object]
+        if bad:
+            out["sample_stats"] = ss.drop_vars(bad)
+    return out
+
+
+def atomic_write(path: str | Path, write: Callable[[str], None]) -> Path:
+    """Call ``write(tmp)`` on a file beside ``path`` and rename it into place (mode 0644).
+
+    An interrupted write never leaves a half-written file under the final name.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
+    """Write netCDF (h5netcdf) atomically (see :func:`atomic_write`)."""
+    return atomic_write(path, lambda tmp: obj.to_netcdf(tmp, engine="h5netcdf"))
+
+
+def save(fit: Fit, path: str | Path) -> Path:
+    """Write the posterior with its card to netCDF, atomically."""
+    tree = _storable(fit.idata)
+    tree.attrs[CARD_ATTR] = json.dumps(fit.card, sort_keys=True, default=str)
+    return _atomic_netcdf(tree, path)
+
+
+def write_dataset(ds: xr.Dataset, path: str | Path) -> Path:
+    """Write a Dataset (e.g. a planning grid) to netCDF, atomically."""
+    return _atomic_netcdf(ds, path)
+
+
+def load(
+    path: str | Path,
+    *,
+    expect_law: str | None = None,
+    data_hash: str | None = None,
+) -> Fit:
+    """Load a saved posterior and verify its card.
+
+    Parameters
+    ----------
+    expect_law
+        Refuse a posterior of another law (``"supervised"`` or ``"distillation"``).
+    data_hash
+        Refuse a posterior fitted to other data (see :func:`bayeslaw.data.tables.table_hash`).
+    """
+    path = Path(path)
+    if not path.exists():
+        raise PosteriorError(f"posterior file {path} does not exist; fit one with `bayeslaw fit`")
+    try:
+        tree = xr.open_datatree(path, engine="h5netcdf").load()
+    except Exception as err:
+        raise PosteriorError(
+            f"{path} is not a readable posterior (corrupt or not netCDF: {err}); "
+            "refit it with `bayeslaw fit`"
+        ) from err
+    raw = tree.attrs.get(CARD_ATTR)
+    if raw is None:
+        raise PosteriorError(f"{path} has no bayeslaw model card; it was not written by bayeslaw")
+    try:
+        card = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise PosteriorError(f"{path}: the model card is not valid JSON ({err})") from err
+    if card.get("card_version") != CARD_VERSION:
+        raise PosteriorError(
+            f"{path}: card version {card.get('card_version')} is not {CARD_VERSION}; refit it"
+        )
+    if card.get("config_hash") != card_hash(card):
+        raise PosteriorError(
+            f"{path}: the model card does not match its hash (edited or corrupt); refit it"
+        )
+    if "posterior" not in tree.children:
+        raise PosteriorError(f"{path} holds no posterior group")
+    if expect_law is not None and card["law"] != expect_law:
+        raise PosteriorError(
+            f"{path} is a {card['law']} posterior, but a {expect_law} posterior is needed"
+        )
+    if data_hash is not None and card["data"]["sha256"] != data_hash:
+        raise PosteriorError(
+            f"{path} was fitted to different data (sha256 {card['data']['sha256'][:12]}..., "
+            f"given {data_hash[:12]}...); refit on this table or pass the original one"
+        )
+    del tree.attrs[CARD_ATTR]
+    return Fit(tree, card)

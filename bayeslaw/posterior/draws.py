@@ -1,0 +1,64 @@
+"""The one reader of coefficients out of a fit: posterior draws as an ``xarray.Dataset``.
+
+Every prediction, plan and report reads the law's coefficients through :func:`coefficients`;
+the parameter names come from :mod:`bayeslaw.core.params`.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from bayeslaw.core import params
+from bayeslaw.posterior.card import Fit
+
+SCALES = ("sampled", "paper")
+SUMMARY_PROB = 0.9
+
+
+def coefficients(fit: Fit, scale: str = "sampled") -> xr.Dataset:
+    """The law's coefficient draws, flattened over chains.
+
+    Parameters
+    ----------
+    fit
+        A supervised or joint (distillation) posterior.
+    scale
+        ``"sampled"``: the coordinates the model samples (``log_E``, ``log_size_term``, ...;
+        :data:`~bayeslaw.core.params.SUPERVISED_SAMPLED` and, for a joint fit,
+        :data:`~bayeslaw.core.params.DISTILLATION_SAMPLED`). ``"paper"``: the paper's
+        coefficients (``E, A, B, alpha, beta, gamma`` and ``A_p ... d1``) as the fit stored them.
+
+    Returns
+    -------
+    xarray.Dataset
+        One variable per coefficient, each with dims ``(draw,)`` (chain-major). ``gamma`` is
+        all ones for a Chinchilla-form fit (gamma fixed at 1).
+    """
+    if scale not in SCALES:
+        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+    sup, dis = ((params.SUPERVISED_SAMPLED, params.DISTILLATION_SAMPLED) if scale == "sampled"
+                else (params.SUPERVISED_PAPER, params.DISTILLATION_PAPER))
+    names = [*sup, *(dis if fit.law == "distillation" else ())]
+    got = fit.draws([n for n in names if n in fit.idata["posterior"].data_vars])
+    got.setdefault("gamma", np.ones_like(got["alpha"]))
+    return xr.Dataset({n: ("draw", got[n]) for n in names})
+
+
+def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """A coefficient Dataset as plain arrays by name (what the law functions take)."""
+    return {k: ds[k].values for k in ds.data_vars}
+
+
+def laws(fit: Fit) -> params.Laws:
+    """Paper-scale coefficient draws as the planner's :class:`~bayeslaw.core.params.Laws`."""
+    return params.Laws(**as_arrays(coefficients(fit, "paper")))
+
+
+def summary(fit: Fit, prob: float = SUMMARY_PROB) -> pd.DataFrame:
+    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval."""
+    post = fit.idata["posterior"].to_dataset()
+    names = [v for v in params.REPORTED[fit.law] if v in post.data_vars]
+    return az.summary(post[names], ci_prob=prob, ci_kind="eti", round_to="none")

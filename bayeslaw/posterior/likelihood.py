@@ -1,0 +1,100 @@
+"""The fitted likelihood, evaluated from draws: run noise, log densities, the observed terms.
+
+Used for PSIS-LOO, posterior predictive checks and held-out scores without rebuilding the
+PyMC model: each likelihood term of a fit is recomputed in numpy from its coefficient draws
+and the observed data the fit stored.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+from scipy import stats
+
+from bayeslaw.core import laws
+from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import as_arrays, coefficients
+
+SUPERVISED_NOISE = {"supervised": "sigma", "distillation": "sigma_sup"}
+
+
+def supervised_log_mean(coefs: dict[str, np.ndarray], N: Any, D: Any) -> np.ndarray:
+    """``log L`` of the supervised law for every draw (rows) and every (N, D) point (columns).
+
+    ``coefs`` holds the sampled supervised coefficients (:data:`bayeslaw.core.params.SUPERVISED_SAMPLED`),
+    each an array of shape ``(draw,)``; extra entries are ignored.
+    """
+    N = np.atleast_1d(np.asarray(N, dtype=float))
+    D = np.atleast_1d(np.asarray(D, dtype=float))
+    col = {k: np.asarray(coefs[k])[:, None] for k in
+           ("log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma")}
+    return laws.supervised_log_loss_centred(np.log(N)[None, :], np.log(D)[None, :], **col)
+
+
+def student_log_mean(c: dict[str, np.ndarray], N_S, D_S, log_L_T) -> tuple[np.ndarray, np.ndarray]:
+    """``(log L_S, log L~_S)`` per draw (rows) and point (columns); ``log_L_T`` is (draw, point)."""
+    log_tilde = supervised_log_mean(c, N_S, D_S)
+    col = {k: np.asarray(v)[:, None] for k, v in c.items()}
+    log_S = laws.distillation_log_loss_sampled(col, np.log(np.asarray(N_S, float))[None, :],
+                                               np.log(np.asarray(D_S, float))[None, :], log_L_T, log_tilde, xp=np)
+    return log_S, log_tilde
+
+
+def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, np.ndarray | None]:
+    """Per-draw noise sd on log loss and Student-t degrees of freedom (None: Normal likelihood)."""
+    sigma = fit.draws([sigma_name])[sigma_name]
+    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    return sigma, nu
+
+
+def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
+                sigma_name: str = "sigma") -> np.ndarray:
+    """Observation noise on log loss for new runs, one row per posterior draw."""
+    sigma, nu = noise_parameters(fit, sigma_name)
+    if nu is not None:
+        return sigma[:, None] * rng.standard_t(np.broadcast_to(nu[:, None], shape))
+    return sigma[:, None] * rng.standard_normal(shape)
+
+
+def log_density(observed_log: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray,
+                nu: np.ndarray | None) -> np.ndarray:
+    """``(draw, run)`` log density of observed log losses; ``sigma`` and ``nu`` broadcast per draw."""
+    if nu is not None:
+        return stats.t.logpdf(observed_log[None, :], df=nu, loc=log_mean, scale=sigma)
+    return stats.norm.logpdf(observed_log[None, :], loc=log_mean, scale=sigma)
+
+
+def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
+                   sigma_name: str = "sigma") -> xr.DataArray:
+    """Pointwise log-likelihood of observed log losses.
+
+    Returns
+    -------
+    xarray.DataArray
+        Dims ``(chain, draw, run)``.
+    """
+    sigma, nu = noise_parameters(fit, sigma_name)
+    ll = log_density(observed_log, log_mean, sigma[:, None], None if nu is None else nu[:, None])
+    post = fit.idata["posterior"]
+    ll = ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)
+    return xr.DataArray(ll, dims=("chain", "draw", "run"))
+
+
+def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
+    """Each likelihood term of a fit: ``(name, log_mean (draw, run), observed log, sigma name)``.
+
+    A supervised fit has one term (its runs); a joint fit two: the supervised runs and the
+    students, each student evaluated at its teacher's latent loss draw.
+    """
+    obs = fit.idata["observed_data"].to_dataset()
+    c = as_arrays(coefficients(fit))
+    out = [("obs", supervised_log_mean(c, np.exp(obs["log_N"].values), np.exp(obs["log_D"].values)),
+            obs["log_loss"].values, SUPERVISED_NOISE[fit.law])]
+    if fit.law == "distillation":
+        teacher = np.asarray(fit.card["data"]["teachers"]["index"])
+        log_L_T = fit.draws(["log_L_T"])["log_L_T"][:, teacher]
+        log_S, _ = student_log_mean(c, np.exp(obs["log_N_S"].values), np.exp(obs["log_D_S"].values), log_L_T)
+        out.append(("obs_student", log_S, obs["log_L_S"].values, "sigma_dis"))
+    return out

@@ -1,0 +1,232 @@
+"""A budget question answered from a posterior: every number and figure a risk report shows.
+
+``analyse(fit, question)`` turns a joint (distillation) posterior and a :class:`Question`
+into an :class:`Analysis`: the options' losses per draw (supervised student, distillation with
+the compute-optimal teacher in the question's scenario, distillation from each chosen teacher),
+their decision metrics (:mod:`bayeslaw.decide`), the planner grid around the question, the
+compute needed for the target, the capacity gap, posterior predictive checks, the diagnostics,
+how far each prediction extrapolates, and provenance. :mod:`bayeslaw.reporting.render` writes it out.
+"""
+
+from __future__ import annotations
+
+import platform
+import shlex
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import metadata
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import decide
+from bayeslaw.core import compute
+from bayeslaw.core.errors import InputError
+from bayeslaw.core.fmt import sci
+from bayeslaw.core.seeds import Streams
+from bayeslaw.planning.grid import plan_grid
+from bayeslaw.planning.summary import summarise
+from bayeslaw.planning.teacher import distill_with_teacher
+from bayeslaw.posterior import draws, reach, students
+from bayeslaw.posterior.card import Fit, package_versions
+from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
+from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
+from bayeslaw.reporting.question import Question, Teacher
+from bayeslaw.reporting.text import every_tenth
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class Analysis:
+    question: Question
+    card: dict[str, Any]
+    diagnosis: Diagnosis
+    options: xr.DataArray  # (draw, budget, option) student loss
+    metrics: xr.Dataset  # (budget, option)
+    recipe: xr.Dataset  # (draw, budget) optimal distillation recipe at the question's size and scenario
+    grid_summary: xr.Dataset  # planner summary around the question
+    sweep: xr.DataArray  # (draw, budget, option) over the sweep budgets, for compute-for-target
+    compute_for_target: xr.DataArray | None  # (option,)
+    loss_curves: dict[str, xr.Dataset]
+    capacity: xr.Dataset
+    capacity_point: tuple[float, float]
+    ppc: dict[str, tuple[np.ndarray, np.ndarray]]
+    reach: list[dict[str, Any]]
+    draw_index: np.ndarray  # which posterior draws (flattened chain x draw) were planned with
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def verdict(self) -> list[dict[str, Any]]:
+        """Per budget: P(distillation wins), the loss bands of both, and the best option."""
+        out = []
+        sup = "supervised"
+        dis = distil_label(self.question.scenario)
+        for c in self.question.budgets:
+            m = self.metrics.sel(budget=c)
+            d = (self.options.sel(budget=c, option=dis) - self.options.sel(budget=c, option=sup))
+            p = float((d < 0).where(d.notnull()).mean())
+            best = str(m["p_best"].idxmax("option").item())
+            out.append({"budget": c, "p_distill_wins": p, "best_option": best,
+                        "p_best": float(m["p_best"].sel(option=best)),
+                        "distil": {k: float(m[k].sel(option=dis)) for k in ("median", "lower", "upper")},
+                        "supervised": {k: float(m[k].sel(option=sup)) for k in ("median", "lower", "upper")},
+                        "diff": {k: float(v) for k, v in zip(("lower", "median", "upper"), np.nanquantile(
+                            d.values, [(1 - self.question.prob) / 2, 0.5, (1 + self.question.prob) / 2]),
+                            strict=True)}})
+        return out
+
+
+def distil_label(scenario: str) -> str:
+    return f"distil, optimal teacher ({scenario.replace('_', ' ')})"
+
+
+def sweep_budgets(question: Question, n: int = 17) -> np.ndarray:
+    """Budgets from 1/100 of the smallest to 100x the largest asked, plus the asked ones."""
+    lo = max(min(question.budgets) / 100, 3 * compute.forward_flops_per_token(question.student_size * 10) * 1e6)
+    hi = max(question.budgets) * 100
+    return np.unique(np.concatenate([np.geomspace(lo, hi, n), question.budgets]))
+
+
+def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0, posterior_path: str | None = None,
+            gates: Gates | None = None, progress: Progress | None = None) -> Analysis:
+    """Answer ``question`` from a joint posterior ``fit`` (see the module docstring)."""
+    say = progress or (lambda _msg: None)
+    question.check()
+    if fit.law != "distillation":
+        raise InputError("a risk report compares distillation with supervised training: it needs a distillation "
+                         "(joint) posterior, e.g. models/distillation_SYNTHETIC_paper_design.nc")
+    teachers = question.default_teachers()
+    N_S, q = question.student_size, question
+    law = draws.laws(fit)
+    idx = np.arange(law.n_draws)
+    if law.n_draws > max_draws:
+        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
+        law = law.take(idx)
+    n = law.n_draws
+
+    say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
+    diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
+
+    def tenths():
+        return every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
+
+    sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
+    sizes = sizes[(sizes >= 1e6) & (sizes <= 1e17)]
+    coarse = sweep_budgets(q, n=13)
+    say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
+    grid = plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
+                             progress=tenths())
+    summary = summarise(grid, q.prob)
+    # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
+    budgets = sweep_budgets(q, n=49)
+    say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
+    at = plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
+                           progress=tenths()).sel(student_size=N_S, scenario=q.scenario)
+
+    say("options: supervised, optimal teacher, chosen teachers")
+    opts = {"supervised": at["L_sup"].reset_coords(drop=True),
+            distil_label(q.scenario): at["L_S"].reset_coords(drop=True)}
+    for sc in q.other_scenarios:
+        if sc == q.scenario:
+            continue
+        say(f"planning the alternative scenario {sc.replace('_', ' ')}")
+        alt = plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100)
+        opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
+    for t in teachers:
+        r = distill_with_teacher(law, np.array([N_S]), budgets, q.scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
+                                         n_students=q.n_students)
+        opts[f"distil from {t.label}"] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"),
+                                                      coords={"budget": budgets})
+    sweep = xr.concat(list(opts.values()), dim=xr.Variable("option", list(opts))).transpose("draw", "budget", "option")
+    options = sweep.sel(budget=list(q.budgets))
+    metrics = decide.summary_table(options, target=q.target, prob=q.prob)
+    cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
+
+    say("student loss against tokens, capacity gap, predictive checks")
+    D_grid = np.geomspace(2 * N_S, 2000 * N_S, 40)
+    curves = {}
+    for t in teachers:
+        curves[t.label] = students.predict(fit, N_S=N_S, D_S=D_grid, N_T=t.N_T if t.L_T is None else None,
+                                          D_T=t.D_T if t.L_T is None else None, L_T=t.L_T, prob=q.prob, seed=seed)
+    D_cap = 20 * N_S
+    # the U is drawn around the supervised twin's loss
+    tilde = float(np.median(np.exp(supervised_log_mean(draws.as_arrays(draws.coefficients(fit)), [N_S], [D_cap]))))
+    capacity = students.capacity_gap(fit, N_S=N_S, D_S=D_cap, L_T=np.linspace(0.5 * tilde, 1.6 * tilde, 67),
+                                    prob=q.prob)
+    rng = np.random.default_rng(Streams(seed).diagnostics)
+    names = {"obs": "supervised runs", "obs_student": "distilled students"}
+    ppc = {}
+    for name, log_mu, observed, sigma in observed_terms(fit):
+        ppc[names.get(name, name)] = (observed, log_mu + noise_draws(fit, log_mu.shape, rng, sigma))
+
+    reach_rows, notes = _reach(fit, q, at, teachers)
+    warns = [w] if (w := reach.warning(notes)) else []
+    if not diagnosis.passed:
+        warns.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(diagnosis.failures))
+    if "SYNTHETIC" in str(fit.card["data"].get("source", "")):
+        warns.append("this posterior was fitted to SYNTHETIC runs generated from the paper's published law, not to "
+                     "measured runs: it shows what the paper's law implies, with the uncertainty such a study would "
+                     "leave")
+    prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
+    scale = reach.fitted_scale(fit)
+    prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
+    return Analysis(question=q, card=fit.card, diagnosis=diagnosis, options=options, metrics=metrics, recipe=at,
+                    grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
+                    capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
+                    warnings=warns, provenance=prov)
+
+
+def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...]) -> tuple[list[dict], list[str]]:
+    scale = reach.fitted_scale(fit)
+    rows, warns = [], []
+
+    def add(label: str, N: float, D: float) -> None:
+        r = reach.reach(scale, N, D)
+        sf, cf = float(r["size_factor"][0]), float(r["compute_factor"][0])
+        rows.append({"prediction": label, "size": N, "tokens": D, "size_factor": sf, "compute_factor": cf,
+                     "beyond": bool(r["beyond"][0])})
+        w = reach.describe(label, sf, cf)
+        if w:
+            warns.append(w)
+
+    F = compute.forward_flops_per_token
+    for c in q.budgets:
+        add(f"supervised student at {sci(c)} FLOPs", q.student_size, c / (3 * F(q.student_size)))
+        a = at.sel(budget=c).median("draw", skipna=True)
+        if np.isfinite(float(a["D_S"])):
+            add(f"distilled student at {sci(c)} FLOPs", q.student_size, float(a["D_S"]))
+        if np.isfinite(float(a["N_T"])):
+            add(f"optimal teacher at {sci(c)} FLOPs (median)", float(a["N_T"]), float(a["D_T"]))
+    for t in teachers:
+        if t.D_T is not None:
+            add(t.label, t.N_T, t.D_T)
+    return rows, warns
+
+
+def provenance(fit: Fit, *, seed: int, max_draws: int, path: str | None = None) -> dict[str, Any]:
+    """Data hashes, the model card, package versions, seed and the reproducing command."""
+    pkgs = package_versions()
+    try:
+        pkgs["matplotlib"] = metadata.version("matplotlib")
+    except metadata.PackageNotFoundError:
+        pkgs["matplotlib"] = "not installed"
+    card = fit.card
+    data = card["data"]
+    hashes = {data.get("source") or "distillation table": data.get("sha256")}
+    if "supervised" in data:
+        hashes[data["supervised"].get("source") or "supervised table"] = data["supervised"].get("sha256")
+    return {"data_sha256": hashes, "config_hash": card.get("config_hash"), "posterior": path,
+            "fit_seed": card.get("seed"), "report_seed": seed, "draws_used": max_draws,
+            "sampler": card.get("sampler"), "spec": card.get("spec"), "packages": pkgs,
+            "python": platform.python_version(), "command": _command()}
+
+
+def _command() -> str:
+    argv = list(sys.argv)
+    if argv and argv[0].endswith("bayeslaw"):
+        argv[0] = "bayeslaw"  # not this machine's path to the entry point
+    return " ".join(shlex.quote(a) for a in argv)

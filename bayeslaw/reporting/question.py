@@ -1,0 +1,90 @@
+"""What the person deciding a budget asks: the student, the budgets, the scenario, the teachers.
+
+Every field is checked by :meth:`Question.check` before any posterior is read.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core import bounds, compute
+from bayeslaw.core.errors import InputError
+from bayeslaw.core.fmt import sci
+
+
+@dataclass(frozen=True)
+class Teacher:
+    """A teacher you could use: size and tokens (loss from the law) or size and a measured loss."""
+
+    N_T: float
+    D_T: float | None = None
+    L_T: float | None = None
+
+    @property
+    def label(self) -> str:
+        if self.L_T is not None:
+            return f"teacher {sci(self.N_T)} params, L_T {self.L_T:.3f}"
+        return f"teacher {sci(self.N_T)} params on {sci(self.D_T)} tokens"
+
+    def check(self) -> None:
+        if not np.isfinite(self.N_T) or self.N_T < bounds.BOX_MIN:
+            raise InputError(f"teacher size must be a raw parameter count >= 1e6, got {self.N_T:g}")
+        if self.D_T is None and self.L_T is None:
+            raise InputError("give each teacher its tokens (N_T:D_T) or its measured loss (N_T:L=...)")
+        if self.D_T is not None and (not np.isfinite(self.D_T) or self.D_T < bounds.BOX_MIN):
+            raise InputError(f"teacher tokens must be a raw count >= 1e6 (e.g. 2e11, not 200), got {self.D_T:g}")
+        if self.L_T is not None:
+            bounds.check_loss(self.L_T, "teacher loss")
+
+
+@dataclass(frozen=True)
+class Question:
+    """What the person deciding a budget asks."""
+
+    student_size: float
+    budgets: tuple[float, ...]
+    scenario: str = "teacher_inference"
+    n_students: int = 1
+    target: float | None = None
+    teachers: tuple[Teacher, ...] = ()
+    prob: float = 0.9
+    #: other scenarios whose optimal recipe is compared as an option (e.g. pretraining a new teacher
+    #: against distilling from an existing one)
+    other_scenarios: tuple[str, ...] = ()
+
+    def check(self) -> None:
+        if not bounds.in_box(np.asarray(self.student_size)):
+            raise InputError(f"student size must be a raw parameter count in [1e6, 1e17] (e.g. 1e9, not 1), "
+                             f"got {self.student_size:g}")
+        if not self.budgets:
+            raise InputError("give at least one compute budget (FLOPs)")
+        for sc in (self.scenario, *self.other_scenarios):
+            compute.get_scenario(sc)
+        bounds.check_n_students(self.n_students)
+        if self.target is not None:
+            bounds.check_loss(self.target, "target loss")
+        bounds.check_interval(self.prob)
+        need = bounds.min_budget(self.student_size)
+        for c in self.budgets:
+            if not np.isfinite(c) or c < need:
+                raise InputError(f"budget {c:.3g} FLOPs cannot train a {self.student_size:.3g}-parameter student on "
+                                 f"the minimum 1e6 tokens (needs >= {need:.3g} FLOPs)")
+        for t in self.teachers:
+            t.check()
+
+    def default_teachers(self) -> tuple[Teacher, ...]:
+        """Chosen teachers, else two of the paper's ladder: 2x and 10x the student on 20 tokens/param."""
+        if self.teachers:
+            return self.teachers
+        return tuple(Teacher(N_T=m * self.student_size, D_T=20 * m * self.student_size) for m in (2, 10)
+                     if m * self.student_size <= 1e14)  # 20 tokens/param stays inside the box
+
+
+def question_record(q: Question) -> dict[str, Any]:
+    """The question as plain data (for the report's JSON and provenance)."""
+    d = asdict(q)
+    d["budgets"] = list(q.budgets)
+    return d

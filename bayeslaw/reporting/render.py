@@ -1,0 +1,358 @@
+"""Write an :class:`~bayeslaw.reporting.analysis.Analysis` as a self-contained HTML file and a Markdown twin.
+
+The HTML embeds its figures (PNG, base64); the Markdown links the same PNGs from a folder
+beside it. Everything is written to temporary names first and moved into place at the end,
+so an interrupted run never leaves a half-written report.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core.compute import get_scenario
+from bayeslaw.core.fmt import sci as _g
+from bayeslaw.posterior.reach import WARN_FACTOR
+from bayeslaw.reporting import figures
+from bayeslaw.reporting.analysis import Analysis, distil_label
+from bayeslaw.reporting.question import question_record
+
+
+@dataclass(frozen=True)
+class Written:
+    html: Path
+    markdown: Path
+    images: Path
+
+
+def _loss(x: float) -> str:
+    return "n/a" if not np.isfinite(x) else ("inf" if np.isinf(x) else f"{x:.4f}")
+
+
+def _pct(p: float) -> str:
+    return "n/a" if not np.isfinite(p) else f"{100 * p:.0f}%"
+
+
+def _pct_draws(p: float, n: int) -> str:
+    """A share of ``n`` posterior draws: never 0% or 100%, which the draws cannot show."""
+    if not np.isfinite(p):
+        return "n/a"
+    if p >= 1:
+        return f">{100 * (1 - 1 / n):.1f}%"
+    if p <= 0:
+        return f"<{100 / n:.1f}%"
+    return f"{100 * p:.0f}%"
+
+
+def _band(d: dict[str, float]) -> str:
+    return f"{_loss(d['median'])} ({_loss(d['lower'])} to {_loss(d['upper'])})"
+
+
+# -- the text, as (kind, payload) blocks shared by both formats ---------------------------------
+
+def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
+    q = a.question
+    sc = get_scenario(q.scenario)
+    prob = _pct(q.prob)
+    n_draws = int(a.provenance["draws_used"])
+    out: list[tuple[str, Any]] = [("h1", f"Distil or train supervised? A {_g(q.student_size)}-parameter student")]
+    if not a.diagnosis.passed:
+        out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
+                    + "; ".join(a.diagnosis.failures)))
+    for w in a.warnings:
+        if not w.startswith("the fit FAILED"):
+            out.append(("warning", w))
+
+    if sc.name == "teacher_inference":
+        out.append(("p", "Scenario note: here the teacher's pretraining costs nothing (it exists, or is shared), so "
+                         "the optimal teacher trains on the upper bound of 1e17 tokens. Read N_T* and L_T* as the "
+                         "best teacher you could have, not as a recipe; the options with chosen teachers show what "
+                         "teachers you actually have give."))
+    out.append(("h2", "The question"))
+    rows = [["student size", f"{_g(q.student_size)} parameters"],
+            ["budget(s)", ", ".join(f"{_g(c)} FLOPs" for c in q.budgets)],
+            ["scenario", f"{sc.name}: {sc.label}"],
+            ["students sharing the teacher", str(q.n_students)],
+            ["target loss", "none" if q.target is None else f"{q.target:g} nats/token"],
+            ["teachers compared", "; ".join(t.label for t in q.default_teachers()) or "none"],
+            ["other scenarios compared", ", ".join(q.other_scenarios) or "none"],
+            ["bands", f"{prob} equal-tailed credible intervals over {a.provenance['draws_used']} posterior draws"]]
+    out.append(("table", (["", ""], rows)))
+
+    out.append(("h2", "The verdict"))
+    out.append(("p", "Each draw of the posterior is one consistent pair of laws (supervised and distillation), so "
+                     "the comparison below is paired draw by draw: the probability is the share of draws in which "
+                     "distillation gives the lower student loss."))
+    for v in a.verdict:
+        r = a.recipe.sel(budget=v["budget"])
+        qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
+
+        def rec(name: str, r=r, qs=qs) -> str:
+            x = r[name]
+            if not x.notnull().any():
+                return "n/a"
+            lo, me, hi = np.nanquantile(x.values, qs)
+            return f"{_g(me)} ({_g(lo)} to {_g(hi)})"
+
+        winner = "distillation" if v["p_distill_wins"] >= 0.5 else "supervised training"
+        p_win, p_best = _pct_draws(v["p_distill_wins"], n_draws), _pct_draws(v["p_best"], n_draws)
+        text = (f"At {_g(v['budget'])} FLOPs: {winner} is the better bet. Distillation with the compute-optimal "
+                f"teacher beats training the student supervised with probability {p_win}. "
+                f"Student loss distilled {_band(v['distil'])} against supervised {_band(v['supervised'])}; "
+                f"difference {v['diff']['median']:+.4f} nats ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f}). "
+                f"Most likely best of the options compared: {v['best_option']} (P(best) {p_best}). "
+                f"Recommended distillation recipe: student tokens D_S* {rec('D_S')}, teacher size N_T* "
+                f"{rec('N_T')}, teacher tokens D_T* {rec('D_T')}, teacher loss L_T* {rec('L_T')}.")
+        out.append(("p", text))
+    if a.compute_for_target is not None:
+        parts = []
+        for o in a.compute_for_target["option"].values:
+            c = float(a.compute_for_target.sel(option=o))
+            at_most = bool(np.asarray(a.compute_for_target.attrs["at_most"])[
+                list(a.compute_for_target["option"].values).index(o)])
+            s = ("not within 100x the largest budget asked" if not np.isfinite(c)
+                 else (f"at most {_g(c)} FLOPs" if at_most else f"{_g(c)} FLOPs"))
+            parts.append([str(o), s])
+        out.append(("h3", f"Compute needed to be 90% sure of reaching loss {q.target:g}"))
+        out.append(("p", "The smallest budget at which at least 90% of the draws reach the target, for each option "
+                         "(the student's size fixed), interpolated on a budget grid 1/8 decade apart."))
+        out.append(("table", (["option", "budget"], parts)))
+
+    out.append(("h2", "Decision metrics"))
+    out.append(("p", f"Per budget and option: expected loss, median and {prob} band; VaR_a is the loss exceeded "
+                     "with probability at most 1 - a; CVaR_a the mean loss in that worst 1 - a of outcomes; "
+                     "P(target) the probability of reaching the target loss; expected regret the mean loss "
+                     "above the best option of the same draw; P(best) the share of draws in which the option is "
+                     "best. Lower losses are better."))
+    cols = ["budget", "option", "expected", "median", "band", "VaR95", "CVaR95"]
+    has_t = "p_target" in a.metrics
+    cols += (["P(target)"] if has_t else []) + ["exp. regret", "P(best)"]
+    rows = []
+    for c in q.budgets:
+        m = a.metrics.sel(budget=c)
+        for o in m["option"].values:
+            x = m.sel(option=o)
+            row = [_g(c), str(o), _loss(float(x["expected"])), _loss(float(x["median"])),
+                   f"{_loss(float(x['lower']))} to {_loss(float(x['upper']))}", _loss(float(x["VaR95"])),
+                   _loss(float(x["CVaR95"]))]
+            row += ([_pct_draws(float(x["p_target"]), n_draws)] if has_t else [])
+            row += [_loss(float(x["expected_regret"])), _pct_draws(float(x["p_best"]), n_draws)]
+            rows.append(row)
+    out.append(("table", (cols, rows)))
+
+    out.append(("h2", "Figures"))
+    captions = {
+        "options": "The posterior distribution of the student's loss under each option at the largest budget "
+                   "asked; the dotted line is the target.",
+        "loss_vs_tokens": "Student loss against its training tokens: distilled from each chosen teacher, and "
+                          "trained supervised on the same tokens (dashed). Where a coloured band lies below the "
+                          "dashed one, distillation wins at that token count.",
+        "win_map": "P(distillation beats supervised) over student size and budget in this scenario. Red: "
+                   "distillation wins; blue: supervised wins; black line: 0.5; dots with bars: the crossover "
+                   "budget per size (median and band over draws); star: your question.",
+        "allocations": "The compute-optimal distillation recipe against budget (left) and the resulting student "
+                       "loss beside the supervised student on the same budget (right); gold lines: your budgets.",
+        "capacity_gap": "The capacity gap: at fixed student size and tokens, the student's loss against the "
+                        "teacher's. Too strong a teacher hurts; the dot marks the best teacher loss.",
+        "ppc_intervals_sup": "Posterior predictive check, supervised runs: each observed run against its "
+                             "predicted median and 90% interval for a new run.",
+        "ppc_pit_sup": "PIT-ECDF (ArviZ), supervised runs: inside the envelope the runs look like draws from the "
+                       "posterior predictive; an S shape means mis-set noise, a tilt means bias.",
+        "ppc_intervals_dis": "Posterior predictive check, distilled students: each observed run against its "
+                             "predicted median and 90% interval for a new run.",
+        "ppc_pit_dis": "PIT-ECDF (ArviZ), distilled students.",
+    }
+    for key, cap in captions.items():
+        if key in images:
+            out.append(("figure", (key, images[key], cap)))
+
+    out.append(("h2", "Fit diagnostics"))
+    out.append(("p", "PASSED: every gate holds." if a.diagnosis.passed else
+                "FAILED: " + "; ".join(a.diagnosis.failures)))
+    out.append(("table", (["check", "value", "gate", "status"], diagnostic_rows(a))))
+    if a.diagnosis.warnings:
+        out.append(("p", "Notes: " + "; ".join(a.diagnosis.warnings)))
+
+    out.append(("h2", "How far the predictions extrapolate"))
+    out.append(("p", f"Size and compute (6 N D of one model) of each prediction over the largest fitted model "
+                     f"({_g(a.provenance.get('fitted_size', float('nan')))} parameters) and the largest fitted "
+                     f"run's compute ({_g(a.provenance.get('fitted_compute', float('nan')))} FLOPs). Beyond "
+                     f"{WARN_FACTOR:.0f}x the bands only hold if the law's form does; they cannot show that it "
+                     "fails."))
+    rows = [[r["prediction"], _g(r["size"]), _g(r["tokens"]), f"{_g(r['size_factor'])}x",
+             f"{_g(r['compute_factor'])}x", "WARNING" if r["beyond"] else "ok"] for r in a.reach]
+    out.append(("table", (["prediction", "size", "tokens", "size factor", "compute factor", ""], rows)))
+
+    out.append(("h2", "Provenance"))
+    p = a.provenance
+    rows = [["posterior", str(p.get("posterior"))], ["model card hash", str(p.get("config_hash"))],
+            ["fit seed / report seed", f"{p.get('fit_seed')} / {p.get('report_seed')}"],
+            ["sampler", json.dumps(p.get("sampler"), default=str)],
+            ["python", str(p.get("python"))],
+            ["packages", ", ".join(f"{k} {v}" for k, v in p["packages"].items())]]
+    rows += [[f"data sha256: {k}", str(v)] for k, v in p["data_sha256"].items()]
+    rows.append(["reproduce with", f"`{p.get('command')}`"])
+    out.append(("table", (["", ""], rows)))
+    out.append(("details", ("question (JSON)", json.dumps(question_record(q), indent=1, default=str))))
+    out.append(("details", ("model specification (JSON)", json.dumps(p.get("spec"), indent=1, default=str))))
+    return out
+
+
+def diagnostic_rows(a: Analysis) -> list[list[str]]:
+    m, g = a.diagnosis.metrics, a.diagnosis.metrics.get("gates", {})
+    fails = " ".join(a.diagnosis.failures)
+
+    def status(word: str) -> str:
+        return "FAIL" if word in fails else "ok"
+
+    n = m.get("n_draws", 0)
+    return [
+        ["max r_hat", f"{m['max_rhat']:.4f} ({m['max_rhat_var']})", f"<= {g.get('max_rhat')}", status("r_hat")],
+        ["min ESS bulk", f"{m['min_ess_bulk']:.0f} ({m['min_ess_bulk_var']})", f">= {g.get('min_ess_bulk'):.0f}",
+         status("ESS_bulk")],
+        ["min ESS tail", f"{m['min_ess_tail']:.0f} ({m['min_ess_tail_var']})", f">= {g.get('min_ess_tail'):.0f}",
+         status("ESS_tail")],
+        ["divergences", str(m["divergences"]), f"<= {g.get('max_divergences')}", status("divergent")],
+        ["tree-depth hits", f"{m['treedepth_hits']} of {n} (depth {m['max_treedepth']})",
+         f"<= {g.get('max_treedepth_fraction', 0):.0%}", status("tree-depth")],
+        ["min E-BFMI", f"{m['min_bfmi']:.2f}", f">= {g.get('min_bfmi')}", status("E-BFMI")],
+        ["max Pareto k (PSIS-LOO)", f"{m['max_pareto_k']:.2f} ({m['n_pareto_k_bad']} runs > {g.get('max_pareto_k')})",
+         f"<= {g.get('max_bad_pareto_k_fraction', 0):.0%} of runs above", status("Pareto")],
+        ["predictive coverage 50% / 90%", f"{m['ppc_coverage50']:.0%} / {m['ppc_coverage90']:.0%}",
+         f"90% >= {g.get('ppc_min_coverage90', 0):.0%}", status("posterior predictive")],
+    ]
+
+
+# -- figures --------------------------------------------------------------------------------------
+
+def make_figures(a: Analysis) -> dict[str, bytes]:
+    q = a.question
+    out = {}
+    top = max(q.budgets)
+    out["options"] = figures.png(figures.option_distributions(
+        a.options.sel(budget=top), target=q.target, title=f"Student loss by option at {_g(top)} FLOPs"))
+    out["loss_vs_tokens"] = figures.png(figures.loss_vs_tokens(a.loss_curves, N_S=q.student_size, target=q.target))
+    out["win_map"] = figures.png(figures.win_probability_map(
+        a.grid_summary, q.scenario, marks=[(q.student_size, c) for c in q.budgets]))
+    out["allocations"] = figures.png(figures.allocations(a.recipe, prob=q.prob, budgets=q.budgets))
+    out["capacity_gap"] = figures.png(figures.capacity_gap(a.capacity, N_S=a.capacity_point[0],
+                                                           D_S=a.capacity_point[1]))
+    for suffix, name in zip(("sup", "dis"), a.ppc, strict=False):
+        obs, pred = a.ppc[name]
+        out[f"ppc_intervals_{suffix}"] = figures.png(figures.ppc_intervals(obs, pred, title=name))
+        out[f"ppc_pit_{suffix}"] = figures.png(figures.ppc_pit(obs, pred, title=name))
+    return out
+
+
+# -- formats --------------------------------------------------------------------------------------
+
+CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;
+color:#222;line-height:1.45}
+h1{font-size:1.6em}h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}td,th{border:1px solid #ddd;padding:.25em .5em;
+text-align:left;vertical-align:top}th{background:#f4f4f4}
+.danger{background:#fde2e1;border:2px solid #c62828;color:#7f1010;padding:.7em 1em;font-weight:600;margin:.6em 0}
+.warning{background:#fff6db;border:1px solid #e0a800;padding:.6em 1em;margin:.5em 0}
+figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.88em;color:#555}
+pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{background:#f4f4f4}
+"""
+
+
+def to_html(bl: list[tuple[str, Any]], pngs: dict[str, bytes]) -> str:
+    e = html.escape
+    body = []
+    for kind, x in bl:
+        if kind in ("h1", "h2", "h3"):
+            body.append(f"<{kind}>{e(x)}</{kind}>")
+        elif kind == "p":
+            body.append(f"<p>{e(x)}</p>")
+        elif kind in ("danger", "warning"):
+            label = "STOP" if kind == "danger" else "Warning"
+            body.append(f'<div class="{kind}" role="alert"><strong>{label}:</strong> {e(x)}</div>')
+        elif kind == "table":
+            head, rows = x
+            th = "".join(f"<th>{e(h)}</th>" for h in head) if any(head) else ""
+            trs = "".join("<tr>" + "".join(f"<td>{e(str(c))}</td>" for c in r) + "</tr>" for r in rows)
+            body.append(f"<table>{'<tr>' + th + '</tr>' if th else ''}{trs}</table>")
+        elif kind == "figure":
+            key, _, cap = x
+            b64 = base64.b64encode(pngs[key]).decode()
+            body.append(f'<figure><img alt="{e(key)}" src="data:image/png;base64,{b64}">'
+                        f"<figcaption>{e(cap)}</figcaption></figure>")
+        elif kind == "details":
+            title, text = x
+            body.append(f"<details><summary>{e(title)}</summary><pre>{e(text)}</pre></details>")
+    title = e(bl[0][1])
+    return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{title}</title>'
+            f"<style>{CSS}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
+
+
+def to_markdown(bl: list[tuple[str, Any]]) -> str:
+    lines = []
+
+    def cell(c: Any) -> str:
+        return str(c).replace("|", "\\|").replace("\n", " ")
+
+    for kind, x in bl:
+        if kind in ("h1", "h2", "h3"):
+            lines += ["#" * int(kind[1]) + " " + x, ""]
+        elif kind == "p":
+            lines += [x, ""]
+        elif kind == "danger":
+            lines += [f"> **STOP:** {x}", ""]
+        elif kind == "warning":
+            lines += [f"> **Warning:** {x}", ""]
+        elif kind == "table":
+            head, rows = x
+            lines.append("| " + " | ".join(cell(h) for h in head) + " |")
+            lines.append("|" + "---|" * len(head))
+            lines += ["| " + " | ".join(cell(c) for c in r) + " |" for r in rows]
+            lines.append("")
+        elif kind == "figure":
+            key, rel, cap = x
+            lines += [f"![{key}]({rel})", "", f"*{cap}*", ""]
+        elif kind == "details":
+            title, text = x
+            lines += [f"<details><summary>{title}</summary>", "", "```json", text, "```", "", "</details>", ""]
+    return "\n".join(lines)
+
+
+def write(a: Analysis, out_dir: str | Path, stem: str | None = None) -> Written:
+    """Render both formats into ``out_dir``; returns the paths. Atomic per file."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    q = a.question
+    stem = stem or f"report_{q.scenario}_N{_g(q.student_size)}"
+    pngs = make_figures(a)
+    img_dir = out_dir / f"{stem}_files"
+    rel = {k: f"{img_dir.name}/{k}.png" for k in pngs}
+    bl = blocks(a, rel)
+    tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
+    try:
+        (tmp_dir / "img").mkdir()
+        for k, b in pngs.items():
+            (tmp_dir / "img" / f"{k}.png").write_bytes(b)
+        (tmp_dir / "report.md").write_text(to_markdown(bl), encoding="utf-8")
+        (tmp_dir / "report.html").write_text(to_html(bl, pngs), encoding="utf-8")
+        if img_dir.exists():
+            shutil.rmtree(img_dir)
+        os.replace(tmp_dir / "img", img_dir)
+        md, page = out_dir / f"{stem}.md", out_dir / f"{stem}.html"
+        os.replace(tmp_dir / "report.md", md)
+        os.replace(tmp_dir / "report.html", page)
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+    return Written(html=page, markdown=md, images=img_dir)
+
+
+__all__ = ["write", "blocks", "to_html", "to_markdown", "make_figures", "distil_label", "Written"]

@@ -1,0 +1,384 @@
+"""Leave-future-out backtests: fit on the small (or early, or high-loss) runs, score the rest.
+
+Splits follow scaling-law practice: by compute (fit below a cutoff, predict above), by loss
+threshold (the distillation paper's protocol: fit on high-loss runs, predict the low-loss ones),
+by holding out the largest model(s), and rolling-origin over several compute cutoffs. On the
+held-out runs a posterior is scored by the relative error of its median, the coverage of its
+50% and 90% intervals for a new run, CRPS (ArviZ's estimator from predictive draws, in nats of
+loss) and the log predictive density of the observed log loss; the point-fit baseline of
+:mod:`bayeslaw.pointfit` gets the same relative error and CRPS (of a point forecast: the
+absolute error) on the same runs. The supervised model is compiled once and refitted per split
+(nutpie's ``with_data``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from arviz_stats.base import array_stats
+from scipy.special import logsumexp
+
+from bayeslaw.core import laws
+from bayeslaw.core.errors import DataError
+from bayeslaw.core.seeds import Streams
+from bayeslaw.data.tables import validate_distillation, validate_supervised
+from bayeslaw.inference.config import SamplerConfig, default_config
+from bayeslaw.inference.fit import data_record, fit, sample_fit
+from bayeslaw.inference.sampler import CompiledSampler
+from bayeslaw.model.build import build_supervised
+from bayeslaw.model.spec import SupervisedSpec
+from bayeslaw.posterior.card import atomic_write
+from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.likelihood import (
+    log_density,
+    log_likelihood,
+    noise_draws,
+    noise_parameters,
+    student_log_mean,
+    supervised_log_mean,
+)
+from bayeslaw.posterior.reach import FittedScale, reach
+from bayeslaw.reporting.figures import backtest_plot, png
+from bayeslaw.validate import pointfit
+
+MIN_TRAIN = 15  # runs: a 5-coefficient law plus noise needs a few times more
+
+
+@dataclass(frozen=True)
+class Split:
+    """Which runs a backtest fits on and which it predicts (boolean masks over the table)."""
+
+    kind: str
+    label: str
+    train: np.ndarray
+    test: np.ndarray
+
+
+def _compute(table: pd.DataFrame, size: str, tokens: str) -> np.ndarray:
+    return 6.0 * table[size].to_numpy(float) * table[tokens].to_numpy(float)
+
+
+def _checked(split: Split) -> Split:
+    n_train, n_test = int(split.train.sum()), int(split.test.sum())
+    if n_train < MIN_TRAIN:
+        raise DataError(f"split '{split.label}' leaves {n_train} runs to fit on (need >= {MIN_TRAIN}); "
+                        "move the cutoff")
+    if n_test < 1:
+        raise DataError(f"split '{split.label}' holds out no runs; move the cutoff")
+    return split
+
+
+def by_compute(table: pd.DataFrame, cutoff: float, *, size: str = "N", tokens: str = "D") -> Split:
+    """Fit on runs with 6ND below ``cutoff`` FLOPs, predict the rest."""
+    C = _compute(table, size, tokens)
+    return _checked(Split("compute", f"6ND < {cutoff:.3g}", C < cutoff, C >= cutoff))
+
+
+def by_loss(table: pd.DataFrame, threshold: float, *, loss: str = "loss") -> Split:
+    """Fit on runs with loss >= ``threshold``, predict the lower-loss ones (the paper's protocol)."""
+    L = table[loss].to_numpy(float)
+    return _checked(Split("loss", f"{loss} >= {threshold:g}", L >= threshold, L < threshold))
+
+
+def largest(table: pd.DataFrame, k: int = 1, *, size: str = "N") -> Split:
+    """Hold out every run of the ``k`` largest model sizes."""
+    sizes = np.unique(table[size].to_numpy(float))
+    if k < 1 or k >= sizes.size:
+        raise DataError(f"can hold out 1 to {sizes.size - 1} of the {sizes.size} model sizes, not {k}")
+    test = table[size].to_numpy(float) >= sizes[-k]
+    return _checked(Split("largest", f"largest {k} size(s) held out (N >= {sizes[-k]:.3g})", ~test, test))
+
+
+def rolling(table: pd.DataFrame, cutoffs=None, *, size: str = "N", tokens: str = "D") -> list[Split]:
+    """Compute splits at several cutoffs (default: the 50%, 65% and 80% quantiles of 6ND)."""
+    if cutoffs is None:
+        cutoffs = np.quantile(_compute(table, size, tokens), [0.5, 0.65, 0.8])
+    return [by_compute(table, c, size=size, tokens=tokens) for c in cutoffs]
+
+
+def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Split]:
+    """``compute:1e21``, ``loss:2.2``, ``largest:1``, ``rolling`` or ``rolling:1e20,1e21``."""
+    size, tokens, loss = ("N_S", "D_S", "L_S") if law == "distillation" else ("N", "D", "loss")
+    kind, _, arg = spec.partition(":")
+    try:
+        if kind == "compute":
+            return [by_compute(table, float(arg), size=size, tokens=tokens)]
+        if kind == "loss":
+            return [by_loss(table, float(arg), loss=loss)]
+        if kind == "largest":
+            return [largest(table, int(arg or 1), size=size)]
+        if kind == "rolling":
+            cut = [float(x) for x in arg.split(",")] if arg else None
+            return rolling(table, cut, size=size, tokens=tokens)
+    except ValueError as err:
+        if isinstance(err, DataError):
+            raise
+        raise DataError(f"bad split {spec!r}: {err}") from err
+    raise DataError(f"split must be compute:C, loss:L, largest:K or rolling[:C1,C2,...]; got {spec!r}")
+
+
+# -- scores ---------------------------------------------------------------------------------------
+
+def crps(predictive: np.ndarray, observed: np.ndarray) -> np.ndarray:
+    """CRPS of each observed value under predictive draws (draw, run), lower is better (ArviZ's estimator)."""
+    ary = np.asarray(predictive, float).T[:, None, :]  # (run, chain=1, draw)
+    neg = array_stats.loo_score(ary, np.asarray(observed, float), np.zeros_like(ary), kind="crps")
+    return -np.asarray(neg)
+
+
+def score_runs(observed: np.ndarray, log_new: np.ndarray, loglik: np.ndarray) -> pd.DataFrame:
+    """Per held-out run: relative error of the median, interval hits, CRPS and log predictive density.
+
+    ``observed`` are losses (run,), ``log_new`` log losses of new-run predictive draws (draw, run),
+    ``loglik`` the pointwise log-likelihood of the observed log loss per draw (draw, run).
+    """
+    new = np.exp(log_new)
+    med = np.median(new, axis=0)
+    out = {"observed": observed, "median": med, "rel_error": np.abs(med - observed) / observed}
+    for p in (0.5, 0.9):
+        lo, hi = np.quantile(new, [(1 - p) / 2, (1 + p) / 2], axis=0)
+        out[f"in{round(p * 100)}"] = ((observed >= lo) & (observed <= hi)).astype(float)
+    out["lower90"], out["upper90"] = lo, hi
+    out["crps"] = crps(new, observed)
+    out["lpd"] = logsumexp(loglik, axis=0) - np.log(loglik.shape[0])
+    return pd.DataFrame(out)
+
+
+def summarise(per_run: pd.DataFrame) -> pd.DataFrame:
+    """Per split and method: mean relative error, coverage, mean CRPS, total log predictive density."""
+    g = per_run.groupby(["split", "method"], sort=False)
+    out = g.agg(n_test=("observed", "size"), rel_error_median=("rel_error", "median"),
+                rel_error_mean=("rel_error", "mean"), coverage50=("in50", "mean"), coverage90=("in90", "mean"),
+                crps=("crps", "mean"), lpd=("lpd", lambda x: x.sum(min_count=1)))
+    return out.reset_index()
+
+
+# -- runners --------------------------------------------------------------------------------------
+
+@dataclass
+class Backtest:
+    """Per-run scores and their summary, with the fits' diagnostics and refit times."""
+
+    per_run: pd.DataFrame
+    summary: pd.DataFrame
+    fits: pd.DataFrame
+
+    def to_xarray(self) -> xr.Dataset:
+        return self.summary.set_index(["split", "method"]).to_xarray()
+
+
+def _fit_on(compiled, spec, sampler, tr: pd.DataFrame, label: str, seed: int):
+    data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
+            "log_loss": np.log(tr["loss"].to_numpy())}
+    return sample_fit(compiled.model, spec.to_dict(), "supervised", data_record(tr, f"backtest split {label}", None),
+                  sampler, seed, None, False, data=data, compiled=compiled)
+
+
+def _predictive(fit, te: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
+    """Mean-law draws, new-run draws and the noise parameters at the held-out runs."""
+    log_mu = supervised_log_mean(as_arrays(coefficients(fit)), te["N"].to_numpy(), te["D"].to_numpy())
+    eps = noise_draws(fit, log_mu.shape, np.random.default_rng(Streams(seed).predictive))
+    sigma, nu = noise_parameters(fit)
+    return {"log_mu": log_mu, "eps": eps, "sigma": sigma, "nu": nu}
+
+
+def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | float = 0.0) -> np.ndarray:
+    """(draw, run) log density of observed log losses; ``extra_sd`` (draw, run) widens the noise.
+
+    A Student-t run noise convolved with a normal extrapolation error is approximated by a
+    Student-t whose scale adds the two in quadrature.
+    """
+    scale = np.sqrt(pred["sigma"][:, None] ** 2 + np.asarray(extra_sd) ** 2)
+    nu = None if pred["nu"] is None else pred["nu"][:, None]
+    return log_density(y, pred["log_mu"], scale, nu)
+
+
+def decades_beyond(train: pd.DataFrame, N, D) -> np.ndarray:
+    """How many decades a run lies beyond the training runs: in size or in 6ND, whichever is more."""
+    scale = FittedScale(size=float(train["N"].max()), compute=float((6 * train["N"] * train["D"]).max()))
+    r = reach(scale, N, D)
+    return np.maximum(0.0, np.log10(np.maximum(r["size_factor"].values, r["compute_factor"].values)))
+
+
+#: The law's error beyond the fitted runs, as a normal term with sd ``sqrt(a**2 + (tau d)**2)`` for a
+#: run ``d > 0`` decades beyond them (0 inside): ``a`` is the step at the edge of the fitted range,
+#: ``tau`` the growth per decade. Priors HalfNormal(0.01) and HalfNormal(0.02) (sd of log loss);
+#: the grids on which their posterior is computed.
+EDGE_PRIOR_SD, TAU_PRIOR_SD = 0.01, 0.02
+EDGE_GRID = np.linspace(0.0, 0.03, 31)
+TAU_GRID = np.linspace(0.0, 0.06, 31)
+_CAL_DRAWS = 500  # predictive draws per inner split used for the grid likelihood
+
+
+def extrapolation_sd(edge, tau, d) -> np.ndarray:
+    """The extrapolation error's sd at ``d`` decades beyond the fitted runs (0 inside them)."""
+    d = np.asarray(d, float)
+    return np.where(d > 0, np.sqrt(np.asarray(edge) ** 2 + (np.asarray(tau) * d) ** 2), 0.0)
+
+
+def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, seed: int = 0,
+                            progress: Callable[[str], None] | None = None) -> dict[str, np.ndarray]:
+    """Posterior of the extrapolation error ``(edge, tau)`` from leave-future-out inside ``train``.
+
+    The law's own error beyond the fitted runs is modelled as a normal term with sd
+    :func:`extrapolation_sd`. One fit cannot inform it (every fitted run lies inside), so it is
+    learned the way it is used: rolling-origin splits of the training runs alone (cutoffs at
+    50/65/80% of their compute), each refitted, the held-out runs' predictive densities multiplied
+    over a grid of ``(edge, tau)`` with the priors above. Nothing outside ``train`` is read.
+    """
+    say = progress or (lambda _m: None)
+    streams = Streams(seed)
+    E, T = np.meshgrid(EDGE_GRID, TAU_GRID, indexing="ij")
+    logp = -0.5 * (E / EDGE_PRIOR_SD) ** 2 - 0.5 * (T / TAU_PRIOR_SD) ** 2
+    try:
+        inner = rolling(train)
+    except DataError as err:
+        raise DataError(f"too few training runs to calibrate the extrapolation error: {err}") from err
+    n_used = 0
+    for j, sp in enumerate(inner):
+        tr, te = train[sp.train], train[sp.test]
+        say(f"  calibrating extrapolation error: inner split {j + 1}/{len(inner)} ({len(tr)} fit, {len(te)} held out)")
+        fit = _fit_on(compiled, spec, sampler, tr, sp.label, streams.inner_split(j))
+        pred = _predictive(fit, te, streams.inner_split(j))
+        keep = np.linspace(0, pred["log_mu"].shape[0] - 1, min(_CAL_DRAWS, pred["log_mu"].shape[0])).astype(int)
+        pred = {k: None if v is None else v[keep] for k, v in pred.items()}
+        d = decades_beyond(tr, te["N"].to_numpy(), te["D"].to_numpy())
+        y = np.log(te["loss"].to_numpy())
+        for idx in np.ndindex(E.shape):
+            ll = _loglik(y, pred, extrapolation_sd(E[idx], T[idx], d)[None, :])
+            logp[idx] += float(np.sum(np.logaddexp.reduce(ll, axis=0) - np.log(ll.shape[0])))
+        n_used += len(te)
+    w = np.exp(logp - logp.max())
+    w /= w.sum()
+    return {"edge": E.ravel(), "tau": T.ravel(), "weights": w.ravel(), "edge_mean": float(np.sum(w * E)),
+            "tau_mean": float(np.sum(w * T)), "n_heldout": n_used}
+
+
+def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free: bool = False,
+                        likelihood: str = "student_t", sampler=None, seed: int = 0,
+                        baseline: bool = True, baseline_starts: int | None = 300,
+                        extrapolation_error: bool = False,
+                        progress: Callable[[str], None] | None = None) -> Backtest:
+    """Fit the supervised law on each split's training runs (compiled once) and score the held-out ones.
+
+    The baseline starts from every k-th point of Epoch's grid so that ``baseline_starts`` remain
+    (default 300; None: all 4500): on Chinchilla the optimum agrees with the full grid's to 1e-6.
+    With ``extrapolation_error`` each split also scores the law plus an extrapolation error whose
+    size per decade is calibrated on that split's training runs alone
+    (:func:`calibrate_extrapolation`), as the method ``bayeslaw + extrapolation error``.
+    """
+    say = progress or (lambda _m: None)
+    streams = Streams(seed)
+    df = validate_supervised(table)
+    sampler = sampler or SamplerConfig()
+    spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood)
+    compiled = CompiledSampler(build_supervised(spec, df), sampler)
+    starts = pointfit.epoch_grid()
+    if baseline_starts:
+        starts = starts[:: max(1, len(starts) // baseline_starts)]
+    rows, fits = [], []
+    for i, sp in enumerate(splits):
+        say(f"split {i + 1}/{len(splits)}: {sp.label} ({int(sp.train.sum())} fit, {int(sp.test.sum())} held out)")
+        tr, te = df[sp.train], df[sp.test]
+        t0 = time.perf_counter()
+        fit = _fit_on(compiled, spec, sampler, tr, sp.label, streams.split(i))
+        wall = time.perf_counter() - t0
+        diag = fit.card["diagnostics"]
+        pred = _predictive(fit, te, streams.split(i))
+        obs = te["loss"].to_numpy()
+        extra = {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}
+        r = score_runs(obs, pred["log_mu"] + pred["eps"], _loglik(np.log(obs), pred))
+        rows.append(r.assign(**extra, split=sp.label, method="bayeslaw"))
+        record = {"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
+                  "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])}
+        if extrapolation_error:
+            cal = calibrate_extrapolation(tr, compiled, spec, sampler, seed=streams.split(i), progress=say)
+            rng = np.random.default_rng(streams.extrapolation(i))
+            pick = rng.choice(cal["weights"].size, size=pred["log_mu"].shape[0], p=cal["weights"])
+            d = decades_beyond(tr, extra["N"], extra["D"])
+            sd = extrapolation_sd(cal["edge"][pick][:, None], cal["tau"][pick][:, None], d[None, :])
+            log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
+            r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
+            rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + extrapolation error"))
+            record["extrapolation_edge"], record["extrapolation_per_decade"] = cal["edge_mean"], cal["tau_mean"]
+        fits.append(record)
+        if baseline:
+            pt = pointfit.fit_supervised(tr["N"], tr["D"], tr["loss"], starts=starts, tight=False)
+            pred_pt = np.exp(pt.log_loss(te["N"], te["D"]))
+            rows.append(_point_rows(obs, pred_pt, sp.label, extra))
+    per_run = pd.concat(rows, ignore_index=True)
+    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+
+
+def _point_rows(obs: np.ndarray, pred: np.ndarray, label: str, extra: dict) -> pd.DataFrame:
+    return pd.DataFrame({"observed": obs, "median": pred, "rel_error": np.abs(pred - obs) / obs, "in50": np.nan,
+                         "in90": np.nan, "lower90": np.nan, "upper90": np.nan, "crps": np.abs(pred - obs),
+                         "lpd": np.nan, **extra, "split": label,
+                         "method": "Huber + L-BFGS-B (point)"})
+
+
+def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame, *, student_threshold: float = 2.3,
+                          supervised_threshold: float = 2.2, preset: str = "weak", sampler=None, seed: int = 0,
+                          baseline: bool = True, progress: Callable[[str], None] | None = None) -> Backtest:
+    """The paper's protocol: fit the joint model on students with L_S >= ``student_threshold`` and
+    supervised runs with L >= ``supervised_threshold``; predict the held-out students from their
+    teachers' measured losses. Each split rebuilds the joint model (its teachers change)."""
+    say = progress or (lambda _m: None)
+    dis, sup = validate_distillation(table), validate_supervised(supervised)
+    if "L_T" not in dis or dis["L_T"].isna().any():
+        raise DataError("the distillation backtest predicts students from their teachers' measured loss: "
+                        "every row needs L_T")
+    sp = by_loss(dis, student_threshold, loss="L_S")
+    sup_train = sup[sup["loss"].to_numpy() >= supervised_threshold]
+    if len(sup_train) < 8:
+        raise DataError(f"only {len(sup_train)} supervised runs have loss >= {supervised_threshold}; need >= 8")
+    label = f"L_S >= {student_threshold:g}, L >= {supervised_threshold:g}"
+    say(f"{label}: fitting on {int(sp.train.sum())} students and {len(sup_train)} supervised runs, "
+        f"predicting {int(sp.test.sum())} students")
+    tr, te = dis[sp.train].reset_index(drop=True), dis[sp.test].reset_index(drop=True)
+    t0 = time.perf_counter()
+    posterior = fit(tr, law="distillation", supervised=sup_train.reset_index(drop=True), preset=preset,
+                    sampler=sampler or default_config("distillation"), seed=seed)
+    wall = time.perf_counter() - t0
+    c = as_arrays(coefficients(posterior))
+    obs = te["L_S"].to_numpy()
+    log_LT = np.broadcast_to(np.log(te["L_T"].to_numpy())[None, :], (posterior.n_draws, len(te)))
+    log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_LT)
+    rng = np.random.default_rng(Streams(seed).predictive)
+    log_new = log_mu + noise_draws(posterior, log_mu.shape, rng, "sigma_dis")
+    ll = log_likelihood(posterior, log_mu, np.log(obs), "sigma_dis").values.reshape(log_mu.shape[0], -1)
+    extra = {"N": te["N_S"].to_numpy(), "D": te["D_S"].to_numpy()}
+    r = score_runs(obs, log_new, ll).assign(**extra, split=label, method="bayeslaw")
+    rows = [r]
+    diag = posterior.card["diagnostics"]
+    fits = [{"split": label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
+             "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"])}]
+    if baseline:
+        say("baseline: Huber + L-BFGS-B (supervised, then distillation)")
+        pt = pointfit.fit_supervised(sup_train["N"], sup_train["D"], sup_train["loss"],
+                                     starts=pointfit.epoch_grid()[::15], tight=False)
+        dc = pointfit.fit_distillation(tr["N_S"], tr["D_S"], tr["L_T"], tr["L_S"], pt)
+        tilde = np.exp(pt.log_loss(te["N_S"], te["D_S"]))
+        pred = laws.distillation_loss(te["N_S"].to_numpy(), te["D_S"].to_numpy(), te["L_T"].to_numpy(), tilde, **dc)
+        rows.append(_point_rows(obs, pred, label, extra))
+    per_run = pd.concat(rows, ignore_index=True)
+    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+
+
+def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
+    """The per-run scores, the summary (CSV) and the plot (PNG), each written atomically."""
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = {"per_run": out_dir / f"{stem}_runs.csv", "summary": out_dir / f"{stem}_summary.csv",
+             "fits": out_dir / f"{stem}_fits.csv", "plot": out_dir / f"{stem}.png"}
+    payload = {"per_run": bt.per_run.to_csv(index=False).encode(), "summary": bt.summary.to_csv(index=False).encode(),
+               "fits": bt.fits.to_csv(index=False).encode(), "plot": png(backtest_plot(bt.per_run, bt.summary))}
+    for k, path in paths.items():
+        atomic_write(path, lambda tmp, data=payload[k]: Path(tmp).write_bytes(data))
+    return {k: str(v) for k, v in paths.items()}
