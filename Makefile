@@ -21,6 +21,7 @@ test-slow: setup
 
 lint: setup
 	$(VENV)/ruff check bayeslaw tests benchmarks scripts
+	$(VENV)/python -m pytest -q -p no:cacheprovider tests/test_layers.py tests/test_docs.py
 
 models: setup
 	@scripts/rebuild-models.sh
@@ -30,6 +31,7 @@ backtests: setup
 
 benchmarks: setup
 	@scripts/bootstrap.sh test,jax,dask,bench
+	$(VENV)/python benchmarks/startup.py
 	$(VENV)/python benchmarks/run.py
 	$(VENV)/python benchmarks/joint.py
 	$(VENV)/python benchmarks/sbc.py

@@ -131,7 +131,22 @@ def fit(
 
 
 def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | None = None) -> Fit:
-    """Load a saved posterior, verifying its model card (see :func:`bayeslaw.posterior.card.load`)."""
+    """Load a saved posterior, verifying its model card (see :func:`bayeslaw.posterior.card.load`).
+
+    Parameters
+    ----------
+    path
+        A netCDF file written by ``Fit.save`` or ``bayeslaw fit --out``.
+    expect_law
+        Refuse a posterior of another law (``"supervised"`` or ``"distillation"``).
+    data_hash
+        Refuse a posterior fitted to other data (:func:`bayeslaw.data.tables.table_hash`).
+
+    Returns
+    -------
+    Fit
+        The posterior and its card; an edited, corrupt or mismatched file raises ``PosteriorError``.
+    """
     if not Path(path).exists():
         raise PosteriorError(f"posterior file {path} does not exist; fit one with `bayeslaw fit`")
     from bayeslaw.posterior import card  # heavy: xarray, h5netcdf
@@ -140,14 +155,40 @@ def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | No
 
 
 def diagnose(fit: Fit, gates: Gates | None = None) -> Diagnosis:
-    """Run every diagnostic gate on a fit (see :class:`bayeslaw.posterior.diagnostics.Gates`)."""
+    """Run every diagnostic gate on a fit (see :class:`bayeslaw.posterior.diagnostics.Gates`).
+
+    Parameters
+    ----------
+    fit
+        A fitted posterior.
+    gates
+        Thresholds (default :class:`~bayeslaw.posterior.diagnostics.Gates`).
+
+    Returns
+    -------
+    Diagnosis
+        The metrics, the failures by name (``passed`` is True when there are none) and warnings.
+    """
     from bayeslaw.posterior import diagnostics  # heavy: ArviZ
 
     return diagnostics.diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
 
 
 def summary(fit: Fit, prob: float = 0.9) -> pd.DataFrame:
-    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval."""
+    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval.
+
+    Parameters
+    ----------
+    fit
+        A fitted posterior.
+    prob
+        The interval's probability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per coefficient: mean, sd, ``eti<prob>`` bounds, ESS, r_hat, MCSE.
+    """
     bounds.check_interval(prob)
     from bayeslaw.posterior import draws  # heavy: ArviZ
 
@@ -166,11 +207,22 @@ def _points(*values: Any) -> list[np.ndarray]:
 def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
     """Supervised loss at new ``(N, D)``: mean-law and new-run bands.
 
+    Parameters
+    ----------
+    fit
+        A supervised posterior.
+    N, D
+        Model sizes and training tokens (raw counts), broadcast against each other.
+    prob, kind
+        The interval's probability and kind (``"eti"`` or ``"hdi"``).
+    seed
+        Seeds the new-run noise.
+
     Returns
     -------
     xarray.Dataset
-        Draws with dims ``(draw, point)`` and summaries with dims ``(point,)``
-        (see :func:`bayeslaw.posterior.predict.predict_supervised`).
+        ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` and their median and bounds with
+        dims ``(point,)`` (see :func:`bayeslaw.posterior.predict.predict_supervised`).
     """
     N, D = _points(N, D)
     bounds.check_points(N, D)
@@ -187,11 +239,22 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
                          prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
     """Student-loss bands for a distillation posterior.
 
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior.
+    N_S, D_S
+        Student sizes and distillation tokens (raw counts).
+    L_T, N_T, D_T
+        The teacher: its measured loss, or its size and tokens.
+    prob, kind, seed
+        The interval and the seed of the new-run noise.
+
     Returns
     -------
     xarray.Dataset
-        Draws with dims ``(draw, point)`` and summaries with dims ``(point,)``
-        (see :func:`bayeslaw.posterior.students.predict`).
+        ``loss_mean``, ``loss_new``, ``loss_supervised`` and ``gain`` with dims ``(draw, point)`` and
+        their summaries with dims ``(point,)`` (see :func:`bayeslaw.posterior.students.predict`).
     """
     N_S, D_S = _points(N_S, D_S)
     bounds.check_points(N_S, D_S)
@@ -204,11 +267,20 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
 def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti") -> xr.Dataset:
     """Compute-optimal supervised ``N*, D*, L*`` at budgets (FLOPs = 6ND) as distributions.
 
+    Parameters
+    ----------
+    fit
+        A supervised (or joint) posterior.
+    budgets
+        Compute budgets in FLOPs (>= 1e12).
+    prob, kind
+        The interval's probability and kind.
+
     Returns
     -------
     xarray.Dataset
-        Draws with dims ``(draw, budget)`` and summaries with dims ``(budget,)``
-        (see :func:`bayeslaw.posterior.predict.optimum_6nd`).
+        ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)`` and their summaries with dims
+        ``(budget,)`` (see :func:`bayeslaw.posterior.predict.optimum_6nd`).
     """
     C = np.atleast_1d(np.asarray(budgets, float))
     bounds.check_optimum_budgets(C)
@@ -224,6 +296,19 @@ def prior_predictive(
     prob: float = 0.9, seed: int = 0,
 ) -> xr.Dataset:
     """What the supervised priors imply for the loss at ``(N, D)`` (mean law and new run).
+
+    Parameters
+    ----------
+    N, D
+        Model sizes and tokens (raw counts).
+    gamma_free, likelihood, priors
+        The law's form, likelihood and prior overrides, as in :func:`fit`.
+    draws
+        Prior draws.
+    prob
+        The interval's probability.
+    seed
+        Seeds the prior draws.
 
     Returns
     -------
@@ -306,8 +391,28 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
            progress: Any = None) -> tuple[Analysis, Written]:
     """Answer a budget question and write the HTML and Markdown risk report.
 
-    Returns ``(analysis, written)``: the :class:`~bayeslaw.reporting.analysis.Analysis` (Datasets of
-    every number shown) and the written paths.
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior, or the path of one.
+    question
+        The student, budgets, scenario, target and teachers (:class:`Question`).
+    out_dir, stem
+        Where the report goes and its file name (default from the question).
+    max_draws
+        Posterior draws planned with (a seeded subsample).
+    seed
+        Seeds the subsample and the predictive draws.
+    gates
+        Diagnostic thresholds.
+    progress
+        ``progress(message)`` for each stage.
+
+    Returns
+    -------
+    tuple
+        ``(analysis, written)``: the :class:`~bayeslaw.reporting.analysis.Analysis` (Datasets of every
+        number shown, dims ``draw``, ``budget``, ``option``) and the written paths.
     """
     question.check()
     path = None
@@ -336,9 +441,34 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
              stem: str | None = None, progress: Any = None) -> tuple[Backtest, dict[str, str]]:
     """Leave-future-out backtests (see :mod:`bayeslaw.validate.backtest`), written to ``out_dir``.
 
-    Supervised: ``splits`` are ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
-    Distillation: the paper's protocol at ``student_threshold`` / ``supervised_threshold``.
-    Returns the backtest and the written paths (none when ``out_dir`` is None).
+    Parameters
+    ----------
+    data
+        A run table or a shipped table's name.
+    law
+        ``"supervised"`` or ``"distillation"`` (the paper's protocol; needs ``supervised``).
+    supervised
+        Distillation only: the supervised runs.
+    splits
+        Supervised: ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
+    student_threshold, supervised_threshold
+        Distillation: fit students with ``L_S`` and runs with loss at or above these.
+    gamma_free, likelihood, include_outliers, sampler, seed
+        As in :func:`fit`.
+    baseline
+        Also score the Huber + L-BFGS-B point fit.
+    extrapolation_error
+        Also score the law plus an in-sample-calibrated extrapolation error.
+    out_dir, stem
+        Where the tables and the plot go (nothing is written when ``out_dir`` is None).
+    progress
+        ``progress(message)`` per split.
+
+    Returns
+    -------
+    tuple
+        ``(backtest, paths)``: per-run scores, their summary per split and method, the fits'
+        diagnostics, and the written paths by kind.
     """
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
@@ -370,8 +500,21 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
             progress: Any = None) -> Comparison:
     """PSIS-LOO comparison of supervised law variants (see :mod:`bayeslaw.validate.compare`).
 
-    A shipped table compares with and without its documented exclusions; for another table
-    ``exclude`` is a pandas expression marking outlier runs (e.g. ``"loss > 3.5"``).
+    Parameters
+    ----------
+    data
+        A run table or a shipped table's name (compared with and without its documented exclusions).
+    exclude
+        For another table: a pandas expression marking outlier runs (e.g. ``"loss > 3.5"``).
+    sampler, seed
+        As in :func:`fit`.
+    progress
+        ``progress(message)`` per variant.
+
+    Returns
+    -------
+    Comparison
+        ArviZ's comparison table, Pareto-k warnings and each variant's diagnostics.
     """
     if isinstance(data, str) and data in SHIPPED:
         full, outliers = tables.shipped_with_outliers(data)
@@ -393,7 +536,23 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
 def generate(out_dir: str | Path = "data/synthetic", *, stem: str = "paper_design", seed: int = 0,
              noise: float = 0.005, eval_noise: float = 0.001, outlier_df: float | None = None,
              small: bool = False) -> tuple[Path, Path]:
-    """Write a SYNTHETIC paper-design study (see :mod:`bayeslaw.data.synthetic`); returns its two paths."""
+    """Write a SYNTHETIC paper-design study (see :mod:`bayeslaw.data.synthetic`).
+
+    Parameters
+    ----------
+    out_dir, stem
+        Where the two CSV files go and their name's stem.
+    seed, noise, eval_noise, outlier_df
+        The generator's seed, run noise (sd of log loss), teachers' measurement noise and
+        Student-t degrees of freedom (None: normal noise).
+    small
+        A small design (for tests and calibration).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The distillation and supervised tables.
+    """
     from bayeslaw.data import synthetic  # the paper's design tables, read only when generating
 
     settings = synthetic.GeneratorSettings(seed=seed, noise=noise, eval_noise=eval_noise, outlier_df=outlier_df,

@@ -33,23 +33,81 @@ def _as_outcome(loss: xr.DataArray) -> xr.DataArray:
 
 
 def expected_loss(loss: xr.DataArray, dim: str = DIM) -> xr.DataArray:
-    """Posterior mean loss (infinite where the option is infeasible in some draw)."""
+    """Posterior mean loss (infinite where the option is infeasible in some draw).
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim``.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``.
+    """
     return _as_outcome(loss).mean(dim)
 
 
 def quantiles(loss: xr.DataArray, q: Sequence[float] = (0.05, 0.5, 0.95), dim: str = DIM) -> xr.DataArray:
-    """Quantiles of the loss over draws, with a ``quantile`` dimension."""
+    """Quantiles of the loss over draws.
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim``.
+    q
+        The quantile levels.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        A ``quantile`` dimension in place of ``dim``.
+    """
     return _as_outcome(loss).quantile(list(q), dim=dim)
 
 
 def value_at_risk(loss: xr.DataArray, level: float = 0.95, dim: str = DIM) -> xr.DataArray:
-    """The loss exceeded with probability at most ``1 - level`` (inverted-CDF quantile)."""
+    """The loss exceeded with probability at most ``1 - level`` (inverted-CDF quantile).
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim``.
+    level
+        The VaR level in (0, 1), e.g. 0.95.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``.
+    """
     _check_level(level)
     return _as_outcome(loss).quantile(level, dim=dim, method="inverted_cdf").drop_vars("quantile")
 
 
 def conditional_value_at_risk(loss: xr.DataArray, level: float = 0.95, dim: str = DIM) -> xr.DataArray:
-    """Expected loss in the worst ``1 - level`` of outcomes (Rockafellar-Uryasev form)."""
+    """Expected loss in the worst ``1 - level`` of outcomes (Rockafellar-Uryasev form).
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim``.
+    level
+        The CVaR level in (0, 1), e.g. 0.95.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``.
+    """
     var = value_at_risk(loss, level, dim)
     excess = (_as_outcome(loss) - var).clip(min=0.0)
     # inf - inf is NaN; an infeasible tail is an infinite tail
@@ -58,7 +116,22 @@ def conditional_value_at_risk(loss: xr.DataArray, level: float = 0.95, dim: str 
 
 
 def prob_below(loss: xr.DataArray, target: float | xr.DataArray, dim: str = DIM) -> xr.DataArray:
-    """P(loss <= target); an infeasible draw does not reach the target."""
+    """P(loss <= target); an infeasible draw does not reach the target.
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim``.
+    target
+        The target loss (nats/token), or one per cell.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``, values in [0, 1].
+    """
     return (_as_outcome(loss) <= target).mean(dim)
 
 
@@ -66,10 +139,26 @@ def compute_for_target(loss: xr.DataArray, target: float, prob: float = 0.9, dim
                        budget_dim: str = "budget") -> xr.DataArray:
     """The smallest budget at which P(loss <= target) >= ``prob``.
 
-    ``loss`` has a ``budget_dim`` coordinate of FLOPs (increasing). Between grid budgets the
-    probability is interpolated linearly in log-compute. NaN where the probability never
-    reaches ``prob`` on the grid; the smallest grid budget where it is already reached there
-    (read it as "at most this"; ``attrs['at_most']`` marks those cells).
+    Between grid budgets the probability is interpolated linearly in log-compute. NaN where the
+    probability never reaches ``prob`` on the grid; the smallest grid budget where it is already
+    reached there (read it as "at most this"; ``attrs['at_most']`` marks those cells).
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim`` and a ``budget_dim`` coordinate of FLOPs (increasing).
+    target
+        The target loss (nats/token).
+    prob
+        The required probability of reaching it.
+    dim, budget_dim
+        The sample and budget dimensions.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim`` and ``budget_dim`` (FLOPs); ``attrs`` hold ``target``,
+        ``prob``, ``at_most`` and ``units``.
     """
     _check_level(prob)
     p = prob_below(loss, target, dim)
@@ -99,19 +188,58 @@ def compute_for_target(loss: xr.DataArray, target: float, prob: float = 0.9, dim
 
 
 def regret(loss: xr.DataArray, option_dim: str = "option") -> xr.DataArray:
-    """Per draw: each option's loss minus the best option's loss in that draw."""
+    """Per draw: each option's loss minus the best option's loss in that draw.
+
+    Parameters
+    ----------
+    loss
+        Losses with an option dimension ``option_dim``.
+    option_dim
+        The dimension of the options compared.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims; infinite where the option is infeasible.
+    """
     out = _as_outcome(loss)
     best = out.min(option_dim)
     return (out - best).where(np.isfinite(out), np.inf)
 
 
 def expected_regret(loss: xr.DataArray, option_dim: str = "option", dim: str = DIM) -> xr.DataArray:
-    """Mean regret of each option over draws (0 for an option that is always best)."""
+    """Mean regret of each option over draws (0 for an option that is always best).
+
+    Parameters
+    ----------
+    loss
+        Losses with dims ``option_dim`` and ``dim``.
+    option_dim, dim
+        The option and sample dimensions.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``.
+    """
     return regret(loss, option_dim).mean(dim)
 
 
 def prob_best(loss: xr.DataArray, option_dim: str = "option", dim: str = DIM) -> xr.DataArray:
-    """Share of draws in which each option has the lowest loss; ties share the draw equally."""
+    """Share of draws in which each option has the lowest loss; ties share the draw equally.
+
+    Parameters
+    ----------
+    loss
+        Losses with dims ``option_dim`` and ``dim``.
+    option_dim, dim
+        The option and sample dimensions.
+
+    Returns
+    -------
+    xarray.DataArray
+        ``loss``'s dims without ``dim``; sums to 1 over ``option_dim`` where any option is feasible.
+    """
     out = _as_outcome(loss)
     is_best = (out == out.min(option_dim)) & np.isfinite(out)
     n_best = is_best.sum(option_dim)
@@ -121,7 +249,28 @@ def prob_best(loss: xr.DataArray, option_dim: str = "option", dim: str = DIM) ->
 
 def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Sequence[float] = (0.9, 0.95),
                   prob: float = 0.9, option_dim: str = "option", dim: str = DIM) -> xr.Dataset:
-    """The metrics of a decision, one variable each, over the options of ``loss``."""
+    """The metrics of a decision, one variable each, over the options of ``loss``.
+
+    Parameters
+    ----------
+    loss
+        Losses with a sample dimension ``dim`` (and usually ``option_dim``).
+    target
+        A target loss: adds ``p_target``.
+    levels
+        VaR and CVaR levels.
+    prob
+        The probability of the equal-tailed band (``lower``, ``upper``).
+    option_dim, dim
+        The option and sample dimensions.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``expected``, ``median``, ``lower``, ``upper``, ``VaR<level>``, ``CVaR<level>``, ``p_target``
+        (with a target), ``expected_regret`` and ``p_best`` (with options), each with ``loss``'s dims
+        without ``dim``; ``attrs`` pin the band.
+    """
     lo, hi = (1 - prob) / 2, (1 + prob) / 2
     qs = quantiles(loss, (lo, 0.5, hi), dim)
     out = xr.Dataset({

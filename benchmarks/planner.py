@@ -35,7 +35,11 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
 
-from bayeslaw import api, planner, slsqp  # noqa: E402
+from bayeslaw import api  # noqa: E402
+from bayeslaw.core.compute import SCENARIOS  # noqa: E402
+from bayeslaw.planning.grid import auto_chunk, plan_grid  # noqa: E402
+from bayeslaw.posterior.draws import laws  # noqa: E402
+from bayeslaw.validate import slsqp  # noqa: E402
 
 POSTERIOR = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"
 
@@ -44,13 +48,15 @@ def peak_memory_probe(draws: int, sizes: int, budgets: int, chunks: int) -> dict
     """Plan the first ``chunks`` chunks of a draws x sizes x budgets x 4 grid in a fresh process."""
     code = f"""
 import resource, time, numpy as np
-from bayeslaw import api, planner
-law = planner.laws_from_fit(api.load({str(POSTERIOR)!r}))
+from bayeslaw import api
+from bayeslaw.planning.grid import auto_chunk, plan_grid
+from bayeslaw.posterior.draws import laws
+law = laws(api.load({str(POSTERIOR)!r}))
 law = law.take(np.resize(np.arange(law.n_draws), {draws}))
-chunk = planner.auto_chunk({sizes}, {budgets})
+chunk = auto_chunk({sizes}, {budgets})
 sub = law.take(slice(0, chunk * {chunks}))
 t0 = time.perf_counter()
-grid = planner.plan_grid(sub, np.geomspace(1e8, 1e10, {sizes}), np.geomspace(1e19, 1e24, {budgets}), chunk=chunk)
+grid = plan_grid(sub, np.geomspace(1e8, 1e10, {sizes}), np.geomspace(1e19, 1e24, {budgets}), chunk=chunk)
 wall = time.perf_counter() - t0
 print(chunk, sub.n_draws, wall, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, grid.nbytes)
 """
@@ -77,17 +83,17 @@ def main() -> int:
     args = ap.parse_args()
 
     fit = api.load(POSTERIOR)
-    law = planner.laws_from_fit(fit)
+    law = laws(fit)
     law = law.take(np.sort(np.random.default_rng(args.seed).choice(law.n_draws, args.draws, replace=False)))
     sizes = np.geomspace(1e8, 1e10, args.sizes)
     budgets = np.geomspace(1e19, 1e24, args.budgets)
-    scenarios = planner.SCENARIO_NAMES
+    scenarios = tuple(SCENARIOS)
     n_problems = args.draws * sizes.size * budgets.size * len(scenarios)
     print(f"slice: {args.draws} draws x {sizes.size} sizes x {budgets.size} budgets x {len(scenarios)} scenarios "
           f"= {n_problems:,} problems; {os.cpu_count()} cores")
 
     t0 = time.perf_counter()
-    grid = planner.plan_grid(law, sizes, budgets, scenarios)
+    grid = plan_grid(law, sizes, budgets, scenarios)
     t_numpy = time.perf_counter() - t0
     print(f"planner (numpy): {t_numpy:.1f} s  "
           f"({1e6 * t_numpy / n_problems:.1f} us/problem)")
@@ -96,13 +102,13 @@ def main() -> int:
         import jax
 
         jax.config.update("jax_enable_x64", True)
-        chunk = planner.auto_chunk(sizes.size, budgets.size)
+        chunk = auto_chunk(sizes.size, budgets.size)
         t0 = time.perf_counter()
-        planner.plan_grid(law.take(slice(0, chunk)), sizes, budgets, scenarios, backend="jax", chunk=chunk)  # compile
+        plan_grid(law.take(slice(0, chunk)), sizes, budgets, scenarios, backend="jax", chunk=chunk)  # compile
         t_compile = time.perf_counter() - t0
         print(f"jax compile (first chunk, all scenarios): {t_compile:.1f} s")
         t0 = time.perf_counter()
-        gj = planner.plan_grid(law, sizes, budgets, scenarios, backend="jax", chunk=chunk)
+        gj = plan_grid(law, sizes, budgets, scenarios, backend="jax", chunk=chunk)
         t_jax = time.perf_counter() - t0
         diff = float(np.nanmax(np.abs(gj["L_S"].values - grid["L_S"].values)))
         print(f"planner (jax, {jax.default_backend()}): {t_jax:.1f} s; max |numpy - jax| = {diff:.1e}")
@@ -110,7 +116,7 @@ def main() -> int:
     t_dask = None
     if args.scheduler:
         t0 = time.perf_counter()
-        gd = planner.plan_grid(law, sizes, budgets, scenarios, scheduler=args.scheduler)
+        gd = plan_grid(law, sizes, budgets, scenarios, scheduler=args.scheduler)
         t_dask = time.perf_counter() - t0
         same = bool(np.array_equal(gd["L_S"].values, grid["L_S"].values, equal_nan=True))
         print(f"planner (numpy on Dask, {args.scheduler}): {t_dask:.1f} s (cluster start included); "

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bayeslaw import pointfit
+from bayeslaw.validate import pointfit
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -65,16 +65,18 @@ def baseline_ssl(df, n_draws: int, seed: int) -> dict:
 
 
 def bench_sampler(df, sampler: str, draws: int) -> dict:
-    from bayeslaw.data import table_hash  # noqa: F401  (import cost outside the timings)
-    from bayeslaw.fitting import fit_supervised
-    from bayeslaw.inference import CompiledSampler, SamplerConfig, fan_out
-    from bayeslaw.model import SupervisedSpec, build_supervised
+    from bayeslaw.core.seeds import Streams
+    from bayeslaw.inference import fit as inference  # PyMC's import cost outside the timings
+    from bayeslaw.inference.config import SamplerConfig
+    from bayeslaw.inference.sampler import CompiledSampler
+    from bayeslaw.model.build import build_supervised
+    from bayeslaw.model.spec import SupervisedSpec
 
     cfg = SamplerConfig(sampler=sampler, draws=draws, tune=draws, chains=4)
     out = {}
     for label, seed in (("cold", 1), ("warm", 2)):
         t0 = time.perf_counter()
-        fit = fit_supervised(df, sampler=cfg, seed=seed)
+        fit = inference.fit(df, sampler=cfg, seed=seed)
         wall = time.perf_counter() - t0
         m = fit.card["diagnostics"]["metrics"]
         samp = fit.card["timing"]["sampling_wall_seconds"]
@@ -85,9 +87,9 @@ def bench_sampler(df, sampler: str, draws: int) -> dict:
                       "ess_per_second_wall": m["min_ess_bulk"] / wall, "passed": fit.diagnostics_passed}
     if sampler == "nutpie":
         compiled = CompiledSampler(build_supervised(SupervisedSpec(), df), cfg)
-        compiled.fit(fan_out(3)[0])
+        compiled.fit(Streams(3).sampling)
         t0 = time.perf_counter()
-        compiled.fit(fan_out(4)[0])
+        compiled.fit(Streams(4).sampling)
         out["refit_compiled_once_seconds"] = time.perf_counter() - t0
     return out
 
@@ -98,7 +100,7 @@ def main() -> int:
     ap.add_argument("--samplers", default="nutpie,pymc,numpyro")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE.parent))
-    from bayeslaw.data import load_shipped
+    from bayeslaw.data.tables import load_shipped
 
     df = load_shipped("chinchilla")
     n_boot = 400 if args.quick else 4000

@@ -36,11 +36,14 @@ def main() -> int:
     sys.path.insert(0, str(HERE.parent))
     import pymc as pm
 
-    from bayeslaw.data import split_teachers, validate_distillation, validate_supervised
-    from bayeslaw.generate import SMALL_DESIGN, GeneratorSettings, generate
-    from bayeslaw.inference import CompiledSampler, SamplerConfig, fan_out
-    from bayeslaw.model import JointSpec, build_joint
-    from bayeslaw.priors import DISTILLATION_PARAMETERS
+    from bayeslaw.core.params import DISTILLATION_SAMPLED
+    from bayeslaw.core.seeds import fan_out
+    from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+    from bayeslaw.data.tables import split_teachers, validate_distillation, validate_supervised
+    from bayeslaw.inference.config import SamplerConfig
+    from bayeslaw.inference.sampler import CompiledSampler
+    from bayeslaw.model.build import build_joint
+    from bayeslaw.model.spec import JointSpec
 
     dis, sup = generate(GeneratorSettings(seed=args.seed, design=SMALL_DESIGN))
     d, s = validate_distillation(dis), validate_supervised(sup)
@@ -48,7 +51,7 @@ def main() -> int:
     spec = JointSpec(likelihood="normal", preset="busbridge2025")
     model = build_joint(spec, d, rest, teachers, index)
     params = ["log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma",
-              *DISTILLATION_PARAMETERS, "log_data_ratio", "sigma_sup", "sigma_dis"]
+              *DISTILLATION_SAMPLED, "log_data_ratio", "sigma_sup", "sigma_dis"]
     seeds = fan_out(args.seed, 2)
     with model:
         prior = pm.sample_prior_predictive(draws=args.sims, random_seed=seeds[0])

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from bayeslaw.posterior import load
+from bayeslaw.posterior.card import load
 
 fit = load(sys.argv[1])
 post = fit.idata["posterior"].to_dataset()

@@ -5,8 +5,7 @@ import json
 import pytest
 
 from bayeslaw.cli import main
-
-from .conftest import ROOT, synthetic_supervised
+from tests.conftest import ROOT, synthetic_supervised
 
 CHIN = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
 

@@ -128,5 +128,22 @@ def _observed(model: pm.Model, data: dict[str, np.ndarray] | None) -> xr.Dataset
 
 
 def sample(model: pm.Model, config: SamplerConfig, seed: int, progress: bool = False) -> xr.DataTree:
-    """Compile and sample once (see :class:`CompiledSampler` for repeated fits)."""
+    """Compile and sample once (see :class:`CompiledSampler` for repeated fits).
+
+    Parameters
+    ----------
+    model
+        A PyMC model.
+    config
+        NUTS settings.
+    seed
+        The user's seed (its ``sampling`` stream seeds NUTS).
+    progress
+        Show the sampler's progress bar.
+
+    Returns
+    -------
+    xarray.DataTree
+        ``posterior`` and ``sample_stats`` with dims ``(chain, draw, ...)`` and ``observed_data``.
+    """
     return CompiledSampler(model, config).fit(Streams(seed).sampling, progress=progress)

@@ -14,9 +14,26 @@ def map_chunks(scheduler: str, work: Callable[..., xr.Dataset], chunks: list[Law
                progress: Callable[[int, int], None] | None, total: int, **kwargs) -> list[xr.Dataset]:
     """``[work(chunk, *args, **kwargs) for chunk in chunks]`` on Dask workers, in chunk order.
 
-    ``scheduler`` is ``"local"`` (a LocalCluster of two worker processes, started and closed
-    here) or a scheduler address (``tcp://host:8786``). ``progress(done, total)`` is called as
-    chunks finish, counting draws.
+    Parameters
+    ----------
+    scheduler
+        ``"local"`` (a LocalCluster of two worker processes, started and closed here) or a
+        scheduler address (``tcp://host:8786``).
+    work
+        The function applied to each chunk (a picklable top-level function).
+    chunks
+        Coefficient draws, one chunk each.
+    args, kwargs
+        Passed on to ``work``.
+    progress
+        ``progress(done, total)`` as chunks finish, counting draws.
+    total
+        The number of draws in all chunks.
+
+    Returns
+    -------
+    list of xarray.Dataset
+        ``work``'s results in chunk order, each with a ``draw`` dim of its chunk's length.
     """
     try:
         from dask.distributed import Client, LocalCluster, as_completed  # the optional dask extra

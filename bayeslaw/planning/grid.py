@@ -61,7 +61,26 @@ def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: 
 def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
                arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
                backend: str = "numpy") -> xr.Dataset:
-    """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask)."""
+    """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask).
+
+    Parameters
+    ----------
+    sub
+        The chunk's coefficient draws.
+    N_S, C
+        Student sizes (parameters) and budgets (FLOPs).
+    scenarios
+        Compute scenario names.
+    n_students, arch, iters, backend
+        As in :func:`plan_grid`.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T`` with dims ``(draw, student_size, budget, scenario)``,
+        ``L_sup`` with dims ``(draw, student_size, budget)``, ``N_opt``, ``D_opt``, ``L_opt`` with dims
+        ``(draw, budget)`` (no coordinates: :func:`plan_grid` assigns them).
+    """
     out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
     for sc in scenarios:
         res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, iters=iters, backend=backend)
@@ -82,16 +101,39 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
               progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
-    Returns a Dataset with dims ``(draw, student_size, budget, scenario)``: the distillation
-    optimum (``L_S``, ``D_S``, ``N_T``, ``D_T``, ``L_T``), the supervised student on the same
-    budget (``L_sup``), ``diff = L_S - L_sup`` (negative: distillation wins), and the supervised
-    compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` per budget.
-
     Draws are processed ``chunk`` at a time (default :func:`auto_chunk`: one search grid within
-    :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid; ``progress(done,
-    total)`` is called after each chunk. ``backend="jax"`` runs the searches jit-compiled on JAX
-    (CPU or GPU; same results). ``scheduler`` sends the chunks to Dask: ``"local"`` starts a
-    LocalCluster, anything else is a scheduler address (``tcp://host:8786``).
+    :data:`MAX_GRID_ELEMENTS`), so memory stays bounded whatever the grid.
+
+    Parameters
+    ----------
+    law
+        Paper-scale coefficient draws of a joint posterior.
+    student_sizes, budgets
+        Student sizes (parameters) and compute budgets (FLOPs, 3 F(N) per training token).
+    scenarios
+        Compute scenario names (default: all four).
+    n_students
+        Students sharing one teacher's pretraining.
+    arch
+        Architecture behind F(N) (``None``: F = 2N).
+    chunk
+        Draws per chunk.
+    iters
+        Golden-section steps after each coarse grid.
+    backend
+        ``"numpy"`` or ``"jax"`` (jit-compiled searches, CPU or GPU, same results).
+    scheduler
+        Send the chunks to Dask: ``"local"`` starts a LocalCluster, anything else is a scheduler address.
+    progress
+        ``progress(done, total)`` after each chunk, counting draws.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(draw, student_size, budget, scenario)``: the distillation optimum (``L_S``, ``D_S``,
+        ``N_T``, ``D_T``, ``L_T``), ``diff = L_S - L_sup`` (negative: distillation wins); ``L_sup`` (the
+        supervised student on the same budget) with dims ``(draw, student_size, budget)``; the
+        supervised compute-optimal ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)``.
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))

@@ -24,7 +24,7 @@ def _repeat(n: int, step: Callable, state: tuple, xp=np) -> tuple:
     """``state = step(state)`` ``n`` times: a Python loop in numpy, one traced loop in JAX (an
     unrolled search makes XLA's compile time explode)."""
     if xp.__name__.startswith("jax"):
-        import jax
+        import jax  # only a JAX array namespace gets here
 
         return jax.lax.fori_loop(0, n, lambda _, st: step(st), state)
     for _ in range(n):

@@ -9,7 +9,24 @@ import xarray as xr
 
 
 def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
-    """Probabilities, medians and equal-tailed bands over draws, and the crossover compute."""
+    """Probabilities, medians and equal-tailed bands over draws, and the crossover compute.
+
+    Parameters
+    ----------
+    ds
+        A planning grid (:func:`bayeslaw.planning.grid.plan_grid`), dims
+        ``(draw, student_size, budget, scenario)``.
+    prob
+        The probability of the equal-tailed bands.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``p_distill_wins`` (share of draws with ``diff < 0``; NaN draws excluded) and, for ``diff``,
+        ``L_S``, ``L_sup``, ``D_S``, ``N_T``, ``D_T``, ``L_T``, their ``_lower``, ``_median`` and
+        ``_upper``, with dims ``(student_size, budget, scenario)``; the per-draw crossover's bands
+        ``crossover_lower/median/upper`` and ``crossover_at_p50`` with dims ``(student_size, scenario)``.
+    """
     q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
     out = xr.Dataset()
     out["p_distill_wins"] = (ds["diff"] < 0).where(ds["diff"].notnull()).mean("draw")
@@ -32,6 +49,16 @@ def crossover(ds: xr.Dataset) -> xr.DataArray:
 
     NaN where distillation still wins at the largest budget; the smallest budget where
     supervised already wins everywhere gives that budget.
+
+    Parameters
+    ----------
+    ds
+        A planning grid with ``diff`` over ``(draw, student_size, budget, scenario)``.
+
+    Returns
+    -------
+    xarray.DataArray
+        FLOPs with dims ``(draw, student_size, scenario)``.
     """
     d = ds["diff"].transpose("draw", "student_size", "scenario", "budget").values
     logC = np.log(ds["budget"].values)
@@ -51,7 +78,18 @@ def crossover(ds: xr.Dataset) -> xr.DataArray:
 
 
 def crossover_of_probability(p: xr.DataArray) -> xr.DataArray:
-    """The budget where P(distillation wins) falls through 0.5 (log-interpolated; NaN if it never does)."""
+    """The budget where P(distillation wins) falls through 0.5 (log-interpolated; NaN if it never does).
+
+    Parameters
+    ----------
+    p
+        P(distillation wins) with dims ``(student_size, budget, scenario)``.
+
+    Returns
+    -------
+    xarray.DataArray
+        FLOPs with dims ``(student_size, scenario)``; the smallest budget where P < 0.5 already there.
+    """
     arr = p.transpose("student_size", "scenario", "budget").values
     logC = np.log(p["budget"].values)
     out = np.full(arr.shape[:2], np.nan)

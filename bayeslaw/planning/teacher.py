@@ -52,11 +52,24 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
 
 def fixed_tokens(law: Laws, student_sizes, tokens, *, arch: Architecture | None = PAPER_ARCHITECTURE,
                  iters: int | None = None) -> xr.Dataset:
-    """Distilled vs supervised at the same student tokens ``D_S``, with the best teacher (the paper's
-    fixed-token comparison; the teacher's cost is not counted).
+    """Distilled vs supervised at the same student tokens ``D_S``, with the best teacher.
 
-    Returns dims ``(draw, student_size, tokens)``: ``L_S`` with the best-case teacher, its loss
-    ``L_T`` (the best-case L_T*), the supervised student ``L_sup`` on the same tokens and ``diff``.
+    The paper's fixed-token comparison: the teacher's cost is not counted.
+
+    Parameters
+    ----------
+    law
+        Paper-scale coefficient draws of a joint posterior.
+    student_sizes, tokens
+        Student sizes (parameters) and student tokens, inside the planning box.
+    arch, iters
+        As in :func:`bayeslaw.planning.grid.plan_grid`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Dims ``(draw, student_size, tokens)``: ``L_S`` with the best-case teacher, its loss ``L_T``
+        (the best-case L_T*), the supervised student ``L_sup`` on the same tokens and ``diff``.
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     D = np.atleast_1d(np.asarray(tokens, float))

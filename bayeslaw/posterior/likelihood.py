@@ -70,6 +70,17 @@ def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
                    sigma_name: str = "sigma") -> xr.DataArray:
     """Pointwise log-likelihood of observed log losses.
 
+    Parameters
+    ----------
+    fit
+        The posterior whose noise parameters are used.
+    log_mean
+        The law's log loss per draw and run, shape ``(draw, run)``.
+    observed_log
+        Observed log losses, shape ``(run,)``.
+    sigma_name
+        The noise sd's name (``sigma``, ``sigma_sup`` or ``sigma_dis``).
+
     Returns
     -------
     xarray.DataArray

@@ -31,12 +31,20 @@ def summarise_draws(draws: dict[str, np.ndarray], point_coords: dict[str, np.nda
                     prob: float, kind: str) -> xr.Dataset:
     """Attach median and interval bounds to ``(draw, point)`` draws.
 
+    Parameters
+    ----------
+    draws
+        Arrays of shape ``(draw, point)`` by name.
+    point_coords
+        Coordinates on ``point`` (e.g. ``N``, ``D``).
+    prob, kind
+        The interval's probability and kind (``"eti"`` or ``"hdi"``).
+
     Returns
     -------
     xarray.Dataset
         Each input as ``name`` with dims ``(draw, point)`` and ``name_median``, ``name_lower``,
-        ``name_upper`` with dims ``(point,)``; ``point_coords`` as coordinates on ``point``;
-        ``attrs`` pin ``interval_kind`` and ``interval_prob``.
+        ``name_upper`` with dims ``(point,)``; ``attrs`` pin ``interval_kind`` and ``interval_prob``.
     """
     ds = xr.Dataset(coords={k: ("point", np.asarray(v)) for k, v in point_coords.items()})
     for name, x in draws.items():
@@ -85,6 +93,15 @@ def optimum_6nd(fit: Fit, C: Any, *, prob: float = 0.9, kind: str = "eti") -> xr
 
     (The planner's supervised optimum, :func:`bayeslaw.planning.optima.supervised_optimum`, counts
     FLOPs as the paper does, 3 F(N) D.)
+
+    Parameters
+    ----------
+    fit
+        A supervised (or joint) posterior.
+    C
+        Budgets in FLOPs.
+    prob, kind
+        The interval's probability and kind.
 
     Returns
     -------

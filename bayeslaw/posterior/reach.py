@@ -47,7 +47,21 @@ def fitted_scale(fit: Fit) -> FittedScale:
 
 
 def reach(scale: FittedScale, N, D) -> xr.Dataset:
-    """Size and compute factors of models ``(N, D)`` over the fitted scale (NaN inputs stay NaN)."""
+    """Size and compute factors of models ``(N, D)`` over the fitted scale (NaN inputs stay NaN).
+
+    Parameters
+    ----------
+    scale
+        The fitted runs' largest model and single-run compute (:func:`fitted_scale`).
+    N, D
+        Model sizes and tokens, broadcast against each other.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``size_factor``, ``compute_factor`` and ``beyond`` (either above ``WARN_FACTOR``) with dims
+        ``(point,)``; ``attrs`` hold the factor and the fitted scale.
+    """
     N, D = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
     size = N / scale.size
     comp = 6.0 * N * D / scale.compute

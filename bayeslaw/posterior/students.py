@@ -85,14 +85,26 @@ def capacity_gap(fit: Fit, *, N_S: float, D_S: float, L_T=None, prob: float = 0.
                  kind: str = "eti") -> xr.Dataset:
     """Student loss against teacher loss at fixed ``(N_S, D_S)``: the capacity-gap U with bands.
 
+    With the paper's coefficients the U's minimum lies at a ratio L_T / L~_S of ~0.7 (a stronger
+    teacher hurts through ``L_T**-c0``); past ``d1`` the distillation term vanishes and ``L_S -> L_T``.
+
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior.
+    N_S, D_S
+        The student's size and tokens.
+    L_T
+        Teacher losses to evaluate (default 1.6 to 4.0 nats).
+    prob, kind
+        The interval's probability and kind.
+
     Returns
     -------
     xarray.Dataset
-        ``loss_mean`` with dims ``(draw, point)`` and its ``(point,)`` summaries over the teacher
-        losses ``L_T`` (coordinate on ``point``); ``ratio`` = L_T / L~_S per point (median over
-        draws), ``L_tilde_median`` (scalar) and ``d1`` per draw (dims ``(draw,)``). With the
-        paper's coefficients the U's minimum lies at a ratio of ~0.7 (a stronger teacher hurts
-        through ``L_T**-c0``); past ``d1`` the distillation term vanishes and ``L_S -> L_T``.
+        ``loss_mean`` with dims ``(draw, point)`` and its summaries with dims ``(point,)`` over the
+        teacher losses ``L_T`` (coordinate on ``point``); ``ratio`` = L_T / L~_S with dims ``(point,)``
+        (median over draws), ``L_tilde_median`` (scalar) and ``d1`` with dims ``(draw,)``.
     """
     L_T = np.asarray(L_T if L_T is not None else np.linspace(1.6, 4.0, 61), float)
     c = as_arrays(coefficients(fit))

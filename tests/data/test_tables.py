@@ -4,13 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayeslaw.data import (
-    DataError,
-    load_shipped,
-    table_hash,
-    validate_distillation,
-    validate_supervised,
-)
+from bayeslaw.core.errors import DataError
+from bayeslaw.data.tables import load_shipped, table_hash, validate_distillation, validate_supervised
 
 
 def test_shipped_tables():

@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from bayeslaw.model import SupervisedSpec
-from bayeslaw.priors import Prior, PriorError, read_prior_file, supervised_defaults
+from bayeslaw.core.errors import PriorError
+from bayeslaw.model.presets import supervised_defaults
+from bayeslaw.model.priors import Prior, read_prior_file
+from bayeslaw.model.spec import SupervisedSpec
 
 
 def test_round_trip_and_files(tmp_path):

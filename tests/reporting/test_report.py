@@ -9,10 +9,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayeslaw import api, compute, decide, extrapolation, laws, render
+from bayeslaw import api, decide
 from bayeslaw.cli import main
-from bayeslaw.diagnostics import Gates
-from bayeslaw.report import Question, Teacher, analyse, distil_label
+from bayeslaw.core import compute, laws
+from bayeslaw.posterior import reach as extrapolation
+from bayeslaw.posterior.diagnostics import Gates
+from bayeslaw.posterior.draws import laws as laws_of
+from bayeslaw.reporting import render
+from bayeslaw.reporting.analysis import analyse, distil_label
+from bayeslaw.reporting.question import Question, Teacher
 from tests.conftest import ROOT
 
 JOINT = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"
@@ -36,9 +41,7 @@ def written(analysis, tmp_path_factory):
 
 
 def _paper_draws(fit, idx):
-    from bayeslaw.planner import laws_from_fit
-
-    law = laws_from_fit(fit).take(idx)
+    law = laws_of(fit).take(idx)
     sup = {k: getattr(law, k) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
     dis = {k: getattr(law, k) for k in ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", "f1", "d1")}
     return sup, dis

@@ -4,8 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bayeslaw import compute
-from bayeslaw.data import DATA_DIR
+from bayeslaw.core import compute
+from bayeslaw.data.registry import DATA_DIR
 
 
 def test_sigma_constants():

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
-from bayeslaw.distill import fit_distillation, predict
-from bayeslaw.generate import SMALL_DESIGN, GeneratorSettings, generate, paper_coefficients
-from bayeslaw.inference import SamplerConfig
+from bayeslaw.data.reference import paper_coefficients
+from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+from bayeslaw.inference import fit as inference
+from bayeslaw.inference.config import SamplerConfig
+from bayeslaw.posterior.students import predict
 
 pytestmark = pytest.mark.slow
 
@@ -23,7 +25,7 @@ def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
     cfg = SamplerConfig(draws=500, tune=500, chains=4, target_accept=0.95)
     c0 = {}
     for label, table in (("few", few), ("many", full)):
-        fit = fit_distillation(table, sup_runs, preset="busbridge2025", sampler=cfg, seed=1)
+        fit = inference.fit(table, law="distillation", supervised=sup_runs, preset="busbridge2025", sampler=cfg, seed=1)
         c0[label] = float(fit.idata["posterior"]["c0"].median())
     paper_c0 = paper_coefficients()[1]["c0"]
     assert abs(c0["few"] - paper_c0) < abs(c0["few"] - 2.0)   # the prior's value dominates
@@ -33,7 +35,7 @@ def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
 def test_refit_recovers_a_fresh_paper_design_table():
     """A fresh SYNTHETIC table (not the shipped one) at the default settings passes every gate."""
     dis, sup = generate(GeneratorSettings(seed=99))
-    fit = fit_distillation(dis, sup, seed=3)
+    fit = inference.fit(dis, law="distillation", supervised=sup, seed=3)
     assert fit.diagnostics_passed, fit.card["diagnostics"]["failures"]
     ds = predict(fit, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9)
     assert float(ds["loss_new_lower"][0]) <= 2.42 <= float(ds["loss_new_upper"][0])

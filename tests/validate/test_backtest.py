@@ -9,10 +9,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from bayeslaw import backtest, compare, pointfit
 from bayeslaw.cli import main
-from bayeslaw.data import DataError
-from bayeslaw.inference import SamplerConfig
+from bayeslaw.core.errors import DataError
+from bayeslaw.inference.config import SamplerConfig
+from bayeslaw.inference.sampler import CompiledSampler
+from bayeslaw.model.build import build_supervised
+from bayeslaw.model.spec import SupervisedSpec
+from bayeslaw.validate import backtest, compare, pointfit
 from tests.conftest import synthetic_supervised
 
 TINY = pd.DataFrame({"N": [1e8, 1e8, 1e9, 1e9, 1e10], "D": [1e9, 1e10, 1e10, 1e11, 1e11],
@@ -117,9 +120,6 @@ def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
 
 
 def test_extrapolation_error_is_learned_from_the_training_runs_only():
-    from bayeslaw.inference import CompiledSampler
-    from bayeslaw.model import SupervisedSpec, build_supervised
-
     clean = synthetic_supervised(n=150, seed=21, noise=0.005)
     # the same runs with a law that drifts: +1% per decade of compute above 1e19 FLOPs
     drift = clean.copy()

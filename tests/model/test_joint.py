@@ -5,12 +5,17 @@ import pandas as pd
 import pymc as pm
 import pytest
 
-from bayeslaw import laws
+from bayeslaw import api
 from bayeslaw.cli import main
-from bayeslaw.data import DataError, split_teachers, validate_distillation, validate_supervised
-from bayeslaw.generate import SMALL_DESIGN, GeneratorSettings, generate, paper_coefficients
-from bayeslaw.model import JointSpec, build_joint
-from bayeslaw.priors import PriorError
+from bayeslaw.core import laws
+from bayeslaw.core.errors import DataError, PriorError
+from bayeslaw.data.reference import paper_coefficients
+from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+from bayeslaw.data.tables import split_teachers, table_hash, validate_distillation, validate_supervised
+from bayeslaw.model.build import build_joint
+from bayeslaw.model.spec import JointSpec
+from bayeslaw.posterior.students import capacity_gap, predict
+from tests.conftest import ROOT
 
 
 def test_paper_design_sizes():
@@ -116,11 +121,6 @@ JOINT = "models/distillation_SYNTHETIC_paper_design.nc"
 
 @pytest.fixture(scope="module")
 def joint():
-    from bayeslaw import api
-    from bayeslaw.data import table_hash
-
-    from .conftest import ROOT
-
     dis = validate_distillation(ROOT / "data/synthetic/SYNTHETIC_paper_design_distillation.csv")
     return api.load(ROOT / JOINT, expect_law="distillation", data_hash=table_hash(dis))
 
@@ -158,8 +158,6 @@ def test_contraction_separates_measured_from_prior(joint):
 
 
 def test_table7_pair(joint):
-    from bayeslaw.distill import predict
-
     sup_c, dis_c = paper_coefficients()
     ds = predict(joint, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9, prob=0.9)
     assert float(ds["loss_new_lower"][0]) <= 2.42 <= float(ds["loss_new_upper"][0])
@@ -180,8 +178,6 @@ def test_capacity_gap_is_a_u(joint):
     """Student loss against teacher loss is a U. With the paper's coefficients its minimum is NOT at
     L_T / L~_S = d1 (1.315) but at ~0.71 for this student (L_T = 1.776): the L_T^-c0 factor makes a
     too-strong teacher hurt; past d1 the distillation term vanishes and L_S -> L_T."""
-    from bayeslaw.distill import capacity_gap
-
     sup_c, dis_c = paper_coefficients()
     N_S, D_S = 546e6, 20 * 546e6
     grid = np.linspace(1.3, 4.0, 271)
@@ -202,8 +198,6 @@ def test_capacity_gap_is_a_u(joint):
 
 
 def test_cli_predicts_students(capsys):
-    from .conftest import ROOT
-
     rc = main(["predict", str(ROOT / JOINT), "--N-S", "546e6", "--D-S", "1.092e10", "--N-T", "1.821e9",
                "--D-T", "3.642e10"])
     out = capsys.readouterr().out

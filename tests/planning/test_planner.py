@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 from scipy import optimize
 
-from bayeslaw import compute, laws, slsqp
-from bayeslaw.generate import paper_coefficients
-from bayeslaw.planner import (
-    Laws,
-    crossover,
-    distillation_optimum,
-    laws_from_fit,
-    plan_grid,
-    summarise,
-    supervised_optimum,
-)
+from bayeslaw import api
+from bayeslaw.cli import main
+from bayeslaw.core import compute, laws
+from bayeslaw.core.params import Laws
+from bayeslaw.data.reference import paper_coefficients
+from bayeslaw.planning.grid import MAX_GRID_ELEMENTS, auto_chunk, plan_grid
+from bayeslaw.planning.optima import distillation_optimum, frontier_log_tokens, supervised_optimum
+from bayeslaw.planning.search import COARSE
+from bayeslaw.planning.summary import crossover, summarise
+from bayeslaw.planning.teacher import distill_with_teacher, fixed_tokens
+from bayeslaw.posterior.draws import laws as laws_of
+from bayeslaw.validate import slsqp
 from tests.conftest import ROOT
 
 SUP, DIS = paper_coefficients()
@@ -57,8 +58,6 @@ def test_supervised_optimum_matches_scalar_minimiser():
 
 
 def test_frontier_tokens_are_the_supervised_optimum():
-    from bayeslaw.planner import frontier_log_tokens
-
     opt = supervised_optimum(POINT, np.array([1e19, 1e21, 1e24]))
     got = frontier_log_tokens(POINT, np.log(opt["N"]), compute.PAPER_ARCHITECTURE, 1)
     np.testing.assert_allclose(got, np.log(opt["D"]), atol=2e-3)
@@ -109,12 +108,8 @@ def test_teacher_grows_past_the_student_then_plateaus(grid):
 
 
 def test_summary_and_posterior_planning():
-    from bayeslaw.posterior import load
-
-    from .conftest import ROOT
-
-    fit = load(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
-    law = laws_from_fit(fit).take(slice(0, 40))
+    fit = api.load(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
+    law = laws_of(fit).take(slice(0, 40))
     ds = plan_grid(law, [1e9], np.geomspace(1e19, 1e24, 6), scenarios=("teacher_inference",), chunk=16)
     assert ds.sizes == {"draw": 40, "student_size": 1, "budget": 6, "scenario": 1}
     s = summarise(ds)
@@ -137,9 +132,7 @@ def test_bad_planning_input():
 
 
 def test_cli_plan(tmp_path, capsys):
-    from bayeslaw.cli import main
 
-    from .conftest import ROOT
 
     out = tmp_path / "grid.nc"
     rc = main(["plan", str(ROOT / "models/distillation_SYNTHETIC_paper_design.nc"), "--student", "1e9",
@@ -157,8 +150,6 @@ def test_cli_plan(tmp_path, capsys):
 
 @pytest.mark.parametrize("scenario", ["teacher_pretraining", "pretraining_inference"])
 def test_chosen_teacher_reproduces_the_optimum_and_spends_the_budget(scenario):
-    from bayeslaw.planner import distill_with_teacher
-
     N_S, C = np.array([1e9]), np.array([1e21])
     opt = distillation_optimum(POINT, N_S, C, scenario)
     N_T, D_T = float(opt["N_T"][0, 0, 0]), float(opt["D_T"][0, 0, 0])
@@ -169,8 +160,6 @@ def test_chosen_teacher_reproduces_the_optimum_and_spends_the_budget(scenario):
 
 
 def test_sunk_teacher_and_infeasible_budget():
-    from bayeslaw.planner import distill_with_teacher
-
     F = compute.forward_flops_per_token
     sunk = distill_with_teacher(POINT, np.array([1e9]), np.array([1e21]), "teacher_pretraining", N_T=7e9,
                                 L_T=2.1, teacher_sunk=True)
@@ -185,10 +174,9 @@ def test_sunk_teacher_and_infeasible_budget():
 
 
 def _posterior_draws(n: int) -> Laws:
-    from bayeslaw import api
 
     fit = api.load(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
-    return laws_from_fit(fit).take(slice(0, 8000, 8000 // n))
+    return laws_of(fit).take(slice(0, 8000, 8000 // n))
 
 
 def test_chunking_does_not_change_the_answer():
@@ -196,8 +184,6 @@ def test_chunking_does_not_change_the_answer():
     a = plan_grid(law, [1e9], [1e20, 1e22], ("teacher_inference", "teacher_pretraining"), chunk=5)
     b = plan_grid(law, [1e9], [1e20, 1e22], ("teacher_inference", "teacher_pretraining"), chunk=12)
     np.testing.assert_array_equal(a["L_S"].values, b["L_S"].values)
-    from bayeslaw.planner import COARSE, MAX_GRID_ELEMENTS, auto_chunk
-
     assert auto_chunk(50, 50) * 50 * 50 * max(COARSE.values()) <= MAX_GRID_ELEMENTS
 
 
@@ -220,8 +206,9 @@ def test_jax_backend_matches_numpy(tmp_path):
     script = tmp_path / "jax_plan.py"
     script.write_text(
         "import numpy as np\n"
-        "from bayeslaw.generate import paper_coefficients\n"
-        "from bayeslaw.planner import Laws, plan_grid\n"
+        "from bayeslaw.data.reference import paper_coefficients\n"
+        "from bayeslaw.core.params import Laws\n"
+        "from bayeslaw.planning.grid import plan_grid\n"
         "law = Laws.from_points(*paper_coefficients())\n"
         "args = (law, [3e8, 1e9, 3e9], [1e19, 1e21, 1e23])\n"
         "a = plan_grid(*args)\n"
@@ -242,8 +229,6 @@ def test_jax_backend_matches_numpy(tmp_path):
 
 
 def test_fixed_tokens_best_teacher_against_a_dense_scan(paper_supervised, paper_distillation):
-    from bayeslaw.planner import fixed_tokens
-
     ds = fixed_tokens(POINT, [5.46e8, 3e9], [1.092e10, 5e11])
     for n in (5.46e8, 3e9):
         for d in (1.092e10, 5e11):

@@ -7,11 +7,11 @@ import pytest
 import xarray as xr
 
 from bayeslaw import api
-from bayeslaw.data import load_shipped, table_hash
-from bayeslaw.diagnostics import Gates, treedepth_hits
-from bayeslaw.posterior import PosteriorError, load, save
-
-from .conftest import ROOT, synthetic_supervised
+from bayeslaw.core.errors import PosteriorError
+from bayeslaw.data.tables import load_shipped, table_hash
+from bayeslaw.posterior.card import load, save
+from bayeslaw.posterior.diagnostics import Gates, treedepth_hits
+from tests.conftest import ROOT, synthetic_supervised
 
 # Epoch AI's published 95% bootstrap intervals (Besiroglu et al. 2024), 240 runs.
 EPOCH_95 = {"A": (285.2, 743.6), "B": (1042.4, 5810.3), "E": (1.769, 1.871),

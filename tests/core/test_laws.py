@@ -5,7 +5,7 @@ import pytensor.tensor as pt
 import pytest
 from scipy import optimize
 
-from bayeslaw import laws
+from bayeslaw.core import laws, params
 
 
 def _L(N, D, p):
@@ -41,7 +41,7 @@ def test_log_forms_equal_direct_forms(paper_supervised, paper_distillation):
                                    log_B=np.log(p["B"]), alpha=p["alpha"], beta=p["beta"],
                                    gamma=p["gamma"])
     np.testing.assert_allclose(np.exp(lse), direct, rtol=1e-12)
-    ls, ld = laws.amplitudes_to_centred(np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"])
+    ls, ld = params.amplitudes_to_centred(np.log(p["A"]), np.log(p["B"]), p["alpha"], p["beta"])
     cen = laws.supervised_log_loss_centred(np.log(N), np.log(D), log_E=np.log(p["E"]),
                                            log_size_term=ls, log_data_term=ld, alpha=p["alpha"],
                                            beta=p["beta"], gamma=p["gamma"])
@@ -51,17 +51,17 @@ def test_log_forms_equal_direct_forms(paper_supervised, paper_distillation):
     Lt = _L(N, D, p)
     dis = paper_distillation
     direct = laws.distillation_loss(N, D, L_T, Lt, **dis)
-    slopes = laws.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
+    slopes = params.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
     log_form = laws.distillation_log_loss_slopes(np.log(N), np.log(D), np.log(L_T), np.log(Lt),
                                                  c0=dis["c0"], **slopes)
     np.testing.assert_allclose(np.exp(log_form), direct, rtol=1e-10)
-    back = laws.slopes_to_paper(**slopes)
+    back = params.slopes_to_paper(**slopes)
     for k, v in back.items():  # round trip
         assert v == pytest.approx(dis[k], rel=1e-12)
 
 
 def test_log_form_is_finite_far_past_the_break(paper_distillation):
-    slopes = laws.paper_to_slopes(**{k: v for k, v in paper_distillation.items() if k != "c0"})
+    slopes = params.paper_to_slopes(**{k: v for k, v in paper_distillation.items() if k != "c0"})
     out = laws.distillation_log_loss_slopes(np.log(1e8), np.log(1e9), np.log(10.0), np.log(2.0),
                                             c0=2.5, **slopes)
     assert np.isfinite(out) and out == pytest.approx(np.log(10.0), abs=1e-12)
