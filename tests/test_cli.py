@@ -75,3 +75,22 @@ def test_prior_predictive(capsys):
     assert main(["prior-predictive", "--N", "1e9", "--D", "2e10"]) == 0
     out = capsys.readouterr().out
     assert "Prior predictive" in out
+
+
+def test_help_lists_the_exit_codes(capsys):
+    for argv in (["--help"], ["fit", "--help"]):
+        with pytest.raises(SystemExit):
+            main(argv)
+        assert "exit codes" in capsys.readouterr().out
+
+
+def test_a_bug_is_a_traceback_not_bad_input(monkeypatch):
+    """Only bayeslaw's own errors are bad input (exit 2); anything else surfaces as itself."""
+    from bayeslaw import api
+
+    def broken(*_args, **_kwargs):
+        raise ZeroDivisionError("an internal bug")
+
+    monkeypatch.setattr(api, "load", broken)
+    with pytest.raises(ZeroDivisionError):
+        main(["diagnose", CHIN])

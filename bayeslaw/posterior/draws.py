@@ -12,6 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from bayeslaw.core import params
+from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 
 SCALES = ("sampled", "paper")
@@ -38,7 +39,7 @@ def coefficients(fit: Fit, scale: str = "sampled") -> xr.Dataset:
         all ones for a Chinchilla-form fit (gamma fixed at 1).
     """
     if scale not in SCALES:
-        raise ValueError(f"scale must be one of {SCALES}, got {scale!r}")
+        raise InputError(f"scale must be one of {SCALES}, got {scale!r}")
     sup, dis = ((params.SUPERVISED_SAMPLED, params.DISTILLATION_SAMPLED) if scale == "sampled"
                 else (params.SUPERVISED_PAPER, params.DISTILLATION_PAPER))
     names = [*sup, *(dis if fit.law == "distillation" else ())]
