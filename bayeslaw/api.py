@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bayeslaw.core import bounds, compute
+from bayeslaw.core import bounds, compute, params
 from bayeslaw.core.errors import DataError, InputError, PosteriorError
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
@@ -329,8 +329,7 @@ def prior_predictive(
     with build_supervised(spec, table):
         pri = pm.sample_prior_predictive(draws=draws, random_seed=Streams(seed).predictive)
     prior = pri["prior"].to_dataset()
-    coefs = {k: prior[k].values.reshape(-1) for k in
-             ("log_E", "log_size_term", "log_data_term", "alpha", "beta")}
+    coefs = {k: prior[k].values.reshape(-1) for k in params.SUPERVISED_SAMPLED if k != "gamma"}
     coefs["gamma"] = prior["gamma"].values.reshape(-1) if gamma_free else np.ones(draws)
     new = np.exp(pri["prior_predictive"]["obs"].values.reshape(draws, -1))
     mean = np.exp(supervised_log_mean(coefs, N, D))

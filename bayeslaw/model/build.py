@@ -29,8 +29,7 @@ def observe_log_loss(name: str, mu, obs, *, likelihood: str, sigma, nu=None, dim
 def create_supervised(spec: SupervisedSpec) -> dict[str, Any]:
     """Create the supervised coefficients (inside a model context) and their paper-scale twins."""
     p = spec.priors
-    c = {name: p[name].create(name) for name in ("log_E", "log_size_term", "log_data_term",
-                                                 "alpha", "beta")}
+    c = {name: p[name].create(name) for name in params.SUPERVISED_SAMPLED if name != "gamma"}
     c["gamma"] = p["gamma"].create("gamma") if spec.gamma_free else 1.0
     paper = params.supervised_to_paper(c, xp=pt)
     for name in ("E", "A", "B"):
@@ -144,8 +143,7 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     N_T = np.where(has_size, teachers["N_T"].to_numpy(), 1e9)
     D_T = np.where(has_size, teachers["D_T"].to_numpy(), 2e10)
     sup_spec = SupervisedSpec(gamma_free=True, likelihood=spec.likelihood,
-                              priors={k: p[k] for k in ("log_E", "log_size_term", "log_data_term",
-                                                        "alpha", "beta", "gamma")}
+                              priors={k: p[k] for k in params.SUPERVISED_SAMPLED}
                               | ({"nu": p["nu"]} if spec.likelihood == "student_t" else {}))
     with pm.Model(coords=coords) as model:
         log_N = pm.Data("log_N", np.log(sup["N"].to_numpy()), dims="run")

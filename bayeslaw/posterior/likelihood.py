@@ -13,7 +13,7 @@ import numpy as np
 import xarray as xr
 from scipy import stats
 
-from bayeslaw.core import laws
+from bayeslaw.core import laws, params
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 
@@ -28,8 +28,7 @@ def supervised_log_mean(coefs: dict[str, np.ndarray], N: Any, D: Any) -> np.ndar
     """
     N = np.atleast_1d(np.asarray(N, dtype=float))
     D = np.atleast_1d(np.asarray(D, dtype=float))
-    col = {k: np.asarray(coefs[k])[:, None] for k in
-           ("log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma")}
+    col = {k: np.asarray(coefs[k])[:, None] for k in params.SUPERVISED_SAMPLED}
     return laws.supervised_log_loss_centred(np.log(N)[None, :], np.log(D)[None, :], **col)
 
 

@@ -13,7 +13,7 @@ import arviz_stats  # noqa: F401  (registers the .azstats accessor)
 import numpy as np
 import xarray as xr
 
-from bayeslaw.core import bounds, laws
+from bayeslaw.core import bounds, laws, params
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.likelihood import noise_draws, supervised_log_mean
@@ -112,7 +112,7 @@ def optimum_6nd(fit: Fit, C: Any, *, prob: float = 0.9, kind: str = "eti") -> xr
     C = np.atleast_1d(np.asarray(C, float))
     bounds.check_optimum_budgets(C)
     p = {k: v[:, None] for k, v in as_arrays(coefficients(fit, "paper")).items()
-         if k in ("E", "A", "B", "alpha", "beta", "gamma")}
+         if k in params.SUPERVISED_PAPER}
     N, D, L = laws.supervised_optimum_6nd(C[None, :], **p)
     ds = summarise_draws({"N_opt": N, "D_opt": D, "L_opt": L}, {"C": C}, prob=prob, kind=kind)
     return ds.rename({"point": "budget"})

@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw import decide
-from bayeslaw.core import compute
+from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.seeds import Streams
@@ -86,7 +86,7 @@ def distil_label(scenario: str) -> str:
 
 def sweep_budgets(question: Question, n: int = 17) -> np.ndarray:
     """Budgets from 1/100 of the smallest to 100x the largest asked, plus the asked ones."""
-    lo = max(min(question.budgets) / 100, 3 * compute.forward_flops_per_token(question.student_size * 10) * 1e6)
+    lo = max(min(question.budgets) / 100, bounds.min_budget(question.student_size * 10))
     hi = max(question.budgets) * 100
     return np.unique(np.concatenate([np.geomspace(lo, hi, n), question.budgets]))
 
@@ -115,7 +115,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         return every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
 
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
-    sizes = sizes[(sizes >= 1e6) & (sizes <= 1e17)]
+    sizes = sizes[(sizes >= bounds.BOX_MIN) & (sizes <= bounds.BOX_MAX)]
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
     grid = plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import optimize
 
-from bayeslaw.core import compute, laws, params
+from bayeslaw.core import bounds, compute, laws, params
 
 
 def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, starts: int = 30,
@@ -33,13 +33,13 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
     if sc.name == "best_case":
         D_S = C / (3 * F(N_S))
         tilde = L(N_S, D_S)
-        lo = np.log(L(1e17, 1e17))
-        bounds = [(lo, lo + np.log(10))]
+        lo = np.log(L(bounds.BOX_MAX, bounds.BOX_MAX))
+        box = [(lo, lo + np.log(10))]
 
         def g(x):
             return float(laws.distillation_loss(N_S, D_S, np.exp(x[0]), tilde, **dis))
 
-        runs = [optimize.minimize(g, [rng.uniform(*bounds[0])], method="SLSQP", bounds=bounds) for _ in range(starts)]
+        runs = [optimize.minimize(g, [rng.uniform(*box[0])], method="SLSQP", bounds=box) for _ in range(starts)]
         best = min(runs, key=lambda r: r.fun)
         return float(best.fun), np.array([np.exp(best.x[0]), np.nan, D_S])
 
@@ -54,7 +54,8 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
     best = None
     for _ in range(starts):
         r = optimize.minimize(f, rng.uniform(np.log(1e7), np.log(1e13), 3), method="SLSQP",
-                              constraints=[{"type": "eq", "fun": budget}], bounds=[(np.log(1e6), np.log(1e17))] * 3,
+                              constraints=[{"type": "eq", "fun": budget}],
+                              bounds=[(bounds.LOG_BOX_MIN, bounds.LOG_BOX_MAX)] * 3,
                               options={"ftol": 1e-12, "maxiter": 500})
         if r.success and abs(budget(r.x)) < 1e-6 and (best is None or r.fun < best.fun):
             best = r
