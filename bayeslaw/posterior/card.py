@@ -2,9 +2,11 @@
 
 The card is JSON in the DataTree's attrs (the pymc-marketing pattern): the model
 specification, the data hash and column mapping, sampler settings, seed, package
-versions and diagnostics, plus a hash over everything that defines the fit. Loading
-recomputes that hash and refuses a file whose card is missing, corrupt, altered, of
-another law, or fitted to different data than the caller supplies.
+versions, diagnostics and timings. Two hashes guard it: ``config_hash`` over what defines
+the fit (law, spec, data, sampler, seed), and ``content_hash`` over every card field and
+every array the file holds (draws, sample statistics, observed data, coordinates). Loading
+recomputes both and refuses a file whose card is missing, corrupt or edited, whose draws or
+diagnostics were changed, of another law, or fitted to different data than the caller supplies.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import xarray as xr
 from bayeslaw.core.errors import PosteriorError
 
 CARD_ATTR = "bayeslaw_card"
-CARD_VERSION = 1
+CARD_VERSION = 2
 _HASHED = ("law", "spec", "data", "sampler", "seed")
 _VERSIONED = ("bayeslaw", "pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray", "pandas")
 
@@ -43,6 +45,36 @@ def package_versions() -> dict[str, str]:
 def card_hash(card: dict[str, Any]) -> str:
     body = {k: card[k] for k in _HASHED}
     return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _canonical(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, default=str).encode()
+
+
+def _array_digest(h: Any, name: str, arr: xr.DataArray) -> None:
+    values = np.asarray(arr.values)
+    h.update(_canonical([name, list(arr.dims), list(values.shape)]))
+    if values.dtype.kind in "OUS":  # strings come back from netCDF as objects: hash their text
+        h.update(_canonical([str(v) for v in values.ravel()]))
+    else:
+        h.update(values.dtype.str.encode())
+        h.update(np.ascontiguousarray(values).tobytes())
+
+
+def content_hash(tree: xr.DataTree, card: dict[str, Any]) -> str:
+    """SHA-256 over every card field but this hash and every array (data and coordinates) of every group.
+
+    Computed on what is written and recomputed on load, so an edited draw, sample statistic,
+    diagnostics flag or card field is refused.
+    """
+    h = hashlib.sha256()
+    h.update(_canonical({k: v for k, v in card.items() if k != "content_hash"}))
+    for group in sorted(tree.children):
+        ds = tree[group].to_dataset()
+        h.update(group.encode())
+        for name in sorted(ds.variables):
+            _array_digest(h, str(name), ds[name])
+    return h.hexdigest()
 
 
 def make_card(
@@ -137,9 +169,11 @@ def _atomic_netcdf(obj: xr.Dataset | xr.DataTree, path: str | Path) -> Path:
 
 
 def save(fit: Fit, path: str | Path) -> Path:
-    """Write the posterior with its card to netCDF, atomically."""
+    """Write the posterior with its card to netCDF, atomically, sealed by its content hash."""
     tree = _storable(fit.idata)
-    tree.attrs[CARD_ATTR] = json.dumps(fit.card, sort_keys=True, default=str)
+    card = json.loads(_canonical(fit.card))  # exactly what a reader will see
+    card["content_hash"] = content_hash(tree, card)
+    tree.attrs[CARD_ATTR] = json.dumps(card, sort_keys=True, default=str)
     return _atomic_netcdf(tree, path)
 
 
@@ -182,12 +216,18 @@ def load(
         raise PosteriorError(f"{path}: the model card is not valid JSON ({err})") from err
     if card.get("card_version") != CARD_VERSION:
         raise PosteriorError(
-            f"{path}: card version {card.get('card_version')} is not {CARD_VERSION}; refit it"
+            f"{path}: card version {card.get('card_version')} is not {CARD_VERSION} (written by another "
+            "bayeslaw version); refit it"
         )
-    if card.get("config_hash") != card_hash(card):
-        raise PosteriorError(
-            f"{path}: the model card does not match its hash (edited or corrupt); refit it"
-        )
+    edited = f"{path}: the model card does not match its hash (edited or corrupt); refit it"
+    if any(k not in card for k in (*_HASHED, "config_hash", "content_hash")):
+        raise PosteriorError(edited)
+    if card["config_hash"] != card_hash(card):
+        raise PosteriorError(edited)
+    del tree.attrs[CARD_ATTR]
+    if card["content_hash"] != content_hash(tree, card):
+        raise PosteriorError(f"{path}: the draws, statistics or card do not match the content hash "
+                             "(edited or corrupt); refit it")
     if "posterior" not in tree.children:
         raise PosteriorError(f"{path} holds no posterior group")
     if expect_law is not None and card["law"] != expect_law:
@@ -199,5 +239,4 @@ def load(
             f"{path} was fitted to different data (sha256 {card['data']['sha256'][:12]}..., "
             f"given {data_hash[:12]}...); refit on this table or pass the original one"
         )
-    del tree.attrs[CARD_ATTR]
     return Fit(tree, card)
