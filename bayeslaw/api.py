@@ -25,7 +25,7 @@ from bayeslaw.core.errors import DataError, InputError, PosteriorError
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.registry import SHIPPED
-from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
+from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config, escalation
 from bayeslaw.model.priors import Prior, read_prior_file
 from bayeslaw.model.spec import JointSpec, SupervisedSpec
 from bayeslaw.reporting.question import Question, Teacher
@@ -63,14 +63,17 @@ def fit(
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
-    tune: int = 1000,
+    tune: int | None = None,
     chains: int = 4,
     target_accept: float | None = None,
-    adaptation: str = "low_rank",
+    adaptation: str | None = None,
     thin: int = 1,
     seed: int = 0,
     gates: Gates | None = None,
     progress: bool = False,
+    allow_duplicates: bool = False,
+    losses_in_nats: bool = False,
+    escalate: bool = True,
 ) -> Fit:
     """Fit a law to runs with NUTS and run the diagnostic gates.
 
@@ -95,10 +98,18 @@ def fit(
     sampler, draws, tune, chains, target_accept, adaptation, thin
         NUTS settings; ``draws`` and ``target_accept`` default per law
         (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
+    escalate
+        With ``draws``, ``tune``, ``target_accept`` and ``adaptation`` left to their defaults, a fit
+        that fails its gates is retried along the law's ladder
+        (:data:`bayeslaw.inference.config.ESCALATION`): every attempt is recorded in the card.
     seed
         The one seed: the same seed gives the same posterior.
     gates
         Diagnostic thresholds.
+    allow_duplicates
+        Keep exact duplicate runs (refused by default: they would narrow every interval).
+    losses_in_nats
+        Accept losses that look like perplexities for the model sizes given.
 
     Returns
     -------
@@ -107,27 +118,32 @@ def fit(
     """
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
-    cfg = default_config(law, sampler=sampler, draws=draws, tune=tune, chains=chains,
-                         target_accept=target_accept, adaptation=adaptation, thin=thin)
+    ladder = escalation(law, sampler=sampler, draws=draws, tune=tune, chains=chains,
+                        target_accept=target_accept, adaptation=adaptation, thin=thin)
     prior_overrides = _priors(priors)
+    checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
     if law == "supervised":
         table, source, filters = tables.resolve(data, include_outliers)
-        used_columns = columns if source is None else None
-        tables.validate_supervised(table, used_columns)
+        if source is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
+                             "maps the columns of your own files")
+        used_columns = columns
+        tables.validate_supervised(table, used_columns, **checks)
         SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides or {})
     else:
         if supervised is None:
             raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
         table, source, filters, used_columns = data, None, None, columns
-        tables.split_teachers(tables.validate_distillation(data, columns), tables.validate_supervised(supervised))
+        tables.split_teachers(tables.validate_distillation(data, columns, **checks),
+                              tables.validate_supervised(supervised, **checks))
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {})
     from bayeslaw.inference import fit as inference  # heavy: PyMC, PyTensor, nutpie
 
     return inference.fit(table, law=law, supervised=supervised, columns=used_columns, source=source,
                          filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
-                         preset=preset, preset_scale=preset_scale, sampler=cfg, seed=seed, gates=gates,
-                         progress=progress)
+                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
+                         progress=progress, escalate=ladder[1:] if escalate else (), **checks)
 
 
 def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | None = None) -> Fit:
@@ -369,6 +385,8 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
         else tuple(scenarios)
     bounds.check_plan(N_S, C, scenarios, n_students)
     bounds.check_interval(prob)
+    if max_draws is not None and max_draws < 1:
+        raise InputError(f"the number of posterior draws to plan with (--draws) must be >= 1, got {max_draws}")
     from bayeslaw.planning.grid import plan_grid  # heavy: xarray
     from bayeslaw.planning.summary import summarise
     from bayeslaw.posterior.card import write_dataset
@@ -414,6 +432,8 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
         number shown, dims ``draw``, ``budget``, ``option``) and the written paths.
     """
     question.check()
+    if max_draws < 1:
+        raise InputError(f"the number of posterior draws to plan with (--draws) must be >= 1, got {max_draws}")
     path = None
     if not _is_fit(fit):
         path = str(fit)
@@ -437,7 +457,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
              supervised_threshold: float = 2.2, gamma_free: bool = False, likelihood: str = "student_t",
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
-             stem: str | None = None, progress: Any = None) -> tuple[Backtest, dict[str, str]]:
+             stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
+             losses_in_nats: bool = False) -> tuple[Backtest, dict[str, str]]:
     """Leave-future-out backtests (see :mod:`bayeslaw.validate.backtest`), written to ``out_dir``.
 
     Parameters
@@ -462,6 +483,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
         Where the tables and the plot go (nothing is written when ``out_dir`` is None).
     progress
         ``progress(message)`` per split.
+    allow_duplicates, losses_in_nats
+        Override the data checks, as in :func:`fit`.
 
     Returns
     -------
@@ -472,18 +495,22 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
     sampler = sampler or default_config(law)
-    from bayeslaw.validate import backtest as bt  # heavy: PyMC
-
+    checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
         if supervised is None:
             raise InputError("a distillation backtest needs the supervised runs (--supervised TABLE)")
-        result = bt.backtest_distillation(tables.validate_distillation(data), tables.validate_supervised(supervised),
+        dis, sup = tables.validate_distillation(data, **checks), tables.validate_supervised(supervised, **checks)
+    else:
+        table, _, _ = tables.resolve(data, include_outliers)
+        df = tables.validate_supervised(table, **checks)
+    from bayeslaw.validate import backtest as bt  # heavy: PyMC
+
+    if law == "distillation":
+        result = bt.backtest_distillation(dis, sup,
                                           student_threshold=student_threshold,
                                           supervised_threshold=supervised_threshold, sampler=sampler, seed=seed,
                                           baseline=baseline, progress=progress)
     else:
-        table, _, _ = tables.resolve(data, include_outliers)
-        df = tables.validate_supervised(table)
         parsed = [s for spec in splits for s in bt.parse(spec, df)]
         result = bt.backtest_supervised(df, parsed, gamma_free=gamma_free, likelihood=likelihood, sampler=sampler,
                                         seed=seed, baseline=baseline, extrapolation_error=extrapolation_error,
@@ -496,7 +523,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
 
 
 def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig | None = None, seed: int = 0,
-            progress: Any = None) -> Comparison:
+            progress: Any = None, allow_duplicates: bool = False, losses_in_nats: bool = False) -> Comparison:
     """PSIS-LOO comparison of supervised law variants (see :mod:`bayeslaw.validate.compare`).
 
     Parameters
@@ -509,6 +536,8 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
         As in :func:`fit`.
     progress
         ``progress(message)`` per variant.
+    allow_duplicates, losses_in_nats
+        Override the data checks, as in :func:`fit`.
 
     Returns
     -------
@@ -518,7 +547,7 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
     if isinstance(data, str) and data in SHIPPED:
         full, outliers = tables.shipped_with_outliers(data)
     else:
-        full = tables.validate_supervised(data)
+        full = tables.validate_supervised(data, allow_duplicates=allow_duplicates, losses_in_nats=losses_in_nats)
         outliers = None
         if exclude:
             try:

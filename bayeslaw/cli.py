@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 from typing import Any
 
 import numpy as np
 
+from bayeslaw.core import bounds
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.errors import BayeslawError, DataError
 from bayeslaw.data.registry import SHIPPED
@@ -41,8 +44,10 @@ def _columns(spec: str | None) -> dict[str, str] | None:
     for item in spec.split(","):
         if "=" not in item:
             raise DataError(f"--columns takes canonical=theirs pairs, e.g. N=params; got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        k, v = (x.strip() for x in item.split("=", 1))
+        if k in out:
+            raise DataError(f"--columns maps {k} twice ({k}={out[k]} and {k}={v}); give each canonical column once")
+        out[k] = v
     return out
 
 
@@ -51,6 +56,13 @@ def _floats(values: list[str] | None, what: str) -> np.ndarray:
         return np.array([float(v) for v in values or []])
     except ValueError as err:
         raise DataError(f"{what} must be numbers like 1e9: {err}") from err
+
+
+def _pair(a: list[str] | None, b: list[str] | None, names: str) -> bool:
+    """Whether a pair of options was given; one without the other is an error."""
+    if bool(a) != bool(b):
+        raise DataError(f"give {names} together (one value each, or one of them a single value)")
+    return bool(a)
 
 
 def _emit(args: argparse.Namespace, text: str, payload: Any) -> None:
@@ -94,16 +106,29 @@ def _sampler_args(p: argparse.ArgumentParser) -> None:
     g.add_argument("--sampler", default="nutpie", choices=list(SAMPLERS))
     g.add_argument("--draws", type=int, default=None,
                    help=_per_law("draws"))
-    g.add_argument("--tune", type=int, default=1000)
+    g.add_argument("--tune", type=int, default=None, help="default 1000")
     g.add_argument("--chains", type=int, default=4)
     g.add_argument("--thin", type=int, default=1, help="keep every n-th draw (storage)")
     g.add_argument("--target-accept", type=float, default=None, help=_per_law("target_accept"))
-    g.add_argument("--adaptation", default="low_rank", choices=list(ADAPTATIONS),
+    g.add_argument("--adaptation", default=None, choices=list(ADAPTATIONS),
                    help="nutpie mass-matrix adaptation (default low_rank)")
+    g.add_argument("--no-escalate", action="store_true",
+                   help="fit: do not retry a fit that fails its gates with the law's safer settings (a retry "
+                        "happens only when --draws, --tune, --target-accept and --adaptation are left unset)")
     g.add_argument("--seed", type=int, default=0, help="one seed for every stochastic stage")
 
 
+def _data_check_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("data checks")
+    g.add_argument("--allow-duplicates", action="store_true",
+                   help="keep exact duplicate runs (refused by default: they would narrow every interval)")
+    g.add_argument("--losses-in-nats", action="store_true",
+                   help="accept losses that look like perplexities for the model sizes given")
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
+    if args.out:
+        bounds.check_writable(args.out, "--out")
     api = _api()
     fit = api.fit(
         args.data,
@@ -118,7 +143,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
         target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed,
-        progress=not args.quiet,
+        progress=not args.quiet, allow_duplicates=args.allow_duplicates, losses_in_nats=args.losses_in_nats,
+        escalate=not args.no_escalate,
     )
     out = fit.save(args.out) if args.out else None
     shown = text.format_fit(fit, api.summary(fit))
@@ -141,6 +167,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
     parts, payload = [], {}
     if fit.law == "distillation":
+        if args.N or args.D or args.budget:
+            raise DataError("this posterior is a distillation (joint) one: give the student as --N-S and --D-S and "
+                            "the teacher as --L-T, or --N-T and --D-T")
+        if not _pair(args.N_S, args.D_S, "--N-S and --D-S"):
+            raise DataError("give the student as --N-S and --D-S and the teacher as --L-T, or --N-T and --D-T")
         ds = api.predict_distillation(
             fit, N_S=_floats(args.N_S, "--N-S"), D_S=_floats(args.D_S, "--D-S"),
             L_T=_floats(args.L_T, "--L-T") if args.L_T else None,
@@ -150,7 +181,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         parts.append(text.format_prediction(ds))
         payload["prediction"] = text.prediction_records(ds)
     else:
-        if args.N or args.D:
+        if args.N_S or args.D_S or args.L_T or args.N_T or args.D_T:
+            raise DataError("this posterior is supervised: give --N and --D (or --budget); --N-S, --D-S and the "
+                            "teacher options need a distillation posterior")
+        if _pair(args.N, args.D, "--N and --D"):
             ds = api.predict(fit, _floats(args.N, "--N"), _floats(args.D, "--D"), prob=args.prob,
                              kind=args.interval, seed=args.seed)
             parts.append(text.format_prediction(ds))
@@ -178,6 +212,8 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 
 
 def cmd_plan(args: argparse.Namespace) -> int:
+    if args.out:
+        bounds.check_writable(args.out, "--out")
     api = _api()
     fit = api.load(args.posterior)
     say = _say("plan", args)
@@ -216,6 +252,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
                         other_scenarios=tuple(args.compare_scenarios or ()))
     question.check()  # bad input fails before the posterior is read
+    bounds.check_writable(args.out_dir, "--out-dir", directory=True)
 
     progress = _say("report", args)
 
@@ -234,13 +271,15 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
+    bounds.check_writable(args.out_dir, "--out-dir", directory=True)
     bt, paths = _api().backtest(
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=args.student_threshold, supervised_threshold=args.supervised_threshold,
         gamma_free=args.gamma == "free", likelihood=args.likelihood, include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
-        progress=_say("backtest", args))
+        progress=_say("backtest", args), allow_duplicates=args.allow_duplicates,
+        losses_in_nats=args.losses_in_nats)
     shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
     _emit(args, shown, {"summary": bt.summary.to_dict(orient="records"), "fits": bt.fits.to_dict(orient="records"),
                         "paths": paths})
@@ -249,7 +288,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     res = _api().compare(args.data, exclude=args.exclude, sampler=_sampler_config(args, "supervised"),
-                         seed=args.seed, progress=_say("compare", args))
+                         seed=args.seed, progress=_say("compare", args), allow_duplicates=args.allow_duplicates,
+                         losses_in_nats=args.losses_in_nats)
     shown = text.format_comparison(res)
     _emit(args, shown, {"table": res.table.reset_index().to_dict(orient="records"), "n_common": res.n_common,
                         "pareto_warnings": res.pareto_warnings,
@@ -258,6 +298,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    bounds.check_writable(args.out, "--out", directory=True)
     dis, sup = _api().generate(args.out, stem=args.stem, seed=args.seed, noise=args.noise,
                                eval_noise=args.eval_noise, outlier_df=args.outlier_df, small=args.small)
     _emit(args, f"SYNTHETIC tables written (generated from the law, not measured):\n  {dis}\n  {sup}",
@@ -297,6 +338,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="shipped tables: keep the runs excluded by default (see each table's SOURCE.txt)")
     f.add_argument("--out", help="where to save the posterior (.nc)")
     _sampler_args(f)
+    _data_check_args(f)
     f.set_defaults(func=cmd_fit)
 
     d = sub.add_parser("diagnose", help="check a saved posterior against the gates")
@@ -384,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--out-dir", default="reports")
     b.add_argument("--stem", help="file name stem (default from the law and table)")
     _sampler_args(b)
+    _data_check_args(b)
     b.set_defaults(func=cmd_backtest)
 
     cp = sub.add_parser("compare", help="PSIS-LOO comparison of law variants (gamma, likelihood, outliers)")
@@ -391,6 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
     cp.add_argument("--exclude", help="pandas expression marking outlier runs, e.g. 'loss > 3.5' "
                                       "(shipped tables: their documented exclusions)")
     _sampler_args(cp)
+    _data_check_args(cp)
     cp.set_defaults(func=cmd_compare)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
@@ -412,7 +456,17 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except BayeslawError as err:
         print(f"bayeslaw {args.command}: error: {err}", file=sys.stderr)
+        if args.json:
+            print(json.dumps({"error": str(err), "kind": type(err).__name__, "command": args.command,
+                              "exit_code": 2}))
         return 2
+    except KeyboardInterrupt:
+        print(f"bayeslaw {args.command}: interrupted", file=sys.stderr)
+        return 128 + signal.SIGINT
+    except BrokenPipeError:
+        # the reader went away (e.g. `| head`): stop quietly, and keep Python from complaining at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
 
 
 if __name__ == "__main__":

@@ -94,3 +94,37 @@ def test_a_bug_is_a_traceback_not_bad_input(monkeypatch):
     monkeypatch.setattr(api, "load", broken)
     with pytest.raises(ZeroDivisionError):
         main(["diagnose", CHIN])
+
+
+def _bayeslaw() -> str:
+    import shutil
+    import sys
+    from pathlib import Path
+
+    return shutil.which("bayeslaw") or str(Path(sys.executable).with_name("bayeslaw"))
+
+
+def test_ctrl_c_exits_130_with_one_line(tmp_path):
+    import signal
+    import subprocess
+    import time
+
+    proc = subprocess.Popen([_bayeslaw(), "fit", "chinchilla", "--draws", "20000", "--out", str(tmp_path / "p.nc")],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT)
+    time.sleep(6)  # inside the fit by now (imports, compile or sampling)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "interrupted" in err.strip().splitlines()[-1]
+    assert not (tmp_path / "p.nc").exists()
+
+
+def test_a_closed_pipe_ends_quietly():
+    import subprocess
+
+    proc = subprocess.Popen([_bayeslaw(), "predict", CHIN, "--N", "1e9", "--D", "2e10"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT)
+    proc.stdout.close()  # the reader is gone before anything is written, as with `| head` having quit
+    err = proc.stderr.read().decode()
+    proc.wait(timeout=120)
+    assert "Traceback" not in err and "Broken pipe" not in err, err

@@ -12,7 +12,9 @@ Two kinds of bound live here and must not be confused:
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,6 +27,9 @@ MIN_PARAMS = 1e4
 MIN_TOKENS = 1e6
 #: Largest plausible cross-entropy in nats/token; above it the numbers are perplexities.
 MAX_LOSS = 20.0
+#: Real LMs of LARGE_MODEL+ parameters reach below LARGE_MODEL_LOSS nats, and every table of
+#: trained models has some run below MIN_LOSS_CEILING: a table above either holds perplexities.
+LARGE_MODEL, LARGE_MODEL_LOSS, MIN_LOSS_CEILING = 1e8, 4.0, 7.0
 #: The planning box for sizes and tokens (Busbridge et al. App. H).
 BOX_MIN, BOX_MAX = 1e6, 1e17
 LOG_BOX_MIN, LOG_BOX_MAX = math.log(BOX_MIN), math.log(BOX_MAX)
@@ -108,3 +113,20 @@ def check_student_tokens(D: np.ndarray) -> None:
     """Student tokens of a fixed-token comparison, inside the planning box."""
     if not in_box(D):
         raise InputError("student tokens must be raw counts within [1e6, 1e17] (e.g. 2e10, not 20)")
+
+
+def check_writable(path: str | Path, flag: str, *, directory: bool = False) -> None:
+    """That an output can be written, checked before any work: a file path (or a folder to write into)."""
+    p = Path(path)
+    if directory:
+        if p.exists() and not p.is_dir():
+            raise InputError(f"{flag} {p} is a file; give a folder to write into")
+        parent = p if p.exists() else next((q for q in p.parents if q.exists()), Path("."))
+    else:
+        if p.is_dir():
+            raise InputError(f"{flag} {p} is a folder; give a file name, e.g. {p / 'posterior.nc'}")
+        parent = next((q for q in p.parents if q.exists()), Path("."))
+        if not parent.is_dir():
+            raise InputError(f"{flag} {p}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"{flag} {p}: cannot write in {parent} (permission denied); choose another place")

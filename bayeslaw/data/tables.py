@@ -102,6 +102,10 @@ def _rename(df: pd.DataFrame, columns: Mapping[str, str] | None, schema: tuple[C
             f"column mapping names unknown canonical column(s) {sorted(unknown)}; "
             f"canonical names are {sorted(known)}"
         )
+    twice = sorted({src for src in columns.values() if list(columns.values()).count(src) > 1})
+    if twice:
+        raise DataError(f"column mapping maps several canonical columns to {twice}; each of the table's "
+                        "columns can stand for one canonical column only")
     missing_src = [src for src in columns.values() if src not in df.columns]
     if missing_src:
         raise DataError(
@@ -174,11 +178,49 @@ def validate(
     return df
 
 
+def _check_not_perplexity(df: pd.DataFrame, loss: str, size: str) -> None:
+    """Losses below 20 can still be perplexities (e.g. 9.6-19.6): judge them against the model sizes."""
+    L, N = df[loss].to_numpy(), df[size].to_numpy()
+    large = N >= bounds.LARGE_MODEL
+    fix = ("Take log(perplexity), or, if these really are nats/token, pass --losses-in-nats "
+           "(Python: losses_in_nats=True)")
+    if large.any() and L[large].min() > bounds.LARGE_MODEL_LOSS:
+        raise DataError(f"column {loss!r} looks like perplexity, not cross-entropy in nats: its smallest value for "
+                        f"models of {bounds.LARGE_MODEL:.0e}+ parameters is {L[large].min():.4g}, where real runs "
+                        f"reach below {bounds.LARGE_MODEL_LOSS:g}. {fix}")
+    if L.min() > bounds.MIN_LOSS_CEILING:
+        raise DataError(f"column {loss!r} looks like perplexity, not cross-entropy in nats: even its smallest value "
+                        f"is {L.min():.4g}. {fix}")
+
+
+def _check_duplicates(df: pd.DataFrame, keys: list[str], loss: str, allow: bool) -> None:
+    exact = df.duplicated(subset=[*keys, loss], keep="first")
+    if exact.any() and not allow:
+        rows = list(df.index[exact][:5])
+        raise DataError(f"rows {rows} repeat an earlier run exactly (same {', '.join(keys)} and {loss}): counted as "
+                        "independent runs they would narrow every interval. Drop the copies, or pass "
+                        "--allow-duplicates (Python: allow_duplicates=True) if they are distinct runs")
+
+
+def repeated_points(df: pd.DataFrame, keys: list[str]) -> int:
+    """How many runs share their point (e.g. N and D) with another run: repeated seeds, kept as such."""
+    return int(df.duplicated(subset=keys, keep=False).sum())
+
+
 def validate_supervised(
-    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None, *,
+    allow_duplicates: bool = False, losses_in_nats: bool = False,
 ) -> pd.DataFrame:
-    """Validate a supervised run table (see module docstring for the schema)."""
+    """Validate a supervised run table (see module docstring for the schema).
+
+    Exact duplicate runs are refused unless ``allow_duplicates``; runs that share ``(N, D)`` with
+    different losses are repeated seeds and kept (:func:`repeated_points` counts them). Losses that
+    look like perplexities for the model sizes given are refused unless ``losses_in_nats``.
+    """
     df = validate(source, SUPERVISED_COLUMNS, columns)
+    if not losses_in_nats:
+        _check_not_perplexity(df, "loss", "N")
+    _check_duplicates(df, ["N", "D"], "loss", allow_duplicates)
     if len(df) < 8:
         raise DataError(f"a supervised fit needs at least 8 runs, got {len(df)}")
     if "C" in df:
@@ -192,10 +234,17 @@ def validate_supervised(
 
 
 def validate_distillation(
-    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None
+    source: str | Path | pd.DataFrame, columns: Mapping[str, str] | None = None, *,
+    allow_duplicates: bool = False, losses_in_nats: bool = False,
 ) -> pd.DataFrame:
-    """Validate a distillation run table; every run needs ``L_T`` or both ``N_T`` and ``D_T``."""
+    """Validate a distillation run table; every run needs ``L_T`` or both ``N_T`` and ``D_T``.
+
+    Duplicates and perplexity-like losses as in :func:`validate_supervised` (a student is the same
+    run as another when its size, tokens, teacher and loss agree).
+    """
     df = validate(source, DISTILLATION_COLUMNS, columns)
+    if not losses_in_nats:
+        _check_not_perplexity(df, "L_S", "N_S")
     has_LT = "L_T" in df
     has_NT = "N_T" in df and "D_T" in df
     if not (has_LT or has_NT):
@@ -208,6 +257,7 @@ def validate_distillation(
     if "teacher_id" not in df:
         key = df[["N_T", "D_T"]] if has_NT else df[["L_T"]]
         df["teacher_id"] = key.round(6).astype(str).agg("|".join, axis=1)
+    _check_duplicates(df, ["N_S", "D_S", "teacher_id"], "L_S", allow_duplicates)
     return df
 
 

@@ -51,6 +51,32 @@ LAW_DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+#: What a default fit tries, in order, until one passes its gates: the law's defaults, then the
+#: settings that sample curved posteriors (a diagonal mass matrix and a smaller step), then twice
+#: as long. Measured on the shipped tables and their leave-future-out subsets by
+#: benchmarks/defaults.py. The joint model's defaults are already long (no second rung).
+ESCALATION: dict[str, tuple[dict[str, Any], ...]] = {
+    "supervised": ({}, {"adaptation": "diag", "target_accept": 0.95},
+                   {"adaptation": "diag", "target_accept": 0.95, "draws": 2000, "tune": 2000}),
+    "distillation": ({},),
+}
+#: Settings that, given explicitly, pin the sampler: no escalation then.
+PINNING = ("draws", "tune", "target_accept", "adaptation")
+
+
+def escalation(law: str, **settings: Any) -> list[SamplerConfig]:
+    """The sampler settings a fit tries in order until one passes its gates.
+
+    With every setting in :data:`PINNING` left at ``None`` (the defaults) this is the law's
+    :data:`ESCALATION` ladder; otherwise only the settings given. Other settings (sampler,
+    chains, thin) apply to every rung.
+    """
+    base = default_config(law, **settings)
+    if any(settings.get(k) is not None for k in PINNING):
+        return [base]
+    return [default_config(law, **(settings | rung)) for rung in ESCALATION[law]]
+
+
 def default_config(law: str, **settings: Any) -> SamplerConfig:
     """The law's default sampler settings, with every ``settings`` value that is not ``None``."""
     if law not in LAW_DEFAULTS:

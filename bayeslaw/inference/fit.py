@@ -6,7 +6,7 @@ supervised + distillation model on a distillation table with its supervised runs
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +15,7 @@ import pymc as pm
 
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.seeds import Streams
-from bayeslaw.data.tables import split_teachers, table_hash, validate_distillation, validate_supervised
+from bayeslaw.data.tables import repeated_points, split_teachers, table_hash, validate_distillation, validate_supervised
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_joint, build_supervised
@@ -28,9 +28,12 @@ Table = str | Path | pd.DataFrame
 
 
 def data_record(df: pd.DataFrame, source: Any, columns: Mapping[str, str] | None,
-                filters: str | None = None) -> dict[str, Any]:
-    """What the card records about the data: hash, size, mapping, origin."""
+                filters: str | None = None, checks: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """What the card records about the data: hash, size, mapping, origin, overridden checks, repeats."""
+    keys = ["N_S", "D_S", "teacher_id"] if "N_S" in df else ["N", "D"]
     return {
+        "checks_overridden": sorted(k for k, v in (checks or {}).items() if v),
+        "repeated_points": repeated_points(df, keys),
         "sha256": table_hash(df),
         "n_runs": len(df),
         "columns": dict(columns or {}),
@@ -43,24 +46,35 @@ def data_record(df: pd.DataFrame, source: Any, columns: Mapping[str, str] | None
 
 def sample_fit(model: pm.Model, spec_dict: dict, law: str, df_record: dict, sampler: SamplerConfig, seed: int,
                gates: Gates | None, progress: bool, data: dict | None = None,
-               compiled: CompiledSampler | None = None) -> Fit:
+               compiled: CompiledSampler | None = None, escalate: Sequence[SamplerConfig] = ()) -> Fit:
     """Sample a built model, attach the card and the diagnostics.
 
     ``compiled`` reuses a model compiled once and ``data`` replaces its ``pm.Data`` values
-    (a refit on other runs, e.g. a backtest split).
+    (a refit on other runs, e.g. a backtest split). When the fit fails its gates, each of
+    ``escalate`` is tried in turn (same compiled model, same seed) until one passes; every
+    attempt and why it was rejected goes into the card's ``attempts``, and the last one is kept.
     """
     compiled = compiled or CompiledSampler(model, sampler)
     streams = Streams(seed)
-    idata = compiled.fit(streams.sampling, data=data, progress=progress)
-    card = make_card(law=law, spec=spec_dict, data=df_record, sampler=sampler.to_dict(), seed=seed,
-                     timing={"compile_seconds": idata.attrs.pop("compile_seconds"),
-                             "sampling_wall_seconds": idata.attrs.pop("sampling_wall_seconds")})
     # Gated and reported: what NUTS samples, and coefficients derived from it that carry a
     # prior of their own (the joint model's log_k, log_s).
-    card["parameters"] = [rv.name for rv in model.free_RVs] + [
+    parameters = [rv.name for rv in model.free_RVs] + [
         d.name for d in model.deterministics if d.name in spec_dict.get("priors", {})]
-    fit = Fit(idata, card)
-    fit.card["diagnostics"] = diagnose(fit, gates, seed=streams.diagnostics).to_dict()
+    attempts: list[dict[str, Any]] = []
+    for config in (sampler, *escalate):
+        idata = compiled.fit(streams.sampling, data=data, progress=progress, config=config)
+        timing = {"compile_seconds": idata.attrs.pop("compile_seconds"),
+                  "sampling_wall_seconds": idata.attrs.pop("sampling_wall_seconds")}
+        card = make_card(law=law, spec=spec_dict, data=df_record, sampler=config.to_dict(), seed=seed,
+                         timing=timing)
+        card["parameters"] = parameters
+        fit = Fit(idata, card)
+        fit.card["diagnostics"] = diagnose(fit, gates, seed=streams.diagnostics).to_dict()
+        attempts.append({"sampler": config.to_dict(), "passed": fit.diagnostics_passed,
+                         "failures": fit.card["diagnostics"]["failures"], **timing})
+        if fit.diagnostics_passed:
+            break
+    fit.card["attempts"] = attempts
     return fit
 
 
@@ -82,6 +96,9 @@ def fit(
     progress: bool = False,
     filters: str | None = None,
     source: str | None = None,
+    allow_duplicates: bool = False,
+    losses_in_nats: bool = False,
+    escalate: Sequence[SamplerConfig] = (),
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -113,6 +130,11 @@ def fit(
         Diagnostic thresholds (default :class:`~bayeslaw.posterior.diagnostics.Gates`).
     filters, source
         What the card records as the table's origin and the filters applied to it.
+    allow_duplicates, losses_in_nats
+        Override the data checks for exact duplicate runs and for losses that look like
+        perplexities (recorded in the card).
+    escalate
+        Settings to try in turn if the fit fails its gates (see :func:`sample_fit`).
 
     Returns
     -------
@@ -122,22 +144,23 @@ def fit(
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
     sampler = sampler or default_config(law)
+    checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "supervised":
-        df = validate_supervised(table, columns)
+        df = validate_supervised(table, columns, **checks)
         spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=dict(priors or {}))
         model = build_supervised(spec, df)
-        record = data_record(df, source or table, columns, filters)
+        record = data_record(df, source or table, columns, filters, checks)
     else:
         if supervised is None:
             raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
-        dis = validate_distillation(table, columns)
-        sup = validate_supervised(supervised, supervised_columns)
+        dis = validate_distillation(table, columns, **checks)
+        sup = validate_supervised(supervised, supervised_columns, **checks)
         teachers, rest, index = split_teachers(dis, sup)
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
                          priors=dict(priors or {}))
         model = build_joint(spec, dis, rest, teachers, index)
-        record = data_record(dis, table, columns)
-        record["supervised"] = data_record(rest, supervised, supervised_columns)
+        record = data_record(dis, table, columns, checks=checks)
+        record["supervised"] = data_record(rest, supervised, supervised_columns, checks=checks)
         record["teachers"] = {"n": len(teachers), "ids": teachers["teacher_id"].astype(str).tolist(),
                               "index": index.tolist()}
-    return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress)
+    return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress, escalate=escalate)

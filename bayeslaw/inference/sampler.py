@@ -54,9 +54,15 @@ class CompiledSampler:
             self.compile_seconds = time.perf_counter() - t0
 
     def fit(self, seed: int, data: dict[str, np.ndarray] | None = None,
-            progress: bool = False) -> xr.DataTree:
-        """Sample the posterior; ``data`` replaces ``pm.Data`` values by name."""
-        cfg = self.config
+            progress: bool = False, config: SamplerConfig | None = None) -> xr.DataTree:
+        """Sample the posterior; ``data`` replaces ``pm.Data`` values by name.
+
+        ``config`` overrides the lengths, step-size target and adaptation of the settings the
+        model was compiled for (not the backend).
+        """
+        cfg = config or self.config
+        if cfg.sampler != self.config.sampler:
+            raise ValueError(f"compiled for {self.config.sampler}, asked to sample with {cfg.sampler}")
         t0 = time.perf_counter()
         if cfg.sampler == "nutpie":
             import nutpie  # the default backend, but only its compile and sample calls need it

@@ -40,7 +40,13 @@ def map_chunks(scheduler: str, work: Callable[..., xr.Dataset], chunks: list[Law
     except ImportError as err:
         raise SetupError("the Dask path needs the dask extra: pip install -e '.[dask]'") from err
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if scheduler == "local" else None
-    client = Client(cluster if cluster is not None else scheduler)
+    try:
+        client = Client(cluster if cluster is not None else scheduler, timeout="10s")
+    except (OSError, TimeoutError) as err:
+        if cluster is not None:
+            cluster.close()
+        raise SetupError(f"cannot reach the Dask scheduler at {scheduler} ({err}); start one (`dask scheduler`) "
+                         "or use --scheduler local") from err
     try:
         futures = [client.submit(work, sub, *args, **kwargs, pure=False) for sub in chunks]
         done = 0

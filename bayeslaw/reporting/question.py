@@ -68,10 +68,15 @@ class Question:
             bounds.check_loss(self.target, "target loss")
         bounds.check_interval(self.prob)
         need = bounds.min_budget(self.student_size)
+        most = need / bounds.BOX_MIN * bounds.BOX_MAX
         for c in self.budgets:
             if not np.isfinite(c) or c < need:
                 raise InputError(f"budget {c:.3g} FLOPs cannot train a {self.student_size:.3g}-parameter student on "
                                  f"the minimum 1e6 tokens (needs >= {need:.3g} FLOPs)")
+            if c > most:
+                raise InputError(f"budget {c:.3g} FLOPs is beyond the planning box: a {self.student_size:.3g}-"
+                                 f"parameter student trained on it would see more than 1e17 tokens (at most "
+                                 f"{most:.3g} FLOPs)")
         for t in self.teachers:
             t.check()
 

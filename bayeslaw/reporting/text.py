@@ -63,6 +63,20 @@ def format_fit(fit: Fit, summary: pd.DataFrame) -> str:
         summary.to_string(float_format=lambda x: f"{x:.4g}"),
         "",
     ]
+    data = card["data"]
+    if data.get("repeated_points"):
+        lines.append(f"note: {data['repeated_points']} runs share their point with another run (repeated seeds); "
+                     "each is kept as a run of its own")
+    if data.get("checks_overridden"):
+        lines.append(f"note: data checks overridden: {', '.join(data['checks_overridden'])}")
+    attempts = card.get("attempts", [])
+    if len(attempts) > 1:
+        lines.append("sampler attempts (a fit that fails its gates is retried with safer settings):")
+        for k, a in enumerate(attempts, 1):
+            cfg = a["sampler"]
+            verdict = "passed" if a["passed"] else "rejected: " + "; ".join(a["failures"])
+            lines.append(f"  {k}. {cfg['adaptation']}, target_accept {cfg['target_accept']}, {cfg['chains']} x "
+                         f"{cfg['draws']} draws ({a['sampling_wall_seconds']:.1f} s): {verdict}")
     diag = card.get("diagnostics", {})
     if diag.get("passed"):
         m = diag["metrics"]

@@ -21,4 +21,4 @@ def test_backtest_streams_and_bad_seeds():
     assert (s.split(2), s.inner_split(2), s.extrapolation(2)) == (9, 109, 1009)
     assert Streams(s.split(2)).sampling != s.sampling
     with pytest.raises(InputError, match="non-negative integer seed"):
-        Streams(-1).sampling
+        _ = Streams(-1).sampling

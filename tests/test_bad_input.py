@@ -1,0 +1,115 @@
+"""A user's mistakes, as a table: each is refused with exit code 2, a message that says what to fix,
+no traceback, and nothing written. No case fits a model."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslaw import api
+from bayeslaw.cli import main
+from bayeslaw.core.errors import BayeslawError, DataError, InputError
+from tests.conftest import ROOT, synthetic_supervised
+
+CHIN = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
+JOINT = str(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    d = tmp_path_factory.mktemp("bad")
+    runs = synthetic_supervised(n=30, seed=4)
+    runs.to_csv(d / "runs.csv", index=False)
+    # perplexities of 1e8-1e9-parameter models: all below 20, so only the sizes give them away
+    ppl = pd.DataFrame({"N": np.geomspace(1e8, 1e9, 12), "D": np.geomspace(2e9, 2e10, 12),
+                        "loss": np.linspace(19.6, 9.6, 12)})
+    ppl.to_csv(d / "perplexity.csv", index=False)
+    pd.concat([runs, runs.iloc[:3]]).to_csv(d / "duplicates.csv", index=False)
+    runs.rename(columns={"N": "params"}).to_csv(d / "params.csv", index=False)
+    (d / "folder").mkdir()
+    (d / "a_file").write_text("not a folder")
+    (d / "corrupt.nc").write_text("not a posterior")
+    return d
+
+
+# (argv with {d} for the files folder, message fragment, paths under {d} that must not exist afterwards)
+CASES = [
+    (["fit", "{d}/nope.csv"], "does not exist", []),
+    (["fit", "{d}/perplexity.csv", "--out", "{d}/p.nc"], "looks like perplexity", ["p.nc"]),
+    (["fit", "{d}/duplicates.csv", "--out", "{d}/p.nc"], "repeat an earlier run exactly", ["p.nc"]),
+    (["fit", "chinchilla", "--columns", "N=params"], "shipped table with its own column mapping", []),
+    (["fit", "{d}/params.csv", "--columns", "N=params,N=size"], "maps N twice", []),
+    (["fit", "{d}/params.csv", "--columns", "N=params,D=params"], "maps several canonical columns", []),
+    (["fit", "{d}/runs.csv", "--columns", "Nparams"], "canonical=theirs", []),
+    (["fit", "{d}/runs.csv", "--out", "{d}/folder"], "is a folder", []),
+    (["fit", "{d}/runs.csv", "--out", "{d}/a_file/post.nc"], "is a file, not a folder", []),
+    (["fit", "{d}/runs.csv", "--draws", "5"], "draws >= 10", []),
+    (["fit", "{d}/runs.csv", "--target-accept", "1.5"], "target_accept must lie", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/missing.toml"], "does not exist", []),
+    (["fit", "{d}/runs.csv", "--law", "distillation"], "needs the supervised runs", []),
+    (["predict", CHIN, "--N", "1e9"], "give --N and --D together", []),
+    (["predict", CHIN, "--N", "1e9", "2e9", "3e9", "--D", "1e10", "2e10"], "same length", []),
+    (["predict", CHIN, "--N", "7", "--D", "1.4e12"], "raw counts", []),
+    (["predict", CHIN, "--N", "1e9", "--D", "2e10", "--prob", "1.5"], "(0, 1)", []),
+    (["predict", CHIN, "--N", "1e9", "--D", "2e10", "--prob", "0"], "(0, 1)", []),
+    (["predict", CHIN, "--budget", "100"], "too small to train", []),
+    (["predict", CHIN, "--N-S", "1e9", "--D-S", "1e10", "--L-T", "2"], "this posterior is supervised", []),
+    (["predict", JOINT, "--N", "1e9", "--D", "2e10"], "distillation (joint) one", []),
+    (["predict", JOINT, "--N-S", "5e8", "--D-S", "1e10", "--L-T", "25"], "cross-entropy", []),
+    (["predict", JOINT, "--L-T", "2.3"], "give the student", []),
+    (["predict", "{d}/corrupt.nc", "--N", "1e9", "--D", "2e10"], "not a readable posterior", []),
+    (["diagnose", "{d}/nope.nc"], "does not exist", []),
+    (["plan", JOINT, "--student", "1e9", "--budget", "1e21", "--prob", "0"], "(0, 1)", []),
+    (["plan", JOINT, "--student", "1e9", "--budget", "1e21", "--draws", "0"], "--draws", []),
+    (["plan", JOINT, "--student", "1", "--budget", "1e21"], "raw parameter counts", []),
+    (["plan", CHIN, "--student", "1e9", "--budget", "1e21"], "distillation (joint) posterior", []),
+    (["plan", JOINT, "--student", "1e9", "--budget", "1e21", "--out", "{d}/folder"], "is a folder", []),
+    (["report", JOINT, "--student", "1e9", "--budget", "1e40", "--out-dir", "{d}/r"], "beyond the planning box",
+     ["r"]),
+    (["report", JOINT, "--student", "1e9", "--budget", "1e21", "--target", "30", "--out-dir", "{d}/r"],
+     "cross-entropy", ["r"]),
+    (["report", JOINT, "--student", "1e9", "--budget", "1e21", "--out-dir", "{d}/a_file"], "is a file", []),
+    (["report", JOINT, "--student", "1e9", "--budget", "1e21", "--teacher", "7e9:lots", "--out-dir", "{d}/r"],
+     "N_T:D_T", ["r"]),
+    (["report", CHIN, "--student", "1e9", "--budget", "1e21", "--out-dir", "{d}/r"], "distillation (joint)",
+     ["r"]),
+    (["compare", "{d}/runs.csv", "--exclude", "loss >>> 3"], "--exclude", []),
+    (["generate", "--out", "{d}/a_file"], "is a file", []),
+    (["prior-predictive", "--N", "7", "--D", "2e10"], "raw counts", []),
+    (["backtest", "{d}/runs.csv", "--split", "compute:1e30", "--out-dir", "{d}/bt"], "holds out no runs", ["bt"]),
+]
+
+
+@pytest.mark.parametrize("argv, message, unwritten", CASES, ids=[" ".join(c[0])[:60] for c in CASES])
+def test_refused_with_exit_2_and_nothing_written(files, capsys, argv, message, unwritten):
+    rc = main([a.format(d=files) for a in argv])
+    err = capsys.readouterr().err
+    assert rc == 2, err
+    assert message in err and "Traceback" not in err
+    for name in unwritten:
+        assert not (files / name).exists()
+
+
+def test_json_errors_are_json(files, capsys):
+    assert main(["predict", CHIN, "--N", "7", "--D", "1e10", "--json"]) == 2
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["exit_code"] == 2 and "raw counts" in payload["error"] and payload["command"] == "predict"
+
+
+def test_python_api_mistakes_are_bayeslaw_errors():
+    joint, chin = api.load(JOINT), api.load(CHIN)
+    with pytest.raises(InputError, match="predict_distillation"):
+        api.predict(joint, [1e9], [2e10])
+    with pytest.raises(InputError, match="at least one"):
+        api.plan(joint, [1e9], [])
+    with pytest.raises(DataError, match="not NoneType"):
+        api.fit(None)
+    with pytest.raises(InputError, match="same length"):
+        api.predict(chin, [1e9, 2e9], [1e10, 2e10, 3e10])
+    # a scenario given as a string is one scenario, not its letters
+    _, summary = api.plan(joint, [1e9], [1e21], "best_case", max_draws=4)
+    assert list(summary["scenario"].values) == ["best_case"]
+    assert issubclass(DataError, BayeslawError)
