@@ -6,12 +6,16 @@ Measured in one process, on the same data (Epoch's 240 Chinchilla runs) and thre
 
 - bayeslaw with nutpie, PyMC and numpyro: wall time of a cold fit (first compile in this
   process), a warm fit (compile cache hot), a compiled-once refit, and ESS_bulk per second;
-- baseline 1, Epoch's recipe: Huber (delta 1e-3) on log loss, L-BFGS-B from Epoch's grid of
-  4500 starts, then 4000 bootstrap refits with tight tolerances for the intervals;
+- baseline 1, Epoch's recipe in its strongest honest form: Huber (delta 1e-3) on log loss,
+  L-BFGS-B from Epoch's grid of 4500 starts at L-BFGS-B's default tolerances, the best start
+  polished at tight tolerances (ftol 1e-15, gtol 1e-12), then 4000 bootstrap refits at tight
+  tolerances from the point fit for the intervals;
+- the same recipe with every grid start at the tight tolerances (how it was first run here:
+  a labelled row, slower for the same intervals);
 - baseline 2, ``simple-scaling-laws`` 0.2.0 (a benchmark-only dependency), 4000 bootstrap draws.
 
 Targets: a warm bayeslaw fit with min ESS_bulk >= 1000 in at most 1/10 of baseline 1's time
-to intervals, and no slower than baseline 2. Results go to ``benchmarks/results/``.
+to intervals, and at most 0.5x baseline 2's. Results go to ``benchmarks/results/``.
 """
 
 from __future__ import annotations
@@ -32,11 +36,15 @@ sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
 
 
-def baseline_epoch(df, n_boot: int, seed: int) -> dict:
+def baseline_epoch(df, n_boot: int, seed: int, *, tight_grid: bool = False) -> dict:
+    """Epoch's recipe; ``tight_grid`` runs every grid start at the bootstrap's tight tolerances."""
     N, D, L = (df[c].to_numpy() for c in ("N", "D", "loss"))
     t0 = time.perf_counter()
     grid = pointfit.epoch_grid()
-    x = pointfit.fit_supervised(N, D, L, starts=grid)
+    x = pointfit.fit_supervised(N, D, L, starts=grid, tight=tight_grid)
+    if not tight_grid:  # polish the best start at the tight tolerances
+        x = pointfit.fit_supervised(N, D, L, starts=[np.array([np.log(x.A), np.log(x.B), np.log(x.E), x.alpha,
+                                                               x.beta])])
     t_point = time.perf_counter() - t0
     x0 = [np.array([np.log(x.A), np.log(x.B), np.log(x.E), x.alpha, x.beta])]
     rng = np.random.default_rng(seed)
@@ -98,6 +106,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer bootstrap draws (400) for a smoke run")
     ap.add_argument("--samplers", default="nutpie,pymc,numpyro")
+    ap.add_argument("--skip-slow", action="store_true", help="skip the tight-tolerance-grid form of Epoch's recipe")
     args = ap.parse_args()
     sys.path.insert(0, str(HERE.parent))
     from bayeslaw.data.tables import load_shipped
@@ -110,15 +119,21 @@ def main() -> int:
     for sampler in args.samplers.split(","):
         print(f"bayeslaw {sampler} ...", flush=True)
         res[f"bayeslaw_{sampler}"] = bench_sampler(df, sampler, 1000)
-    print("baseline 1: Epoch's recipe ...", flush=True)
+    print("baseline 1: Epoch's recipe (default-tolerance grid, polished) ...", flush=True)
     res["epoch_recipe"] = baseline_epoch(df, n_boot, seed=0)
+    if not args.skip_slow:
+        print("Epoch's recipe with a tight-tolerance grid (the slow form) ...", flush=True)
+        res["epoch_recipe_tight_grid"] = baseline_epoch(df, n_boot, seed=0, tight_grid=True)
     print("baseline 2: simple-scaling-laws ...", flush=True)
     res["simple_scaling_laws"] = baseline_ssl(df, n_boot, seed=0)
 
     warm = res["bayeslaw_nutpie"]["warm"]
     r1 = warm["wall_seconds"] / res["epoch_recipe"]["seconds_to_intervals"]
     r2 = warm["wall_seconds"] / res["simple_scaling_laws"]["seconds"]
-    res["ratios"] = {"warm_nutpie_over_epoch": r1, "warm_nutpie_over_simple_scaling_laws": r2}
+    refit = res["bayeslaw_nutpie"].get("refit_compiled_once_seconds", float("nan"))
+    r3 = refit / res["simple_scaling_laws"]["seconds"]
+    res["ratios"] = {"warm_nutpie_over_epoch": r1, "warm_nutpie_over_simple_scaling_laws": r2,
+                     "refit_compiled_once_over_simple_scaling_laws": r3}
     print()
     print(f"{'fit':<28} {'wall s':>8} {'sampling s':>10} {'min ESS':>8} {'ESS/s (sampling)':>17}")
     for s in args.samplers.split(","):
@@ -128,14 +143,19 @@ def main() -> int:
                   f"{r['min_ess_bulk']:8.0f} {r['ess_per_second_sampling']:17.0f}")
     if "refit_compiled_once_seconds" in res["bayeslaw_nutpie"]:
         print(f"bayeslaw nutpie refit (compiled once): {res['bayeslaw_nutpie']['refit_compiled_once_seconds']:.2f} s")
-    e = res["epoch_recipe"]
-    print(f"Epoch recipe: point {e['seconds_point']:.1f} s, with {n_boot} bootstraps {e['seconds_to_intervals']:.1f} s")
-    print("  its 95% intervals: " + ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in e["ci95"].items()))
+    for key, label in (("epoch_recipe", "Epoch recipe (grid at default tolerances, best start polished)"),
+                       ("epoch_recipe_tight_grid", "Epoch recipe, every grid start at tight tolerances (slow form)")):
+        if key in res:
+            e = res[key]
+            print(f"{label}: point {e['seconds_point']:.1f} s, with {n_boot} bootstraps "
+                  f"{e['seconds_to_intervals']:.1f} s")
+            print("  its 95% intervals: " + ", ".join(f"{k} {v[0]:.4g}-{v[1]:.4g}" for k, v in e["ci95"].items()))
     print(f"simple-scaling-laws 0.2.0 ({n_boot} draws): {res['simple_scaling_laws']['seconds']:.1f} s")
     print()
-    ok1, ok2 = r1 <= 0.1, r2 <= 1.0
+    ok1, ok2 = r1 <= 0.1, r2 <= 0.5
     print(f"ratio warm bayeslaw / Epoch recipe        = {r1:.3f}  (target <= 0.1: {'MET' if ok1 else 'MISSED'})")
-    print(f"ratio warm bayeslaw / simple-scaling-laws = {r2:.3f}  (target <= 1.0: {'MET' if ok2 else 'MISSED'})")
+    print(f"ratio warm bayeslaw / simple-scaling-laws = {r2:.3f}  (target <= 0.5: {'MET' if ok2 else 'MISSED'})")
+    print(f"ratio compiled-once refit / simple-scaling-laws = {r3:.3f}  (a refit on new data reuses the compile)")
     print(f"warm bayeslaw min ESS_bulk = {warm['min_ess_bulk']:.0f} (target >= 1000: "
           f"{'MET' if warm['min_ess_bulk'] >= 1000 else 'MISSED'})")
     write_results("supervised_quick" if args.quick else "supervised", res)
