@@ -16,6 +16,10 @@ if [ -f data/synthetic/SYNTHETIC_paper_design_distillation.csv ]; then
   # Joint distillation + supervised fit on the SYNTHETIC paper-design table (generated from Table 6),
   # at the joint model's default settings (4 x 4000 draws, target_accept 0.995; docs/distillation.md),
   # every 2nd draw kept (file size; the thinned chains keep nearly all their ESS).
+  # The joint model's draws depend on the CPU that runs the fit (its compiled log density takes
+  # other floating-point paths on other CPUs; the supervised ones do not): on another CPU this gives
+  # an equally valid but not identical posterior. The shipped file is the original fit of
+  # 2026-11-30, re-sealed for model card v2 by scripts/reseal.py (docs/distillation.md).
   $B fit data/synthetic/SYNTHETIC_paper_design_distillation.csv --law distillation \
      --supervised data/synthetic/SYNTHETIC_paper_design_supervised.csv --seed 20250208 --thin 2 \
      --out models/distillation_SYNTHETIC_paper_design.nc --quiet

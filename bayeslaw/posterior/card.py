@@ -228,6 +228,7 @@ def load(
     if card["content_hash"] != content_hash(tree, card):
         raise PosteriorError(f"{path}: the draws, statistics or card do not match the content hash "
                              "(edited or corrupt); refit it")
+    del card["content_hash"]  # verified; a save seals the content anew
     if "posterior" not in tree.children:
         raise PosteriorError(f"{path} holds no posterior group")
     if expect_law is not None and card["law"] != expect_law:
