@@ -27,9 +27,11 @@ MIN_PARAMS = 1e4
 MIN_TOKENS = 1e6
 #: Largest plausible cross-entropy in nats/token; above it the numbers are perplexities.
 MAX_LOSS = 20.0
-#: Real LMs of LARGE_MODEL+ parameters reach below LARGE_MODEL_LOSS nats, and every table of
-#: trained models has some run below MIN_LOSS_CEILING: a table above either holds perplexities.
-LARGE_MODEL, LARGE_MODEL_LOSS, MIN_LOSS_CEILING = 1e8, 4.0, 7.0
+#: Real LMs of LARGE_MODEL+ parameters trained on LARGE_TOKENS+ tokens reach below LARGE_MODEL_LOSS
+#: nats (on the shipped tables: at most 3.58), and every table of trained models has some run below
+#: MIN_LOSS_CEILING: a table above either holds perplexities. (Fewer tokens are not enough to tell:
+#: (Mis)Fitting's 114M model on 0.79B tokens sits at 4.03 nats.)
+LARGE_MODEL, LARGE_TOKENS, LARGE_MODEL_LOSS, MIN_LOSS_CEILING = 1e8, 2e9, 4.0, 7.0
 #: The planning box for sizes and tokens (Busbridge et al. App. H).
 BOX_MIN, BOX_MAX = 1e6, 1e17
 LOG_BOX_MIN, LOG_BOX_MAX = math.log(BOX_MIN), math.log(BOX_MAX)

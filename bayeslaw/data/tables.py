@@ -178,15 +178,15 @@ def validate(
     return df
 
 
-def _check_not_perplexity(df: pd.DataFrame, loss: str, size: str) -> None:
-    """Losses below 20 can still be perplexities (e.g. 9.6-19.6): judge them against the model sizes."""
-    L, N = df[loss].to_numpy(), df[size].to_numpy()
-    large = N >= bounds.LARGE_MODEL
+def _check_not_perplexity(df: pd.DataFrame, loss: str, size: str, tokens: str) -> None:
+    """Losses below 20 can still be perplexities (e.g. 9.6-19.6): judge them against the runs' scale."""
+    L, N, D = df[loss].to_numpy(), df[size].to_numpy(), df[tokens].to_numpy()
+    large = (N >= bounds.LARGE_MODEL) & (D >= bounds.LARGE_TOKENS)
     fix = ("Take log(perplexity), or, if these really are nats/token, pass --losses-in-nats "
            "(Python: losses_in_nats=True)")
     if large.any() and L[large].min() > bounds.LARGE_MODEL_LOSS:
         raise DataError(f"column {loss!r} looks like perplexity, not cross-entropy in nats: its smallest value for "
-                        f"models of {bounds.LARGE_MODEL:.0e}+ parameters is {L[large].min():.4g}, where real runs "
+                        f"models of 1e8+ parameters trained on 2e9+ tokens is {L[large].min():.4g}, where real runs "
                         f"reach below {bounds.LARGE_MODEL_LOSS:g}. {fix}")
     if L.min() > bounds.MIN_LOSS_CEILING:
         raise DataError(f"column {loss!r} looks like perplexity, not cross-entropy in nats: even its smallest value "
@@ -219,7 +219,7 @@ def validate_supervised(
     """
     df = validate(source, SUPERVISED_COLUMNS, columns)
     if not losses_in_nats:
-        _check_not_perplexity(df, "loss", "N")
+        _check_not_perplexity(df, "loss", "N", "D")
     _check_duplicates(df, ["N", "D"], "loss", allow_duplicates)
     if len(df) < 8:
         raise DataError(f"a supervised fit needs at least 8 runs, got {len(df)}")
@@ -244,7 +244,7 @@ def validate_distillation(
     """
     df = validate(source, DISTILLATION_COLUMNS, columns)
     if not losses_in_nats:
-        _check_not_perplexity(df, "L_S", "N_S")
+        _check_not_perplexity(df, "L_S", "N_S", "D_S")
     has_LT = "L_T" in df
     has_NT = "N_T" in df and "D_T" in df
     if not (has_LT or has_NT):

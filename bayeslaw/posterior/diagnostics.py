@@ -9,6 +9,7 @@ whichever statistic the sampler wrote.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -146,7 +147,9 @@ def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates) -> tup
     log_lik = log_lik.assign_coords(chain=posterior["chain"], draw=posterior["draw"])
     tree = xr.DataTree.from_dict({"posterior": posterior,
                                   "log_likelihood": xr.Dataset({"obs": log_lik})})
-    loo = az.loo(tree, pointwise=True)
+    with warnings.catch_warnings():  # high Pareto k is gated and reported below, by run
+        warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
+        loo = az.loo(tree, pointwise=True)
     k = np.asarray(loo.pareto_k)
     bad = int(np.sum(k > gates.max_pareto_k))
     metrics = {"elpd_loo": float(loo.elpd), "elpd_loo_se": float(loo.se), "p_loo": float(loo.p),

@@ -70,3 +70,30 @@ def test_distillation_table_needs_a_teacher():
         validate_distillation(base)
     ok = validate_distillation(base.assign(L_T=[2.5] * 3))
     assert ok["teacher_id"].nunique() == 1
+
+
+def test_perplexities_below_20_are_recognised_from_the_runs_scale():
+    ppl = pd.DataFrame({"N": np.geomspace(1e8, 1e9, 12), "D": np.geomspace(2e9, 2e10, 12),
+                        "loss": np.linspace(19.6, 9.6, 12)})
+    with pytest.raises(DataError, match="looks like perplexity"):
+        validate_supervised(ppl)
+    assert len(validate_supervised(ppl, losses_in_nats=True)) == 12
+    small = ppl.assign(N=ppl["N"] / 100)  # small models: only the table-wide floor can tell
+    with pytest.raises(DataError, match="even its smallest value"):
+        validate_supervised(small)
+    # real undertrained runs stay accepted: (Mis)Fitting's 114M model on 0.79B tokens is at 4.03 nats
+    mis = load_shipped("misfitting")
+    C = mis["N"] * mis["D"]
+    assert len(validate_supervised(mis[C < np.quantile(C, 0.4)])) > 8
+
+
+def test_exact_duplicates_refused_and_repeated_seeds_kept():
+    from bayeslaw.data.tables import repeated_points
+
+    runs = pd.DataFrame({"N": np.geomspace(1e8, 1e9, 10), "D": np.geomspace(2e9, 2e10, 10),
+                         "loss": np.linspace(3.2, 2.6, 10)})
+    with pytest.raises(DataError, match=r"rows \[10\] repeat an earlier run exactly"):
+        validate_supervised(pd.concat([runs, runs.iloc[[3]]], ignore_index=True))
+    assert len(validate_supervised(pd.concat([runs, runs.iloc[[3]]]), allow_duplicates=True)) == 11
+    seeds = pd.concat([runs, runs.iloc[[3, 5]].assign(loss=lambda d: d["loss"] + 0.01)], ignore_index=True)
+    assert repeated_points(validate_supervised(seeds), ["N", "D"]) == 4
