@@ -2,7 +2,7 @@
 
 Figures are built on ``matplotlib.figure.Figure`` (no pyplot state), so reports can be
 written from threads and scripts without a display. Each function draws one thing from the
-Datasets of :mod:`bayeslaw.distill`, :mod:`bayeslaw.planner` and :mod:`bayeslaw.decide`.
+Datasets of :mod:`bayeslaw.posterior.students`, :mod:`bayeslaw.planning` and :mod:`bayeslaw.decide`.
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def _band(ax, x, ds: xr.Dataset, name: str, color: str, label: str, ls: str = "-
 def loss_vs_tokens(curves: Mapping[str, xr.Dataset], *, N_S: float, target: float | None = None) -> Figure:
     """Student loss against distillation tokens for chosen teachers, with the supervised student.
 
-    ``curves`` maps a teacher's label to :func:`bayeslaw.distill.predict` output over a grid of
+    ``curves`` maps a teacher's label to :func:`bayeslaw.posterior.students.predict` output over a grid of
     ``D_S`` at fixed ``N_S``; the supervised twin comes from the first curve (paired draws).
     """
     fig = Figure(figsize=(7.0, 4.2))

@@ -6,7 +6,7 @@ by holding out the largest model(s), and rolling-origin over several compute cut
 held-out runs a posterior is scored by the relative error of its median, the coverage of its
 50% and 90% intervals for a new run, CRPS (ArviZ's estimator from predictive draws, in nats of
 loss) and the log predictive density of the observed log loss; the point-fit baseline of
-:mod:`bayeslaw.pointfit` gets the same relative error and CRPS (of a point forecast: the
+:mod:`bayeslaw.validate.pointfit` gets the same relative error and CRPS (of a point forecast: the
 absolute error) on the same runs. The supervised model is compiled once and refitted per split
 (nutpie's ``with_data``).
 """
