@@ -128,19 +128,18 @@ def fit(
         if source is not None and columns:
             raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
                              "maps the columns of your own files")
-        used_columns = columns
-        tables.validate_supervised(table, used_columns, **checks)
+        tables.validate_supervised(table, columns, **checks)
         SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides or {})
     else:
         if supervised is None:
             raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
-        table, source, filters, used_columns = data, None, None, columns
+        table, source, filters = data, None, None
         tables.split_teachers(tables.validate_distillation(data, columns, **checks),
                               tables.validate_supervised(supervised, **checks))
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {})
     from bayeslaw.inference import fit as inference  # heavy: PyMC, PyTensor, nutpie
 
-    return inference.fit(table, law=law, supervised=supervised, columns=used_columns, source=source,
+    return inference.fit(table, law=law, supervised=supervised, columns=columns, source=source,
                          filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                          preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                          progress=progress, escalate=ladder[1:] if escalate else (), **checks)
