@@ -8,10 +8,14 @@ GPU, an optional extra). The sampler takes the ``sampling`` stream of the user's
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import signal
+import threading
 import time
 import warnings
+from collections.abc import Iterator
 
 import numpy as np
 import pymc as pm
@@ -27,6 +31,34 @@ from bayeslaw.inference.config import SamplerConfig
 #: whether the cache was empty (the joint model: min ESS_bulk 28 vs 72). Strict IEEE arithmetic
 #: makes the compiled log density the same whatever the cache holds.
 REPRODUCIBLE_FLAGS = {"numba__fastmath": False}
+
+
+@contextlib.contextmanager
+def interruptible(*, raise_now: bool) -> Iterator[None]:
+    """Ctrl-C stays an interrupt, whatever the native code inside does with it.
+
+    nutpie answers Ctrl-C by stopping and returning the draws so far, and a Ctrl-C that lands in
+    numba's compiler is swallowed by a ctypes callback: either way a fit would go on and save a
+    broken posterior. The handler records the signal (and raises at once where the code inside
+    listens for it, ``raise_now``); the interrupt is raised again when that code returns.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    hit: list[int] = []
+
+    def handler(signum: int, _frame: object) -> None:
+        hit.append(signum)
+        if raise_now:
+            raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if hit:
+        raise KeyboardInterrupt
 
 
 def _cores(chains: int) -> int:
@@ -49,7 +81,7 @@ class CompiledSampler:
             import nutpie  # only the nutpie backend needs it (Rust extension, slow to import)
 
             t0 = time.perf_counter()
-            with pytensor.config.change_flags(**REPRODUCIBLE_FLAGS):
+            with interruptible(raise_now=False), pytensor.config.change_flags(**REPRODUCIBLE_FLAGS):
                 self._compiled = nutpie.compile_pymc_model(model, jitter_rvs=jittered(model))
             self.compile_seconds = time.perf_counter() - t0
 
@@ -68,24 +100,26 @@ class CompiledSampler:
             import nutpie  # the default backend, but only its compile and sample calls need it
 
             compiled = self._compiled.with_data(**data) if data else self._compiled
-            idata = nutpie.sample(
-                compiled,
-                draws=cfg.draws,
-                tune=cfg.tune,
-                chains=cfg.chains,
-                cores=_cores(cfg.chains),
-                seed=seed,
-                save_warmup=False,
-                progress_bar=progress,
-                adaptation=cfg.adaptation,
-                target_accept=cfg.target_accept,
-                maxdepth=cfg.max_treedepth,
-            )
+            with interruptible(raise_now=True):
+                idata = nutpie.sample(
+                    compiled,
+                    draws=cfg.draws,
+                    tune=cfg.tune,
+                    chains=cfg.chains,
+                    cores=_cores(cfg.chains),
+                    seed=seed,
+                    save_warmup=False,
+                    progress_bar=progress,
+                    adaptation=cfg.adaptation,
+                    target_accept=cfg.target_accept,
+                    maxdepth=cfg.max_treedepth,
+                )
         else:
             if data:
                 pm.set_data(data, model=self.model)
             logging.getLogger("pymc").setLevel(logging.WARNING if not progress else logging.INFO)
-            with warnings.catch_warnings(), pytensor.config.change_flags(**REPRODUCIBLE_FLAGS):
+            with (interruptible(raise_now=True), warnings.catch_warnings(),
+                  pytensor.config.change_flags(**REPRODUCIBLE_FLAGS)):
                 warnings.simplefilter("ignore", FutureWarning)
                 idata = pm.sample(
                     draws=cfg.draws,
