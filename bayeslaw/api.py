@@ -380,8 +380,9 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
-    scenarios = tuple(compute.SCENARIOS) if scenarios is None else (scenarios,) if isinstance(scenarios, str) \
-        else tuple(scenarios)
+    if scenarios is None:
+        scenarios = tuple(compute.SCENARIOS)
+    scenarios = (scenarios,) if isinstance(scenarios, str) else tuple(scenarios)  # one name is one scenario
     bounds.check_plan(N_S, C, scenarios, n_students)
     bounds.check_interval(prob)
     if max_draws is not None and max_draws < 1:

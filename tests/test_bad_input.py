@@ -78,6 +78,7 @@ CASES = [
      ["r"]),
     (["compare", "{d}/runs.csv", "--exclude", "loss >>> 3"], "--exclude", []),
     (["generate", "--out", "{d}/a_file"], "is a file", []),
+    (["generate", "--out", "{d}/a_file/sub"], "is a file, not a folder", []),
     (["prior-predictive", "--N", "7", "--D", "2e10"], "raw counts", []),
     (["backtest", "{d}/runs.csv", "--split", "compute:1e30", "--out-dir", "{d}/bt"], "holds out no runs", ["bt"]),
 ]

@@ -120,15 +120,13 @@ def check_student_tokens(D: np.ndarray) -> None:
 def check_writable(path: str | Path, flag: str, *, directory: bool = False) -> None:
     """That an output can be written, checked before any work: a file path (or a folder to write into)."""
     p = Path(path)
-    if directory:
-        if p.exists() and not p.is_dir():
-            raise InputError(f"{flag} {p} is a file; give a folder to write into")
-        parent = p if p.exists() else next((q for q in p.parents if q.exists()), Path("."))
-    else:
-        if p.is_dir():
-            raise InputError(f"{flag} {p} is a folder; give a file name, e.g. {p / 'posterior.nc'}")
-        parent = next((q for q in p.parents if q.exists()), Path("."))
-        if not parent.is_dir():
-            raise InputError(f"{flag} {p}: {parent} is a file, not a folder")
+    if directory and p.exists() and not p.is_dir():
+        raise InputError(f"{flag} {p} is a file; give a folder to write into")
+    if not directory and p.is_dir():
+        raise InputError(f"{flag} {p} is a folder; give a file name, e.g. {p / 'posterior.nc'}")
+    # the nearest existing folder the output (or its new folders) would be written into
+    parent = p if directory and p.exists() else next((q for q in p.parents if q.exists()), Path("."))
+    if not parent.is_dir():
+        raise InputError(f"{flag} {p}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {p}: cannot write in {parent} (permission denied); choose another place")

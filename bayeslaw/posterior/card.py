@@ -42,13 +42,12 @@ def package_versions() -> dict[str, str]:
     return out
 
 
-def card_hash(card: dict[str, Any]) -> str:
-    body = {k: card[k] for k in _HASHED}
-    return hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
-
-
 def _canonical(value: Any) -> bytes:
     return json.dumps(value, sort_keys=True, default=str).encode()
+
+
+def card_hash(card: dict[str, Any]) -> str:
+    return hashlib.sha256(_canonical({k: card[k] for k in _HASHED})).hexdigest()
 
 
 def _array_digest(h: Any, name: str, arr: xr.DataArray) -> None:
