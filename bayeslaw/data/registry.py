@@ -14,7 +14,7 @@ DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 
 @dataclass(frozen=True)
 class Shipped:
-    """A shipped supervised run table."""
+    """A shipped run table: a supervised one, or a distillation one (students)."""
 
     name: str
     path: str
@@ -22,6 +22,11 @@ class Shipped:
     description: str
     #: what the default filter does, in the words the model card records
     default_filter: str
+    law: str = "supervised"
+    #: how outputs name the data (reports, plan and predict print it)
+    provenance: str = ""
+    #: distillation tables: sd of a teacher's measured log loss around its true value, if stated
+    teacher_noise: float | None = None
 
 
 SHIPPED: dict[str, Shipped] = {
@@ -39,5 +44,18 @@ SHIPPED: dict[str, Shipped] = {
         "(Mis)Fitting (Li et al. 2025) final checkpoints, best peak LR per (model, tokens): 81 runs; "
         "the 3 runs of 0.105B tokens (loss ~6.2, still on the initial plateau) excluded by default",
         "excluded 3 runs of 0.105B tokens",
+    ),
+    "busbridge2025_digitized": Shipped(
+        "busbridge2025_digitized",
+        "distillation_busbridge2025_digitized/busbridge2025_digitized_students_fit.csv",
+        {"N_S": "N_S", "D_S": "D_S", "L_T": "L_T", "L_S": "L_S"},
+        "Busbridge et al. (2025) distilled students digitized from the paper's figures: 328 students "
+        "(143M-1.82B, 3.7e9-9.85e10 tokens) of 65 teachers known by their loss only; no supervised runs",
+        "",
+        law="distillation",
+        provenance="the paper's runs, digitized from its figures; supervised law from the Table 6 prior",
+        # read off plots: the validation-set error (~0.1%) plus a digitization error of a few
+        # tenths of a percent; docs/distillation.md compares 0.1% (a worse LOO fit, nu -> small).
+        teacher_noise=0.003,
     ),
 }

@@ -146,8 +146,9 @@ def _check_numeric(df: pd.DataFrame, col: Column) -> None:
             )
     if col.kind == "loss":
         if values.max() > bounds.MAX_LOSS:
+            rows = list(df.index[values > bounds.MAX_LOSS][:5])
             raise DataError(
-                f"column {col.name!r} has values up to {values.max():.4g}: losses must be "
+                f"column {col.name!r} has values up to {values.max():.4g} (rows {rows}): losses must be "
                 "cross-entropy in nats/token, not perplexity (take log(perplexity))"
             )
     df[col.name] = values.astype(float)
@@ -253,12 +254,46 @@ def validate_distillation(
             "or by its size and tokens 'N_T' and 'D_T' (or both)"
         )
     if has_LT and (df["L_S"] <= df["L_T"] * 0.5).any():
-        raise DataError("some students have L_S below half their teacher's L_T; check the columns")
+        rows = list(df.index[df["L_S"] <= df["L_T"] * 0.5][:5])
+        raise DataError(f"students at rows {rows} have L_S below half their teacher's L_T; check the columns")
     if "teacher_id" not in df:
         key = df[["N_T", "D_T"]] if has_NT else df[["L_T"]]
         df["teacher_id"] = key.round(6).astype(str).agg("|".join, axis=1)
+    if has_LT:
+        _check_one_loss_per_teacher(df)
     _check_duplicates(df, ["N_S", "D_S", "teacher_id"], "L_S", allow_duplicates)
     return df
+
+
+def _check_one_loss_per_teacher(df: pd.DataFrame) -> None:
+    spread = df.groupby("teacher_id")["L_T"].transform(lambda x: x.max() - x.min())
+    bad = spread.to_numpy() > 1e-9
+    if bad.any():
+        first = df.loc[bad, "teacher_id"].iloc[0]
+        rows = list(df.index[df["teacher_id"] == first][:8])
+        raise DataError(f"teacher {first!r} is given with different losses L_T at rows {rows} "
+                        f"({sorted(set(df.loc[rows, 'L_T'].round(6)))}); one teacher has one loss: fix L_T, or "
+                        "give the rows different teacher_id values if they are different teachers")
+
+
+def students_below_teacher(df: pd.DataFrame) -> list[int]:
+    """Rows whose student loss lies below its teacher's: allowed (a student can beat its teacher),
+    but the distillation law (Eq. 8) cannot produce them, so fits say which they are."""
+    if "L_T" not in df:
+        return []
+    return [int(i) for i in df.index[(df["L_S"] < df["L_T"]).to_numpy()]]
+
+
+def busbridge_protocol(df: pd.DataFrame) -> np.ndarray:
+    """Which of the paper's protocols each student of ``busbridge2025_digitized`` belongs to.
+
+    The teachers with students at the smallest student size distil IsoFLOP students (several
+    token counts per size): ``"fixed teacher, IsoFLOP students"``; the rest are the ladder of
+    IsoFLOP teachers distilled into students at ~20 tokens/parameter: ``"teacher ladder"``.
+    """
+    smallest = df["N_S"].min()
+    fixed = set(df.loc[df["N_S"] == smallest, "teacher_id"])
+    return np.where(df["teacher_id"].isin(fixed), "fixed teacher, IsoFLOP students", "teacher ladder")
 
 
 def table_hash(df: pd.DataFrame) -> str:
@@ -271,7 +306,7 @@ def table_hash(df: pd.DataFrame) -> str:
 
 
 def load_shipped(name: str, *, exclude_outliers: bool = True) -> pd.DataFrame:
-    """Load a table shipped in ``data/`` by name (``chinchilla`` or ``misfitting``).
+    """Load a table shipped in ``data/`` by name (see :data:`bayeslaw.data.registry.SHIPPED`).
 
     ``exclude_outliers`` drops, for ``chinchilla``, Epoch's 5 highest-loss runs (as Epoch
     did) and, for ``misfitting``, the 3 runs of 0.105B tokens, whose losses (~6.2 nats) are
@@ -292,39 +327,49 @@ def shipped_with_outliers(name: str) -> tuple[pd.DataFrame, np.ndarray]:
         outliers = raw["epoch_excluded_outlier"].to_numpy() != 0
     if name == "misfitting":
         outliers = raw["D"].to_numpy() < 2e8
-    table = validate_supervised(raw, spec.columns)
+    validator = validate_distillation if spec.law == "distillation" else validate_supervised
+    table = validator(raw, spec.columns)
     if len(table) != len(raw):
         raise DataError(f"shipped table {name!r} lost rows in validation; the file is damaged")
     return table, outliers
 
 
-def resolve(data: str | Path | pd.DataFrame, include_outliers: bool = False):
+def resolve(data: str | Path | pd.DataFrame, include_outliers: bool = False, *, law: str = "supervised"):
     """A shipped table by name, else a path or DataFrame; returns ``(table, source, filters)``.
 
     ``source`` and ``filters`` are what the model card records (None for a user's table).
+    A shipped table of the other law is refused with the names of this law's tables.
     """
     if isinstance(data, str) and data in SHIPPED:
+        if SHIPPED[data].law != law:
+            mine = sorted(k for k, v in SHIPPED.items() if v.law == law)
+            raise DataError(f"{data!r} is a shipped {SHIPPED[data].law} table, not a {law} one; "
+                            f"shipped {law} tables: {mine}")
         filt = "" if include_outliers else SHIPPED[data].default_filter
         return (load_shipped(data, exclude_outliers=not include_outliers),
                 f"data/{SHIPPED[data].path}", filt or None)
     return data, None, None
 
 
-def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
+def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame | None) -> tuple[pd.DataFrame, pd.DataFrame, np.ndarray]:
     """One row per teacher, the supervised runs that are not teachers, and each student's teacher index.
 
     A teacher is usually also a supervised run. Its measured loss must enter the model once:
     as the teacher's observation. So a supervised run whose (N, D) equals a teacher's
     (N_T, D_T) is moved out of the supervised table; its loss becomes the teacher's measured
-    loss when the distillation table gives none.
+    loss when the distillation table gives none. Without supervised runs (``sup=None``) the
+    supervised law comes from the prior alone and the returned supervised table is empty.
     """
+    without = sup is None
+    if without:
+        sup = pd.DataFrame({"N": pd.Series(dtype=float), "D": pd.Series(dtype=float),
+                            "loss": pd.Series(dtype=float)})
     cols = [c for c in ("N_T", "D_T", "L_T") if c in dis]
     teachers = dis[["teacher_id", *cols]].groupby("teacher_id", sort=True).first()
     if "L_T" in dis:
         spread = dis.groupby("teacher_id")["L_T"].agg(lambda x: x.max() - x.min())
         if (spread > 1e-9).any():
-            bad = list(spread.index[spread > 1e-9][:3])
-            raise DataError(f"teacher(s) {bad} have different L_T in different rows; one teacher, one loss")
+            _check_one_loss_per_teacher(dis)
     teachers = teachers.reset_index()
     if "L_T" not in teachers:
         teachers["L_T"] = np.nan
@@ -348,6 +393,6 @@ def split_teachers(dis: pd.DataFrame, sup: pd.DataFrame) -> tuple[pd.DataFrame, 
     rest = sup.drop(index=sup.index[sorted(set(drop))]).reset_index(drop=True)
     # teachers of known size and tokens inform the supervised law too
     n_sup = len(rest) + int((np.isfinite(teachers["N_T"]) & np.isfinite(teachers["D_T"])).sum())
-    if n_sup < 8:
+    if not without and n_sup < 8:
         raise DataError(f"only {n_sup} supervised runs (teachers included); the joint fit needs >= 8")
     return teachers, rest, index

@@ -97,3 +97,42 @@ def test_exact_duplicates_refused_and_repeated_seeds_kept():
     assert len(validate_supervised(pd.concat([runs, runs.iloc[[3]]]), allow_duplicates=True)) == 11
     seeds = pd.concat([runs, runs.iloc[[3, 5]].assign(loss=lambda d: d["loss"] + 0.01)], ignore_index=True)
     assert repeated_points(validate_supervised(seeds), ["N", "D"]) == 4
+
+
+def test_digitized_distillation_table_loads_with_its_protocols():
+    from bayeslaw.data.tables import busbridge_protocol, resolve, students_below_teacher
+
+    d = load_shipped("busbridge2025_digitized")
+    assert len(d) == 328 and d["L_T"].nunique() == 65 and d["teacher_id"].nunique() == 65
+    assert sorted(d["N_S"].unique()) == [1.43e8, 1.98e8, 5.46e8, 9.75e8, 1.82e9]
+    assert d["L_S"].min() >= 2.30  # the SOURCE's held-out students (L_S < 2.29) are not here
+    protocol = busbridge_protocol(d)
+    fixed = d.loc[protocol == "fixed teacher, IsoFLOP students", "teacher_id"].nunique()
+    # 11 teachers with students at 143M: 1 with 9 students, 5 with 11, 5 with 12 (the CSV by hand)
+    assert fixed == 11 and (protocol != "teacher ladder").sum() == 9 + 5 * 11 + 5 * 12
+    # 41 students below their (weak) teacher, counted by hand from the CSV
+    below = students_below_teacher(d)
+    assert len(below) == 41 and (d.loc[below, "L_S"] < d.loc[below, "L_T"]).all()
+    with pytest.raises(DataError, match="shipped distillation table, not a supervised one"):
+        resolve("busbridge2025_digitized")
+    with pytest.raises(DataError, match="shipped supervised table"):
+        resolve("chinchilla", law="distillation")
+
+
+def _students():
+    return load_shipped("busbridge2025_digitized").drop(columns="teacher_id").head(40).copy()
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (lambda d: d.assign(L_T=np.where(d.index == 4, -2.0, d["L_T"])), r"must be positive.*rows \[4\]"),
+        (lambda d: d.assign(L_T=np.where(d.index == 7, np.nan, d["L_T"])), r"NaN values at rows \[7\]"),
+        (lambda d: d.assign(L_T=np.where(d.index == 9, 25.0, d["L_T"])), r"rows \[9\].*not perplexity"),
+        # one teacher (by id) given twice with different losses
+        (lambda d: d.assign(teacher_id="t0", L_T=np.where(d.index == 3, 2.5, 2.4)), r"different losses L_T at rows"),
+    ],
+)
+def test_bad_teacher_losses_name_the_rows(mutate, message):
+    with pytest.raises(DataError, match=message):
+        validate_distillation(mutate(_students()))
