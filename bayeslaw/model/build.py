@@ -26,6 +26,17 @@ def observe_log_loss(name: str, mu, obs, *, likelihood: str, sigma, nu=None, dim
     return pm.Normal(name, mu=mu, sigma=sigma, observed=obs, dims=dims)
 
 
+#: The Student-t likelihood's degrees of freedom start here: below 1 a new run's predictive has no
+#: mean (small real tables gave nu < 1 draws, and a backtest a CRPS of 1e14). The prior "nu" is on
+#: ``nu - NU_MIN``; heavier tails than Cauchy are not what a scaling-law run's outliers look like.
+NU_MIN = 1.0
+
+
+def create_nu(prior) -> Any:
+    """The Student-t degrees of freedom ``nu = NU_MIN + x``, ``x`` with the prior given for "nu"."""
+    return pm.Deterministic("nu", NU_MIN + prior.create("nu_minus_one"))
+
+
 def create_supervised(spec: SupervisedSpec) -> dict[str, Any]:
     """Create the supervised coefficients (inside a model context) and their paper-scale twins."""
     p = spec.priors
@@ -62,7 +73,7 @@ def build_supervised(spec: SupervisedSpec, df: pd.DataFrame) -> pm.Model:
         log_loss = pm.Data("log_loss", np.log(df["loss"].to_numpy()), dims="run")
         c = create_supervised(spec)
         sigma = spec.priors["sigma"].create("sigma")
-        nu = spec.priors["nu"].create("nu") if spec.likelihood == "student_t" else None
+        nu = create_nu(spec.priors["nu"]) if spec.likelihood == "student_t" else None
         mu = supervised_mean(c, log_N, log_D)
         observe_log_loss(
             "obs", mu, log_loss, likelihood=spec.likelihood, sigma=sigma, nu=nu, dims="run"
@@ -82,7 +93,7 @@ def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_po
     """Mean of log student loss given the log power term (see :func:`distillation_power`)."""
     return laws.distillation_log_loss_from_power(log_L_T, log_L_tilde, log_power, c0=c["c0"],
                                                  log_k=c["log_k"], log_s=c["log_s"],
-                                                 log_d1=c["log_d1"], xp=xp)
+                                                 log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0), xp=xp)
 
 
 def _log_softplus(z):
@@ -117,6 +128,8 @@ def create_distillation(p: PriorSet) -> dict[str, Any]:
     size_shift = _log_softplus(pt.exp(c["log_s"]) * (BREAK_REF - c["log_d1"]))
     log_break_ref = p["log_k"].create_shifted("log_break_ref", size_shift)
     c["log_k"] = pm.Deterministic("log_k", log_break_ref - size_shift)
+    if "break_tilt" in p:  # the experimental extension (JointSpec.break_tilt)
+        c["break_tilt"] = p["break_tilt"].create("break_tilt")
     return c
 
 
@@ -157,15 +170,20 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
 
         c = create_supervised(sup_spec)
         c.update(create_distillation(p))
+        # Without supervised runs it stays its prior: the scatter of a new teacher given by size.
         sigma_sup = p["sigma_sup"].create("sigma_sup")
         sigma_dis = p["sigma_dis"].create("sigma_dis")
-        nu = p["nu"].create("nu") if spec.likelihood == "student_t" else None
+        nu = create_nu(p["nu"]) if spec.likelihood == "student_t" else None
 
-        observe_log_loss("obs", supervised_mean(c, log_N, log_D), log_loss,
-                         likelihood=spec.likelihood, sigma=sigma_sup, nu=nu, dims="run")
-        law_T = supervised_mean(c, np.log(N_T), np.log(D_T))
-        prior_mu = pt.where(has_size, law_T, np.log(2.5))
-        prior_sd = pt.where(has_size, sigma_sup, 0.5)
+        if len(sup):
+            observe_log_loss("obs", supervised_mean(c, log_N, log_D), log_loss,
+                             likelihood=spec.likelihood, sigma=sigma_sup, nu=nu, dims="run")
+        if has_size.any():
+            law_T = supervised_mean(c, np.log(N_T), np.log(D_T))
+            prior_mu = pt.where(has_size, law_T, np.log(2.5))
+            prior_sd = pt.where(has_size, sigma_sup, 0.5)
+        else:  # teachers known by their loss only: a vague prior, the measurement does the work
+            prior_mu, prior_sd = np.log(2.5), 0.5
         # Start each teacher at its measured loss: measured to ~0.2%, a random start e^+-1
         # away throws the students' likelihood and the first warm-up steps far off.
         start = np.log(np.where(measured, teachers["L_T"].to_numpy(), 2.5))

@@ -93,8 +93,9 @@ def test_other_samplers_agree_with_nutpie(sampler):
     if sampler == "numpyro":
         pytest.importorskip("numpyro")
     df = synthetic_supervised(n=40, seed=4)
-    ref = api.fit(df, seed=1, draws=500, tune=500, chains=2)
-    fit = api.fit(df, seed=1, draws=500, tune=500, chains=2, sampler=sampler)
+    # 2 x 1000: at 2 x 500 PyMC's r_hat reached 1.022 by chance (seed 1; 1.007 with seed 2)
+    ref = api.fit(df, seed=1, draws=1000, tune=500, chains=2)
+    fit = api.fit(df, seed=1, draws=1000, tune=500, chains=2, sampler=sampler)
     m = fit.card["diagnostics"]["metrics"]
     assert m["max_rhat"] < 1.02 and m["treedepth_hits"] >= 0 and m["divergences"] <= 2
     for k in ("E", "alpha", "beta"):
@@ -128,6 +129,7 @@ def test_shipped_posteriors_are_valid():
                    data_hash=table_hash(load_shipped(table)))
         assert fit.diagnostics_passed, (name, fit.card["diagnostics"]["failures"])
         assert api.diagnose(fit, Gates()).passed
+        assert float(fit.idata["posterior"]["nu"].min()) >= 1.0  # a new run's predictive has a mean
 
 
 def test_predict_and_optimum(chinchilla_fit):
