@@ -21,13 +21,13 @@ import numpy as np
 import pandas as pd
 
 from bayeslaw.core import bounds, compute, params
-from bayeslaw.core.errors import DataError, InputError, PosteriorError
+from bayeslaw.core.errors import DataError, DataWarning, InputError, PosteriorError
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.registry import SHIPPED
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config, escalation
 from bayeslaw.model.priors import Prior, read_prior_file
-from bayeslaw.model.spec import JointSpec, SupervisedSpec
+from bayeslaw.model.spec import JointSpec, SupervisedSpec, joint_preset
 from bayeslaw.reporting.question import Question, Teacher
 
 if TYPE_CHECKING:
@@ -58,8 +58,10 @@ def fit(
     gamma_free: bool = False,
     likelihood: str = "student_t",
     priors: str | Path | Mapping[str, Any] | None = None,
-    preset: str = "weak",
+    preset: str | None = None,
     preset_scale: float = 1.0,
+    teacher_noise: float | None = None,
+    supervised_scale: float | None = None,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -81,18 +83,26 @@ def fit(
     ----------
     data
         A CSV/parquet path, a DataFrame, or a shipped table name (``"chinchilla"``,
-        ``"misfitting"``). For ``law="distillation"`` the distillation table.
+        ``"misfitting"``; for ``law="distillation"`` the students, e.g. ``"busbridge2025_digitized"``).
     law
-        ``"supervised"`` or ``"distillation"`` (the joint model; needs ``supervised``).
+        ``"supervised"`` or ``"distillation"`` (the joint model).
     columns
         Mapping from canonical names (``N``, ``D``, ``loss``, ...) to the table's names.
     supervised
-        Distillation only: the supervised runs.
+        Distillation only: the supervised runs. Without them the supervised law comes from the
+        ``busbridge2025`` preset (Table 6) and is updated only through the students.
     gamma_free, likelihood, priors
         The law's form, the likelihood on log loss and prior overrides (a mapping or a
         JSON/TOML file).
     preset, preset_scale
-        Distillation only: the prior preset and a factor on its widths.
+        Distillation only: the prior preset (default ``"weak"`` with supervised runs,
+        ``"busbridge2025"`` without) and a factor on its widths.
+    teacher_noise
+        Distillation only: sd of a teacher's measured log loss around its true value (default: the
+        shipped table's stated estimate, else 0.2%).
+    supervised_scale
+        Distillation with the ``busbridge2025`` preset: a further factor on its supervised widths
+        (default: the shipped table's, 1/3 for the paper's own runs; else 1).
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin
@@ -131,18 +141,47 @@ def fit(
         tables.validate_supervised(table, columns, **checks)
         SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides or {})
     else:
-        if supervised is None:
-            raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
-        table, source, filters = data, None, None
-        tables.split_teachers(tables.validate_distillation(data, columns, **checks),
-                              tables.validate_supervised(supervised, **checks))
-        JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {})
+        table, source, filters = tables.resolve(data, include_outliers, law="distillation")
+        shipped = SHIPPED.get(data) if isinstance(data, str) else None
+        if shipped is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
+                             "maps the columns of your own files")
+        if teacher_noise is None and shipped is not None:
+            teacher_noise = shipped.teacher_noise
+        if supervised_scale is None and shipped is not None and supervised is None:
+            supervised_scale = shipped.supervised_scale
+        provenance = shipped.provenance if shipped is not None else None
+        preset = joint_preset(preset, supervised)
+        tables.split_teachers(tables.validate_distillation(table, columns, **checks),
+                              None if supervised is None else tables.validate_supervised(supervised, **checks))
+        JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
+                  **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
+                  **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import fit as inference  # heavy: PyMC, PyTensor, nutpie
 
+    if law == "distillation":
+        _warn_distillation_data(table, columns, supervised, checks)
     return inference.fit(table, law=law, supervised=supervised, columns=columns, source=source,
                          filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                          preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
-                         progress=progress, escalate=ladder[1:] if escalate else (), **checks)
+                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
+                         supervised_scale=supervised_scale,
+                         provenance=provenance if law == "distillation" else None, **checks)
+
+
+def _warn_distillation_data(table: Table, columns: Mapping[str, str] | None, supervised: Table | None,
+                            checks: Mapping[str, bool]) -> None:
+    """Python users get as warnings what the CLI prints from the card (:func:`~bayeslaw.reporting.text.fit_notes`)."""
+    import warnings  # only for these two notices
+
+    if supervised is None:
+        warnings.warn("no supervised runs: the supervised law comes from the busbridge2025 preset (Table 6 prior), "
+                      "updated only through the students", DataWarning, stacklevel=3)
+    below = tables.students_below_teacher(tables.validate_distillation(table, columns, **checks))
+    if below:
+        warnings.warn(f"{len(below)} students lie below their teacher's loss (rows {below[:12]}"
+                      f"{', ...' if len(below) > 12 else ''}): kept, but Eq. 8 cannot produce L_S < L_T",
+                      DataWarning, stacklevel=3)
 
 
 def load(path: str | Path, *, expect_law: str | None = None, data_hash: str | None = None) -> Fit:
@@ -453,8 +492,9 @@ def _is_fit(x: Any) -> bool:
 
 
 def backtest(data: Table, *, law: str = "supervised", supervised: Table | None = None,
-             splits: Sequence[str] = ("rolling",), student_threshold: float = 2.3,
-             supervised_threshold: float = 2.2, gamma_free: bool = False, likelihood: str = "student_t",
+             splits: Sequence[str] = ("rolling",), student_threshold: float | Sequence[float] = (2.45, 2.40),
+             supervised_threshold: float = 2.2, preset: str | None = None, teacher_noise: float | None = None,
+             gamma_free: bool = False, likelihood: str = "student_t",
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
              stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
@@ -466,13 +506,16 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     data
         A run table or a shipped table's name.
     law
-        ``"supervised"`` or ``"distillation"`` (the paper's protocol; needs ``supervised``).
+        ``"supervised"`` or ``"distillation"`` (the paper's protocol).
     supervised
-        Distillation only: the supervised runs.
+        Distillation only: the supervised runs (optional, as in :func:`fit`).
     splits
         Supervised: ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
     student_threshold, supervised_threshold
-        Distillation: fit students with ``L_S`` and runs with loss at or above these.
+        Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
+        predict the rest); supervised runs are fitted when their loss is at or above the other.
+    preset, teacher_noise
+        Distillation: as in :func:`fit`.
     gamma_free, likelihood, include_outliers, sampler, seed
         As in :func:`fit`.
     baseline
@@ -497,18 +540,30 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
-        if supervised is None:
-            raise InputError("a distillation backtest needs the supervised runs (--supervised TABLE)")
-        dis, sup = tables.validate_distillation(data, **checks), tables.validate_supervised(supervised, **checks)
+        table, _, _ = tables.resolve(data, include_outliers, law="distillation")
+        shipped = SHIPPED.get(data) if isinstance(data, str) else None
+        if teacher_noise is None and shipped is not None:
+            teacher_noise = shipped.teacher_noise
+        supervised_scale = shipped.supervised_scale if shipped is not None and supervised is None else None
+        preset = joint_preset(preset, supervised)
+        dis = tables.validate_distillation(table, **checks)
+        sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
+        thresholds = tuple(float(t) for t in np.atleast_1d(student_threshold))
+        for th in thresholds:
+            n_fit = int((dis["L_S"] >= th).sum())
+            if n_fit < 15 or n_fit == len(dis):
+                raise InputError(f"--student-threshold {th:g} keeps {n_fit} of {len(dis)} students to fit on; "
+                                 "choose one that leaves at least 15 to fit and one to predict "
+                                 f"(L_S spans {dis['L_S'].min():.4g}-{dis['L_S'].max():.4g})")
     else:
         table, _, _ = tables.resolve(data, include_outliers)
         df = tables.validate_supervised(table, **checks)
     from bayeslaw.validate import backtest as bt  # heavy: PyMC
 
     if law == "distillation":
-        result = bt.backtest_distillation(dis, sup,
-                                          student_threshold=student_threshold,
-                                          supervised_threshold=supervised_threshold, sampler=sampler, seed=seed,
+        result = bt.backtest_distillation(dis, sup, thresholds=thresholds, supervised_threshold=supervised_threshold,
+                                          preset=preset, teacher_noise=teacher_noise,
+                                          supervised_scale=supervised_scale, sampler=sampler, seed=seed,
                                           baseline=baseline, progress=progress)
     else:
         parsed = [s for spec in splits for s in bt.parse(spec, df)]

@@ -12,13 +12,14 @@ import json
 import os
 import signal
 import sys
+import warnings
 from typing import Any
 
 import numpy as np
 
 from bayeslaw.core import bounds
 from bayeslaw.core.compute import SCENARIOS
-from bayeslaw.core.errors import BayeslawError, DataError
+from bayeslaw.core.errors import BayeslawError, DataError, DataWarning
 from bayeslaw.data.registry import SHIPPED
 from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
 from bayeslaw.reporting import text
@@ -140,6 +141,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
         priors=args.priors,
         preset=args.preset,
         preset_scale=args.preset_scale,
+        teacher_noise=args.teacher_noise,
+        supervised_scale=args.supervised_scale,
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
         target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed,
@@ -196,6 +199,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             payload["optimum"] = text.prediction_records(opt)
         if not parts:
             raise DataError("give --N and --D for a prediction, or --budget for the optimum")
+    parts.insert(0, text.data_line(fit))
+    payload["data"] = text.data_line(fit).removeprefix("data: ")
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     _emit(args, "\n\n".join(parts), payload)
@@ -223,7 +228,7 @@ def cmd_plan(args: argparse.Namespace) -> int:
                              tuple(args.scenario), n_students=args.students, max_draws=args.draws,
                              seed=args.seed, prob=args.prob, progress=progress, backend=args.backend,
                              scheduler=args.scheduler, out=args.out)
-    parts = [text.format_plan(summary)]
+    parts = [text.data_line(fit), text.format_plan(summary)]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     if args.out:
@@ -274,7 +279,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
     bt, paths = _api().backtest(
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
-        student_threshold=args.student_threshold, supervised_threshold=args.supervised_threshold,
+        student_threshold=_floats(args.student_threshold, "--student-threshold"),
+        supervised_threshold=args.supervised_threshold,
         gamma_free=args.gamma == "free", likelihood=args.likelihood, include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
@@ -330,8 +336,15 @@ def build_parser() -> argparse.ArgumentParser:
                    help="fixed: gamma=1 (Chinchilla form); free: the distillation paper's form")
     f.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     f.add_argument("--priors", help="JSON or TOML file of prior overrides")
-    f.add_argument("--preset", choices=["weak", "busbridge2025"], default="weak",
-                   help="distillation only: prior preset")
+    f.add_argument("--preset", choices=["weak", "busbridge2025"], default=None,
+                   help="distillation only: prior preset (default weak with --supervised, busbridge2025 without: "
+                        "the supervised law then comes from Table 6's prior)")
+    f.add_argument("--teacher-noise", type=float, default=None,
+                   help="distillation only: sd of a teacher's measured log loss around its true value "
+                        "(default: the shipped table's stated estimate, else 0.002)")
+    f.add_argument("--supervised-scale", type=float, default=None,
+                   help="distillation with the busbridge2025 preset: a further factor on its supervised prior "
+                        "widths (default: the shipped table's, 1/3 for the paper's own runs; else 1)")
     f.add_argument("--preset-scale", type=float, default=1.0,
                    help="multiply the preset's prior widths")
     f.add_argument("--include-outliers", action="store_true",
@@ -387,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")
-    r.add_argument("posterior", nargs="?", default="models/distillation_SYNTHETIC_paper_design.nc",
+    r.add_argument("posterior", nargs="?", default="models/distillation_busbridge2025_digitized.nc",
                    help="a distillation (joint) posterior (default: the shipped one)")
     r.add_argument("--student", required=True, help="student size (parameters, raw count, e.g. 1e9)")
     r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")
@@ -414,7 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--split", nargs="+", default=["rolling"],
                    help="supervised splits: compute:C (fit 6ND < C), loss:L (fit loss >= L), largest:K, "
                         "rolling[:C1,C2,...] (default: rolling at the 50/65/80%% compute quantiles)")
-    b.add_argument("--student-threshold", type=float, default=2.3, help="distillation: fit students with L_S >= this")
+    b.add_argument("--student-threshold", nargs="+", default=["2.45", "2.40"],
+                   help="distillation: one split per threshold, fitting the students with L_S >= it "
+                        "(default 2.45 2.40)")
     b.add_argument("--supervised-threshold", type=float, default=2.2, help="distillation: fit runs with L >= this")
     b.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
     b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
@@ -452,6 +467,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # the API warns Python users of what the CLI prints from the model card itself
+    warnings.filterwarnings("ignore", category=DataWarning)
     try:
         return int(args.func(args) or 0)
     except BayeslawError as err:

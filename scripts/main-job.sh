@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
-.venv/bin/bayeslaw report models/distillation_SYNTHETIC_paper_design.nc \
+.venv/bin/bayeslaw report models/distillation_busbridge2025_digitized.nc \
     --student 1e9 --budget 1e20 1e21 1e22 --scenario teacher_inference --target 2.3 \
     --compare-scenarios teacher_pretraining \
     --out-dir reports --stem main_job_report "$@"

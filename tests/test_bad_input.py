@@ -12,6 +12,7 @@ import pytest
 from bayeslaw import api
 from bayeslaw.cli import main
 from bayeslaw.core.errors import BayeslawError, DataError, InputError
+from bayeslaw.data.tables import load_shipped
 from tests.conftest import ROOT, synthetic_supervised
 
 CHIN = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
@@ -32,6 +33,10 @@ def files(tmp_path_factory):
     (d / "folder").mkdir()
     (d / "a_file").write_text("not a folder")
     (d / "corrupt.nc").write_text("not a posterior")
+    students = load_shipped("busbridge2025_digitized").drop(columns="teacher_id").head(60)
+    students.assign(L_T=np.where(students.index == 5, np.nan, students["L_T"])).to_csv(d / "teacher_nan.csv",
+                                                                                         index=False)
+    students.to_csv(d / "students.csv", index=False)
     return d
 
 
@@ -49,7 +54,15 @@ CASES = [
     (["fit", "{d}/runs.csv", "--draws", "5"], "draws >= 10", []),
     (["fit", "{d}/runs.csv", "--target-accept", "1.5"], "target_accept must lie", []),
     (["fit", "{d}/runs.csv", "--priors", "{d}/missing.toml"], "does not exist", []),
-    (["fit", "{d}/runs.csv", "--law", "distillation"], "needs the supervised runs", []),
+    (["fit", "{d}/runs.csv", "--law", "distillation"], "lacks required column(s) ['N_S', 'D_S', 'L_S']", []),
+    (["fit", "{d}/students.csv", "--law", "distillation", "--preset", "weak", "--out", "{d}/p.nc"],
+     "without supervised runs the supervised law must come from the busbridge2025 preset", ["p.nc"]),
+    (["fit", "{d}/teacher_nan.csv", "--law", "distillation", "--out", "{d}/p.nc"], "NaN values at rows [5]",
+     ["p.nc"]),
+    (["fit", "busbridge2025_digitized"], "shipped distillation table, not a supervised one", []),
+    (["fit", "busbridge2025_digitized", "--law", "distillation", "--teacher-noise", "0"], "teacher_noise", []),
+    (["backtest", "busbridge2025_digitized", "--law", "distillation", "--student-threshold", "2.2",
+      "--out-dir", "{d}/bt"], "keeps 328 of 328 students", ["bt"]),
     (["predict", CHIN, "--N", "1e9"], "give --N and --D together", []),
     (["predict", CHIN, "--N", "1e9", "2e9", "3e9", "--D", "1e10", "2e10"], "same length", []),
     (["predict", CHIN, "--N", "7", "--D", "1.4e12"], "raw counts", []),

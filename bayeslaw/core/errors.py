@@ -30,3 +30,7 @@ class PosteriorError(InputError):
 
 class SetupError(BayeslawError, RuntimeError):
     """The environment lacks something a requested path needs (an extra, a JAX setting)."""
+
+
+class DataWarning(UserWarning):
+    """Something in the data a user should know, that does not stop a fit (e.g. students below their teacher)."""

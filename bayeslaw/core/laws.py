@@ -16,6 +16,7 @@ underflow, which the distillation break does during warm-up).
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
@@ -195,6 +196,7 @@ def distillation_log_loss_slopes(
     log_k: Array,
     log_s: Array,
     log_d1: Array,
+    break_tilt: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Distillation law in the "slopes" parameterisation that the joint model samples.
@@ -210,7 +212,7 @@ def distillation_log_loss_slopes(
     power = distillation_power_slopes(log_N_S, log_D_S, log_size_amp=log_size_amp,
                                       log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, xp=xp)
     return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
-                                            log_s=log_s, log_d1=log_d1, xp=xp)
+                                            log_s=log_s, log_d1=log_d1, break_tilt=break_tilt, xp=xp)
 
 
 def distillation_power_slopes(
@@ -245,13 +247,24 @@ def distillation_log_loss_from_power(
     log_k: Array,
     log_s: Array,
     log_d1: Array,
+    break_tilt: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
-    """``log L_S`` from the teacher, the student's supervised loss and the log power term."""
+    """``log L_S`` from the teacher, the student's supervised loss and the log power term.
+
+    ``break_tilt`` (0 in the paper) is an experimental extension: the break's ratio becomes
+    ``L_T / (d1 L~_S (L~_S / 2.5)^tilt)``, so that where the break sits moves with the student's
+    capacity (docs/distillation.md compares it with the paper's form by PSIS-LOO).
+    """
     k = xp.exp(log_k)
     s = xp.exp(log_s)
-    brk = -k * _softplus(s * (log_L_T - log_L_S_tilde - log_d1), xp)
+    x = log_L_T - log_L_S_tilde - log_d1 - break_tilt * (log_L_S_tilde - LOG_TILT_REF)
+    brk = -k * _softplus(s * x, xp)
     return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + log_power)
+
+
+#: The student supervised loss at which the break tilt leaves the break where the paper puts it.
+LOG_TILT_REF = math.log(2.5)
 
 
 def distillation_log_loss_sampled(
@@ -272,6 +285,6 @@ def distillation_log_loss_sampled(
         log_N_S, log_D_S, log_L_T, log_L_S_tilde,
         log_size_amp=size_amp, log_data_amp=data_amp,
         P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
-        log_d1=c["log_d1"], xp=xp,
+        log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0), xp=xp,
     )
 

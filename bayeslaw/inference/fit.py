@@ -15,12 +15,19 @@ import pymc as pm
 
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.seeds import Streams
-from bayeslaw.data.tables import repeated_points, split_teachers, table_hash, validate_distillation, validate_supervised
+from bayeslaw.data.tables import (
+    repeated_points,
+    split_teachers,
+    students_below_teacher,
+    table_hash,
+    validate_distillation,
+    validate_supervised,
+)
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_joint, build_supervised
 from bayeslaw.model.priors import Prior
-from bayeslaw.model.spec import JointSpec, SupervisedSpec
+from bayeslaw.model.spec import SUPERVISED_FROM_PRIOR, JointSpec, SupervisedSpec, joint_preset
 from bayeslaw.posterior.card import Fit, make_card
 from bayeslaw.posterior.diagnostics import Gates, diagnose
 
@@ -90,7 +97,7 @@ def fit(
     gamma_free: bool = False,
     likelihood: str = "student_t",
     priors: Mapping[str, Prior | Mapping[str, Any]] | None = None,
-    preset: str = "weak",
+    preset: str | None = None,
     preset_scale: float = 1.0,
     sampler: SamplerConfig | None = None,
     seed: int = 0,
@@ -101,6 +108,10 @@ def fit(
     allow_duplicates: bool = False,
     losses_in_nats: bool = False,
     escalate: Sequence[SamplerConfig] = (),
+    teacher_noise: float | None = None,
+    provenance: str | None = None,
+    break_tilt: bool = False,
+    supervised_scale: float | None = None,
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -113,7 +124,8 @@ def fit(
         ``"supervised"``: ``L = E + (A/N^alpha + B/D^beta)^gamma``. ``"distillation"``: the joint
         supervised + distillation model (:func:`bayeslaw.model.build.build_joint`).
     supervised
-        Distillation only: the supervised runs (the teachers' law).
+        Distillation only: the supervised runs (the teachers' law). Without them the supervised
+        law comes from the ``busbridge2025`` preset (Table 6), updated only through the students.
     columns, supervised_columns
         Mappings from canonical names (``N``, ``D``, ``loss``, ...) to the tables' names.
     gamma_free
@@ -123,7 +135,8 @@ def fit(
     priors
         Overrides of the default priors by parameter name.
     preset, preset_scale
-        Distillation only: the prior preset (``"weak"`` or ``"busbridge2025"``) and a factor on its widths.
+        Distillation only: the prior preset (``"weak"`` or ``"busbridge2025"``; default ``"weak"``
+        with supervised runs, ``"busbridge2025"`` without) and a factor on its widths.
     sampler
         NUTS settings; default the law's (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
     seed
@@ -137,6 +150,13 @@ def fit(
         perplexities (recorded in the card).
     escalate
         Settings to try in turn if the fit fails its gates (see :func:`sample_fit`).
+    teacher_noise
+        Distillation only: sd of a teacher's measured log loss around its true value (default
+        :class:`~bayeslaw.model.spec.JointSpec`'s).
+    provenance
+        How outputs name the data (shipped tables carry their own).
+    break_tilt, supervised_scale
+        Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`.
 
     Returns
     -------
@@ -153,16 +173,21 @@ def fit(
         model = build_supervised(spec, df)
         record = data_record(df, source or table, columns, filters, checks)
     else:
-        if supervised is None:
-            raise InputError("a distillation fit needs the supervised runs (--supervised TABLE)")
+        preset = joint_preset(preset, supervised)
         dis = validate_distillation(table, columns, **checks)
-        sup = validate_supervised(supervised, supervised_columns, **checks)
+        sup = None if supervised is None else validate_supervised(supervised, supervised_columns, **checks)
         teachers, rest, index = split_teachers(dis, sup)
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
-                         priors=dict(priors or {}))
+                         priors=dict(priors or {}), break_tilt=break_tilt,
+                         **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
+                         **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
         model = build_joint(spec, dis, rest, teachers, index)
-        record = data_record(dis, table, columns, checks=checks)
-        record["supervised"] = data_record(rest, supervised, supervised_columns, checks=checks)
+        record = data_record(dis, source or table, columns, filters, checks=checks)
+        record["supervised"] = (data_record(rest, supervised, supervised_columns, checks=checks) if sup is not None
+                                else {"n_runs": 0, "source": SUPERVISED_FROM_PRIOR})
         record["teachers"] = {"n": len(teachers), "ids": teachers["teacher_id"].astype(str).tolist(),
                               "index": index.tolist()}
+        record["students_below_teacher"] = students_below_teacher(dis)
+        if provenance:
+            record["provenance"] = provenance
     return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress, escalate=escalate)

@@ -11,9 +11,25 @@ from typing import Any
 
 from bayeslaw.core.errors import InputError
 from bayeslaw.model.presets import PRESETS, busbridge2025_preset, distillation_defaults, supervised_defaults
-from bayeslaw.model.priors import Prior, PriorSet, from_json, merge, to_json
+from bayeslaw.model.priors import N, Prior, PriorSet, from_json, merge, to_json
 
 LIKELIHOODS = ("student_t", "normal")
+
+
+SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
+
+
+def joint_preset(preset: str | None, supervised: Any) -> str:
+    """The joint model's preset: ``weak`` with supervised runs, ``busbridge2025`` without them.
+
+    Without supervised runs nothing but the prior fixes the supervised law, so a weak prior is refused.
+    """
+    if supervised is None:
+        if preset not in (None, "busbridge2025"):
+            raise InputError(f"without supervised runs the supervised law must come from the busbridge2025 preset "
+                             f"(Table 6), not {preset!r}: drop --preset, or give the supervised runs (--supervised)")
+        return "busbridge2025"
+    return preset or "weak"
 
 
 @dataclass(frozen=True)
@@ -81,6 +97,13 @@ class JointSpec:
         not learned: with one measurement per teacher it cannot be told apart from the
         teacher's own deviation from the supervised law (a prototype that learned it
         sampled with r_hat 1.5).
+    supervised_scale
+        ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
+        (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
+    break_tilt
+        Experimental, for model comparison only: let the break's location move with the
+        student's capacity (:func:`bayeslaw.core.laws.distillation_log_loss_from_power`), prior
+        ``Normal(0, 0.5)``. Posteriors with it are refused by the planner.
     """
 
     likelihood: str = "student_t"
@@ -88,6 +111,8 @@ class JointSpec:
     preset_scale: float = 1.0
     priors: dict[str, Prior] = field(default_factory=dict)
     teacher_noise: float = 0.002
+    break_tilt: bool = False
+    supervised_scale: float = 1.0
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -98,6 +123,11 @@ class JointSpec:
             raise InputError(f"preset must be 'weak' or 'busbridge2025', got {self.preset!r}")
         if not self.preset_scale > 0:
             raise InputError("preset_scale must be positive")
+        if not self.supervised_scale > 0:
+            raise InputError("supervised_scale must be positive")
+        if self.supervised_scale != 1.0 and self.preset != "busbridge2025":
+            raise InputError("supervised_scale narrows the busbridge2025 preset's supervised priors; it needs that "
+                             "preset")
         object.__setattr__(self, "priors", self.resolved_priors())
         for name in ("log_k", "log_s"):  # sampled as shifts (see build.create_distillation)
             self.priors[name].location_keys(name)
@@ -108,17 +138,22 @@ class JointSpec:
 
     def resolved_priors(self) -> PriorSet:
         if self.preset == "busbridge2025":
-            base = busbridge2025_preset(likelihood=self.likelihood, scale=self.preset_scale)
+            base = busbridge2025_preset(likelihood=self.likelihood, scale=self.preset_scale,
+                                        supervised_scale=self.supervised_scale)
         else:
             base = distillation_defaults(likelihood=self.likelihood)
+        if self.break_tilt:
+            base = base | {"break_tilt": N(0.0, 0.5)}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
         return {"law": self.law, "likelihood": self.likelihood, "preset": self.preset,
                 "preset_scale": self.preset_scale, "priors": to_json(self.priors),
-                "teacher_noise": self.teacher_noise}
+                "teacher_noise": self.teacher_noise} | ({"break_tilt": True} if self.break_tilt else {}) | (
+                    {"supervised_scale": self.supervised_scale} if self.supervised_scale != 1.0 else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
         return cls(d["likelihood"], d["preset"], float(d["preset_scale"]), from_json(d["priors"]),
-                   float(d["teacher_noise"]))
+                   float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
+                   float(d.get("supervised_scale", 1.0)))

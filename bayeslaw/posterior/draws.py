@@ -12,7 +12,7 @@ import pandas as pd
 import xarray as xr
 
 from bayeslaw.core import params
-from bayeslaw.core.errors import InputError
+from bayeslaw.core.errors import InputError, PosteriorError
 from bayeslaw.posterior.card import Fit
 
 SCALES = ("sampled", "paper")
@@ -43,6 +43,8 @@ def coefficients(fit: Fit, scale: str = "sampled") -> xr.Dataset:
     sup, dis = ((params.SUPERVISED_SAMPLED, params.DISTILLATION_SAMPLED) if scale == "sampled"
                 else (params.SUPERVISED_PAPER, params.DISTILLATION_PAPER))
     names = [*sup, *(dis if fit.law == "distillation" else ())]
+    if "break_tilt" in fit.idata["posterior"].data_vars:  # the experimental extension
+        names.append("break_tilt")
     got = fit.draws([n for n in names if n in fit.idata["posterior"].data_vars])
     got.setdefault("gamma", np.ones_like(got["alpha"]))
     return xr.Dataset({n: ("draw", got[n]) for n in names})
@@ -55,7 +57,11 @@ def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 def laws(fit: Fit) -> params.Laws:
     """Paper-scale coefficient draws as the planner's :class:`~bayeslaw.core.params.Laws`."""
-    return params.Laws(**as_arrays(coefficients(fit, "paper")))
+    if fit.card["spec"].get("break_tilt"):
+        raise PosteriorError("this posterior has the experimental break tilt, which the planner does not model; "
+                             "plan with a posterior of the paper's form (e.g. the shipped one)")
+    ds = coefficients(fit, "paper")
+    return params.Laws(**{k: v.values for k, v in ds.data_vars.items()})
 
 
 def summary(fit: Fit, prob: float = SUMMARY_PROB) -> pd.DataFrame:

@@ -100,8 +100,10 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     """
     obs = fit.idata["observed_data"].to_dataset()
     c = as_arrays(coefficients(fit))
-    out = [("obs", supervised_log_mean(c, np.exp(obs["log_N"].values), np.exp(obs["log_D"].values)),
-            obs["log_loss"].values, SUPERVISED_NOISE[fit.law])]
+    out = []
+    if obs["log_N"].size:  # a joint fit without supervised runs has none
+        out.append(("obs", supervised_log_mean(c, np.exp(obs["log_N"].values), np.exp(obs["log_D"].values)),
+                    obs["log_loss"].values, SUPERVISED_NOISE[fit.law]))
     if fit.law == "distillation":
         teacher = np.asarray(fit.card["data"]["teachers"]["index"])
         log_L_T = fit.draws(["log_L_T"])["log_L_T"][:, teacher]

@@ -34,7 +34,7 @@ def fitted_scale(fit: Fit) -> FittedScale:
     obs = fit.idata["observed_data"]
     sizes, computes = [], []
     for n, d in (("log_N", "log_D"), ("log_N_S", "log_D_S")):
-        if n in obs.data_vars:
+        if n in obs.data_vars and obs[n].size:  # a joint fit without supervised runs has none
             N, D = np.exp(obs[n].values), np.exp(obs[d].values)
             sizes.append(N.max())
             computes.append((6.0 * N * D).max())

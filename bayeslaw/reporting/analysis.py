@@ -26,6 +26,7 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.seeds import Streams
+from bayeslaw.data.registry import data_provenance
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.planning.teacher import distill_with_teacher
@@ -171,6 +172,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         warns.append("this posterior was fitted to SYNTHETIC runs generated from the paper's published law, not to "
                      "measured runs: it shows what the paper's law implies, with the uncertainty such a study would "
                      "leave")
+    elif fit.card["data"].get("provenance"):
+        warns.append(f"data: {data_provenance(fit.card)}")
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
     prov.update(fitted_size=scale.size, fitted_compute=scale.compute)

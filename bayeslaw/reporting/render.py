@@ -246,8 +246,9 @@ def make_figures(a: Analysis) -> dict[str, bytes]:
     out["allocations"] = figures.png(figures.allocations(a.recipe, prob=q.prob, budgets=q.budgets))
     out["capacity_gap"] = figures.png(figures.capacity_gap(a.capacity, N_S=a.capacity_point[0],
                                                            D_S=a.capacity_point[1]))
-    for suffix, name in zip(("sup", "dis"), a.ppc, strict=False):
-        obs, pred = a.ppc[name]
+    suffixes = {"supervised runs": "sup", "distilled students": "dis"}
+    for name, (obs, pred) in a.ppc.items():  # a joint fit without supervised runs has students only
+        suffix = suffixes[name]
         out[f"ppc_intervals_{suffix}"] = figures.png(figures.ppc_intervals(obs, pred, title=name))
         out[f"ppc_pit_{suffix}"] = figures.png(figures.ppc_pit(obs, pred, title=name))
     return out

@@ -13,6 +13,7 @@ import numpy as np
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
 from bayeslaw.core.fmt import sci
+from bayeslaw.data.registry import data_provenance
 
 if TYPE_CHECKING:  # annotations only: importing these loads xarray and ArviZ
     import pandas as pd
@@ -34,6 +35,11 @@ def every_tenth(callback: Callable[[int, int], None]) -> Callable[[int, int], No
             callback(done, total)
 
     return progress
+
+
+def data_line(fit: Fit) -> str:
+    """One line naming the data a posterior was fitted to (every output that predicts says it)."""
+    return f"data: {data_provenance(fit.card)}"
 
 
 def failed_banner(fit: Fit) -> str:
@@ -69,6 +75,7 @@ def format_fit(fit: Fit, summary: pd.DataFrame) -> str:
                      "each is kept as a run of its own")
     if data.get("checks_overridden"):
         lines.append(f"note: data checks overridden: {', '.join(data['checks_overridden'])}")
+    lines += [f"note: {w}" for w in fit_notes(fit)]
     attempts = card.get("attempts", [])
     if len(attempts) > 1:
         lines.append("sampler attempts (a fit that fails its gates is retried with safer settings):")
@@ -87,6 +94,38 @@ def format_fit(fit: Fit, summary: pd.DataFrame) -> str:
     else:
         lines.append(failed_banner(fit))
     return "\n".join(lines)
+
+
+def identification_groups(contraction: dict[str, float]) -> dict[str, list[str]]:
+    """Sampled parameters grouped by posterior sd / prior sd: measured by the data (< 0.3), partly
+    the prior's (< 0.7) and the prior's (>= 0.7)."""
+    out: dict[str, list[str]] = {"data": [], "partly prior": [], "prior": []}
+    for k, v in contraction.items():
+        out["data" if v < 0.3 else ("partly prior" if v < 0.7 else "prior")].append(k)
+    return out
+
+
+def fit_notes(fit: Fit) -> list[str]:
+    """What a user must know about a fit's data beyond its diagnostics: where the supervised law came
+    from, students below their teacher, and which coefficients the runs measure."""
+    data, notes = fit.card["data"], []
+    if fit.law != "distillation":
+        return notes
+    sup = data.get("supervised") or {}
+    if not sup.get("n_runs"):
+        notes.append("no supervised runs: the supervised law (L~_S in the break) comes from the busbridge2025 "
+                     "preset, a prior centred on the paper's Table 6, updated only through the students")
+    below = data.get("students_below_teacher") or []
+    if below:
+        shown = ", ".join(map(str, below[:12])) + (", ..." if len(below) > 12 else "")
+        notes.append(f"{len(below)} students lie below their teacher's loss (rows {shown}): kept (a student can "
+                     "beat its teacher), but Eq. 8 cannot produce L_S < L_T, so the law misses them")
+    groups = identification_groups(fit.card.get("diagnostics", {}).get("metrics", {}).get("contraction", {}))
+    if any(groups.values()):
+        notes.append("identification (posterior sd / prior sd): measured by these runs: "
+                     f"{', '.join(groups['data']) or 'none'}; partly: {', '.join(groups['partly prior']) or 'none'}; "
+                     f"the prior's: {', '.join(groups['prior']) or 'none'}")
+    return notes
 
 
 def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
@@ -114,6 +153,9 @@ def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
         for k, v in m["contraction"].items():
             tag = "data" if v < 0.3 else ("partly prior" if v < 0.7 else "PRIOR")
             lines.append(f"  {k:<14} {v:6.3f}  {tag}")
+        if fit.law == "distillation" and not (fit.card["data"].get("supervised") or {}).get("n_runs"):
+            lines.append("  (no supervised runs: the supervised coefficients are the busbridge2025 preset's, "
+                         "updated only through the students)")
     lines.append("")
     if diag.passed:
         lines.append("RESULT: PASSED every gate")

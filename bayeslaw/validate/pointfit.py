@@ -52,18 +52,19 @@ def epoch_grid() -> list[np.ndarray]:
 
 @dataclass(frozen=True)
 class SupervisedPoint:
-    """A point fit of the Chinchilla-form law (gamma = 1)."""
+    """A point value of the supervised law (a Chinchilla-form fit has gamma = 1)."""
 
     E: float
     A: float
     B: float
     alpha: float
     beta: float
+    gamma: float = 1.0
 
     def log_loss(self, N, D) -> np.ndarray:
         return laws.supervised_log_loss(np.log(np.asarray(N, float)), np.log(np.asarray(D, float)),
                                         log_E=np.log(self.E), log_A=np.log(self.A), log_B=np.log(self.B),
-                                        alpha=self.alpha, beta=self.beta, gamma=1.0)
+                                        alpha=self.alpha, beta=self.beta, gamma=self.gamma)
 
 
 def fit_supervised(N, D, loss, *, weights=None, starts=None, tight: bool = True) -> SupervisedPoint:
@@ -100,9 +101,31 @@ def distillation_starts(n: int = 64, seed: int = 0) -> np.ndarray:
     return lo + (hi - lo) * rng.random((n, lo.size))
 
 
+#: The paper's Huber delta for both of its laws (Appendix F.3), 10x smaller than Epoch's.
+PAPER_HUBER_DELTA = 1e-4
+
+
+def paper_distillation_grid(n: int = 256) -> np.ndarray:
+    """``n`` starts evenly thinned from the paper's grid of initialisations (Appendix F.3).
+
+    The paper's grid: log A', log B' in {0, 5, ..., 20}; alpha', beta', gamma' in {0, 0.5, 1};
+    c0, c1, f1 in {0, 0.5, 1, 1.5}; log d1 in {-1, -0.5, ..., 1}: 216,000 starts. Zeros of the
+    coefficients fitted on a log scale here (gamma', c1, f1) start at 0.05 instead.
+    """
+    axes = [np.arange(0, 25, 5.0), np.arange(0, 25, 5.0), [0.0, 0.5, 1.0], [0.0, 0.5, 1.0],
+            np.log([0.05, 0.5, 1.0]), [0.0, 0.5, 1.0, 1.5], np.log([0.05, 0.5, 1.0, 1.5]),
+            np.log([0.05, 0.5, 1.0, 1.5]), np.arange(-1, 1.5, 0.5)]
+    grid = np.array(list(itertools.product(*axes)))
+    return grid[np.linspace(0, len(grid) - 1, min(n, len(grid))).astype(int)]
+
+
 def fit_distillation(N_S, D_S, L_T, L_S, supervised: SupervisedPoint, *, starts=None,
                      delta: float = HUBER_DELTA) -> dict[str, float]:
-    """The paper's recipe: the supervised point fit gives L~_S, then Huber + L-BFGS-B on log L_S."""
+    """The paper's recipe: a supervised point law gives L~_S, then Huber + L-BFGS-B on log L_S.
+
+    ``supervised`` is a point fit of the supervised runs, or, without them, Table 6's values (as
+    public reimplementations do); the nine distillation coefficients are free.
+    """
     N_S, D_S, L_T, L_S = (np.asarray(x, float) for x in (N_S, D_S, L_T, L_S))
     L_tilde = np.exp(supervised.log_loss(N_S, D_S))
     log_LS = np.log(L_S)
