@@ -290,7 +290,8 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
 
 
 def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
-                         prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
+                         prob: float = 0.9, kind: str = "eti", seed: int = 0, margin: float | None = None
+                         ) -> xr.Dataset:
     """Student-loss bands for a distillation posterior.
 
     Parameters
@@ -303,23 +304,38 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
         The teacher: its measured loss, or its size and tokens.
     prob, kind, seed
         The interval and the seed of the new-run noise.
+    margin
+        The practical-equivalence margin (nats) of the verdict (:func:`bayeslaw.decide.verdict`;
+        default :data:`bayeslaw.decide.MARGIN`).
 
     Returns
     -------
     xarray.Dataset
-        ``loss_mean``, ``loss_new``, ``loss_supervised`` and ``gain`` with dims ``(draw, point)`` and
-        their summaries with dims ``(point,)`` (see :func:`bayeslaw.posterior.students.predict`).
+        ``loss_mean``, ``loss_new``, ``loss_supervised`` and ``difference`` (distilled minus supervised,
+        negative: distillation better) with dims ``(draw, point)`` and
+        their summaries with dims ``(point,)`` (see :func:`bayeslaw.posterior.students.predict`); the
+        verdict of the difference (``verdict``, ``p_better``, ``p_better_margin``, ``p_worse_margin``,
+        ``p_tied``) with dims ``(point,)``.
     """
     N_S, D_S = _points(N_S, D_S)
     bounds.check_points(N_S, D_S)
     bounds.check_interval(prob, kind)
+    from bayeslaw import decide  # heavy: xarray
     from bayeslaw.posterior import students  # heavy: ArviZ
 
-    return students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed)
+    ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed)
+    v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
+    for name in v.data_vars:
+        ds[name] = v[name]
+    ds.attrs.update(v.attrs)
+    return ds
 
 
-def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti") -> xr.Dataset:
-    """Compute-optimal supervised ``N*, D*, L*`` at budgets (FLOPs = 6ND) as distributions.
+FLOP_CONVENTIONS = {"3fnd": "3 F(N) D (the paper's; F(N) forward FLOPs per token, App. H)", "6nd": "6 N D"}
+
+
+def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flops: str = "3fnd") -> xr.Dataset:
+    """Compute-optimal supervised ``N*, D*, L*`` at budgets as distributions.
 
     Parameters
     ----------
@@ -329,19 +345,63 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti") -> 
         Compute budgets in FLOPs (>= 1e12).
     prob, kind
         The interval's probability and kind.
+    flops
+        ``"3fnd"`` (default): FLOPs are 3 F(N) D, as in the paper and the planner, so a budget gives
+        the same N* everywhere in bayeslaw; ``"6nd"``: Chinchilla's 6 N D (closed form).
 
     Returns
     -------
     xarray.Dataset
         ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)`` and their summaries with dims
-        ``(budget,)`` (see :func:`bayeslaw.posterior.predict.optimum_6nd`).
+        ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention.
     """
     C = np.atleast_1d(np.asarray(budgets, float))
     bounds.check_optimum_budgets(C)
     bounds.check_interval(prob, kind)
+    if flops not in FLOP_CONVENTIONS:
+        raise InputError(f"flops (--flops) must be one of {sorted(FLOP_CONVENTIONS)}, got {flops!r}")
     from bayeslaw.posterior import predict as posterior_predict  # heavy: ArviZ
 
-    return posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
+    if flops == "6nd":
+        ds = posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
+    else:
+        from bayeslaw.planning.optima import supervised_optimum  # the planner's search, numpy only
+        from bayeslaw.posterior.draws import laws
+
+        o = supervised_optimum(laws(fit), C)
+        ds = posterior_predict.summarise_draws({"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}, {"C": C},
+                                               prob=prob, kind=kind).rename({"point": "budget"})
+    ds.attrs["flops"] = FLOP_CONVENTIONS[flops]
+    return ds
+
+
+def prediction_warnings(fit: Fit, result: Mapping[str, Any]) -> list[str]:
+    """What ``bayeslaw predict`` must say beside its numbers: failed gates, the data, the reach of its points.
+
+    Parameters
+    ----------
+    fit
+        The posterior predicted from.
+    result
+        ``{"prediction": records, "optimum": records}`` as the CLI builds them
+        (:func:`bayeslaw.reporting.text.prediction_records`).
+
+    Returns
+    -------
+    list of str
+        The warnings, in the order to show them.
+    """
+    from bayeslaw.reporting.caveats import point_warnings  # heavy: xarray
+
+    points: list[tuple[str, float, float]] = []
+    pred = result.get("prediction") or {}
+    size, tokens = ("N_S", "D_S") if "N_S" in pred else ("N", "D")
+    for N, D in zip(pred.get(size, []), pred.get(tokens, []), strict=False):
+        points.append((f"prediction at N={N:.3g}, D={D:.3g}", N, D))
+    opt = result.get("optimum") or {}
+    for c, N, D in zip(opt.get("C", []), opt.get("N_opt_median", []), opt.get("D_opt_median", []), strict=False):
+        points.append((f"optimum at {c:.3g} FLOPs (median)", N, D))
+    return point_warnings(fit, points)
 
 
 def prior_predictive(
@@ -394,7 +454,8 @@ def prior_predictive(
 def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | None = None, *,
          n_students: int = 1, max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9,
          chunk: int | None = None, backend: str = "numpy", scheduler: str | None = None,
-         progress: Any = None, out: str | Path | None = None) -> tuple[xr.Dataset, xr.Dataset]:
+         progress: Any = None, out: str | Path | None = None, margin: float | None = None,
+         teacher_cap: float | None = bounds.TEACHER_CAP_RATIO) -> tuple[xr.Dataset, xr.Dataset]:
     """Distil or train supervised? Per-draw optima and their summary (see :mod:`bayeslaw.planning`).
 
     Parameters
@@ -409,13 +470,19 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
         Subsamples the posterior (seeded by ``seed``) to bound the work.
     out
         Also write the per-draw grid there (netCDF, atomically).
+    margin
+        The practical-equivalence margin (nats) of the verdicts (default :data:`bayeslaw.decide.MARGIN`).
+    teacher_cap
+        Teacher inference: the teacher's pretraining compute at most this multiple of the budget (default
+        :data:`bayeslaw.core.bounds.TEACHER_CAP_RATIO`); None for the uncapped bound.
 
     Returns
     -------
     tuple of xarray.Dataset
         ``(grid, summary)``: the per-draw optima with dims ``(draw, student_size, budget, scenario)``
         and their summary with dims ``(student_size, budget, scenario)`` (P(distillation wins),
-        bands, crossover compute).
+        bands, crossover compute, the verdict of :func:`bayeslaw.decide.verdict`); ``summary.attrs``
+        hold ``warnings`` (failed gates, data, reach beyond the fitted runs, recipes on the bounds).
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -426,20 +493,31 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     bounds.check_interval(prob)
     if max_draws is not None and max_draws < 1:
         raise InputError(f"the number of posterior draws to plan with (--draws) must be >= 1, got {max_draws}")
+    if margin is not None:
+        bounds.check_margin(margin)
+    bounds.check_teacher_cap(teacher_cap)
+    from bayeslaw import decide  # heavy: xarray
     from bayeslaw.planning.grid import plan_grid  # heavy: xarray
     from bayeslaw.planning.summary import summarise
     from bayeslaw.posterior.card import write_dataset
     from bayeslaw.posterior.draws import laws
+    from bayeslaw.reporting.caveats import plan_warnings
 
     law = laws(fit)
     if max_draws is not None and law.n_draws > max_draws:
         idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
     grid = plan_grid(law, N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend,
-                     scheduler=scheduler, progress=progress)
+                     scheduler=scheduler, progress=progress, teacher_cap=teacher_cap)
     if out is not None:
         write_dataset(grid, out)
-    return grid, summarise(grid, prob)
+    summary = summarise(grid, prob)
+    v = decide.verdict(grid["diff"], margin=decide.MARGIN if margin is None else margin, prob=prob)
+    for name in v.data_vars:
+        summary[name] = v[name]
+    summary.attrs.update(v.attrs)
+    summary.attrs["warnings"] = plan_warnings(fit, summary)
+    return grid, summary
 
 
 def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "reports", stem: str | None = None,
@@ -450,9 +528,11 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
     Parameters
     ----------
     fit
-        A joint (distillation) posterior, or the path of one.
+        A joint (distillation) posterior, or the path of one; a supervised posterior gets the
+        supervised-only report (the compute-optimal model per budget, P(target), compute for the target).
     question
-        The student, budgets, scenario, target and teachers (:class:`Question`).
+        The student, budgets, scenario, target and teachers (:class:`Question`); the student's size may
+        be None for a supervised posterior.
     out_dir, stem
         Where the report goes and its file name (default from the question).
     max_draws
@@ -468,7 +548,8 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
     -------
     tuple
         ``(analysis, written)``: the :class:`~bayeslaw.reporting.analysis.Analysis` (Datasets of every
-        number shown, dims ``draw``, ``budget``, ``option``) and the written paths.
+        number shown, dims ``draw``, ``budget``, ``option``) or, for a supervised posterior, the
+        :class:`~bayeslaw.reporting.supervised.SupervisedAnalysis`, and the written paths.
     """
     question.check()
     if max_draws < 1:
@@ -479,9 +560,16 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
         fit = load(fit)
     from bayeslaw.reporting import render  # heavy: matplotlib, ArviZ
     from bayeslaw.reporting.analysis import analyse
+    from bayeslaw.reporting.supervised import analyse_supervised
 
-    analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
-                       progress=progress)
+    if fit.law == "supervised":
+        analysis = analyse_supervised(fit, question, max_draws=max_draws, seed=seed, posterior_path=path,
+                                      gates=gates, progress=progress)
+    else:
+        if question.student_size is None:
+            raise InputError("a distillation report compares ways to train one student: give its size (--student)")
+        analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
+                           progress=progress)
     if progress:
         progress("figures and pages")
     return analysis, render.write(analysis, out_dir, stem)

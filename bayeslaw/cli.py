@@ -59,6 +59,16 @@ def _floats(values: list[str] | None, what: str) -> np.ndarray:
         raise DataError(f"{what} must be numbers like 1e9: {err}") from err
 
 
+def _cap(value: str) -> float | None:
+    """--teacher-cap: a multiple of the budget, or 'none'."""
+    if value.strip().lower() == "none":
+        return None
+    try:
+        return float(value)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"a multiple of the budget such as 100, or 'none'; got {value!r}") from err
+
+
 def _pair(a: list[str] | None, b: list[str] | None, names: str) -> bool:
     """Whether a pair of options was given; one without the other is an error."""
     if bool(a) != bool(b):
@@ -66,19 +76,14 @@ def _pair(a: list[str] | None, b: list[str] | None, names: str) -> bool:
     return bool(a)
 
 
-def _emit(args: argparse.Namespace, text: str, payload: Any) -> None:
+def _emit(args: argparse.Namespace, shown: str, result: Any, *, fit: Any = None, warnings: list[str] | None = None,
+          posterior: str | None = None) -> None:
+    """Print the text, or with --json the one strict-JSON envelope (:func:`bayeslaw.reporting.text.envelope`)."""
     if args.json:
-        print(json.dumps(payload, indent=2, default=_jsonable))
+        payload = text.envelope(args.command, result, fit=fit, warnings=warnings, posterior=posterior)
+        print(json.dumps(payload, indent=2, allow_nan=False))
     elif not args.quiet:
-        print(text)
-
-
-def _jsonable(x: Any) -> Any:
-    if isinstance(x, np.generic):
-        return x.item()
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    return str(x)
+        print(shown)
 
 
 def _say(prefix: str, args: argparse.Namespace):
@@ -153,7 +158,8 @@ def cmd_fit(args: argparse.Namespace) -> int:
     shown = text.format_fit(fit, api.summary(fit))
     if out:
         shown += f"\nsaved posterior: {out}"
-    _emit(args, shown, {"card": fit.card, "path": str(out) if out else None})
+    _emit(args, shown, {"card": fit.card, "path": str(out) if out else None}, fit=fit,
+          warnings=text.fit_notes(fit), posterior=str(out) if out else None)
     return 0 if fit.diagnostics_passed else 1
 
 
@@ -161,7 +167,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     api = _api()
     fit = api.load(args.posterior)
     diag = api.diagnose(fit)
-    _emit(args, text.format_diagnosis(fit, diag), diag.to_dict())
+    _emit(args, text.format_diagnosis(fit, diag), diag.to_dict(), fit=fit, posterior=args.posterior,
+          warnings=diag.warnings)
     return 0 if diag.passed else 1
 
 
@@ -180,7 +187,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             L_T=_floats(args.L_T, "--L-T") if args.L_T else None,
             N_T=_floats(args.N_T, "--N-T") if args.N_T else None,
             D_T=_floats(args.D_T, "--D-T") if args.D_T else None,
-            prob=args.prob, kind=args.interval, seed=args.seed)
+            prob=args.prob, kind=args.interval, seed=args.seed, margin=args.margin)
         parts.append(text.format_prediction(ds))
         payload["prediction"] = text.prediction_records(ds)
     else:
@@ -194,16 +201,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
             payload["prediction"] = text.prediction_records(ds)
         if args.budget:
             opt = api.optimum(fit, _floats(args.budget, "--budget"), prob=args.prob,
-                              kind=args.interval)
+                              kind=args.interval, flops=args.flops)
             parts.append(text.format_optimum(opt))
             payload["optimum"] = text.prediction_records(opt)
         if not parts:
             raise DataError("give --N and --D for a prediction, or --budget for the optimum")
     parts.insert(0, text.data_line(fit))
-    payload["data"] = text.data_line(fit).removeprefix("data: ")
+    warns = api.prediction_warnings(fit, payload)
+    parts += [f"warning: {w}" for w in warns]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
-    _emit(args, "\n\n".join(parts), payload)
+    _emit(args, "\n\n".join(parts), payload, fit=fit, warnings=warns, posterior=args.posterior)
     return 0
 
 
@@ -212,7 +220,7 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
                               gamma_free=args.gamma == "free", likelihood=args.likelihood,
                               priors=args.priors, prob=args.prob, seed=args.seed)
     _emit(args, text.format_prediction(ds, title="Prior predictive (what the priors imply)"),
-          text.prediction_records(ds))
+          {"prior_predictive": text.prediction_records(ds)})
     return 0
 
 
@@ -224,38 +232,51 @@ def cmd_plan(args: argparse.Namespace) -> int:
     say = _say("plan", args)
     progress = text.every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
-    grid, summary = api.plan(fit, _floats(args.student, "--student"), _floats(args.budget, "--budget"),
-                             tuple(args.scenario), n_students=args.students, max_draws=args.draws,
-                             seed=args.seed, prob=args.prob, progress=progress, backend=args.backend,
-                             scheduler=args.scheduler, out=args.out)
-    parts = [text.data_line(fit), text.format_plan(summary)]
+    sizes, budgets = _floats(args.student, "--student"), _floats(args.budget, "--budget")
+    n_draws = min(args.draws, fit.n_draws) if args.draws else fit.n_draws
+    say(f"planning {n_draws} posterior draws x {sizes.size} student size(s) x {budgets.size} budget(s) x "
+        f"{len(args.scenario)} scenario(s)")
+    grid, summary = api.plan(fit, sizes, budgets, tuple(args.scenario), n_students=args.students,
+                             max_draws=args.draws, seed=args.seed, prob=args.prob, progress=progress,
+                             backend=args.backend, scheduler=args.scheduler, out=args.out, margin=args.margin,
+                             teacher_cap=args.teacher_cap)
+    parts = [text.data_line(fit), text.format_plan(summary, detail=args.detail)]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     if args.out:
         parts.append(f"full grid written: {args.out}")
-    summary_only = summary.drop_vars([v for v in summary.data_vars if "draw" in summary[v].dims])
-    _emit(args, "\n".join(parts), summary_only.to_dict(data="list"))
+    _emit(args, "\n".join(parts), text.plan_records(summary), fit=fit,
+          warnings=list(summary.attrs.get("warnings", [])), posterior=args.posterior)
     return 0
 
 
 def _teacher(spec: str) -> Teacher:
+    """--teacher N_T:D_T (charged where the scenario charges pretraining), N_T:D_T:sunk (it exists), or
+    N_T:L=loss (an existing teacher by its measured loss: sunk in every scenario)."""
     try:
-        n, _, rest = spec.partition(":")
-        if rest.startswith("L="):
-            return Teacher(N_T=float(n), L_T=float(rest[2:]))
-        return Teacher(N_T=float(n), D_T=float(rest))
+        parts = spec.split(":")
+        if len(parts) == 2 and parts[1].startswith("L="):
+            return Teacher(N_T=float(parts[0]), L_T=float(parts[1][2:]))
+        if len(parts) == 2:
+            return Teacher(N_T=float(parts[0]), D_T=float(parts[1]))
+        if len(parts) == 3 and parts[2] == "sunk":
+            return Teacher(N_T=float(parts[0]), D_T=float(parts[1]), sunk=True)
+        raise ValueError(spec)
     except ValueError as err:
-        raise DataError(f"--teacher takes N_T:D_T (e.g. 7e9:1.4e11) or N_T:L=loss (e.g. 7e9:L=2.05); "
+        raise DataError(f"--teacher takes N_T:D_T (e.g. 7e9:1.4e11), N_T:D_T:sunk (a teacher you already have) "
+                        f"or N_T:L=loss (an existing teacher by its measured loss, e.g. 7e9:L=2.05); "
                         f"got {spec!r}") from err
 
 
 def cmd_report(args: argparse.Namespace) -> int:
     budgets = _floats(args.budget, "--budget")
-    question = Question(student_size=float(_floats([args.student], "--student")[0]),
+    size = None if args.student is None else float(_floats([args.student], "--student")[0])
+    question = Question(student_size=size,
                         budgets=tuple(float(b) for b in np.sort(budgets)), scenario=args.scenario,
                         n_students=args.students, target=args.target,
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
-                        other_scenarios=tuple(args.compare_scenarios or ()))
+                        other_scenarios=tuple(args.compare_scenarios or ()), margin=args.margin,
+                        teacher_cap=args.teacher_cap)
     question.check()  # bad input fails before the posterior is read
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
 
@@ -265,13 +286,8 @@ def cmd_report(args: argparse.Namespace) -> int:
                                    max_draws=args.draws, seed=args.seed, progress=progress)
     shown = text.format_report(analysis, written)
     payload = {"html": str(written.html), "markdown": str(written.markdown), "images": str(written.images),
-               "diagnostics_passed": analysis.diagnosis.passed, "warnings": analysis.warnings,
-               "verdict": analysis.verdict,
-               "metrics": analysis.metrics.to_dataframe().reset_index().to_dict(orient="records"),
-               "compute_for_target": (None if analysis.compute_for_target is None else
-                                      dict(zip(analysis.compute_for_target["option"].values.tolist(),
-                                               analysis.compute_for_target.values.tolist(), strict=True)))}
-    _emit(args, shown, payload)
+               **text.report_records(analysis)}
+    _emit(args, shown, payload, warnings=analysis.warnings, posterior=str(args.posterior))
     return 0 if analysis.diagnosis.passed else 1
 
 
@@ -287,8 +303,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         progress=_say("backtest", args), allow_duplicates=args.allow_duplicates,
         losses_in_nats=args.losses_in_nats)
     shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
-    _emit(args, shown, {"summary": bt.summary.to_dict(orient="records"), "fits": bt.fits.to_dict(orient="records"),
-                        "paths": paths})
+    _emit(args, shown, text.backtest_records(bt, paths))
     return 0 if bt.fits["diagnostics_passed"].all() else 1
 
 
@@ -362,7 +377,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("posterior")
     q.add_argument("--N", nargs="+", help="parameters (raw count)")
     q.add_argument("--D", nargs="+", help="tokens (raw count)")
-    q.add_argument("--budget", nargs="+", help="FLOPs (6ND) for the compute-optimal N*, D*, L*")
+    q.add_argument("--budget", nargs="+", help="FLOPs (3 F(N) D, or 6ND with --flops 6nd) for the compute-optimal "
+                                               "N*, D*, L*")
     q.add_argument("--N-S", dest="N_S", nargs="+", help="distillation: student parameters")
     q.add_argument("--D-S", dest="D_S", nargs="+", help="distillation: student tokens")
     q.add_argument("--L-T", dest="L_T", nargs="+", help="distillation: teacher loss")
@@ -370,6 +386,10 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--D-T", dest="D_T", nargs="+", help="distillation: teacher tokens")
     q.add_argument("--prob", type=float, default=0.9, help="interval probability (default 0.9)")
     q.add_argument("--interval", choices=["eti", "hdi"], default="eti")
+    q.add_argument("--flops", choices=["3fnd", "6nd"], default="3fnd",
+                   help="--budget: count FLOPs as the paper does, 3 F(N) D (default), or as 6ND")
+    q.add_argument("--margin", type=float, default=None,
+                   help="distillation: practical-equivalence margin in nats (default 0.01)")
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_predict)
 
@@ -397,12 +417,20 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--backend", choices=["numpy", "jax"], default="numpy",
                     help="jax: jit-compiled searches (the jax extra; CPU or GPU)")
     pl.add_argument("--scheduler", help="run the draw chunks on Dask: 'local' (a LocalCluster) or an address")
+    pl.add_argument("--teacher-cap", default=str(bounds.TEACHER_CAP_RATIO), type=_cap,
+                    help="teacher inference: cap the teacher's pretraining compute at this multiple of the budget "
+                         "(default 100); 'none' gives the uncapped bound (the best teacher you could have)")
+    pl.add_argument("--margin", type=float, default=None,
+                    help="practical-equivalence margin in nats: smaller differences are a tie (default 0.01)")
+    pl.add_argument("--detail", action="store_true", help="also print every cell's losses and recipe with bands")
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")
     r.add_argument("posterior", nargs="?", default="models/distillation_busbridge2025_digitized.nc",
-                   help="a distillation (joint) posterior (default: the shipped one)")
-    r.add_argument("--student", required=True, help="student size (parameters, raw count, e.g. 1e9)")
+                   help="a distillation (joint) posterior (default: the shipped one), or a supervised one for the "
+                        "supervised-only report")
+    r.add_argument("--student", help="student size (parameters, raw count, e.g. 1e9); required for a distillation "
+                                     "posterior, optional for a supervised one (then also that model on each budget)")
     r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")
     r.add_argument("--scenario", default="teacher_inference",
                    choices=list(SCENARIOS))
@@ -411,8 +439,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the optimal recipe of other scenarios as options (e.g. pretraining a new teacher)")
     r.add_argument("--students", type=int, default=1, help="students sharing one teacher")
     r.add_argument("--target", type=float, help="target loss (nats/token)")
-    r.add_argument("--teacher", nargs="+", help="teachers to compare: N_T:D_T or N_T:L=loss "
-                                               "(default: 2x and 10x the student on 20 tokens/param)")
+    r.add_argument("--teacher", nargs="+", help="teachers to compare: N_T:D_T (pretraining charged where the "
+                                               "scenario charges it), N_T:D_T:sunk or N_T:L=loss (teachers you "
+                                               "have; default: 2x and 10x the student on 20 tokens/param)")
+    r.add_argument("--margin", type=float, default=bounds.PRACTICAL_MARGIN,
+                   help="practical-equivalence margin in nats: smaller differences are a tie (default 0.01)")
+    r.add_argument("--teacher-cap", default=str(bounds.TEACHER_CAP_RATIO), type=_cap,
+                   help="teacher inference: the recommended teacher's pretraining at most this multiple of the "
+                        "budget (default 100; 'none': uncapped)")
     r.add_argument("--prob", type=float, default=0.9, help="band probability (default 0.9)")
     r.add_argument("--draws", type=int, default=500, help="posterior draws to plan with (seeded subsample)")
     r.add_argument("--seed", type=int, default=0)

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
+from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
 
 DIM = "draw"
@@ -288,6 +289,54 @@ def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Se
         out["expected_regret"] = expected_regret(loss, option_dim, dim)
         out["p_best"] = prob_best(loss, option_dim, dim)
     out.attrs.update(interval_prob=prob, interval_kind="eti", target=target if target is not None else "none")
+    return out
+
+
+#: The practical-equivalence margin (nats/token) below which two options are a tie; why 0.01:
+#: :data:`bayeslaw.core.bounds.PRACTICAL_MARGIN`.
+MARGIN = bounds.PRACTICAL_MARGIN
+#: The verdicts, in the order the text explains them.
+VERDICTS = ("distil", "supervised", "practically tied", "too close to call")
+
+
+def verdict(diff: xr.DataArray, margin: float = MARGIN, prob: float = 0.9, dim: str = DIM) -> xr.Dataset:
+    """Distil, train supervised, a practical tie, or too close to call, from paired loss differences.
+
+    ``diff`` is distilled minus supervised loss per draw: **negative means distillation is better**.
+    A draw where distillation cannot be carried out (NaN) counts as distillation losing. The verdict
+    is ``"distil"`` when P(diff < -margin) >= ``prob``, ``"supervised"`` when P(diff > margin) >=
+    ``prob``, ``"practically tied"`` when P(|diff| <= margin) >= ``prob``, else ``"too close to call"``.
+
+    Parameters
+    ----------
+    diff
+        Distilled minus supervised loss (nats/token) with a sample dimension ``dim``.
+    margin
+        The practical-equivalence margin in nats (default :data:`MARGIN`).
+    prob
+        How sure a verdict must be.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``verdict`` (str), ``p_better`` = P(diff < 0), ``p_better_margin`` = P(diff < -margin),
+        ``p_worse_margin`` = P(diff > margin), ``p_tied`` = P(|diff| <= margin), each with
+        ``diff``'s dims without ``dim``; ``attrs`` hold ``margin``, ``prob`` and ``n_draws``.
+    """
+    _check_level(prob)
+    bounds.check_margin(margin, "margin")
+    d = diff.fillna(np.inf)
+    out = xr.Dataset({"p_better": (d < 0).mean(dim), "p_better_margin": (d < -margin).mean(dim),
+                      "p_worse_margin": (d > margin).mean(dim), "p_tied": (abs(d) <= margin).mean(dim)})
+    v = xr.full_like(out["p_better"], "too close to call", dtype=object)
+    v = xr.where(out["p_tied"] >= prob, "practically tied", v)
+    v = xr.where(out["p_worse_margin"] >= prob, "supervised", v)
+    v = xr.where(out["p_better_margin"] >= prob, "distil", v)
+    out["verdict"] = v.astype(str)
+    out.attrs.update(margin=float(margin), prob=float(prob), n_draws=int(diff.sizes[dim]),
+                     sign="difference = distilled - supervised; negative: distillation better")
     return out
 
 

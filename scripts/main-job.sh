@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The README's main job: a risk report from the posteriors shipped in models/ (no fitting).
+# The README's main job: risk reports from the posteriors shipped in models/ (no fitting).
 # Question: distil a 1e9-parameter student or train it supervised, at 1e20, 1e21 and 1e22 FLOPs,
 # teacher-inference accounting (and, as an option, pretraining a new teacher), target loss 2.3 nats/token.
 set -euo pipefail
@@ -9,4 +9,7 @@ start=$(date +%s)
     --student 1e9 --budget 1e20 1e21 1e22 --scenario teacher_inference --target 2.3 \
     --compare-scenarios teacher_pretraining \
     --out-dir reports --stem main_job_report "$@"
+# The commonest case, supervised runs only: what each budget buys on the shipped Chinchilla posterior.
+.venv/bin/bayeslaw report models/supervised_chinchilla_epoch240.nc --budget 1e21 1e22 1e23 5.76e23 \
+    --target 2.0 --out-dir reports --stem main_job_supervised_report "$@"
 echo "main job: $(( $(date +%s) - start )) s"

@@ -22,7 +22,7 @@ def test_fit_diagnose_predict_round_trip(tmp_path, capsys):
     assert main(["diagnose", str(out)]) == 0
     assert "RESULT: PASSED" in capsys.readouterr().out
     assert main(["predict", str(out), "--N", "1e9", "--D", "2e10", "--json"]) == 0
-    payload = json.loads(capsys.readouterr().out)["prediction"]
+    payload = json.loads(capsys.readouterr().out)["result"]["prediction"]
     assert payload["interval_prob"] == 0.9 and payload["interval_kind"] == "eti"
     assert payload["loss_new_lower"][0] < payload["loss_mean_median"][0] < payload["loss_new_upper"][0]
 
@@ -34,6 +34,11 @@ def test_failed_fit_exits_nonzero(tmp_path, capsys):
                "--out", str(tmp_path / "bad.nc")])
     out = capsys.readouterr().out
     assert rc == 1 and "FAILED its diagnostic gates" in out
+    # the same fit as strict JSON: the one envelope, the failure said in it
+    rc = main(["fit", str(csv), "--draws", "20", "--tune", "5", "--chains", "2", "--json", "--quiet"])
+    payload = json.loads(capsys.readouterr().out, parse_constant=lambda t: (_ for _ in ()).throw(ValueError(t)))
+    assert rc == 1 and payload["command"] == "fit" and payload["diagnostics_passed"] is False
+    assert payload["result"]["card"]["diagnostics"]["failures"]
     assert main(["diagnose", str(tmp_path / "bad.nc")]) == 1
     assert "RESULT: FAILED" in capsys.readouterr().out
     main(["predict", str(tmp_path / "bad.nc"), "--N", "1e9", "--D", "2e10"])

@@ -130,3 +130,33 @@ def check_writable(path: str | Path, flag: str, *, directory: bool = False) -> N
         raise InputError(f"{flag} {p}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {p}: cannot write in {parent} (permission denied); choose another place")
+
+
+#: The default cap on a teacher's pretraining compute where the scenario does not charge it (teacher
+#: inference), as a multiple of the student's budget. Uncapped, the optimal teacher there trains on the
+#: 1e17-token bound: a teacher nobody will train, and a million times beyond any fitted run. 100x the
+#: budget is a teacher an organisation spending that budget on one student can plausibly own or share;
+#: ``None`` (``--teacher-cap none``) gives the uncapped bound, "the best teacher you could have".
+TEACHER_CAP_RATIO = 100.0
+
+
+def check_teacher_cap(cap: float | None, flag: str = "--teacher-cap") -> None:
+    """A teacher-compute cap is a positive multiple of the budget, or None (uncapped)."""
+    if cap is None:
+        return
+    if not (isinstance(cap, int | float) and math.isfinite(cap) and cap > 0):
+        raise InputError(f"the teacher's pretraining cap ({flag}) is a positive multiple of the budget, e.g. 100, "
+                         f"or 'none' for no cap; got {cap!r}")
+
+
+#: The practical-equivalence margin (nats/token) below which two options are a tie (bayeslaw.decide).
+#: 0.01 nats is 0.4% of a loss of 2.3: about one training run's own scatter (the fitted run-to-run sd
+#: of log loss is 0.4% on Chinchilla, 0.2% on the paper's digitized students), so a smaller difference
+#: can be undone by a rerun with another seed and is no reason to prefer a recipe. Users set their own.
+PRACTICAL_MARGIN = 0.01
+
+
+def check_margin(margin: float, flag: str = "--margin") -> None:
+    """A practical-equivalence margin is a finite number of nats >= 0."""
+    if not (isinstance(margin, int | float) and math.isfinite(margin) and margin >= 0):
+        raise InputError(f"the practical-equivalence margin ({flag}) must be a number of nats >= 0, got {margin!r}")

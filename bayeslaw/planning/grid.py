@@ -32,20 +32,23 @@ def auto_chunk(n_sizes: int, n_budgets: int) -> int:
 
 
 @functools.cache
-def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, iters: int | None):
+def _jax_kernel(scenario: str, n_students: int, arch: Architecture | None, iters: int | None,
+                teacher_cap: float | None = None):
     import jax  # the optional jax extra
     import jax.numpy as jnp
 
     def kernel(coefs, N_S, C):
         return distillation_optimum(Laws(**coefs), N_S, C, scenario, n_students=n_students, arch=arch,
-                                    iters=iters, xp=jnp)
+                                    iters=iters, teacher_cap=teacher_cap, xp=jnp)
 
     return jax.jit(kernel)
 
 
-def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: int | None, backend: str):
+def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: int | None, backend: str,
+             teacher_cap: float | None = None):
     if backend == "numpy":
-        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, iters=iters)
+        return distillation_optimum(sub, N_S, C, scenario, n_students=n_students, arch=arch, iters=iters,
+                                    teacher_cap=teacher_cap)
     if backend == "jax":
         import jax  # the optional jax extra
 
@@ -53,14 +56,14 @@ def _optimum(sub: Laws, N_S, C, scenario: str, *, n_students: int, arch, iters: 
             raise SetupError("the JAX planner needs 64-bit floats: set JAX_ENABLE_X64=1 (or "
                                "jax.config.update('jax_enable_x64', True)) before JAX is first used")
         coefs = {k: v for k, v in sub.__dict__.items() if v is not None}
-        out = _jax_kernel(scenario, n_students, arch, iters)(coefs, N_S, C)
+        out = _jax_kernel(scenario, n_students, arch, iters, teacher_cap)(coefs, N_S, C)
         return {k: np.asarray(v) for k, v in out.items()}
     raise InputError(f"backend must be 'numpy' or 'jax', got {backend!r}")
 
 
 def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], *, n_students: int = 1,
                arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
-               backend: str = "numpy") -> xr.Dataset:
+               backend: str = "numpy", teacher_cap: float | None = None) -> xr.Dataset:
     """All optima for one chunk of draws (the unit of work of :func:`plan_grid`, local or on Dask).
 
     Parameters
@@ -71,7 +74,7 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
         Student sizes (parameters) and budgets (FLOPs).
     scenarios
         Compute scenario names.
-    n_students, arch, iters, backend
+    n_students, arch, iters, backend, teacher_cap
         As in :func:`plan_grid`.
 
     Returns
@@ -83,7 +86,8 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
     """
     out = {k: [] for k in ("L_S", "D_S", "N_T", "D_T", "L_T")}
     for sc in scenarios:
-        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, iters=iters, backend=backend)
+        res = _optimum(sub, N_S, C, sc, n_students=n_students, arch=arch, iters=iters, backend=backend,
+                       teacher_cap=teacher_cap)
         for k in out:
             out[k].append(res[k])
     dims = ("draw", "student_size", "budget", "scenario")
@@ -98,7 +102,7 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
               n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
               iters: int | None = None, backend: str = "numpy", scheduler: str | None = None,
-              progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+              progress: Callable[[int, int], None] | None = None, teacher_cap: float | None = None) -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Draws are processed ``chunk`` at a time (default :func:`auto_chunk`: one search grid within
@@ -117,7 +121,7 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     arch
         Architecture behind F(N) (``None``: F = 2N).
     chunk
-        Draws per chunk.
+        Draws per chunk (default :func:`auto_chunk`, and with ``progress`` at most a tenth of the draws).
     iters
         Golden-section steps after each coarse grid.
     backend
@@ -126,6 +130,9 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
         Send the chunks to Dask: ``"local"`` starts a LocalCluster, anything else is a scheduler address.
     progress
         ``progress(done, total)`` after each chunk, counting draws.
+    teacher_cap
+        Teacher inference: the teacher's pretraining compute at most this multiple of the budget
+        (:func:`bayeslaw.planning.optima.distillation_optimum`); None: unbounded (the 1e17-token bound).
 
     Returns
     -------
@@ -141,9 +148,12 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     bounds.check_plan(N_S, C, scenarios, n_students)
     if not law.has_distillation:
         raise InputError("distillation planning needs a distillation (joint) posterior, not a supervised one")
-    chunk = chunk or auto_chunk(N_S.size, C.size)
+    if chunk is None:
+        chunk = auto_chunk(N_S.size, C.size)
+        if progress is not None:  # report from the first chunk on: about ten chunks
+            chunk = min(chunk, max(1, -(-law.n_draws // 10)))
     starts = list(range(0, law.n_draws, chunk))
-    kw = {"n_students": n_students, "arch": arch, "iters": iters, "backend": backend}
+    kw = {"n_students": n_students, "arch": arch, "iters": iters, "backend": backend, "teacher_cap": teacher_cap}
     if scheduler is None:
         parts = []
         for start in starts:
@@ -157,5 +167,6 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     ds = ds.assign_coords(draw=np.arange(law.n_draws), student_size=N_S, budget=C, scenario=list(scenarios))
     ds["diff"] = ds["L_S"] - ds["L_sup"]
     ds.attrs.update(n_students=n_students, bounds=f"sizes and tokens in [{bounds.BOX_MIN:.0e}, {bounds.BOX_MAX:.0e}]",
+                    teacher_cap="none" if teacher_cap is None else float(teacher_cap),
                     flops="3 F(N) per training token, F(N) of App. H" if arch else "F(N) = 2N")
     return ds

@@ -112,22 +112,26 @@ def frontier_log_tokens(law: Laws, log_N, arch: Architecture | None, nd: int, xp
 
 def distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int = 1,
                          arch: Architecture | None = PAPER_ARCHITECTURE, iters: int | None = None,
-                         xp=np) -> dict[str, np.ndarray]:
+                         teacher_cap: float | None = None, xp=np) -> dict[str, np.ndarray]:
     """The distillation optimum per draw, student size and budget in one scenario (Eq. 10).
 
     Returns arrays of shape (draw, size, budget): L_S, D_S, N_T, D_T, L_T (N_T, D_T are NaN in the
     best case, where the teacher is free and only its loss is chosen). Where no allocation within
     the bounds spends the budget, everything is NaN. ``iters`` is the number of golden-section
-    steps after each coarse grid (default :data:`GOLDEN_ITERS`).
+    steps after each coarse grid (default :data:`GOLDEN_ITERS`). ``teacher_cap`` bounds the
+    teacher's pretraining compute, 3 F(N_T) D_T, to that multiple of the budget where the scenario
+    does not charge it (teacher inference: the teacher then trains as long as the cap allows, at
+    most 1e17 tokens); None leaves it unbounded.
     """
     res = _distillation_optimum(law, N_S, C, scenario, n_students=n_students, arch=arch,
-                                iters=iters or GOLDEN_ITERS, xp=xp)
+                                iters=iters or GOLDEN_ITERS, teacher_cap=teacher_cap, xp=xp)
     bad = ~xp.isfinite(res["L_S"])
     return {k: xp.where(bad, xp.nan, v) for k, v in res.items()}
 
 
 def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: str, *, n_students: int,
-                          arch: Architecture | None, iters: int, xp=np) -> dict[str, np.ndarray]:
+                          arch: Architecture | None, iters: int, teacher_cap: float | None = None,
+                          xp=np) -> dict[str, np.ndarray]:
     """The four scenarios' searches (see the module docstring for the reductions)."""
     sc = compute.get_scenario(scenario)
     n = law.n_draws
@@ -167,22 +171,29 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
                 "N_T": xp.full(lead, xp.nan), "D_T": xp.full(lead, xp.nan)}
 
     if sc.name == "teacher_inference":
-        log_DT = LOG_MAX
+        def teacher_tokens(log_NT, nd):
+            """As many as the cap allows (the teacher costs nothing here), at most the 1e17 bound."""
+            if teacher_cap is None:
+                return xp.full_like(log_NT, LOG_MAX)
+            log_cap = log_C[(...,) + (None,) * nd] + math.log(teacher_cap)
+            return xp.minimum(LOG_MAX, log_cap - LOG3 - log_F(log_NT, arch, xp))
 
         def tokens(log_NT):
             return log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
 
         def obj(log_NT):
             log_DS = tokens(log_NT)
-            log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
-            return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
+            log_DT = teacher_tokens(log_NT, 1)
+            log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
+            return xp.where(ok(log_DS, log_NT, log_DT), student(log_DS, log_LT, 1), xp.inf)
 
         log_NT, v = search("teacher_inference", obj, xp.full((1, 1, 1), LOG_MIN),
                            xp.full((1, 1, 1), LOG_MAX))
         log_DS = tokens(log_NT[..., None])[..., 0]
-        log_LT = _log_sup_nd(xp, law, log_NT, xp.full_like(log_NT, log_DT))
+        log_DT = teacher_tokens(log_NT, 0)
+        log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
         return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT),
-                "D_T": xp.full(lead, math.exp(log_DT)), "L_T": xp.exp(log_LT)}
+                "D_T": xp.exp(log_DT), "L_T": xp.exp(log_LT)}
 
     # Teacher pretraining (+ inference). At the optimum the teacher is the cheapest of its loss:
     # otherwise a cheaper one of the same loss would leave compute for more student tokens, and

@@ -25,7 +25,10 @@ def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
         ``p_distill_wins`` (share of draws with ``diff < 0``; NaN draws excluded) and, for ``diff``,
         ``L_S``, ``L_sup``, ``D_S``, ``N_T``, ``D_T``, ``L_T``, their ``_lower``, ``_median`` and
         ``_upper``, with dims ``(student_size, budget, scenario)``; the per-draw crossover's bands
-        ``crossover_lower/median/upper`` and ``crossover_at_p50`` with dims ``(student_size, scenario)``.
+        ``crossover_lower/median/upper`` and ``crossover_at_p50`` with dims ``(student_size, scenario)``
+        (the per-draw bands leave out the draws that never cross); ``n_always_distil`` and
+        ``n_never_distil``, the draws in which distillation wins at every budget and at none, with dims
+        ``(student_size, scenario)``; ``attrs['n_draws']``.
     """
     q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
     out = xr.Dataset()
@@ -40,6 +43,10 @@ def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
     out["crossover_lower"], out["crossover_median"], out["crossover_upper"] = (
         cq.isel(quantile=i, drop=True) for i in range(3))
     out["crossover_at_p50"] = crossover_of_probability(out["p_distill_wins"])
+    wins = (ds["diff"] < 0).where(ds["diff"].notnull(), False)
+    out["n_always_distil"] = wins.all("budget").sum("draw")
+    out["n_never_distil"] = (~wins).all("budget").sum("draw")
+    out.attrs["n_draws"] = int(ds.sizes["draw"])
     out.attrs.update(ds.attrs, interval_kind="eti", interval_prob=prob)
     return out
 
@@ -106,3 +113,57 @@ def crossover_of_probability(p: xr.DataArray) -> xr.DataArray:
         out[idx] = np.exp(logC[j] + f * (logC[j + 1] - logC[j]))
     return xr.DataArray(out, dims=("student_size", "scenario"),
                         coords={"student_size": p["student_size"], "scenario": p["scenario"]})
+
+
+def windows(p: xr.DataArray, level: float = 0.5) -> list[dict]:
+    """The budget intervals in which P(distillation wins) >= ``level``, per student size and scenario.
+
+    A window's ends are log-interpolated where P crosses ``level`` between planned budgets; an end
+    at the first or last planned budget is open (``from_open``/``to_open``: P may stay above the
+    level beyond it). So a window where distillation wins only inside a budget range shows as one,
+    instead of hiding behind a single crossing.
+
+    Parameters
+    ----------
+    p
+        P(distillation wins) with dims ``(student_size, budget, scenario)`` (NaN: outside the bounds).
+    level
+        The probability a window must reach.
+
+    Returns
+    -------
+    list of dict
+        One entry per (student size, scenario): ``student_size``, ``scenario`` and ``windows``, a list of
+        ``{"from": FLOPs, "to": FLOPs, "from_open": bool, "to_open": bool}`` (empty: never).
+    """
+    C = p["budget"].values
+    logC = np.log(C)
+    out = []
+    for n in p["student_size"].values:
+        for sc in p["scenario"].values:
+            row = p.sel(student_size=n, scenario=sc).values
+            up = np.where(np.isfinite(row), row >= level, False)
+            spans, k = [], 0
+            while k < up.size:
+                if not up[k]:
+                    k += 1
+                    continue
+                j = k
+                while j + 1 < up.size and up[j + 1]:
+                    j += 1
+                spans.append({"from": _cross(row, logC, k - 1, k, level) if k > 0 else float(C[0]),
+                              "to": _cross(row, logC, j, j + 1, level) if j < up.size - 1 else float(C[-1]),
+                              "from_open": k == 0, "to_open": j == up.size - 1})
+                k = j + 1
+            out.append({"student_size": float(n), "scenario": str(sc), "windows": spans})
+    return out
+
+
+def _cross(row: np.ndarray, logC: np.ndarray, i: int, j: int, level: float) -> float:
+    """Where P crosses ``level`` between budgets ``i`` and ``j`` (log-interpolated; the budget at ``j``
+    or ``i`` when the other side is not finite)."""
+    a, b = row[i], row[j]
+    if not (np.isfinite(a) and np.isfinite(b)) or a == b:
+        return float(np.exp(logC[j] if np.isfinite(b) and b >= level else logC[i]))
+    f = (a - level) / (a - b)
+    return float(np.exp(logC[i] + f * (logC[j] - logC[i])))

@@ -58,7 +58,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         With dims ``(draw, point)`` and their ``(point,)`` summaries (see
         :func:`~bayeslaw.posterior.predict.summarise_draws`): ``loss_mean``, ``loss_new``,
         ``loss_supervised`` (the same student trained supervised on ``D_S`` tokens, L~_S, paired
-        draw by draw) and ``gain`` = L~_S - L_S (positive: distillation wins). Coordinates
+        draw by draw) and ``difference`` = L_S - L~_S, distilled minus supervised (negative:
+        distillation better; the sign every output uses). Coordinates
         ``N_S``, ``D_S`` and the teacher's median ``L_T`` on ``point``.
     """
     if fit.law != "distillation":
@@ -77,7 +78,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
     return summarise_draws({"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new),
-                            "loss_supervised": np.exp(log_tilde), "gain": np.exp(log_tilde) - np.exp(log_S)},
+                            "loss_supervised": np.exp(log_tilde), "difference": np.exp(log_S) - np.exp(log_tilde)},
                            coords, prob=prob, kind=kind)
 
 

@@ -10,12 +10,8 @@ how far each prediction extrapolates, and provenance. :mod:`bayeslaw.reporting.r
 
 from __future__ import annotations
 
-import platform
-import shlex
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from importlib import metadata
 from typing import Any
 
 import numpy as np
@@ -31,9 +27,10 @@ from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.planning.teacher import distill_with_teacher
 from bayeslaw.posterior import draws, reach, students
-from bayeslaw.posterior.card import Fit, package_versions
+from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
+from bayeslaw.reporting.provenance import provenance
 from bayeslaw.reporting.question import Question, Teacher
 from bayeslaw.reporting.text import every_tenth
 
@@ -59,19 +56,40 @@ class Analysis:
     draw_index: np.ndarray  # which posterior draws (flattened chain x draw) were planned with
     warnings: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    #: (budget,) decide.verdict of the paired difference distilled (recommended recipe) - supervised
+    decisions: xr.Dataset | None = None
+    #: (draw, budget) the uncapped teacher-inference optimum: the best teacher you could have (a bound)
+    bound: xr.Dataset | None = None
+    #: option -> budget -> why the option cannot be carried out there (unaffordable, outside the bounds)
+    infeasible: dict[str, dict[float, str]] = field(default_factory=dict)
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
-        """Per budget: P(distillation wins), the loss bands of both, and the best option."""
+        """Per budget: the verdict and its probabilities, the loss bands of both, the recipe, the best option."""
         out = []
         sup = "supervised"
         dis = distil_label(self.question.scenario)
+        qs = [(1 - self.question.prob) / 2, 0.5, (1 + self.question.prob) / 2]
         for c in self.question.budgets:
             m = self.metrics.sel(budget=c)
             d = (self.options.sel(budget=c, option=dis) - self.options.sel(budget=c, option=sup))
             p = float((d < 0).where(d.notnull()).mean())
             best = str(m["p_best"].idxmax("option").item())
+            dec = self.decisions.sel(budget=c) if self.decisions is not None else None
+            r = self.recipe.sel(budget=c)
+            recipe = {k: (dict(zip(("lower", "median", "upper"), np.nanquantile(r[k].values, qs).tolist(),
+                                   strict=True)) if r[k].notnull().any() else None)
+                      for k in ("D_S", "N_T", "D_T", "L_T")}
+            cft = self.compute_for_target
+            option = dis if dec is not None and str(dec["verdict"].values) == "distil" else sup
             out.append({"budget": c, "p_distill_wins": p, "best_option": best,
+                        "verdict": None if dec is None else str(dec["verdict"].values),
+                        "p_better": None if dec is None else float(dec["p_better"]),
+                        "p_better_margin": None if dec is None else float(dec["p_better_margin"]),
+                        "p_worse_margin": None if dec is None else float(dec["p_worse_margin"]),
+                        "recipe": recipe, "recipe_option": dis,
+                        "compute_for_target": (None if cft is None else {
+                            "option": option, "flops": float(cft.sel(option=option))}),
                         "p_best": float(m["p_best"].sel(option=best)),
                         "distil": {k: float(m[k].sel(option=dis)) for k in ("median", "lower", "upper")},
                         "supervised": {k: float(m[k].sel(option=sup)) for k in ("median", "lower", "upper")},
@@ -102,6 +120,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                          "(joint) posterior, e.g. models/distillation_SYNTHETIC_paper_design.nc")
     teachers = question.default_teachers()
     N_S, q = question.student_size, question
+    cap = q.teacher_cap if q.scenario == "teacher_inference" else None
     law = draws.laws(fit)
     idx = np.arange(law.n_draws)
     if law.n_draws > max_draws:
@@ -120,13 +139,18 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
     grid = plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
-                             progress=tenths())
+                     progress=tenths(), teacher_cap=cap)
     summary = summarise(grid, q.prob)
     # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
     budgets = sweep_budgets(q, n=49)
     say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
     at = plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
-                           progress=tenths()).sel(student_size=N_S, scenario=q.scenario)
+                   progress=tenths(), teacher_cap=cap).sel(student_size=N_S, scenario=q.scenario)
+    bound = None
+    if cap is not None:
+        say("the best teacher you could have (no cap on its pretraining): a bound, not a recipe")
+        bound = plan_grid(law, [N_S], np.asarray(q.budgets), (q.scenario,), n_students=q.n_students,
+                          chunk=100).sel(student_size=N_S, scenario=q.scenario)
 
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
@@ -135,16 +159,21 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         if sc == q.scenario:
             continue
         say(f"planning the alternative scenario {sc.replace('_', ' ')}")
-        alt = plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100)
+        alt = plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100,
+                        teacher_cap=q.teacher_cap if sc == "teacher_inference" else None)
         opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
+    infeasible: dict[str, dict[float, str]] = {}
     for t in teachers:
         r = distill_with_teacher(law, np.array([N_S]), budgets, q.scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
-                                         n_students=q.n_students)
-        opts[f"distil from {t.label}"] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"),
-                                                      coords={"budget": budgets})
+                                 n_students=q.n_students, teacher_sunk=t.is_sunk)
+        label = f"distil from {t.label}"
+        opts[label] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"), coords={"budget": budgets})
+        infeasible[label] = _why_infeasible(t, q, r)
     sweep = xr.concat(list(opts.values()), dim=xr.Variable("option", list(opts))).transpose("draw", "budget", "option")
     options = sweep.sel(budget=list(q.budgets))
     metrics = decide.summary_table(options, target=q.target, prob=q.prob)
+    paired = options.sel(option=distil_label(q.scenario)) - options.sel(option="supervised")
+    decisions = decide.verdict(paired, margin=q.margin, prob=q.prob)
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say("student loss against tokens, capacity gap, predictive checks")
@@ -180,7 +209,26 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     return Analysis(question=q, card=fit.card, diagnosis=diagnosis, options=options, metrics=metrics, recipe=at,
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
-                    warnings=warns, provenance=prov)
+                    warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible)
+
+
+def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:
+    """Per budget where the chosen teacher cannot be used: why (its pretraining does not fit, or the student's
+    tokens would leave the planner's bounds)."""
+    sc = compute.get_scenario(q.scenario)
+    charged = sc.delta_pretrain > 0 and not t.is_sunk
+    pre = (compute.teacher_pretraining_flops(t.N_T, t.D_T, sc, n_students=q.n_students) if charged else 0.0)
+    out = {}
+    for j, c in enumerate(q.budgets):
+        if np.isfinite(r["L_S"][:, 0, j]).any():
+            continue
+        if charged and pre >= c:
+            out[float(c)] = (f"unaffordable: its pretraining ({sci(pre)} FLOPs"
+                             f"{f' shared by {q.n_students} students' if q.n_students > 1 else ''}) exceeds the "
+                             f"budget; give it as an existing teacher (N_T:D_T:sunk) if you have it")
+        else:
+            out[float(c)] = "the student's tokens would leave the planner's bounds [1e6, 1e17] on this budget"
+    return out
 
 
 def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...]) -> tuple[list[dict], list[str]]:
@@ -208,28 +256,3 @@ def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...])
         if t.D_T is not None:
             add(t.label, t.N_T, t.D_T)
     return rows, warns
-
-
-def provenance(fit: Fit, *, seed: int, max_draws: int, path: str | None = None) -> dict[str, Any]:
-    """Data hashes, the model card, package versions, seed and the reproducing command."""
-    pkgs = package_versions()
-    try:
-        pkgs["matplotlib"] = metadata.version("matplotlib")
-    except metadata.PackageNotFoundError:
-        pkgs["matplotlib"] = "not installed"
-    card = fit.card
-    data = card["data"]
-    hashes = {data.get("source") or "distillation table": data.get("sha256")}
-    if "supervised" in data:
-        hashes[data["supervised"].get("source") or "supervised table"] = data["supervised"].get("sha256")
-    return {"data_sha256": hashes, "config_hash": card.get("config_hash"), "posterior": path,
-            "fit_seed": card.get("seed"), "report_seed": seed, "draws_used": max_draws,
-            "sampler": card.get("sampler"), "spec": card.get("spec"), "packages": pkgs,
-            "python": platform.python_version(), "command": _command()}
-
-
-def _command() -> str:
-    argv = list(sys.argv)
-    if argv and argv[0].endswith("bayeslaw"):
-        argv[0] = "bayeslaw"  # not this machine's path to the entry point
-    return " ".join(shlex.quote(a) for a in argv)

@@ -69,7 +69,9 @@ def win_probability_map(summary: xr.Dataset, scenario: str, *, marks: Sequence[t
     if np.nanmin(p.values) < 0.5 < np.nanmax(p.values):
         ax.contour(C, N, p.values, levels=[0.5], colors="k", linewidths=1.2)
     lo, hi, med = (s[f"crossover_{k}"].values for k in ("lower", "upper", "median"))
-    ok = np.isfinite(med)
+    # only where P really falls through 0.5 inside the budgets planned: elsewhere nothing crosses
+    crosses = np.isfinite(s["crossover_at_p50"].values) & (p.values[:, 0] >= 0.5)
+    ok = np.isfinite(med) & crosses
     if ok.any():
         ax.errorbar(med[ok], N[ok], xerr=[med[ok] - np.where(np.isfinite(lo[ok]), lo[ok], med[ok]),
                                           np.where(np.isfinite(hi[ok]), hi[ok], med[ok]) - med[ok]],
@@ -106,7 +108,7 @@ def allocations(at_size: xr.Dataset, *, prob: float = 0.9, budgets: Sequence[flo
         qs = at_size[name].quantile(q, dim="draw").values
         ax2.fill_between(C, qs[0], qs[2], color=color, alpha=0.2, lw=0)
         ax2.plot(C, qs[1], color=color, label=label, ls="-" if name == "L_S" else "--")
-    ax2.set(xscale="log", xlabel="compute budget (FLOPs)", ylabel="student cross-entropy",
+    ax2.set(xscale="log", xlabel="compute budget (FLOPs)", ylabel="student cross-entropy (nats/token)",
             title="Student loss")
     ax2.legend(fontsize=8)
     for ax in (ax1, ax2):
@@ -134,6 +136,26 @@ def capacity_gap(ds: xr.Dataset, *, N_S: float, D_S: float) -> Figure:
     return fig
 
 
+def paired_difference(diff: xr.DataArray, *, margin: float) -> Figure:
+    """Distilled minus supervised loss per draw (draw, budget), one violin per budget, zero and margin lines."""
+    budgets = diff["budget"].values
+    fig = Figure(figsize=(7.0, 1.0 + 0.6 * budgets.size))
+    ax = fig.add_subplot()
+    data = [diff.sel(budget=c).dropna("draw").values for c in budgets]
+    keep = [i for i, d in enumerate(data) if d.size > 1]
+    if keep:
+        ax.violinplot([data[i] for i in keep], positions=keep, vert=False, showmedians=True, widths=0.8)
+    ax.set_yticks(range(budgets.size), [f"{sci(float(c))} FLOPs" for c in budgets], fontsize=8)
+    ax.axvline(0.0, color="k", lw=1.2, label="no difference")
+    for m in (-margin, margin):
+        ax.axvline(m, color="k", ls="--", lw=0.8, label=f"practical tie: +-{margin:g} nats" if m < 0 else None)
+    ax.set(xlabel="distilled - supervised loss (nats/token); < 0: distillation better",
+           title="Paired difference by budget")
+    ax.legend(fontsize=8, loc="best")
+    ax.grid(alpha=0.3, axis="x", lw=0.4)
+    return fig
+
+
 def option_distributions(loss: xr.DataArray, *, target: float | None = None, title: str = "") -> Figure:
     """The posterior distribution of each option's loss (draw, option), with the target."""
     fig = Figure(figsize=(7.0, 0.9 + 0.55 * loss.sizes["option"]))
@@ -155,16 +177,20 @@ def option_distributions(loss: xr.DataArray, *, target: float | None = None, tit
 def ppc_pit(observed: np.ndarray, predictive: np.ndarray, *, title: str) -> Figure:
     """PIT-ECDF of the observed runs under the posterior predictive (ArviZ's ``plot_ppc_pit``).
 
-    ``observed`` is (run,), ``predictive`` (draw, run). Inside the envelope the runs look like
-    draws from the predictive; an S shape means mis-set noise, a tilt means bias.
+    ``observed`` is (run,), ``predictive`` (draw, run). ArviZ draws the difference between the
+    empirical CDF of the PIT values and the uniform one: near zero the runs look like draws from the
+    predictive; an S shape means mis-set noise, a tilt means bias.
     """
     import arviz_plots as azp  # only this figure needs it (slow to import)
+    import matplotlib.pyplot as plt  # ArviZ makes a pyplot figure: release it once it is ours
 
     dt = xr.DataTree.from_dict({
         "posterior_predictive": xr.Dataset({title: (("chain", "draw", "run"), predictive[None])}),
         "observed_data": xr.Dataset({title: (("run",), observed)})})
     pc = azp.plot_ppc_pit(dt, backend="matplotlib", figure_kwargs={"figsize": (5.0, 3.4)})
-    return pc.viz["figure"].item()
+    fig = pc.viz["figure"].item()
+    plt.close(fig)
+    return fig
 
 
 def ppc_intervals(observed: np.ndarray, predictive: np.ndarray, *, title: str, prob: float = 0.9) -> Figure:
@@ -222,4 +248,33 @@ def backtest_plot(per_run, summary) -> Figure:
     ax2.set_xticks(x, labels, fontsize=7)
     ax2.set(ylim=(0, 1), ylabel="share of held-out runs inside", title="Predictive interval coverage (dotted: nominal)")
     ax2.legend(fontsize=7)
+    return fig
+
+
+def supervised_budget_curve(sweep: xr.DataArray, *, prob: float = 0.9, target: float | None = None,
+                            budgets: Sequence[float] = ()) -> Figure:
+    """The compute-optimal loss L* against budget with its band (left) and P(L* <= target) (right)."""
+    C = sweep["budget"].values
+    qs = sweep.quantile([(1 - prob) / 2, 0.5, (1 + prob) / 2], dim="draw").values
+    fig = Figure(figsize=(10.0, 4.0))
+    ax1, ax2 = fig.subplots(1, 2)
+    ax1.fill_between(C, qs[0], qs[2], color=COLORS[0], alpha=0.25, lw=0, label=f"{prob:.0%} band")
+    ax1.plot(C, qs[1], color=COLORS[0], label="median")
+    if target is not None:
+        ax1.axhline(target, color="k", ls=":", lw=1, label=f"target {target:g}")
+    ax1.set(xscale="log", xlabel="compute budget (FLOPs, 3 F(N) D)", ylabel="loss of the compute-optimal model "
+            "(nats/token)", title="What a budget buys")
+    ax1.legend(fontsize=8)
+    if target is not None:
+        ax2.plot(C, (sweep <= target).mean("draw").values, color=COLORS[1])
+        ax2.axhline(0.9, color="k", ls="--", lw=0.8, label="90%")
+        ax2.set(xscale="log", ylim=(-0.02, 1.02), xlabel="compute budget (FLOPs, 3 F(N) D)",
+                ylabel=f"P(loss <= {target:g})", title="Probability of reaching the target")
+        ax2.legend(fontsize=8)
+    else:
+        ax2.set_axis_off()
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3, which="both", lw=0.4)
+        for c in budgets:
+            ax.axvline(c, color="gold", lw=1)
     return fig

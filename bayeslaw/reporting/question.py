@@ -17,17 +17,26 @@ from bayeslaw.core.fmt import sci
 
 @dataclass(frozen=True)
 class Teacher:
-    """A teacher you could use: size and tokens (loss from the law) or size and a measured loss."""
+    """A teacher you could use: size and tokens (loss from the law) or size and a measured loss.
+
+    A teacher given by its measured loss exists, so its pretraining is sunk in every scenario; one
+    given by size and tokens is charged where the scenario charges pretraining, unless ``sunk``.
+    """
 
     N_T: float
     D_T: float | None = None
     L_T: float | None = None
+    sunk: bool = False
+
+    @property
+    def is_sunk(self) -> bool:
+        return self.sunk or self.L_T is not None
 
     @property
     def label(self) -> str:
         if self.L_T is not None:
-            return f"teacher {sci(self.N_T)} params, L_T {self.L_T:.3f}"
-        return f"teacher {sci(self.N_T)} params on {sci(self.D_T)} tokens"
+            return f"existing teacher {sci(self.N_T)} params, L_T {self.L_T:.3f}"
+        return f"{'existing ' if self.sunk else ''}teacher {sci(self.N_T)} params on {sci(self.D_T)} tokens"
 
     def check(self) -> None:
         if not np.isfinite(self.N_T) or self.N_T < bounds.BOX_MIN:
@@ -44,7 +53,8 @@ class Teacher:
 class Question:
     """What the person deciding a budget asks."""
 
-    student_size: float
+    #: None only for a supervised-only report (its question is the compute-optimal model)
+    student_size: float | None
     budgets: tuple[float, ...]
     scenario: str = "teacher_inference"
     n_students: int = 1
@@ -54,8 +64,21 @@ class Question:
     #: other scenarios whose optimal recipe is compared as an option (e.g. pretraining a new teacher
     #: against distilling from an existing one)
     other_scenarios: tuple[str, ...] = ()
+    #: differences smaller than this many nats are a practical tie (bayeslaw.decide.verdict)
+    margin: float = bounds.PRACTICAL_MARGIN
+    #: teacher inference: the recommended teacher's pretraining at most this multiple of the budget
+    #: (None: uncapped); the uncapped optimum is shown as a bound, never as the recipe
+    teacher_cap: float | None = bounds.TEACHER_CAP_RATIO
 
     def check(self) -> None:
+        if self.student_size is None:  # a supervised-only report: budgets, target, band
+            if not self.budgets:
+                raise InputError("give at least one compute budget (FLOPs)")
+            bounds.check_optimum_budgets(np.asarray(self.budgets, float))
+            if self.target is not None:
+                bounds.check_loss(self.target, "target loss")
+            bounds.check_interval(self.prob)
+            return
         if not bounds.in_box(np.asarray(self.student_size)):
             raise InputError(f"student size must be a raw parameter count in [1e6, 1e17] (e.g. 1e9, not 1), "
                              f"got {self.student_size:g}")
@@ -67,6 +90,8 @@ class Question:
         if self.target is not None:
             bounds.check_loss(self.target, "target loss")
         bounds.check_interval(self.prob)
+        bounds.check_margin(self.margin)
+        bounds.check_teacher_cap(self.teacher_cap)
         need = bounds.min_budget(self.student_size)
         most = need / bounds.BOX_MIN * bounds.BOX_MAX
         for c in self.budgets:

@@ -21,10 +21,12 @@ import numpy as np
 
 from bayeslaw.core.compute import get_scenario
 from bayeslaw.core.fmt import sci as _g
+from bayeslaw.core.fmt import share
 from bayeslaw.posterior.reach import WARN_FACTOR
 from bayeslaw.reporting import figures
 from bayeslaw.reporting.analysis import Analysis, distil_label
 from bayeslaw.reporting.question import question_record
+from bayeslaw.reporting.supervised import SupervisedAnalysis
 
 
 @dataclass(frozen=True)
@@ -43,27 +45,51 @@ def _pct(p: float) -> str:
 
 
 def _pct_draws(p: float, n: int) -> str:
-    """A share of ``n`` posterior draws: never 0% or 100%, which the draws cannot show."""
-    if not np.isfinite(p):
-        return "n/a"
-    if p >= 1:
-        return f">{100 * (1 - 1 / n):.1f}%"
-    if p <= 0:
-        return f"<{100 / n:.1f}%"
-    return f"{100 * p:.0f}%"
+    """A share of ``n`` posterior draws (:func:`bayeslaw.core.fmt.share`)."""
+    return share(p, n)
 
 
 def _band(d: dict[str, float]) -> str:
     return f"{_loss(d['median'])} ({_loss(d['lower'])} to {_loss(d['upper'])})"
 
 
+def _recipe_text(r: dict[str, Any]) -> str:
+    def one(name: str, label: str) -> str | None:
+        x = r.get(name)
+        return None if x is None else f"{label} {_g(x['median'])} ({_g(x['lower'])} to {_g(x['upper'])})"
+
+    parts = [one("D_S", "student tokens D_S"), one("N_T", "teacher size N_T"), one("D_T", "teacher tokens D_T")]
+    if r.get("L_T") is not None:
+        parts.append(f"teacher loss L_T {_loss(r['L_T']['median'])}")
+    return ", ".join(p for p in parts if p) or "n/a"
+
+
+def _short_recipe(r: dict[str, Any]) -> str:
+    keys = [("D_S", "D_S"), ("N_T", "N_T"), ("D_T", "D_T")]
+    parts = [f"{lab} {_g(r[k]['median'])}" for k, lab in keys if r.get(k) is not None]
+    return ", ".join(parts) or "n/a"
+
+
+VERDICT_WORDS = {"distil": "distil", "supervised": "train supervised", "practically tied": "practically tied",
+                 "too close to call": "too close to call"}
+
+
+def _slug(title: str) -> str:
+    return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
+
+
 # -- the text, as (kind, payload) blocks shared by both formats ---------------------------------
+
+SECTIONS = ("Summary", "The question", "The verdict, budget by budget", "Decision metrics", "Figures",
+            "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
+
 
 def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     q = a.question
     sc = get_scenario(q.scenario)
     prob = _pct(q.prob)
     n_draws = int(a.provenance["draws_used"])
+    capped = q.teacher_cap is not None and sc.name == "teacher_inference"
     out: list[tuple[str, Any]] = [("h1", f"Distil or train supervised? A {_g(q.student_size)}-parameter student")]
     if not a.diagnosis.passed:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
@@ -72,11 +98,30 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         if not w.startswith("the fit FAILED"):
             out.append(("warning", w))
 
-    if sc.name == "teacher_inference":
-        out.append(("p", "Scenario note: here the teacher's pretraining costs nothing (it exists, or is shared), so "
-                         "the optimal teacher trains on the upper bound of 1e17 tokens. Read N_T* and L_T* as the "
-                         "best teacher you could have, not as a recipe; the options with chosen teachers show what "
-                         "teachers you actually have give."))
+    out.append(("h2", "Summary"))
+    out.append(("p", f"Difference = distilled - supervised student loss in nats/token: negative means distillation "
+                     f"is better. Within +-{q.margin:g} nats the two are a practical tie. A verdict needs {prob} "
+                     f"probability over {n_draws} posterior draws, paired draw by draw; FLOPs are 3 F(N) D "
+                     f"(the paper's). The recipe is one you can run"
+                     + (f": its teacher's pretraining is capped at {q.teacher_cap:g}x the budget." if capped else ".")))
+    head = ["budget", "verdict", "P(distillation better)", f"P(better by > {q.margin:g})", "difference (band)",
+            "recipe (medians)"]
+    if q.target is not None:
+        head.append(f"compute to be 90% sure of loss {q.target:g}")
+    rows = []
+    for v in a.verdict:
+        row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
+               _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
+               f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})",
+               _short_recipe(v["recipe"]) if v["verdict"] != "supervised" else "train the student supervised"]
+        if q.target is not None:
+            t = v["compute_for_target"]
+            row.append("not within the budgets planned" if t is None or not np.isfinite(t["flops"])
+                       else f"{_g(t['flops'])} FLOPs ({'distilled' if t['option'] != 'supervised' else 'supervised'})")
+        rows.append(row)
+    out.append(("table", (head, rows)))
+    out.append(("toc", [(title, _slug(title)) for title in SECTIONS[1:]]))
+
     out.append(("h2", "The question"))
     rows = [["student size", f"{_g(q.student_size)} parameters"],
             ["budget(s)", ", ".join(f"{_g(c)} FLOPs" for c in q.budgets)],
@@ -85,34 +130,35 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             ["target loss", "none" if q.target is None else f"{q.target:g} nats/token"],
             ["teachers compared", "; ".join(t.label for t in q.default_teachers()) or "none"],
             ["other scenarios compared", ", ".join(q.other_scenarios) or "none"],
-            ["bands", f"{prob} equal-tailed credible intervals over {a.provenance['draws_used']} posterior draws"]]
+            ["practical-equivalence margin", f"{q.margin:g} nats"],
+            ["teacher pretraining cap", "none" if not capped else f"{q.teacher_cap:g}x the budget"],
+            ["bands", f"{prob} equal-tailed credible intervals over {n_draws} posterior draws"]]
     out.append(("table", (["", ""], rows)))
 
-    out.append(("h2", "The verdict"))
+    out.append(("h2", "The verdict, budget by budget"))
     out.append(("p", "Each draw of the posterior is one consistent pair of laws (supervised and distillation), so "
-                     "the comparison below is paired draw by draw: the probability is the share of draws in which "
-                     "distillation gives the lower student loss."))
+                     "the comparison is paired draw by draw: a probability is the share of draws in which it holds."))
     for v in a.verdict:
-        r = a.recipe.sel(budget=v["budget"])
-        qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
-
-        def rec(name: str, r=r, qs=qs) -> str:
-            x = r[name]
-            if not x.notnull().any():
-                return "n/a"
-            lo, me, hi = np.nanquantile(x.values, qs)
-            return f"{_g(me)} ({_g(lo)} to {_g(hi)})"
-
-        winner = "distillation" if v["p_distill_wins"] >= 0.5 else "supervised training"
-        p_win, p_best = _pct_draws(v["p_distill_wins"], n_draws), _pct_draws(v["p_best"], n_draws)
-        text = (f"At {_g(v['budget'])} FLOPs: {winner} is the better bet. Distillation with the compute-optimal "
-                f"teacher beats training the student supervised with probability {p_win}. "
-                f"Student loss distilled {_band(v['distil'])} against supervised {_band(v['supervised'])}; "
-                f"difference {v['diff']['median']:+.4f} nats ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f}). "
-                f"Most likely best of the options compared: {v['best_option']} (P(best) {p_best}). "
-                f"Recommended distillation recipe: student tokens D_S* {rec('D_S')}, teacher size N_T* "
-                f"{rec('N_T')}, teacher tokens D_T* {rec('D_T')}, teacher loss L_T* {rec('L_T')}.")
+        p_win, p_m = _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws)
+        p_w = _pct_draws(v["p_worse_margin"], n_draws)
+        text = (f"At {_g(v['budget'])} FLOPs: {VERDICT_WORDS.get(v['verdict'], v['verdict']).upper()}. "
+                f"Distillation with the recommended recipe is better with probability {p_win}, better by more than "
+                f"{q.margin:g} nats with probability {p_m}, worse by more than {q.margin:g} nats with probability "
+                f"{p_w}. Student loss distilled {_band(v['distil'])} against supervised {_band(v['supervised'])}; "
+                f"difference {v['diff']['median']:+.4f} nats ({v['diff']['lower']:+.4f} to "
+                f"{v['diff']['upper']:+.4f}). Recommended distillation recipe: {_recipe_text(v['recipe'])}. "
+                f"Most likely best of the options compared: {v['best_option']} (P(best) "
+                f"{_pct_draws(v['p_best'], n_draws)}).")
         out.append(("p", text))
+        if a.bound is not None:
+            b = a.bound.sel(budget=v["budget"])
+            if b["L_S"].notnull().any():
+                qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
+                lo, me, hi = np.nanquantile(b["L_S"].values, qs)
+                out.append(("p", f"Bound, not a recipe: with no cap on the teacher's pretraining, the best teacher "
+                                 f"you could have ({_g(float(np.nanmedian(b['N_T'].values)))} parameters on "
+                                 f"{_g(float(np.nanmedian(b['D_T'].values)))} tokens) would give a student loss of "
+                                 f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})."))
     if a.compute_for_target is not None:
         parts = []
         for o in a.compute_for_target["option"].values:
@@ -141,6 +187,10 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         m = a.metrics.sel(budget=c)
         for o in m["option"].values:
             x = m.sel(option=o)
+            why = a.infeasible.get(str(o), {}).get(float(c))
+            if why is not None:
+                rows.append([_g(c), str(o), why] + [""] * (len(cols) - 3))
+                continue
             row = [_g(c), str(o), _loss(float(x["expected"])), _loss(float(x["median"])),
                    f"{_loss(float(x['lower']))} to {_loss(float(x['upper']))}", _loss(float(x["VaR95"])),
                    _loss(float(x["CVaR95"]))]
@@ -151,37 +201,110 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
 
     out.append(("h2", "Figures"))
     captions = {
-        "options": "The posterior distribution of the student's loss under each option at the largest budget "
-                   "asked; the dotted line is the target.",
+        "difference": f"The paired difference distilled - supervised (recommended recipe) at each budget, over "
+                      f"the posterior draws: left of the solid zero line distillation is better; between the "
+                      f"dashed lines (+-{q.margin:g} nats) the two are a practical tie.",
+    }
+    for c in q.budgets:
+        captions[f"options_{_g(c)}"] = (f"The posterior distribution of the student's loss under each option at "
+                                        f"{_g(c)} FLOPs; the dotted line is the target. An option missing here "
+                                        "cannot be carried out on this budget (see Decision metrics).")
+    captions |= {
         "loss_vs_tokens": "Student loss against its training tokens: distilled from each chosen teacher, and "
                           "trained supervised on the same tokens (dashed). Where a coloured band lies below the "
                           "dashed one, distillation wins at that token count.",
         "win_map": "P(distillation beats supervised) over student size and budget in this scenario. Red: "
-                   "distillation wins; blue: supervised wins; black line: 0.5; dots with bars: the crossover "
-                   "budget per size (median and band over draws); star: your question.",
-        "allocations": "The compute-optimal distillation recipe against budget (left) and the resulting student "
-                       "loss beside the supervised student on the same budget (right); gold lines: your budgets.",
+                   "distillation wins; blue: supervised wins; black line: 0.5; dots with bars: where P falls "
+                   "through 0.5 for a size (median and band of the draws that cross; shown only where it does); "
+                   "star: your question.",
+        "allocations": "The recommended distillation recipe against budget (left) and the resulting student "
+                       "loss in nats/token beside the supervised student on the same budget (right); gold lines: "
+                       "your budgets.",
         "capacity_gap": "The capacity gap: at fixed student size and tokens, the student's loss against the "
                         "teacher's. Too strong a teacher hurts; the dot marks the best teacher loss.",
         "ppc_intervals_sup": "Posterior predictive check, supervised runs: each observed run against its "
                              "predicted median and 90% interval for a new run.",
-        "ppc_pit_sup": "PIT-ECDF (ArviZ), supervised runs: inside the envelope the runs look like draws from the "
-                       "posterior predictive; an S shape means mis-set noise, a tilt means bias.",
+        "ppc_pit_sup": "PIT-ECDF (ArviZ), supervised runs: the difference between the empirical CDF of the runs' "
+                       "probability integral transforms and the uniform one; near zero the runs look like draws "
+                       "from the posterior predictive, an S shape means mis-set noise, a tilt means bias.",
         "ppc_intervals_dis": "Posterior predictive check, distilled students: each observed run against its "
                              "predicted median and 90% interval for a new run.",
-        "ppc_pit_dis": "PIT-ECDF (ArviZ), distilled students.",
+        "ppc_pit_dis": "PIT-ECDF (ArviZ), distilled students: read as for the supervised runs.",
     }
     for key, cap in captions.items():
         if key in images:
             out.append(("figure", (key, images[key], cap)))
 
-    out.append(("h2", "Fit diagnostics"))
+    out += _common_tail(a)
+    return out
+
+
+def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tuple[str, Any]]:
+    """The supervised-only report: what each budget buys, with certainty, then the same diagnostics."""
+    q = a.question
+    prob = _pct(q.prob)
+    n_draws = int(a.provenance["draws_used"])
+    qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
+    out: list[tuple[str, Any]] = [("h1", "What does a budget buy? The compute-optimal supervised model")]
+    if not a.diagnosis.passed:
+        out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
+                    + "; ".join(a.diagnosis.failures)))
+    out += [("warning", w) for w in a.warnings if not w.startswith("the fit FAILED")]
+    out.append(("h2", "Summary"))
+    out.append(("p", f"Per budget (FLOPs = 3 F(N) D, the paper's), the compute-optimal model size N* and tokens D* "
+                     f"and its loss L* in nats/token: medians with {prob} bands over {n_draws} posterior draws."
+                     + ("" if q.target is None else f" P(target): the probability that L* <= {q.target:g}.")))
+    head = ["budget", "N* (params)", "D* (tokens)", "L* (nats/token)"] + (["P(target)"] if q.target else [])
+    if a.fixed is not None:
+        head.append(f"a {_g(q.student_size)}-param model on this budget")
+    rows = []
+    for c in q.budgets:
+        x = a.optimum.sel(budget=c)
+        row = [f"{_g(c)} FLOPs"]
+        for k in ("N", "D"):
+            lo, me, hi = np.quantile(x[k].values, qs)
+            row.append(f"{_g(me)} ({_g(lo)} to {_g(hi)})")
+        lo, me, hi = np.quantile(x["L"].values, qs)
+        row.append(f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})")
+        if q.target:
+            row.append(_pct_draws(float(a.metrics["p_target"].sel(budget=c)), n_draws))
+        if a.fixed is not None:
+            f = a.fixed.sel(budget=c).values
+            if not np.isfinite(f).any():
+                row.append("outside the planner's bounds")
+            else:
+                lo, me, hi = np.nanquantile(f, qs)
+                row.append(f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})")
+        rows.append(row)
+    out.append(("table", (head, rows)))
+    if q.target is not None:
+        c = a.compute_for_target
+        out.append(("p", f"Compute to be 90% sure of reaching loss {q.target:g} with the compute-optimal model: "
+                         + ("not within 100x the largest budget asked." if c is None or not np.isfinite(c)
+                            else f"{_g(c)} FLOPs (interpolated on a budget grid 1/8 decade apart).")))
+    sections = ("Figures", "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
+    out.append(("toc", [(t, _slug(t)) for t in sections]))
+    out.append(("h2", "Figures"))
+    caps = {"budget_curve": f"Left: the compute-optimal loss against budget, median and {prob} band; gold lines: "
+                            "your budgets. Right: the probability of reaching the target.",
+            "ppc_intervals_sup": "Posterior predictive check: each observed run against its predicted median and "
+                                 "90% interval for a new run.",
+            "ppc_pit_sup": "PIT-ECDF (ArviZ): the difference between the empirical CDF of the runs' probability "
+                           "integral transforms and the uniform one; near zero the runs look like draws from the "
+                           "posterior predictive."}
+    out += [("figure", (k, images[k], cap)) for k, cap in caps.items() if k in images]
+    out += _common_tail(a)
+    return out
+
+
+def _common_tail(a) -> list[tuple[str, Any]]:
+    """Diagnostics, reach and provenance: the same in every report."""
+    out: list[tuple[str, Any]] = [("h2", "Fit diagnostics")]
     out.append(("p", "PASSED: every gate holds." if a.diagnosis.passed else
                 "FAILED: " + "; ".join(a.diagnosis.failures)))
     out.append(("table", (["check", "value", "gate", "status"], diagnostic_rows(a))))
     if a.diagnosis.warnings:
         out.append(("p", "Notes: " + "; ".join(a.diagnosis.warnings)))
-
     out.append(("h2", "How far the predictions extrapolate"))
     out.append(("p", f"Size and compute (6 N D of one model) of each prediction over the largest fitted model "
                      f"({_g(a.provenance.get('fitted_size', float('nan')))} parameters) and the largest fitted "
@@ -191,7 +314,6 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     rows = [[r["prediction"], _g(r["size"]), _g(r["tokens"]), f"{_g(r['size_factor'])}x",
              f"{_g(r['compute_factor'])}x", "WARNING" if r["beyond"] else "ok"] for r in a.reach]
     out.append(("table", (["prediction", "size", "tokens", "size factor", "compute factor", ""], rows)))
-
     out.append(("h2", "Provenance"))
     p = a.provenance
     rows = [["posterior", str(p.get("posterior"))], ["model card hash", str(p.get("config_hash"))],
@@ -202,8 +324,18 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     rows += [[f"data sha256: {k}", str(v)] for k, v in p["data_sha256"].items()]
     rows.append(["reproduce with", f"`{p.get('command')}`"])
     out.append(("table", (["", ""], rows)))
-    out.append(("details", ("question (JSON)", json.dumps(question_record(q), indent=1, default=str))))
+    out.append(("details", ("question (JSON)", json.dumps(question_record(a.question), indent=1, default=str))))
     out.append(("details", ("model specification (JSON)", json.dumps(p.get("spec"), indent=1, default=str))))
+    return out
+
+
+def make_supervised_figures(a: SupervisedAnalysis) -> dict[str, bytes]:
+    out = {"budget_curve": figures.png(figures.supervised_budget_curve(a.sweep, prob=a.question.prob,
+                                                                      target=a.question.target,
+                                                                      budgets=a.question.budgets))}
+    for name, (obs, pred) in a.ppc.items():
+        out["ppc_intervals_sup"] = figures.png(figures.ppc_intervals(obs, pred, title=name))
+        out["ppc_pit_sup"] = figures.png(figures.ppc_pit(obs, pred, title=name))
     return out
 
 
@@ -237,9 +369,12 @@ def diagnostic_rows(a: Analysis) -> list[list[str]]:
 def make_figures(a: Analysis) -> dict[str, bytes]:
     q = a.question
     out = {}
-    top = max(q.budgets)
-    out["options"] = figures.png(figures.option_distributions(
-        a.options.sel(budget=top), target=q.target, title=f"Student loss by option at {_g(top)} FLOPs"))
+    dis = distil_label(q.scenario)
+    out["difference"] = figures.png(figures.paired_difference(
+        a.options.sel(option=dis) - a.options.sel(option="supervised"), margin=q.margin))
+    for c in q.budgets:
+        out[f"options_{_g(c)}"] = figures.png(figures.option_distributions(
+            a.options.sel(budget=c), target=q.target, title=f"Student loss by option at {_g(c)} FLOPs"))
     out["loss_vs_tokens"] = figures.png(figures.loss_vs_tokens(a.loss_curves, N_S=q.student_size, target=q.target))
     out["win_map"] = figures.png(figures.win_probability_map(
         a.grid_summary, q.scenario, marks=[(q.student_size, c) for c in q.budgets]))
@@ -266,6 +401,7 @@ text-align:left;vertical-align:top}th{background:#f4f4f4}
 .warning{background:#fff6db;border:1px solid #e0a800;padding:.6em 1em;margin:.5em 0}
 figure{margin:1.2em 0}figure img{max-width:100%;border:1px solid #eee}figcaption{font-size:.88em;color:#555}
 pre{background:#f7f7f7;padding:.6em;overflow-x:auto;font-size:.8em}code{background:#f4f4f4}
+nav{background:#f7f7f7;padding:.4em 1em;margin:1em 0;font-size:.9em}nav ul{margin:.2em 0;columns:2}
 """
 
 
@@ -273,8 +409,13 @@ def to_html(bl: list[tuple[str, Any]], pngs: dict[str, bytes]) -> str:
     e = html.escape
     body = []
     for kind, x in bl:
-        if kind in ("h1", "h2", "h3"):
+        if kind == "h2":
+            body.append(f'<h2 id="{_slug(x)}">{e(x)}</h2>')
+        elif kind in ("h1", "h3"):
             body.append(f"<{kind}>{e(x)}</{kind}>")
+        elif kind == "toc":
+            items = "".join(f'<li><a href="#{slug}">{e(title)}</a></li>' for title, slug in x)
+            body.append(f'<nav aria-label="contents"><strong>Contents</strong><ul>{items}</ul></nav>')
         elif kind == "p":
             body.append(f"<p>{e(x)}</p>")
         elif kind in ("danger", "warning"):
@@ -307,6 +448,8 @@ def to_markdown(bl: list[tuple[str, Any]]) -> str:
     for kind, x in bl:
         if kind in ("h1", "h2", "h3"):
             lines += ["#" * int(kind[1]) + " " + x, ""]
+        elif kind == "toc":
+            lines += ["**Contents:** " + " · ".join(f"[{title}](#{slug})" for title, slug in x), ""]
         elif kind == "p":
             lines += [x, ""]
         elif kind == "danger":
@@ -328,16 +471,19 @@ def to_markdown(bl: list[tuple[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def write(a: Analysis, out_dir: str | Path, stem: str | None = None) -> Written:
+def write(a: Analysis | SupervisedAnalysis, out_dir: str | Path, stem: str | None = None) -> Written:
     """Render both formats into ``out_dir``; returns the paths. Atomic per file."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     q = a.question
-    stem = stem or f"report_{q.scenario}_N{_g(q.student_size)}"
-    pngs = make_figures(a)
+    supervised = isinstance(a, SupervisedAnalysis)
+    budgets = "-".join(_g(c) for c in q.budgets)
+    stem = stem or (f"report_supervised_C{budgets}" if supervised else
+                    f"report_{q.scenario}_N{_g(q.student_size)}_C{budgets}")
+    pngs = make_supervised_figures(a) if supervised else make_figures(a)
     img_dir = out_dir / f"{stem}_files"
     rel = {k: f"{img_dir.name}/{k}.png" for k in pngs}
-    bl = blocks(a, rel)
+    bl = supervised_blocks(a, rel) if supervised else blocks(a, rel)
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
         (tmp_dir / "img").mkdir()

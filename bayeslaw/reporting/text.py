@@ -12,7 +12,7 @@ import numpy as np
 
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
-from bayeslaw.core.fmt import sci
+from bayeslaw.core.fmt import sci, share
 from bayeslaw.data.registry import data_provenance
 
 if TYPE_CHECKING:  # annotations only: importing these loads xarray and ArviZ
@@ -179,18 +179,33 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
             f"  {where}: median {ds['loss_mean_median'][i]:.4f}  mean law "
             f"[{ds['loss_mean_lower'][i]:.4f}, {ds['loss_mean_upper'][i]:.4f}]  new run "
             f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]")
-        if "gain_median" in ds:
+        if "difference_median" in ds:
             lines.append(
                 f"    same student trained supervised on D_S: {ds['loss_supervised_median'][i]:.4f} "
                 f"[{ds['loss_supervised_lower'][i]:.4f}, {ds['loss_supervised_upper'][i]:.4f}]; "
-                f"distillation gain {ds['gain_median'][i]:+.4f} [{ds['gain_lower'][i]:+.4f}, "
-                f"{ds['gain_upper'][i]:+.4f}] nats (paired draw by draw; > 0: distillation wins)")
+                f"{DIFFERENCE} {ds['difference_median'][i]:+.4f} [{ds['difference_lower'][i]:+.4f}, "
+                f"{ds['difference_upper'][i]:+.4f}] nats (paired draw by draw)")
+            if "verdict" in ds:
+                lines.append(f"    verdict: {ds['verdict'].values[i]} ({_verdict_probs(ds, i)})")
     return "\n".join(lines)
+
+
+#: How every output names the paired difference and its sign.
+DIFFERENCE = "difference distilled - supervised (< 0: distillation better)"
+
+
+def _verdict_probs(ds: xr.Dataset, i: int | None = None) -> str:
+    """P(distillation better) and P(better by more than the margin), as shares of the draws."""
+    n, m = int(ds.attrs["n_draws"]), float(ds.attrs["margin"])
+    pick = (lambda v: float(ds[v].values[i])) if i is not None else (lambda v: float(ds[v]))
+    return (f"P(distillation better) {share(pick('p_better'), n)}, by more than {m:g} nats "
+            f"{share(pick('p_better_margin'), n)}; P(supervised better by more than {m:g}) "
+            f"{share(pick('p_worse_margin'), n)}")
 
 
 def format_optimum(ds: xr.Dataset) -> str:
     prob = ds.attrs["interval_prob"]
-    lines = [f"Compute-optimal supervised training (FLOPs = 6ND), median [{prob:.0%} "
+    lines = [f"Compute-optimal supervised training (FLOPs = {ds.attrs.get('flops', '6 N D')}), median [{prob:.0%} "
              f"{ds.attrs['interval_kind']}]:"]
     for i in range(ds.sizes["budget"]):
         parts = [f"C={float(ds['C'][i]):.3g}"]
@@ -210,54 +225,88 @@ def prediction_records(ds: xr.Dataset) -> dict[str, Any]:
     return out
 
 
-def format_plan(summary: xr.Dataset) -> str:
-    """The planner's verdict in plain words, one block per (student size, budget, scenario)."""
-    prob = summary.attrs["interval_prob"]
-    lines = [f"Distil or train supervised? (medians with {prob:.0%} equal-tailed bands over the posterior; "
-             f"{summary.attrs.get('n_students', 1)} student(s) per teacher)"]
+def _band(s: xr.Dataset, v: str, fmt: str = "+.4f") -> str:
+    med, lo, hi = (float(s[f"{v}_{k}"]) for k in ("median", "lower", "upper"))
+    if not np.isfinite(med):
+        return "n/a (outside the planner's bounds)"
+    return f"{med:{fmt}} [{lo:{fmt}}, {hi:{fmt}}]"
+
+
+def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
+    """The planner's answer: conventions, one row per (student size, budget, scenario) with its verdict,
+    the budget windows in which distillation wins, and with ``detail`` the full recipe of every cell."""
+    prob, n = summary.attrs["interval_prob"], int(summary.attrs["n_draws"])
+    margin = float(summary.attrs["margin"])
+    lines = [f"Distil or train supervised? {n} posterior draws; medians with {prob:.0%} equal-tailed bands; "
+             f"{summary.attrs.get('n_students', 1)} student(s) per teacher",
+             f"difference = distilled - supervised loss (nats; < 0: distillation better); FLOPs = 3 F(N) D; "
+             f"a difference within +-{margin:g} nats is a practical tie; a verdict needs {prob:.0%} probability",
+             ""]
+    head = (f"{'student':>8} {'budget':>8} {'scenario':<33} {'verdict':<18} {'P(better)':>9} "
+            f"{'P(>margin)':>10} {'difference [band]':<28} recipe (medians): D_S, N_T, D_T")
+    lines += [head, "-" * len(head)]
     for N_S in summary["student_size"].values:
         for C in summary["budget"].values:
             for sc in summary["scenario"].values:
                 s = summary.sel(student_size=N_S, budget=C, scenario=sc)
                 p = float(s["p_distill_wins"])
+                row = f"{sci(float(N_S)):>8} {sci(float(C)):>8} {SCENARIOS[str(sc)].label:<33} "
                 if not np.isfinite(p):
-                    lines.append(f"\nstudent {N_S:.3g} params, budget {C:.3g} FLOPs, {sc}: outside the planner's "
-                                 "bounds (tokens would exceed 1e17)")
+                    lines.append(row + "outside the planner's bounds (a student would need more than 1e17 tokens)")
                     continue
-                verdict = ("DISTIL" if p >= 0.9 else "train SUPERVISED" if p <= 0.1 else "too close to call")
-                lines.append(f"\nstudent {N_S:.3g} params, budget {C:.3g} FLOPs, {SCENARIOS[str(sc)].label}: "
-                             f"{verdict}")
-                lines.append(f"  P(distillation beats supervised) = {p:.2f}")
-                lines.append(f"  loss, distilled {float(s['L_S_median']):.4f} [{float(s['L_S_lower']):.4f}, "
-                             f"{float(s['L_S_upper']):.4f}] vs supervised {float(s['L_sup_median']):.4f} "
-                             f"[{float(s['L_sup_lower']):.4f}, {float(s['L_sup_upper']):.4f}] nats; difference "
-                             f"{float(s['diff_median']):+.4f} [{float(s['diff_lower']):+.4f}, "
-                             f"{float(s['diff_upper']):+.4f}]")
-                rec = f"  distillation recipe: student tokens D_S {_fmt(float(s['D_S_median']))} " \
-                      f"[{_fmt(float(s['D_S_lower']))}, {_fmt(float(s['D_S_upper']))}]"
+                rec = ", ".join(sci(float(s[f"{v}_median"])) for v in ("D_S", "N_T", "D_T"))
+                lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
+                             f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}")
+    lines.append("P(better): P(distillation better); P(>margin): P(distillation better by more than the margin)")
+    if summary.sizes["budget"] >= 2:
+        lines.append("")
+        lines += _windows_text(summary)
+    if detail:
+        lines += _plan_detail(summary)
+    for w in summary.attrs.get("warnings", []):
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
+def _windows_text(summary: xr.Dataset) -> list[str]:
+    from bayeslaw.planning.summary import windows  # numpy and xarray only, read when a plan is shown
+
+    n = int(summary.attrs["n_draws"])
+    lines = [f"Where distillation wins (P >= 0.5) between {sci(float(summary['budget'][0]))} and "
+             f"{sci(float(summary['budget'][-1]))} FLOPs:"]
+    for w in windows(summary["p_distill_wins"]):
+        s = summary.sel(student_size=w["student_size"], scenario=w["scenario"])
+        spans = [f"{'<= ' if x['from_open'] else ''}{sci(x['from'])} to {sci(x['to'])}"
+                 f"{' and beyond' if x['to_open'] else ''}" for x in w["windows"]]
+        always, never = int(s["n_always_distil"]), int(s["n_never_distil"])
+        lines.append(f"  {sci(w['student_size'])} params, {SCENARIOS[w['scenario']].label}: "
+                     + ("; ".join(spans) if spans else "nowhere")
+                     + f" (draws in which distillation wins at every budget: {always} of {n}, at none: {never})")
+    return lines
+
+
+def _plan_detail(summary: xr.Dataset) -> list[str]:
+    lines = []
+    for N_S in summary["student_size"].values:
+        for C in summary["budget"].values:
+            for sc in summary["scenario"].values:
+                s = summary.sel(student_size=N_S, budget=C, scenario=sc)
+                if not np.isfinite(float(s["p_distill_wins"])):
+                    continue
+                lines.append(f"\nstudent {sci(float(N_S))} params, budget {sci(float(C))} FLOPs, "
+                             f"{SCENARIOS[str(sc)].label}: {s['verdict'].values}")
+                lines.append(f"  loss, distilled {_band(s, 'L_S', '.4f')} vs supervised {_band(s, 'L_sup', '.4f')} "
+                             f"nats; difference {_band(s, 'diff')}")
+                rec = f"  distillation recipe: student tokens D_S {_sci_band(s, 'D_S')}"
                 if np.isfinite(float(s["N_T_median"])):
-                    rec += (f"; teacher N_T {_fmt(float(s['N_T_median']))} [{_fmt(float(s['N_T_lower']))}, "
-                            f"{_fmt(float(s['N_T_upper']))}], D_T {_fmt(float(s['D_T_median']))} "
-                            f"[{_fmt(float(s['D_T_lower']))}, {_fmt(float(s['D_T_upper']))}]")
+                    rec += f"; teacher N_T {_sci_band(s, 'N_T')}, D_T {_sci_band(s, 'D_T')}"
                 rec += f"; teacher loss L_T {float(s['L_T_median']):.4f}"
                 lines.append(rec)
-        for sc in summary["scenario"].values if summary.sizes["budget"] >= 3 else []:
-            s = summary.sel(student_size=N_S, scenario=sc)
-            p = s["p_distill_wins"].values
-            head = f"crossover for {N_S:.3g} params, {sc}: "
-            if np.all(~np.isfinite(p)):
-                continue
-            if p[0] < 0.5:
-                first = summary["budget"].values[0]
-                lines.append(head + f"supervised already wins at the smallest budget ({first:.3g})")
-            elif p[-1] >= 0.5:
-                last = summary["budget"].values[-1]
-                lines.append(head + f"distillation still wins at the largest budget ({last:.3g})")
-            else:
-                lines.append(head + f"P(distil wins) falls through 0.5 at {float(s['crossover_at_p50']):.3g} FLOPs "
-                             f"(per-draw crossover median {float(s['crossover_median']):.3g} "
-                             f"[{float(s['crossover_lower']):.3g}, {float(s['crossover_upper']):.3g}])")
-    return "\n".join(lines)
+    return lines
+
+
+def _sci_band(s: xr.Dataset, v: str) -> str:
+    return f"{_fmt(float(s[f'{v}_median']))} [{_fmt(float(s[f'{v}_lower']))}, {_fmt(float(s[f'{v}_upper']))}]"
 
 
 def format_report(analysis, written) -> str:
@@ -266,13 +315,20 @@ def format_report(analysis, written) -> str:
     lines = []
     if not analysis.diagnosis.passed:
         lines.append("!! WARNING: the fit FAILED its diagnostic gates; the report says so at the top")
+    if not hasattr(analysis, "options"):  # the supervised-only report
+        lines += _format_supervised_report(analysis)
+        lines += [f"  warning: {w[:200]}{'...' if len(w) > 200 else ''}" for w in analysis.warnings]
+        return "\n".join([*lines, f"report: {written.html}", f"        {written.markdown}"])
+    n = int(analysis.provenance["draws_used"])
     lines.append(f"Student {sci(q.student_size)} parameters, scenario {q.scenario}, "
-                 f"{q.n_students} student(s) per teacher")
+                 f"{q.n_students} student(s) per teacher; {DIFFERENCE}; practical tie within +-{q.margin:g} nats")
     for v in analysis.verdict:
         d = v["diff"]
-        lines.append(f"  {sci(v['budget'])} FLOPs: P(distillation beats supervised) = {v['p_distill_wins']:.2f}; "
-                     f"loss difference {d['median']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}] nats; "
-                     f"best: {v['best_option']} (P {v['p_best']:.2f})")
+        lines.append(f"  {sci(v['budget'])} FLOPs: {v['verdict']}: P(distillation better) {share(v['p_better'], n)}, "
+                     f"by more than {q.margin:g} nats {share(v['p_better_margin'], n)}; difference "
+                     f"{d['median']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}] nats; recipe "
+                     + ", ".join(f"{k} {sci(r['median'])}" for k, r in v["recipe"].items()
+                                 if r is not None and k != "L_T"))
     for w in analysis.warnings:
         lines.append(f"  warning: {w[:200]}{'...' if len(w) > 200 else ''}")
     lines.append(f"report: {written.html}")
@@ -308,3 +364,127 @@ def format_comparison(res) -> str:
         if not d["passed"]:
             lines.append(f"  {k}: fit FAILED its gates: {'; '.join(d['failures'])}")
     return "\n".join(lines)
+
+
+# -- machine output ---------------------------------------------------------------------------------
+
+#: What every --json output states once, so that no number in it needs guessing.
+CONVENTIONS = {
+    "difference": "distilled - supervised loss in nats/token; negative: distillation better",
+    "flops": "3 F(N) D per model trained (the paper's; F(N) forward FLOPs per token), unless a field says 6ND",
+    "probabilities": "shares of the posterior draws used (n_draws); 0 and 1 mean none or all of them",
+    "losses": "validation cross-entropy, nats/token",
+    "missing": "null: not defined or not computable (e.g. an option outside the planner's bounds)",
+}
+
+
+def strict(x: Any) -> Any:
+    """``x`` as strict JSON data: NaN and infinities become null, numpy scalars and arrays plain Python."""
+    if isinstance(x, dict):
+        return {str(k): strict(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [strict(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return strict(x.tolist())
+    if isinstance(x, np.generic):
+        return strict(x.item())
+    if isinstance(x, float):
+        return x if np.isfinite(x) else None
+    if x is None or isinstance(x, bool | int | str):
+        return x
+    return str(x)
+
+
+def envelope(command: str, result: Any, *, fit: Fit | None = None, warnings: list[str] | None = None,
+             posterior: str | None = None) -> dict[str, Any]:
+    """The one shape of every command's --json output: what ran, on what, with which caveats, then the result."""
+    from bayeslaw import __version__  # the package's version string only
+
+    return strict({
+        "command": command,
+        "bayeslaw_version": __version__,
+        "posterior": posterior,
+        "data": None if fit is None else data_provenance(fit.card),
+        "diagnostics_passed": None if fit is None else bool(fit.diagnostics_passed),
+        "warnings": list(warnings or []),
+        "conventions": CONVENTIONS,
+        "result": result,
+    })
+
+
+def plan_records(summary: xr.Dataset) -> dict[str, Any]:
+    """``bayeslaw plan --json``'s result: one record per cell (verdict, probabilities, bands, recipe), the
+    windows where distillation wins and the crossover summaries."""
+    from bayeslaw.planning.summary import windows  # numpy and xarray only, read when a plan is shown
+
+    cells = []
+    for N_S in summary["student_size"].values:
+        for C in summary["budget"].values:
+            for sc in summary["scenario"].values:
+                s = summary.sel(student_size=N_S, budget=C, scenario=sc)
+                rec: dict[str, Any] = {"student_size": float(N_S), "budget": float(C), "scenario": str(sc),
+                                       "verdict": str(s["verdict"].values)
+                                       if np.isfinite(float(s["p_distill_wins"])) else None}
+                for v in ("p_better", "p_better_margin", "p_worse_margin", "p_tied"):
+                    rec[v] = float(s[v]) if np.isfinite(float(s["p_distill_wins"])) else None
+                for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
+                    rec[v] = {k: float(s[f"{v}_{k}"]) for k in ("median", "lower", "upper")}
+                cells.append(rec)
+    per_size = []
+    for N_S in summary["student_size"].values:
+        for sc in summary["scenario"].values:
+            s = summary.sel(student_size=N_S, scenario=sc)
+            per_size.append({"student_size": float(N_S), "scenario": str(sc),
+                             "crossover_at_p50": float(s["crossover_at_p50"]),
+                             "crossover_band": {k: float(s[f"crossover_{k}"]) for k in ("lower", "median", "upper")},
+                             "n_always_distil": int(s["n_always_distil"]),
+                             "n_never_distil": int(s["n_never_distil"])})
+    attrs = {k: summary.attrs[k] for k in ("n_draws", "margin", "prob", "interval_prob", "n_students", "flops")
+             if k in summary.attrs}
+    return {"settings": attrs, "cells": cells, "windows": windows(summary["p_distill_wins"]),
+            "crossovers": per_size}
+
+
+def report_records(analysis) -> dict[str, Any]:
+    """``bayeslaw report --json``'s result: the verdict per budget with its recipe, metrics, compute for the target."""
+    if not hasattr(analysis, "options"):  # the supervised-only report
+        from bayeslaw.reporting.supervised import records  # the report's own module, loaded with it
+
+        return records(analysis)
+    cft = analysis.compute_for_target
+    return {"diagnostics_passed": analysis.diagnosis.passed, "verdict": analysis.verdict,
+            "metrics": analysis.metrics.to_dataframe().reset_index().to_dict(orient="records"),
+            "compute_for_target": (None if cft is None else
+                                   dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True)))}
+
+
+def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
+    """``bayeslaw backtest --json``'s result: per split and method the scores, with each fit's gate status."""
+    gates = {r.split: {"diagnostics_passed": bool(r.diagnostics_passed), "failures": r.failures}
+             for r in bt.fits.itertuples(index=False)}
+    rows = []
+    for r in bt.summary.itertuples(index=False):
+        point = "point" in r.method
+        rows.append({"split": r.split, "method": r.method, "n_heldout": int(r.n_test),
+                     "median_rel_error": float(r.rel_error_median), "coverage_50": float(r.coverage50),
+                     "coverage_90": float(r.coverage90), "crps": float(r.crps), "lpd": float(r.lpd),
+                     "fit_passed_gates": None if point else gates.get(r.split, {}).get("diagnostics_passed")})
+    return {"scores": rows, "fits": bt.fits.to_dict(orient="records"), "paths": paths}
+
+
+def _format_supervised_report(a) -> list[str]:
+    q, n = a.question, int(a.provenance["draws_used"])
+    lines = [f"Compute-optimal supervised model per budget (FLOPs = 3 F(N) D; medians with {q.prob:.0%} bands)"]
+    for c in q.budgets:
+        x = a.optimum.sel(budget=c)
+        L = np.quantile(x["L"].values, [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2])
+        N, D = (sci(float(np.median(x[k].values))) for k in ("N", "D"))
+        line = f"  {sci(c)} FLOPs: N* {N}, D* {D}, L* {L[1]:.4f} [{L[0]:.4f}, {L[2]:.4f}]"
+        if q.target is not None:
+            line += f"; P(L* <= {q.target:g}) {share(float(a.metrics['p_target'].sel(budget=c)), n)}"
+        lines.append(line)
+    if q.target is not None:
+        c = a.compute_for_target
+        lines.append(f"  compute to be 90% sure of loss {q.target:g}: "
+                     + ("not within 100x the largest budget" if c is None or not np.isfinite(c) else f"{sci(c)} FLOPs"))
+    return lines

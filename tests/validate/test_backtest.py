@@ -110,8 +110,12 @@ def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
     cut = float(np.quantile(6 * df["N"] * df["D"], 0.7))
     rc = main(["backtest", str(path), "--split", f"compute:{cut}", "--seed", "1", "--target-accept", "0.95",
                "--no-baseline", "--out-dir", str(tmp_path / "out"), "--stem", "bt", "--json"])
-    payload = json.loads(capsys.readouterr().out)
-    assert rc == 0 and payload["summary"][0]["n_test"] == 36
+    payload = json.loads(capsys.readouterr().out, parse_constant=_strict)
+    assert rc == 0 and payload["command"] == "backtest"
+    scores = payload["result"]["scores"]
+    assert scores[0]["n_heldout"] == 36 and scores[0]["fit_passed_gates"] is True
+    assert set(scores[0]) >= {"split", "method", "n_heldout", "median_rel_error", "coverage_50", "coverage_90",
+                              "crps", "lpd", "fit_passed_gates"}
     for k in ("per_run", "summary", "fits", "plot"):
         assert (tmp_path / "out" / f"bt{'' if k == 'plot' else '_' + ('runs' if k == 'per_run' else k)}"
                 f"{'.png' if k == 'plot' else '.csv'}").exists()
@@ -138,3 +142,7 @@ def test_extrapolation_error_is_learned_from_the_training_runs_only():
     assert float(backtest.extrapolation_sd(0.01, 0.02, 0.0)) == 0.0  # nothing inside the fitted range
     # by hand: fitted up to N = 1e9 and 6ND = 6e19; N = 1e10 on 1e10 tokens is one decade beyond in both
     assert backtest.decades_beyond(TINY.iloc[:3], [1e10, 1e8], [1e10, 1e9]).tolist() == pytest.approx([1.0, 0.0])
+
+
+def _strict(token: str):
+    raise ValueError(f"strict JSON has no {token}")

@@ -1,0 +1,105 @@
+"""What every planning output must say beside its numbers: the data, the reach beyond the fitted runs, the bounds.
+
+Shared by ``bayeslaw plan`` (text and JSON) and the risk report, so that the same question gets the same
+caveats wherever it is asked.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw.core import bounds, compute
+from bayeslaw.core.compute import SCENARIOS
+from bayeslaw.core.fmt import sci
+from bayeslaw.data.registry import data_provenance
+from bayeslaw.posterior import reach
+from bayeslaw.posterior.card import Fit
+
+#: A recipe value this close (relative) to a planner bound sits on it.
+ON_BOUND = 0.01
+
+
+def data_warning(fit: Fit) -> str | None:
+    """A warning naming SYNTHETIC data or the data's provenance; None for a user's own runs."""
+    data = fit.card["data"]
+    if "SYNTHETIC" in str(data.get("source", "")):
+        return ("this posterior was fitted to SYNTHETIC runs generated from the paper's published law, not to "
+                "measured runs: it shows what the paper's law implies, with the uncertainty such a study would leave")
+    if data.get("provenance"):
+        return f"data: {data_provenance(fit.card)}"
+    return None
+
+
+def on_bounds(summary: xr.Dataset) -> list[str]:
+    """Recipe medians that sit on the planner's bounds: a bound, not an optimum (one note per kind and scenario)."""
+    notes: dict[tuple[str, str], list[str]] = {}
+    for var, what in (("D_T", "teacher tokens D_T"), ("N_T", "teacher size N_T"), ("D_S", "student tokens D_S")):
+        if f"{var}_median" not in summary:
+            continue
+        med = summary[f"{var}_median"]
+        for edge, word in ((bounds.BOX_MAX, "upper"), (bounds.BOX_MIN, "lower")):
+            hit = np.isfinite(med) & (abs(np.log(med.where(med > 0) / edge)) < ON_BOUND)
+            for idx in zip(*np.nonzero(hit.transpose("student_size", "budget", "scenario").values), strict=True):
+                n, c, sc = (summary[d].values[i] for d, i in zip(("student_size", "budget", "scenario"), idx,
+                                                                 strict=True))
+                notes.setdefault((what, f"{word} bound {sci(edge)}"), []).append(
+                    f"{sci(float(n))} params at {sci(float(c))} FLOPs ({SCENARIOS[str(sc)].label})")
+    return [f"{what} on the planner's {edge} in {len(cells)} recipe(s), e.g. {cells[0]}: a bound, not an optimum "
+            "(read it as 'as much as allowed')" for (what, edge), cells in notes.items()]
+
+
+def plan_reach(fit: Fit, summary: xr.Dataset) -> str | None:
+    """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs."""
+    scale = reach.fitted_scale(fit)
+    F = compute.forward_flops_per_token
+    notes = []
+    for n in summary["student_size"].values:
+        for c in summary["budget"].values:
+            worst = []
+            sup = reach.reach(scale, float(n), float(c) / (3 * F(float(n))))
+            worst.append(("supervised student", float(sup["size_factor"][0]), float(sup["compute_factor"][0])))
+            for sc in summary["scenario"].values:
+                s = summary.sel(student_size=n, budget=c, scenario=sc)
+                N_T, D_T = float(s["N_T_median"]), float(s["D_T_median"])
+                if np.isfinite(N_T) and np.isfinite(D_T):
+                    r = reach.reach(scale, N_T, D_T)
+                    worst.append((f"teacher ({SCENARIOS[str(sc)].label})", float(r["size_factor"][0]),
+                                  float(r["compute_factor"][0])))
+            for label, sf, cf in worst:
+                d = reach.describe(f"{label} for {sci(float(n))} params at {sci(float(c))} FLOPs", sf, cf)
+                if d:
+                    notes.append(d)
+    w = reach.warning(notes[:6])
+    if w and len(notes) > 6:
+        w = w.replace(f"{min(6, len(notes))} prediction(s)", f"{len(notes)} prediction(s)", 1)
+        w += f"; and {len(notes) - 6} more"
+    return w
+
+
+def plan_warnings(fit: Fit, summary: xr.Dataset) -> list[str]:
+    """Everything ``bayeslaw plan`` must say beside its table: failed gates, data, reach, bounds."""
+    out = []
+    if not fit.diagnostics_passed:
+        out.append("the fit FAILED its diagnostic gates: " + "; ".join(fit.card["diagnostics"]["failures"]))
+    for w in (data_warning(fit), plan_reach(fit, summary)):
+        if w:
+            out.append(w)
+    return out + on_bounds(summary)
+
+
+def point_warnings(fit: Fit, points: list[tuple[str, float, float]]) -> list[str]:
+    """The data warning and one reach warning for predictions at ``(label, N, D)`` points."""
+    scale = reach.fitted_scale(fit)
+    notes = []
+    for label, N, D in points:
+        if not (np.isfinite(N) and np.isfinite(D)):
+            continue
+        r = reach.reach(scale, N, D)
+        d = reach.describe(label, float(r["size_factor"][0]), float(r["compute_factor"][0]))
+        if d:
+            notes.append(d)
+    out = [w for w in (data_warning(fit), reach.warning(notes)) if w]
+    if not fit.diagnostics_passed:
+        out.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(fit.card["diagnostics"]["failures"]))
+    return out

@@ -1,0 +1,115 @@
+"""A budget question for a supervised posterior alone: what loss a budget buys, and with what certainty.
+
+Most users have supervised runs only (e.g. the shipped Chinchilla posterior). For them a risk report
+answers: the compute-optimal model N*, D* and its loss L* at each budget with bands, the probability
+of reaching a target loss, the compute needed to be 90% sure of it, how far each answer extrapolates,
+the fit's diagnostics and provenance. FLOPs are 3 F(N) D, as everywhere in bayeslaw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import decide
+from bayeslaw.core.errors import InputError
+from bayeslaw.core.fmt import sci
+from bayeslaw.core.seeds import Streams
+from bayeslaw.planning.optima import supervised_optimum, supervised_student
+from bayeslaw.posterior import draws, reach
+from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
+from bayeslaw.posterior.likelihood import noise_draws, observed_terms
+from bayeslaw.reporting.caveats import data_warning
+from bayeslaw.reporting.provenance import provenance
+from bayeslaw.reporting.question import Question
+
+
+@dataclass
+class SupervisedAnalysis:
+    question: Question
+    card: dict[str, Any]
+    diagnosis: Diagnosis
+    optimum: xr.Dataset  # (draw, budget): N, D, L of the compute-optimal model
+    sweep: xr.DataArray  # (draw, budget): L* over a wide budget sweep, for the compute to reach the target
+    metrics: xr.Dataset  # (budget,): decide.summary_table of L*
+    compute_for_target: float | None
+    fixed: xr.DataArray | None  # (draw, budget): the question's model size trained on each budget, if given
+    reach: list[dict[str, Any]]
+    ppc: dict[str, tuple[np.ndarray, np.ndarray]]
+    warnings: list[str] = field(default_factory=list)
+    provenance: dict[str, Any] = field(default_factory=dict)
+
+
+def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0,
+                       posterior_path: str | None = None, gates: Gates | None = None,
+                       progress=None) -> SupervisedAnalysis:
+    """Answer ``question`` (budgets, target, band; a model size optional) from a supervised posterior."""
+    say = progress or (lambda _m: None)
+    q = question
+    q.check()
+    if fit.law != "supervised":
+        raise InputError("a supervised report needs a supervised posterior; a joint one gets the distillation report")
+    law = draws.laws(fit)
+    if law.n_draws > max_draws:
+        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
+        law = law.take(idx)
+    say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
+    diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
+    C = np.asarray(q.budgets, float)
+    say(f"compute-optimal models at {C.size} budget(s) over {law.n_draws} draws")
+    o = supervised_optimum(law, C)
+    optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
+    sweep_C = np.geomspace(max(C.min() / 100, 1e12), C.max() * 100, 49)
+    sweep = xr.DataArray(supervised_optimum(law, sweep_C)["L"], dims=("draw", "budget"), coords={"budget": sweep_C})
+    metrics = decide.summary_table(optimum["L"], target=q.target, prob=q.prob)
+    cft = None
+    if q.target is not None:
+        cft = float(decide.compute_for_target(sweep, q.target, prob=0.9))
+    fixed = None
+    if q.student_size is not None:
+        fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), C)[:, 0, :],
+                             dims=("draw", "budget"), coords={"budget": C})
+    scale = reach.fitted_scale(fit)
+    rows, notes = [], []
+    for j, c in enumerate(C):
+        N, D = float(np.median(o["N"][:, j])), float(np.median(o["D"][:, j]))
+        r = reach.reach(scale, N, D)
+        sf, cf = float(r["size_factor"][0]), float(r["compute_factor"][0])
+        rows.append({"prediction": f"compute-optimal model at {sci(c)} FLOPs (median)", "size": N, "tokens": D,
+                     "size_factor": sf, "compute_factor": cf, "beyond": bool(r["beyond"][0])})
+        if d := reach.describe(rows[-1]["prediction"], sf, cf):
+            notes.append(d)
+    warns = [w for w in (reach.warning(notes), data_warning(fit)) if w]
+    if not diagnosis.passed:
+        warns.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(diagnosis.failures))
+    rng = np.random.default_rng(Streams(seed).diagnostics)
+    (_, mu, obs, sigma), = observed_terms(fit)
+    ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
+    prov = provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
+    prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
+    return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
+                              metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
+                              warnings=warns, provenance=prov)
+
+
+def records(a: SupervisedAnalysis) -> dict[str, Any]:
+    """The supervised report's numbers as plain data (its --json result)."""
+    qs = [(1 - a.question.prob) / 2, 0.5, (1 + a.question.prob) / 2]
+    rows = []
+    for c in a.question.budgets:
+        x = a.optimum.sel(budget=c)
+        rec: dict[str, Any] = {"budget": float(c)}
+        for k, name in (("N", "N_opt"), ("D", "D_opt"), ("L", "L_opt")):
+            rec[name] = dict(zip(("lower", "median", "upper"), np.quantile(x[k].values, qs).tolist(), strict=True))
+        if "p_target" in a.metrics:
+            rec["p_target"] = float(a.metrics["p_target"].sel(budget=c))
+        if a.fixed is not None:
+            rec["fixed_size_loss"] = dict(zip(("lower", "median", "upper"),
+                                              np.nanquantile(a.fixed.sel(budget=c).values, qs).tolist(), strict=True))
+        rows.append(rec)
+    return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows,
+            "compute_for_target": a.compute_for_target, "target": a.question.target}
