@@ -258,7 +258,8 @@ def _points(*values: Any) -> list[np.ndarray]:
                          f"{[a.size for a in arrays]}") from err
 
 
-def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0) -> xr.Dataset:
+def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0,
+            extrapolation: bool | str | Path = True) -> xr.Dataset:
     """Supervised loss at new ``(N, D)``: mean-law and new-run bands.
 
     Parameters
@@ -271,6 +272,9 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
         The interval's probability and kind (``"eti"`` or ``"hdi"``).
     seed
         Seeds the new-run noise.
+    extrapolation
+        Add the law's extrapolation error beyond the fitted runs to the new-run band, from the shipped
+        calibration (True, default), a calibration file, or not at all (False).
 
     Returns
     -------
@@ -286,12 +290,24 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
                          "(--N-S/--D-S and a teacher on the command line)")
     from bayeslaw.posterior import predict as posterior_predict  # heavy: ArviZ
 
-    return posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed)
+    cal = _calibration(extrapolation)
+    return posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed, calibration=cal)
+
+
+def _calibration(extrapolation: bool | str | Path) -> Fit | None:
+    """The extrapolation calibration to use: the shipped one (True), a file, or none (False)."""
+    if extrapolation is False:
+        return None
+    from bayeslaw.posterior.extrapolation import CALIBRATION, load_calibration  # heavy: xarray
+
+    if extrapolation is True and not CALIBRATION.exists():
+        return None  # said in the output: the bands then hold the law and the noise only
+    return load_calibration(None if extrapolation is True else extrapolation)
 
 
 def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
-                         prob: float = 0.9, kind: str = "eti", seed: int = 0, margin: float | None = None
-                         ) -> xr.Dataset:
+                         prob: float = 0.9, kind: str = "eti", seed: int = 0, margin: float | None = None,
+                         extrapolation: bool | str | Path = True) -> xr.Dataset:
     """Student-loss bands for a distillation posterior.
 
     Parameters
@@ -307,6 +323,8 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
     margin
         The practical-equivalence margin (nats) of the verdict (:func:`bayeslaw.decide.verdict`;
         default :data:`bayeslaw.decide.MARGIN`).
+    extrapolation
+        As in :func:`predict`: the law's extrapolation error beyond the fitted runs in the new-run band.
 
     Returns
     -------
@@ -323,7 +341,8 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
     from bayeslaw import decide  # heavy: xarray
     from bayeslaw.posterior import students  # heavy: ArviZ
 
-    ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed)
+    ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed,
+                          calibration=_calibration(extrapolation))
     v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
     for name in v.data_vars:
         ds[name] = v[name]
@@ -564,7 +583,7 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
 
     if fit.law == "supervised":
         analysis = analyse_supervised(fit, question, max_draws=max_draws, seed=seed, posterior_path=path,
-                                      gates=gates, progress=progress)
+                                      gates=gates, progress=progress, calibration=_calibration(True))
     else:
         if question.student_size is None:
             raise InputError("a distillation report compares ways to train one student: give its size (--student)")
@@ -586,7 +605,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
              stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
-             losses_in_nats: bool = False) -> tuple[Backtest, dict[str, str]]:
+             losses_in_nats: bool = False, columns: Mapping[str, str] | None = None
+             ) -> tuple[Backtest, dict[str, str]]:
     """Leave-future-out backtests (see :mod:`bayeslaw.validate.backtest`), written to ``out_dir``.
 
     Parameters
@@ -616,6 +636,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
         ``progress(message)`` per split.
     allow_duplicates, losses_in_nats
         Override the data checks, as in :func:`fit`.
+    columns
+        Supervised: mapping from canonical names to the table's (as in :func:`fit`).
 
     Returns
     -------
@@ -644,8 +666,11 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
                                  "choose one that leaves at least 15 to fit and one to predict "
                                  f"(L_S spans {dis['L_S'].min():.4g}-{dis['L_S'].max():.4g})")
     else:
-        table, _, _ = tables.resolve(data, include_outliers)
-        df = tables.validate_supervised(table, **checks)
+        table, source, _ = tables.resolve(data, include_outliers)
+        if source is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns maps the columns "
+                             "of your own files")
+        df = tables.validate_supervised(table, columns, **checks)
     from bayeslaw.validate import backtest as bt  # heavy: PyMC
 
     if law == "distillation":
@@ -657,7 +682,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
         parsed = [s for spec in splits for s in bt.parse(spec, df)]
         result = bt.backtest_supervised(df, parsed, gamma_free=gamma_free, likelihood=likelihood, sampler=sampler,
                                         seed=seed, baseline=baseline, extrapolation_error=extrapolation_error,
-                                        progress=progress)
+                                        calibration=_calibration(True), progress=progress)
     paths = {}
     if out_dir is not None:
         name = stem or f"backtest_{law}_{Path(str(data)).stem}"
@@ -702,6 +727,62 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
 
     return cmp.compare_supervised(full, outliers=outliers, sampler=sampler or default_config("supervised"),
                                   seed=seed, progress=progress)
+
+
+def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = None, loso: bool = False,
+              out_dir: str | Path = "reports/calibration", seed: int = 0,
+              progress: Any = None) -> tuple[Fit, pd.DataFrame | None, dict[str, str]]:
+    """Learn from public studies how fast a scaling law's error grows beyond its fitted runs.
+
+    Parameters
+    ----------
+    studies
+        Shipped supervised tables, one study each (default
+        :data:`bayeslaw.validate.calibration.STUDIES`); a study too small for leave-future-out splits is
+        skipped with a message.
+    out
+        Where to save the calibration posterior (default ``models/extrapolation_calibration.nc``).
+    loso
+        Also run the leave-one-study-out evaluation (with each split's in-sample calibration for
+        comparison; slower) and write its tables and reliability diagram to ``out_dir``.
+    out_dir
+        Where the evaluation goes.
+    seed
+        The one seed.
+    progress
+        ``progress(message)`` per study and split.
+
+    Returns
+    -------
+    tuple
+        ``(calibration, summary, paths)``: the hierarchical posterior (dims ``chain``, ``draw``, ``study``),
+        the leave-one-study-out summary per study and method (None without ``loso``), the written paths.
+    """
+    from bayeslaw.posterior.extrapolation import CALIBRATION  # heavy: xarray
+    from bayeslaw.validate import calibration as cal  # heavy: PyMC
+
+    names = tuple(studies or cal.STUDIES)
+    unknown = [s for s in names if s not in SHIPPED or SHIPPED[s].law != "supervised"]
+    if unknown:
+        raise InputError(f"unknown studies {unknown}; shipped supervised tables: "
+                         f"{sorted(k for k, v in SHIPPED.items() if v.law == 'supervised')}")
+    out = Path(out or CALIBRATION)
+    bounds.check_writable(out, "--out")
+    if loso:
+        bounds.check_writable(out_dir, "--out-dir", directory=True)
+    h = cal.held_out(names, seed=seed, insample=loso, progress=progress)
+    if progress:
+        progress(f"hierarchical discrepancy model over {h.runs['study'].nunique()} studies, {len(h.runs)} "
+                 "held-out runs")
+    fit = cal.fit_discrepancy(h, list(dict.fromkeys(h.runs["study"])), seed=seed)
+    fit.card["data"]["skipped"] = h.skipped
+    paths = {"calibration": str(fit.save(out))}
+    summary = None
+    if loso:
+        per_run, rel = cal.loso(h, seed=seed, progress=progress)
+        summary = cal.loso_summary(per_run)
+        paths.update(cal.write_loso(per_run, summary, rel, h, out_dir))
+    return fit, summary, paths
 
 
 def generate(out_dir: str | Path = "data/synthetic", *, stem: str = "paper_design", seed: int = 0,

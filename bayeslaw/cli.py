@@ -301,7 +301,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
         progress=_say("backtest", args), allow_duplicates=args.allow_duplicates,
-        losses_in_nats=args.losses_in_nats)
+        losses_in_nats=args.losses_in_nats, columns=_columns(args.columns))
     shown = text.format_backtest(bt) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
     _emit(args, shown, text.backtest_records(bt, paths))
     return 0 if bt.fits["diagnostics_passed"].all() else 1
@@ -316,6 +316,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
                         "pareto_warnings": res.pareto_warnings,
                         "diagnostics_passed": {k: v["passed"] for k, v in res.diagnostics.items()}})
     return 0 if all(v["passed"] for v in res.diagnostics.values()) else 1
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    if args.out:
+        bounds.check_writable(args.out, "--out")
+    fit, summary, paths = _api().calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
+                                           seed=args.seed, progress=_say("calibrate", args))
+    shown = text.format_calibration(fit, summary) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
+    result = {"card": fit.card, "paths": paths,
+              "loso": None if summary is None else summary.to_dict(orient="records")}
+    _emit(args, shown, result, fit=None, warnings=[f"skipped: {v}" for v in fit.card["data"].get("skipped", {})
+                                                   .values()], posterior=paths.get("calibration"))
+    return 0 if fit.diagnostics_passed else 1
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -458,6 +471,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("data", help=f"run table (CSV/parquet) or a shipped table: {sorted(SHIPPED)}")
     b.add_argument("--law", choices=["supervised", "distillation"], default="supervised")
     b.add_argument("--supervised", help="distillation only: the supervised runs table")
+    b.add_argument("--columns", help="map canonical names to your table's, e.g. N=params,D=tokens,loss=val_loss")
     b.add_argument("--split", nargs="+", default=["rolling"],
                    help="supervised splits: compute:C (fit 6ND < C), loss:L (fit loss >= L), largest:K, "
                         "rolling[:C1,C2,...] (default: rolling at the 50/65/80%% compute quantiles)")
@@ -485,6 +499,17 @@ def build_parser() -> argparse.ArgumentParser:
     _sampler_args(cp)
     _data_check_args(cp)
     cp.set_defaults(func=cmd_compare)
+
+    ca = sub.add_parser("calibrate", help="learn from public studies how fast a law's error grows beyond its runs")
+    ca.add_argument("--studies", nargs="+", default=None,
+                    help="shipped supervised tables, one study each (default: all seven)")
+    ca.add_argument("--out", help="the calibration posterior (default models/extrapolation_calibration.nc)")
+    ca.add_argument("--loso", action="store_true",
+                    help="also evaluate it leaving one study out, against bayeslaw without it, with its in-sample "
+                         "calibration and the point fit (slower)")
+    ca.add_argument("--out-dir", default="reports/calibration", help="where the evaluation goes")
+    ca.add_argument("--seed", type=int, default=0)
+    ca.set_defaults(func=cmd_calibrate)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
     g.add_argument("--out", default="data/synthetic")

@@ -31,4 +31,7 @@ fi
 # This is the default distillation posterior (README main job, plan and report examples).
 $B fit busbridge2025_digitized --law distillation --seed 20250208 --thin 2 \
    --out models/distillation_busbridge2025_digitized.nc --quiet
+# The law's extrapolation error learned from seven public studies (docs/validation.md): leave-future-out splits
+# of each, a hierarchical model over them. `bayeslaw calibrate --loso` also writes its evaluation.
+$B calibrate --seed 0 --quiet
 echo "rebuilt: $(ls models/*.nc)"

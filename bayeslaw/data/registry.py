@@ -48,6 +48,28 @@ SHIPPED: dict[str, Shipped] = {
         "the 3 runs of 0.105B tokens (loss ~6.2, still on the initial plateau) excluded by default",
         "excluded 3 runs of 0.105B tokens",
     ),
+    "gadre2024_c4": Shipped(
+        "gadre2024_c4", "gadre2024_overtraining/gadre2024_c4.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "group"},
+        "Gadre et al. (2024) open_lm models trained on C4, 11M-6.9B total params, 0.25-32x Chinchilla tokens, "
+        "C4 validation loss (34 runs)", ""),
+    "gadre2024_rw": Shipped(
+        "gadre2024_rw", "gadre2024_overtraining/gadre2024_rw.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "group"},
+        "Gadre et al. (2024) open_lm models trained on RefinedWeb, C4 validation loss (35 runs)", ""),
+    "marin_comma": Shipped(
+        "marin_comma", "marin_isoflops/marin_comma.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "group"},
+        "Marin's comma IsoFLOP ladder (W&B export via Open Athena), Paloma macro loss, with each budget's larger "
+        "validation-optimal run (92 runs)", ""),
+    "marin_dclm": Shipped(
+        "marin_dclm", "marin_isoflops/marin_dclm.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "group"},
+        "Marin's dclm IsoFLOP ladder (W&B export via Open Athena), Paloma macro loss (85 runs)", ""),
+    "muennighoff_single_epoch": Shipped(
+        "muennighoff_single_epoch", "muennighoff2023_dataconstrained/muennighoff_single_epoch.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id"},
+        "Muennighoff et al. (2023) runs without repeated data (D <= U), C4 validation loss (29 runs)", ""),
     "busbridge2025_digitized": Shipped(
         "busbridge2025_digitized",
         "distillation_busbridge2025_digitized/busbridge2025_digitized_students_fit.csv",

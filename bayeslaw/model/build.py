@@ -6,6 +6,7 @@ The observed data enter as ``pm.Data`` so a compiled model can be refitted on ne
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytensor.tensor as pt
 
 from bayeslaw.core import laws, params
 from bayeslaw.core.params import BREAK_REF
+from bayeslaw.model.presets import supervised_defaults
 from bayeslaw.model.priors import PriorSet
 from bayeslaw.model.spec import JointSpec, SupervisedSpec
 
@@ -204,3 +206,45 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
             if name not in ("gamma_p", "c0"):
                 pm.Deterministic(name, paper[name])
     return model
+
+
+#: Priors of the extrapolation-discrepancy model (sd of log loss): the step at the edge of the fitted runs
+#: around 0.5% and its growth per decade around 1%, each within a factor e^2 (95%) of that; the studies'
+#: spread on the log scale HalfNormal(1).
+DISCREPANCY_PRIORS = {"mu_edge": (math.log(0.005), 1.0), "mu_growth": (math.log(0.01), 1.0), "sd_studies": 1.0}
+
+
+def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray, study: np.ndarray,
+                      studies: list[str]) -> pm.Model:
+    """A hierarchical model of how a scaling law errs beyond its fitted runs, partially pooled over studies.
+
+    For a held-out run ``i`` of study ``j`` predicted from the runs below a cutoff: its log-loss residual
+    (observed minus the posterior predictive median) is Student-t with scale ``sqrt(sd_i**2 + tau_ij**2)``,
+    where ``sd_i`` is the predictive's own sd (law and run noise) and ``tau_ij = sqrt(edge_j**2 +
+    (growth_j decades_i)**2)`` the law's extrapolation error for a run ``decades_i > 0`` decades beyond the
+    fitted runs (0 inside them). ``log edge_j`` and ``log growth_j`` are drawn around population means
+    with population sds (non-centred); a new study draws its own from the population.
+    """
+    pri = DISCREPANCY_PRIORS
+    with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
+        r = pm.Data("residual", residual, dims="run")
+        s = pm.Data("predictive_sd", sd, dims="run")
+        d = pm.Data("decades", decades, dims="run")
+        j = pm.Data("study_index", study, dims="run")
+        mu_e = pm.Normal("mu_log_edge", *pri["mu_edge"])
+        mu_g = pm.Normal("mu_log_growth", *pri["mu_growth"])
+        sd_e = pm.HalfNormal("sd_log_edge", pri["sd_studies"])
+        sd_g = pm.HalfNormal("sd_log_growth", pri["sd_studies"])
+        z_e = pm.Normal("z_edge", 0.0, 1.0, dims="study")
+        z_g = pm.Normal("z_growth", 0.0, 1.0, dims="study")
+        edge = pm.Deterministic("edge", pt.exp(mu_e + sd_e * z_e), dims="study")
+        growth = pm.Deterministic("growth", pt.exp(mu_g + sd_g * z_g), dims="study")
+        nu = create_nu(_nu_prior())
+        tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
+        pm.StudentT("obs", nu=nu, mu=0.0, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
+    return model
+
+
+def _nu_prior():
+    """The one nu prior of every model (bayeslaw.model.presets)."""
+    return supervised_defaults(gamma_free=False, likelihood="student_t")["nu"]

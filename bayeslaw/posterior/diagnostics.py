@@ -203,6 +203,10 @@ def diagnose(fit: Fit, gates: Gates | None = None, seed: int = 0) -> Diagnosis:
     gates = gates or Gates()
     max_depth = int(fit.card["sampler"]["max_treedepth"])
     parts = [sampling_diagnostics(fit.idata, fit.card["parameters"], max_depth, gates)]
+    if fit.law == "calibration":  # a model of errors, not of runs: the sampler's gates are its gates
+        out = merge(*parts)
+        out.metrics["gates"] = gates.to_dict()
+        return out
     rng = np.random.default_rng(seed)
     lls, obs_all, pred_all = [], [], []
     for _name, log_mu, observed, sigma_name in observed_terms(fit):

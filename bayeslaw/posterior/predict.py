@@ -16,7 +16,9 @@ import xarray as xr
 from bayeslaw.core import bounds, laws, params
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
 from bayeslaw.posterior.likelihood import noise_draws, supervised_log_mean
+from bayeslaw.posterior.reach import fitted_scale
 
 
 def interval(samples: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:
@@ -58,7 +60,8 @@ def summarise_draws(draws: dict[str, np.ndarray], point_coords: dict[str, np.nda
 
 
 def predict_supervised(
-    fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0
+    fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0,
+    calibration: Fit | None = None,
 ) -> xr.Dataset:
     """Loss at new ``(N, D)``: draws and bands for the mean law and for a new run.
 
@@ -72,20 +75,64 @@ def predict_supervised(
         The interval's probability and kind (``"eti"`` or ``"hdi"``).
     seed
         Seeds the new-run noise.
+    calibration
+        The extrapolation calibration (:func:`bayeslaw.posterior.extrapolation.load_calibration`): a new run
+        beyond the fitted runs then also carries the law's extrapolation error. None: the law and noise only.
 
     Returns
     -------
     xarray.Dataset
         ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` and their summaries with dims
-        ``(point,)`` (see :func:`summarise_draws`); coordinates ``N``, ``D`` on ``point``.
+        ``(point,)`` (see :func:`summarise_draws`); coordinates ``N``, ``D`` on ``point``. With a
+        calibration also ``decades_beyond`` and ``extrapolation_share`` (the share of the new-run band's
+        width that is the law's extrapolation error) with dims ``(point,)``.
     """
     N, D = np.broadcast_arrays(np.atleast_1d(np.asarray(N, float)), np.atleast_1d(np.asarray(D, float)))
     bounds.check_points(N, D)
     log_mu = supervised_log_mean(as_arrays(coefficients(fit)), N, D)
     rng = np.random.default_rng(seed)
     log_new = log_mu + noise_draws(fit, log_mu.shape, rng)
-    return summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(log_new)},
-                           {"N": N, "D": D}, prob=prob, kind=kind)
+    if calibration is None:
+        ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(log_new)},
+                             {"N": N, "D": D}, prob=prob, kind=kind)
+        ds.attrs["extrapolation"] = ("not included: new-run bands hold the law's uncertainty and the run noise "
+                                     "only (no extrapolation calibration: `bayeslaw calibrate` builds it)")
+        return ds
+    d = decades_beyond(fitted_scale(fit), N, D)
+    wide = add_to_log_new(log_new, d, calibration, rng)
+    ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(wide)}, {"N": N, "D": D}, prob=prob,
+                         kind=kind)
+    return with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
+
+
+def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray, prob: float,
+                             kind: str) -> xr.Dataset:
+    """Say how much of each new-run band is the law's extrapolation error.
+
+    Parameters
+    ----------
+    ds
+        A prediction whose ``loss_new`` draws include the extrapolation error (:func:`summarise_draws`).
+    without
+        The same new-run draws without it, dims ``(draw, point)``.
+    d
+        Decades beyond the fitted runs per point.
+    prob, kind
+        The band's probability and kind.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``decades_beyond`` and ``extrapolation_share`` (1 - the band's width without the term
+        over its width with it) with dims ``(point,)``, and ``attrs['extrapolation']``.
+    """
+    lo, hi = interval(without, prob, kind)
+    width = ds["loss_new_upper"].values - ds["loss_new_lower"].values
+    ds["decades_beyond"] = ("point", d)
+    ds["extrapolation_share"] = ("point", np.where(width > 0, np.clip(1 - (hi - lo) / width, 0, 1), 0.0))
+    ds.attrs["extrapolation"] = ("new-run bands beyond the fitted runs include the law's extrapolation error "
+                                 "learned from public studies (models/extrapolation_calibration.nc)")
+    return ds
 
 
 def optimum_6nd(fit: Fit, C: Any, *, prob: float = 0.9, kind: str = "eti") -> xr.Dataset:

@@ -13,8 +13,10 @@ from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
-from bayeslaw.posterior.predict import summarise_draws
+from bayeslaw.posterior.predict import summarise_draws, with_extrapolation_share
+from bayeslaw.posterior.reach import fitted_scale
 
 
 def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, D_T=None,
@@ -37,7 +39,7 @@ def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, 
 
 
 def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0.9, kind: str = "eti",
-            seed: int = 0) -> xr.Dataset:
+            seed: int = 0, calibration: Fit | None = None) -> xr.Dataset:
     """Student loss for ``(N_S, D_S)`` and a teacher: mean-law and new-run bands.
 
     Parameters
@@ -51,6 +53,9 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         supervised law, and a new teacher scatters like a new supervised run).
     prob, kind, seed
         The interval and the seed of the new-run noise.
+    calibration
+        The extrapolation calibration: a new student beyond the fitted runs also carries the law's
+        extrapolation error (learned on supervised studies; see :mod:`bayeslaw.posterior.extrapolation`).
 
     Returns
     -------
@@ -77,9 +82,17 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     log_S_new = log_S_new + noise_draws(fit, log_S_new.shape, rng, "sigma_dis")
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
-    return summarise_draws({"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new),
-                            "loss_supervised": np.exp(log_tilde), "difference": np.exp(log_S) - np.exp(log_tilde)},
-                           coords, prob=prob, kind=kind)
+    without = log_S_new
+    if calibration is not None:
+        d = decades_beyond(fitted_scale(fit), N_S, D_S)
+        log_S_new = add_to_log_new(log_S_new, d, calibration, rng)
+    ds = summarise_draws({"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new),
+                          "loss_supervised": np.exp(log_tilde), "difference": np.exp(log_S) - np.exp(log_tilde)},
+                         coords, prob=prob, kind=kind)
+    if calibration is None:
+        ds.attrs["extrapolation"] = "not included: new-run bands hold the law's uncertainty and the run noise only"
+        return ds
+    return with_extrapolation_share(ds, np.exp(without), d, prob, kind)
 
 
 def capacity_gap(fit: Fit, *, N_S: float, D_S: float, L_T=None, prob: float = 0.9,

@@ -278,3 +278,18 @@ def supervised_budget_curve(sweep: xr.DataArray, *, prob: float = 0.9, target: f
         for c in budgets:
             ax.axvline(c, color="gold", lw=1)
     return fig
+
+
+def reliability_diagram(rel) -> Figure:
+    """Empirical against nominal coverage of central intervals, one line per method (pooled over studies)."""
+    fig = Figure(figsize=(5.2, 4.6))
+    ax = fig.add_subplot()
+    x = rel["nominal"].to_numpy()
+    ax.plot([0, 1], [0, 1], color="k", lw=0.8, ls=":", label="calibrated")
+    for k, col in enumerate(c for c in rel.columns if c != "nominal"):
+        ax.plot(x, rel[col].to_numpy(), marker="o", ms=3, color=COLORS[k % len(COLORS)], label=col)
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="nominal coverage of the central interval",
+           ylabel="share of held-out runs inside", title="Reliability, leave one study out (pooled)")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(alpha=0.3, lw=0.4)
+    return fig

@@ -252,9 +252,13 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     out += [("warning", w) for w in a.warnings if not w.startswith("the fit FAILED")]
     out.append(("h2", "Summary"))
     out.append(("p", f"Per budget (FLOPs = 3 F(N) D, the paper's), the compute-optimal model size N* and tokens D* "
-                     f"and its loss L* in nats/token: medians with {prob} bands over {n_draws} posterior draws."
-                     + ("" if q.target is None else f" P(target): the probability that L* <= {q.target:g}.")))
-    head = ["budget", "N* (params)", "D* (tokens)", "L* (nats/token)"] + (["P(target)"] if q.target else [])
+                     f"and its loss L* in nats/token (the law's expectation), and the loss of the run you would "
+                     f"train (its noise and, beyond the fitted runs, the law's own error: {a.extrapolation}): "
+                     f"medians with {prob} bands over {n_draws} posterior draws."
+                     + ("" if q.target is None else f" P(target): the probability that the run reaches "
+                                                    f"{q.target:g}.")))
+    head = (["budget", "N* (params)", "D* (tokens)", "L* (nats/token)", "a run's loss"]
+            + (["P(target)"] if q.target else []))
     if a.fixed is not None:
         head.append(f"a {_g(q.student_size)}-param model on this budget")
     rows = []
@@ -264,8 +268,9 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
         for k in ("N", "D"):
             lo, me, hi = np.quantile(x[k].values, qs)
             row.append(f"{_g(me)} ({_g(lo)} to {_g(hi)})")
-        lo, me, hi = np.quantile(x["L"].values, qs)
-        row.append(f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})")
+        for k in ("L", "L_new"):
+            lo, me, hi = np.quantile(x[k].values, qs)
+            row.append(f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})")
         if q.target:
             row.append(_pct_draws(float(a.metrics["p_target"].sel(budget=c)), n_draws))
         if a.fixed is not None:
@@ -285,8 +290,9 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     sections = ("Figures", "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
     out.append(("toc", [(t, _slug(t)) for t in sections]))
     out.append(("h2", "Figures"))
-    caps = {"budget_curve": f"Left: the compute-optimal loss against budget, median and {prob} band; gold lines: "
-                            "your budgets. Right: the probability of reaching the target.",
+    caps = {"budget_curve": f"Left: the loss of a compute-optimal run against budget, median and {prob} band "
+                            "(the law, the run noise and the law's extrapolation error); gold lines: your budgets. "
+                            "Right: the probability of reaching the target.",
             "ppc_intervals_sup": "Posterior predictive check: each observed run against its predicted median and "
                                  "90% interval for a new run.",
             "ppc_pit_sup": "PIT-ECDF (ArviZ): the difference between the empirical CDF of the runs' probability "

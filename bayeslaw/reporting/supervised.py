@@ -22,7 +22,8 @@ from bayeslaw.planning.optima import supervised_optimum, supervised_student
 from bayeslaw.posterior import draws, reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
-from bayeslaw.posterior.likelihood import noise_draws, observed_terms
+from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
+from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, observed_terms
 from bayeslaw.reporting.caveats import data_warning
 from bayeslaw.reporting.provenance import provenance
 from bayeslaw.reporting.question import Question
@@ -42,30 +43,52 @@ class SupervisedAnalysis:
     ppc: dict[str, tuple[np.ndarray, np.ndarray]]
     warnings: list[str] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
+    extrapolation: str = ""
 
 
 def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0,
                        posterior_path: str | None = None, gates: Gates | None = None,
-                       progress=None) -> SupervisedAnalysis:
-    """Answer ``question`` (budgets, target, band; a model size optional) from a supervised posterior."""
+                       progress=None, calibration: Fit | None = None) -> SupervisedAnalysis:
+    """Answer ``question`` (budgets, target, band; a model size optional) from a supervised posterior.
+
+    P(target) and the compute to be 90% sure of it are about the run one would train: the law, the run
+    noise and, with a ``calibration``, the law's extrapolation error beyond the fitted runs."""
     say = progress or (lambda _m: None)
     q = question
     q.check()
     if fit.law != "supervised":
         raise InputError("a supervised report needs a supervised posterior; a joint one gets the distillation report")
     law = draws.laws(fit)
+    idx = np.arange(law.n_draws)
     if law.n_draws > max_draws:
         idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
+    sigma, nu = noise_parameters(fit)
+    sigma, nu = sigma[idx], None if nu is None else nu[idx]
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
     diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
     C = np.asarray(q.budgets, float)
     say(f"compute-optimal models at {C.size} budget(s) over {law.n_draws} draws")
     o = supervised_optimum(law, C)
+    scale = reach.fitted_scale(fit)
+    rng = np.random.default_rng(Streams(seed).predictive)
+
+    def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
+        """The run you would get: the law, the run noise and, beyond the fitted runs, the law's own error."""
+        eps = sigma[:, None] * (rng.standard_normal(L.shape) if nu is None else rng.standard_t(nu[:, None], L.shape))
+        log_new = np.log(L) + eps
+        if calibration is not None:
+            d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
+            log_new = add_to_log_new(log_new, d, calibration, rng)
+        return np.exp(log_new)
+
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
+    optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))
     sweep_C = np.geomspace(max(C.min() / 100, 1e12), C.max() * 100, 49)
-    sweep = xr.DataArray(supervised_optimum(law, sweep_C)["L"], dims=("draw", "budget"), coords={"budget": sweep_C})
-    metrics = decide.summary_table(optimum["L"], target=q.target, prob=q.prob)
+    so = supervised_optimum(law, sweep_C)
+    sweep = xr.DataArray(new_run(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
+    # P(target) and the compute to be 90% sure of it are about the run you would train
+    metrics = decide.summary_table(optimum["L_new"], target=q.target, prob=q.prob)
     cft = None
     if q.target is not None:
         cft = float(decide.compute_for_target(sweep, q.target, prob=0.9))
@@ -73,7 +96,6 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     if q.student_size is not None:
         fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), C)[:, 0, :],
                              dims=("draw", "budget"), coords={"budget": C})
-    scale = reach.fitted_scale(fit)
     rows, notes = [], []
     for j, c in enumerate(C):
         N, D = float(np.median(o["N"][:, j])), float(np.median(o["D"][:, j]))
@@ -91,9 +113,12 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
     prov = provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
     prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
+    extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
+              "(models/extrapolation_calibration.nc)" if calibration is not None else
+              "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
-                              warnings=warns, provenance=prov)
+                              warnings=warns, provenance=prov, extrapolation=extrap)
 
 
 def records(a: SupervisedAnalysis) -> dict[str, Any]:
@@ -103,7 +128,7 @@ def records(a: SupervisedAnalysis) -> dict[str, Any]:
     for c in a.question.budgets:
         x = a.optimum.sel(budget=c)
         rec: dict[str, Any] = {"budget": float(c)}
-        for k, name in (("N", "N_opt"), ("D", "D_opt"), ("L", "L_opt")):
+        for k, name in (("N", "N_opt"), ("D", "D_opt"), ("L", "L_opt"), ("L_new", "L_run")):
             rec[name] = dict(zip(("lower", "median", "upper"), np.quantile(x[k].values, qs).tolist(), strict=True))
         if "p_target" in a.metrics:
             rec["p_target"] = float(a.metrics["p_target"].sel(budget=c))
@@ -111,5 +136,5 @@ def records(a: SupervisedAnalysis) -> dict[str, Any]:
             rec["fixed_size_loss"] = dict(zip(("lower", "median", "upper"),
                                               np.nanquantile(a.fixed.sel(budget=c).values, qs).tolist(), strict=True))
         rows.append(rec)
-    return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows,
+    return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows, "extrapolation": a.extrapolation,
             "compute_for_target": a.compute_for_target, "target": a.question.target}

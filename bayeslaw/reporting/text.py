@@ -187,6 +187,12 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
                 f"{ds['difference_upper'][i]:+.4f}] nats (paired draw by draw)")
             if "verdict" in ds:
                 lines.append(f"    verdict: {ds['verdict'].values[i]} ({_verdict_probs(ds, i)})")
+        if "extrapolation_share" in ds and float(ds["decades_beyond"][i]) > 0:
+            lines.append(f"    {float(ds['decades_beyond'][i]):.2f} decades beyond the fitted runs: "
+                         f"{float(ds['extrapolation_share'][i]):.0%} of the new-run band's width is the law's "
+                         "extrapolation error")
+    if "extrapolation" in ds.attrs:
+        lines.append(f"extrapolation error: {ds.attrs['extrapolation']}")
     return "\n".join(lines)
 
 
@@ -488,3 +494,30 @@ def _format_supervised_report(a) -> list[str]:
         lines.append(f"  compute to be 90% sure of loss {q.target:g}: "
                      + ("not within 100x the largest budget" if c is None or not np.isfinite(c) else f"{sci(c)} FLOPs"))
     return lines
+
+
+def format_calibration(fit: Fit, summary: pd.DataFrame | None) -> str:
+    """The calibration posterior in words (population and per-study edge and growth) and the LOSO table."""
+    post = fit.idata["posterior"]
+    q = [0.05, 0.5, 0.95]
+
+    def band(x) -> str:
+        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
+        return f"{100 * me:.2f}% [{100 * lo:.2f}%, {100 * hi:.2f}%]"
+
+    data = fit.card["data"]
+    lines = [f"Extrapolation error of the law, learned from {len(data['studies'])} studies "
+             f"({data['n_runs']} held-out runs); sd of log loss, median [90% interval]:",
+             f"  population: step at the edge {band(np.exp(post['mu_log_edge']))}, growth per decade "
+             f"{band(np.exp(post['mu_log_growth']))}"]
+    for k, st in enumerate(data["studies"]):
+        lines.append(f"  {st:<26} edge {band(post['edge'].values[..., k])}, per decade "
+                     f"{band(post['growth'].values[..., k])}")
+    for name, why in data.get("skipped", {}).items():
+        lines.append(f"  skipped {name}: {why}")
+    diag = fit.card["diagnostics"]
+    lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
+    if summary is not None:
+        lines.append("\nLeave one study out (each study scored with the population learned from the others):")
+        lines.append(summary.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return "\n".join(lines)

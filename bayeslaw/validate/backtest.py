@@ -36,6 +36,7 @@ from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec
 from bayeslaw.posterior.card import atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.extrapolation import population_sd
 from bayeslaw.posterior.likelihood import (
     log_density,
     log_likelihood,
@@ -267,7 +268,7 @@ def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, see
 def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free: bool = False,
                         likelihood: str = "student_t", sampler=None, seed: int = 0,
                         baseline: bool = True, baseline_starts: int | None = 300,
-                        extrapolation_error: bool = False,
+                        extrapolation_error: bool = False, calibration=None,
                         progress: Callable[[str], None] | None = None) -> Backtest:
     """Fit the supervised law on each split's training runs (compiled once) and score the held-out ones.
 
@@ -275,7 +276,9 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
     (default 300; None: all 4500): on Chinchilla the optimum agrees with the full grid's to 1e-6.
     With ``extrapolation_error`` each split also scores the law plus an extrapolation error whose
     size per decade is calibrated on that split's training runs alone
-    (:func:`calibrate_extrapolation`), as the method ``bayeslaw + extrapolation error``.
+    (:func:`calibrate_extrapolation`), as the method ``bayeslaw + extrapolation error``. With a
+    ``calibration`` (:func:`bayeslaw.posterior.extrapolation.load_calibration`) each split also scores the law
+    plus the population's extrapolation error, as ``bayeslaw + population discrepancy``.
     """
     say = progress or (lambda _m: None)
     streams = Streams(seed)
@@ -302,6 +305,13 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
         record = {"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
                   "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"]),
                   "attempts": len(fit.card.get("attempts", [])), "draws": fit.card["sampler"]["draws"]}
+        if calibration is not None:
+            rng = np.random.default_rng(streams.extrapolation(1000 + i))
+            d = decades_beyond(tr, extra["N"], extra["D"])
+            sd = population_sd(calibration, d, pred["log_mu"].shape[0], rng)
+            log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
+            r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
+            rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + population discrepancy"))
         if extrapolation_error:
             cal = calibrate_extrapolation(tr, compiled, spec, sampler, seed=streams.split(i), progress=say)
             rng = np.random.default_rng(streams.extrapolation(i))

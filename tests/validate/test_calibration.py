@@ -1,0 +1,95 @@
+"""Calibrated extrapolation: the discrepancy model recovers a known error growth, studies too small to split are
+refused by name, a prediction inside the fitted runs gets no extra term, and a calibration is sealed."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslaw import api
+from bayeslaw.core.errors import DataError, PosteriorError
+from bayeslaw.inference.config import SamplerConfig
+from bayeslaw.posterior.card import load
+from bayeslaw.posterior.extrapolation import CALIBRATION, load_calibration, population_sd
+from bayeslaw.validate import calibration as cal
+from tests.conftest import ROOT
+
+
+def _synthetic_heldout(seed: int = 0) -> cal.HeldOut:
+    """SYNTHETIC held-out runs: 6 studies whose law errs beyond its runs with edge 0.4% and 1.5% per decade
+    (each study its own, scattered around those), on top of a predictive sd of 0.5%."""
+    rng = np.random.default_rng(seed)
+    rows, log_new = [], []
+    for k in range(6):
+        edge, growth = 0.004 * np.exp(0.3 * rng.standard_normal()), 0.015 * np.exp(0.3 * rng.standard_normal())
+        d = rng.uniform(0.0, 1.5, 60)
+        tau = np.where(d > 0, np.sqrt(edge ** 2 + (growth * d) ** 2), 0.0)
+        truth = np.log(2.5) + 0.005 * rng.standard_normal((60, cal.KEEP))  # the predictive's draws
+        obs = np.exp(np.log(2.5) + rng.normal(0, np.sqrt(0.005 ** 2 + tau ** 2)))
+        rows.append(pd.DataFrame({"study": f"s{k}", "split": "x", "N": 1e9, "D": 2e10, "observed": obs,
+                                  "decades": d, "point": 2.5}))
+        log_new.append(truth)
+    runs = pd.concat(rows, ignore_index=True)
+    x = np.concatenate(log_new)
+    return cal.HeldOut(runs=runs, log_new=x, log_new_insample=x,
+                       pred={"log_mu": x, "sigma": np.full(x.shape, 0.005), "nu": np.full(x.shape, 30.0)})
+
+
+def test_the_discrepancy_model_recovers_a_known_growth_per_decade():
+    h = _synthetic_heldout()
+    fit = cal.fit_discrepancy(h, [f"s{k}" for k in range(6)], seed=1,
+                              sampler=SamplerConfig(draws=1000, target_accept=0.95))
+    post = fit.idata["posterior"]
+    g = np.exp(post["mu_log_growth"].values.ravel())
+    lo, hi = np.quantile(g, [0.05, 0.95])
+    assert lo <= 0.015 <= hi and hi / lo < 3
+    # a new study's error at 1 decade: around sqrt(0.004^2 + 0.015^2) = 1.55%
+    sd = population_sd(fit, np.array([0.0, 1.0]), 4000, np.random.default_rng(2))
+    assert np.all(sd[:, 0] == 0.0)  # inside the fitted runs: nothing
+    assert 0.008 < np.median(sd[:, 1]) < 0.03
+
+
+def test_a_study_too_small_for_leave_future_out_is_refused_by_name():
+    small = pd.DataFrame({"N": [1e8, 1e8, 2e8, 2e8] * 5, "D": [2e9, 4e9] * 10, "loss": np.linspace(3, 2.5, 20)})
+    with pytest.raises(DataError, match="study 'tiny' has .* 2 sizes"):
+        cal.study_splits("tiny", small)
+    # every shipped study gives splits
+    for name in cal.STUDIES:
+        from bayeslaw.data.tables import load_shipped
+
+        assert cal.study_splits(name, load_shipped(name))
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_prediction_inside_the_fitted_runs_gets_no_extrapolation_term():
+    fit = api.load(ROOT / "models/supervised_chinchilla_epoch240.nc")
+    inside = api.predict(fit, [1e9], [2e10], seed=3)
+    plain = api.predict(fit, [1e9], [2e10], seed=3, extrapolation=False)
+    assert float(inside["decades_beyond"][0]) == 0.0 and float(inside["extrapolation_share"][0]) == 0.0
+    np.testing.assert_array_equal(inside["loss_new"].values, plain["loss_new"].values)
+    beyond = api.predict(fit, [7e10], [1.4e12], seed=3)
+    plain = api.predict(fit, [7e10], [1.4e12], seed=3, extrapolation=False)
+    assert float(beyond["decades_beyond"][0]) > 1.0 and float(beyond["extrapolation_share"][0]) > 0.2
+    w = lambda ds: float(ds["loss_new_upper"][0] - ds["loss_new_lower"][0])  # noqa: E731
+    assert w(beyond) > 1.2 * w(plain)
+    # the median is not moved by a zero-mean error
+    assert float(beyond["loss_new_median"][0]) == pytest.approx(float(plain["loss_new_median"][0]), rel=2e-3)
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_calibration_from_another_version_or_edited_is_refused(tmp_path):
+    good = load_calibration()
+    assert good.diagnostics_passed, good.card["diagnostics"]["failures"]
+    other = load(CALIBRATION, expect_law="calibration")
+    other.card["versions"]["bayeslaw"] = "0.0.1"
+    other.save(tmp_path / "old.nc")
+    with pytest.raises(PosteriorError, match="calibrated by bayeslaw 0.0.1"):
+        load_calibration(tmp_path / "old.nc")
+    raw = bytearray((CALIBRATION).read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    (tmp_path / "edited.nc").write_bytes(bytes(raw))
+    with pytest.raises(PosteriorError):
+        load_calibration(tmp_path / "edited.nc")
+    with pytest.raises(PosteriorError, match="calibration posterior is needed"):
+        load_calibration(ROOT / "models/supervised_chinchilla_epoch240.nc")
