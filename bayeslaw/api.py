@@ -775,7 +775,6 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
         progress(f"hierarchical discrepancy model over {h.runs['study'].nunique()} studies, {len(h.runs)} "
                  "held-out runs")
     fit = cal.fit_discrepancy(h, list(dict.fromkeys(h.runs["study"])), seed=seed)
-    fit.card["data"]["skipped"] = h.skipped
     paths = {"calibration": str(fit.save(out))}
     summary = None
     if loso:

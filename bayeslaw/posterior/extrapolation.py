@@ -20,14 +20,29 @@ from bayeslaw.posterior.reach import FittedScale, reach
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
 
 
+_LOADED: dict[tuple[str, float, int], Fit] = {}
+
+
 def load_calibration(path: str | Path | None = None) -> Fit:
-    """The calibration posterior, refused if edited, corrupt, of another kind or from another bayeslaw version."""
+    """The calibration posterior, refused if edited, corrupt, of another kind or from another bayeslaw version.
+
+    Loaded and verified once per file version in a process, so that a prediction costs no extra read.
+    """
     path = Path(path or CALIBRATION)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
     cal = load(path, expect_law="calibration")
     mine, theirs = package_versions()["bayeslaw"], cal.card["versions"].get("bayeslaw")
     if theirs != mine:
         raise PosteriorError(f"{path} was calibrated by bayeslaw {theirs}, this is {mine}: rebuild it with "
                              "`bayeslaw calibrate`")
+    if key is not None:
+        _LOADED[key] = cal
     return cal
 
 

@@ -515,6 +515,10 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None) -> str:
                      f"{band(post['growth'].values[..., k])}")
     for name, why in data.get("skipped", {}).items():
         lines.append(f"  skipped {name}: {why}")
+    failed = data.get("split_fits_failed", [])
+    if failed:
+        lines.append(f"  {len(failed)} split fit(s) failed their gates (kept: their held-out runs still show the "
+                     f"law's error): " + "; ".join(failed))
     diag = fit.card["diagnostics"]
     lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
     if summary is not None:

@@ -167,7 +167,10 @@ def fit_discrepancy(h: HeldOut, studies: Sequence[str], *, seed: int = 0,
     sampler = sampler or SamplerConfig(draws=1000, target_accept=0.95)
     record = {"studies": data["studies"], "n_runs": int(data["residual"].size), "sha256": _hash(data),
               "source": "held-out runs of the studies' leave-future-out splits (bayeslaw.validate.calibration)",
-              "splits": {"cutoff_quantiles": list(CUTOFF_QUANTILES), "largest_held_out": 1}}
+              "splits": {"cutoff_quantiles": list(CUTOFF_QUANTILES), "largest_held_out": 1},
+              "skipped": dict(h.skipped),
+              "split_fits_failed": [f"{f['study']}: {f['split']} ({f['failures']})" for f in h.fits
+                                    if f["study"] in studies and not f["passed"]]}
     spec = {"law": "calibration", "model": "bayeslaw.model.build.build_discrepancy",
             "priors": {}, "likelihood": "student_t"}
     fit = sample_fit(model, spec, "calibration", record, sampler, seed, None, False,
@@ -226,7 +229,8 @@ def loso(h: HeldOut, *, seed: int = 0,
             if extra is None:  # densities of the in-sample method: from its draws' spread beyond the law's
                 extra = np.sqrt(np.maximum(np.var(h.log_new_insample, 1) - np.var(h.log_new, 1), 0.0))
                 extra = np.repeat(extra[None, :], KEEP, 0)
-            s = _score(h, m, log_new, extra).assign(method=method, gates=bool(cal.diagnostics_passed))
+            s = _score(h, m, log_new, extra[:, m] if np.ndim(extra) else extra).assign(
+                method=method, gates=bool(cal.diagnostics_passed))
             out.append(pd.concat([meta, s], axis=1))
         obs, pt_pred = h.runs["observed"].to_numpy()[m], h.runs["point"].to_numpy()[m]
         out.append(pd.concat([meta, pd.DataFrame({"observed": obs, "median": pt_pred,
