@@ -487,7 +487,7 @@ def _format_supervised_report(a) -> list[str]:
         N, D = (sci(float(np.median(x[k].values))) for k in ("N", "D"))
         line = f"  {sci(c)} FLOPs: N* {N}, D* {D}, L* {L[1]:.4f} [{L[0]:.4f}, {L[2]:.4f}]"
         if q.target is not None:
-            line += f"; P(L* <= {q.target:g}) {share(float(a.metrics['p_target'].sel(budget=c)), n)}"
+            line += f"; P(a run reaches {q.target:g}) {share(float(a.metrics['p_target'].sel(budget=c)), n)}"
         lines.append(line)
     if q.target is not None:
         c = a.compute_for_target
