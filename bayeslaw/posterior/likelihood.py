@@ -49,9 +49,12 @@ def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, n
 
 
 def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
-                sigma_name: str = "sigma") -> np.ndarray:
-    """Observation noise on log loss for new runs, one row per posterior draw."""
+                sigma_name: str = "sigma", draws: np.ndarray | None = None) -> np.ndarray:
+    """Observation noise on log loss for new runs, one row per posterior draw (or per draw of ``draws``,
+    indices of a subsample)."""
     sigma, nu = noise_parameters(fit, sigma_name)
+    if draws is not None:
+        sigma, nu = sigma[draws], None if nu is None else nu[draws]
     if nu is not None:
         return sigma[:, None] * rng.standard_t(np.broadcast_to(nu[:, None], shape))
     return sigma[:, None] * rng.standard_normal(shape)

@@ -22,7 +22,6 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.seeds import Streams
-from bayeslaw.data.registry import data_provenance
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.planning.teacher import distill_with_teacher
@@ -30,6 +29,7 @@ from bayeslaw.posterior import draws, reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
+from bayeslaw.reporting.caveats import data_warning
 from bayeslaw.reporting.provenance import provenance
 from bayeslaw.reporting.question import Question, Teacher
 from bayeslaw.reporting.text import every_tenth
@@ -197,12 +197,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     warns = [w] if (w := reach.warning(notes)) else []
     if not diagnosis.passed:
         warns.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(diagnosis.failures))
-    if "SYNTHETIC" in str(fit.card["data"].get("source", "")):
-        warns.append("this posterior was fitted to SYNTHETIC runs generated from the paper's published law, not to "
-                     "measured runs: it shows what the paper's law implies, with the uncertainty such a study would "
-                     "leave")
-    elif fit.card["data"].get("provenance"):
-        warns.append(f"data: {data_provenance(fit.card)}")
+    if w := data_warning(fit):
+        warns.append(w)
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
     prov.update(fitted_size=scale.size, fitted_compute=scale.compute)

@@ -23,7 +23,7 @@ from bayeslaw.posterior import draws, reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
-from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, observed_terms
+from bayeslaw.posterior.likelihood import noise_draws, observed_terms
 from bayeslaw.reporting.caveats import data_warning
 from bayeslaw.reporting.provenance import provenance
 from bayeslaw.reporting.question import Question
@@ -63,8 +63,6 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     if law.n_draws > max_draws:
         idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
-    sigma, nu = noise_parameters(fit)
-    sigma, nu = sigma[idx], None if nu is None else nu[idx]
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
     diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
     C = np.asarray(q.budgets, float)
@@ -75,8 +73,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
 
     def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
         """The run you would get: the law, the run noise and, beyond the fitted runs, the law's own error."""
-        eps = sigma[:, None] * (rng.standard_normal(L.shape) if nu is None else rng.standard_t(nu[:, None], L.shape))
-        log_new = np.log(L) + eps
+        log_new = np.log(L) + noise_draws(fit, L.shape, rng, draws=idx)
         if calibration is not None:
             d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
             log_new = add_to_log_new(log_new, d, calibration, rng)

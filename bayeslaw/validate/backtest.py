@@ -34,6 +34,7 @@ from bayeslaw.inference.fit import data_record, fit, sample_fit
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec
+from bayeslaw.posterior import extrapolation
 from bayeslaw.posterior.card import atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import population_sd
@@ -45,7 +46,7 @@ from bayeslaw.posterior.likelihood import (
     student_log_mean,
     supervised_log_mean,
 )
-from bayeslaw.posterior.reach import FittedScale, reach
+from bayeslaw.posterior.reach import FittedScale
 from bayeslaw.reporting.figures import backtest_plot, png
 from bayeslaw.validate import pointfit
 
@@ -207,8 +208,7 @@ def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | f
 def decades_beyond(train: pd.DataFrame, N, D) -> np.ndarray:
     """How many decades a run lies beyond the training runs: in size or in 6ND, whichever is more."""
     scale = FittedScale(size=float(train["N"].max()), compute=float((6 * train["N"] * train["D"]).max()))
-    r = reach(scale, N, D)
-    return np.maximum(0.0, np.log10(np.maximum(r["size_factor"].values, r["compute_factor"].values)))
+    return extrapolation.decades_beyond(scale, N, D)
 
 
 #: The law's error beyond the fitted runs, as a normal term with sd ``sqrt(a**2 + (tau d)**2)`` for a
