@@ -146,21 +146,19 @@ def fit(
         if shipped is not None and columns:
             raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
                              "maps the columns of your own files")
-        if teacher_noise is None and shipped is not None:
-            teacher_noise = shipped.teacher_noise
-        if supervised_scale is None and shipped is not None and supervised is None:
-            supervised_scale = shipped.supervised_scale
-        provenance = shipped.provenance if shipped is not None else None
+        teacher_noise, supervised_scale, provenance = _shipped_joint(shipped, supervised, teacher_noise,
+                                                                     supervised_scale)
         preset = joint_preset(preset, supervised)
-        tables.split_teachers(tables.validate_distillation(table, columns, **checks),
-                              None if supervised is None else tables.validate_supervised(supervised, **checks))
+        students = tables.validate_distillation(table, columns, **checks)
+        sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
+        tables.split_teachers(students, sup)
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
                   **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import fit as inference  # heavy: PyMC, PyTensor, nutpie
 
     if law == "distillation":
-        _warn_distillation_data(table, columns, supervised, checks)
+        _warn_distillation_data(students, supervised)
     return inference.fit(table, law=law, supervised=supervised, columns=columns, source=source,
                          filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                          preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
@@ -169,15 +167,27 @@ def fit(
                          provenance=provenance if law == "distillation" else None, **checks)
 
 
-def _warn_distillation_data(table: Table, columns: Mapping[str, str] | None, supervised: Table | None,
-                            checks: Mapping[str, bool]) -> None:
+def _shipped_joint(shipped: Any, supervised: Table | None, teacher_noise: float | None,
+                   supervised_scale: float | None) -> tuple[float | None, float | None, str | None]:
+    """What a shipped distillation table states for the joint model, where the caller left it unset:
+    teacher noise, supervised prior scale (only without supervised runs), provenance."""
+    if shipped is None:
+        return teacher_noise, supervised_scale, None
+    if teacher_noise is None:
+        teacher_noise = shipped.teacher_noise
+    if supervised_scale is None and supervised is None:
+        supervised_scale = shipped.supervised_scale
+    return teacher_noise, supervised_scale, shipped.provenance
+
+
+def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None) -> None:
     """Python users get as warnings what the CLI prints from the card (:func:`~bayeslaw.reporting.text.fit_notes`)."""
     import warnings  # only for these two notices
 
     if supervised is None:
         warnings.warn("no supervised runs: the supervised law comes from the busbridge2025 preset (Table 6 prior), "
                       "updated only through the students", DataWarning, stacklevel=3)
-    below = tables.students_below_teacher(tables.validate_distillation(table, columns, **checks))
+    below = tables.students_below_teacher(students)
     if below:
         warnings.warn(f"{len(below)} students lie below their teacher's loss (rows {below[:12]}"
                       f"{', ...' if len(below) > 12 else ''}): kept, but Eq. 8 cannot produce L_S < L_T",
@@ -652,9 +662,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if law == "distillation":
         table, _, _ = tables.resolve(data, include_outliers, law="distillation")
         shipped = SHIPPED.get(data) if isinstance(data, str) else None
-        if teacher_noise is None and shipped is not None:
-            teacher_noise = shipped.teacher_noise
-        supervised_scale = shipped.supervised_scale if shipped is not None and supervised is None else None
+        teacher_noise, supervised_scale, _ = _shipped_joint(shipped, supervised, teacher_noise, None)
         preset = joint_preset(preset, supervised)
         dis = tables.validate_distillation(table, **checks)
         sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
