@@ -9,7 +9,11 @@ whichever statistic the sampler wrote.
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import sys
 import warnings
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -142,6 +146,26 @@ def sampling_diagnostics(idata: xr.DataTree, var_names: list[str], max_treedepth
     return d
 
 
+@contextlib.contextmanager
+def _unloaded_jax_hidden() -> Iterator[None]:
+    """Hide the lazy ``jax`` placeholder that arviz-base registers, while PSIS runs.
+
+    arviz-base puts an unloaded lazy module named ``jax`` in ``sys.modules``; SciPy's array
+    checks inside PSIS (``logsumexp``) look it up there and so import all of JAX (0.7 s of a 5 s
+    fit) to learn that a numpy array is not a JAX array. The placeholder is put back afterwards.
+    """
+    mod = sys.modules.get("jax")
+    # type(), not isinstance(): any attribute access on the placeholder would load JAX
+    lazy = mod is not None and type(mod) is importlib.util._LazyModule
+    if lazy:
+        del sys.modules["jax"]
+    try:
+        yield
+    finally:
+        if lazy and "jax" not in sys.modules:
+            sys.modules["jax"] = mod
+
+
 def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates) -> tuple[Any, Diagnosis]:
     """PSIS-LOO from a pointwise log-likelihood ``(chain, draw, run)``; gates on Pareto k."""
     log_lik = log_lik.assign_coords(chain=posterior["chain"], draw=posterior["draw"])
@@ -149,7 +173,8 @@ def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates) -> tup
                                   "log_likelihood": xr.Dataset({"obs": log_lik})})
     with warnings.catch_warnings():  # high Pareto k is gated and reported below, by run
         warnings.filterwarnings("ignore", message="Estimated shape parameter of Pareto", category=UserWarning)
-        loo = az.loo(tree, pointwise=True)
+        with _unloaded_jax_hidden():
+            loo = az.loo(tree, pointwise=True)
     k = np.asarray(loo.pareto_k)
     bad = int(np.sum(k > gates.max_pareto_k))
     metrics = {"elpd_loo": float(loo.elpd), "elpd_loo_se": float(loo.se), "p_loo": float(loo.p),

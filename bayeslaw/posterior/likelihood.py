@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
-from scipy import stats
+from scipy import special
 
 from bayeslaw.core import laws, params
 from bayeslaw.posterior.card import Fit
@@ -62,10 +62,16 @@ def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
 
 def log_density(observed_log: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray,
                 nu: np.ndarray | None) -> np.ndarray:
-    """``(draw, run)`` log density of observed log losses; ``sigma`` and ``nu`` broadcast per draw."""
+    """``(draw, run)`` log density of observed log losses; ``sigma`` and ``nu`` broadcast per draw.
+
+    Written out rather than through ``scipy.stats``: its argument checks over every (draw, run)
+    cell took 0.6 s of a 6 s fit; the gamma-function terms depend on the draw only.
+    """
+    z2 = ((observed_log[None, :] - log_mean) / sigma) ** 2
     if nu is not None:
-        return stats.t.logpdf(observed_log[None, :], df=nu, loc=log_mean, scale=sigma)
-    return stats.norm.logpdf(observed_log[None, :], loc=log_mean, scale=sigma)
+        const = special.gammaln((nu + 1) / 2) - special.gammaln(nu / 2) - 0.5 * np.log(nu * np.pi)
+        return const - np.log(sigma) - (nu + 1) / 2 * np.log1p(z2 / nu)
+    return -0.5 * np.log(2 * np.pi) - np.log(sigma) - z2 / 2
 
 
 def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
