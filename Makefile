@@ -32,6 +32,7 @@ backtests: setup
 benchmarks: setup
 	@scripts/bootstrap.sh test,jax,dask,bench
 	$(VENV)/python benchmarks/startup.py
+	$(VENV)/python benchmarks/cli_fit.py
 	$(VENV)/python benchmarks/defaults.py
 	$(VENV)/python benchmarks/run.py
 	$(VENV)/python benchmarks/joint.py

@@ -484,7 +484,8 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
          n_students: int = 1, max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9,
          chunk: int | None = None, backend: str = "numpy", scheduler: str | None = None,
          progress: Any = None, out: str | Path | None = None, margin: float | None = None,
-         teacher_cap: float | None = bounds.TEACHER_CAP_RATIO) -> tuple[xr.Dataset, xr.Dataset]:
+         teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
+         extrapolation: bool | str | Path = True) -> tuple[xr.Dataset, xr.Dataset]:
     """Distil or train supervised? Per-draw optima and their summary (see :mod:`bayeslaw.planning`).
 
     Parameters
@@ -504,14 +505,20 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     teacher_cap
         Teacher inference: the teacher's pretraining compute at most this multiple of the budget (default
         :data:`bayeslaw.core.bounds.TEACHER_CAP_RATIO`); None for the uncapped bound.
+    extrapolation
+        Losses and differences include the supervised law's extrapolation error beyond the fitted runs
+        (:func:`bayeslaw.posterior.extrapolation.plan_with_law_error`), from the shipped calibration (True,
+        default), a calibration file, or not at all (False: the law's expectation).
 
     Returns
     -------
     tuple of xarray.Dataset
         ``(grid, summary)``: the per-draw optima with dims ``(draw, student_size, budget, scenario)``
         and their summary with dims ``(student_size, budget, scenario)`` (P(distillation wins),
-        bands, crossover compute, the verdict of :func:`bayeslaw.decide.verdict`); ``summary.attrs``
-        hold ``warnings`` (failed gates, data, reach beyond the fitted runs, recipes on the bounds).
+        bands, crossover compute, the verdict of :func:`bayeslaw.decide.verdict`, and with the
+        extrapolation error ``extrapolation_share``, the part of the difference band's width it makes);
+        ``summary.attrs`` hold ``warnings`` (failed gates, data, reach beyond the fitted runs, recipes on
+        the bounds) and ``extrapolation`` (what the losses include).
     """
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -528,19 +535,30 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     from bayeslaw import decide  # heavy: xarray
     from bayeslaw.planning.grid import plan_grid  # heavy: xarray
     from bayeslaw.planning.summary import summarise
+    from bayeslaw.posterior import extrapolation as ex
     from bayeslaw.posterior.card import write_dataset
     from bayeslaw.posterior.draws import laws
+    from bayeslaw.posterior.reach import fitted_scale
     from bayeslaw.reporting.caveats import plan_warnings
 
+    cal = _calibration(extrapolation)
     law = laws(fit)
+    idx = np.arange(law.n_draws)
     if max_draws is not None and law.n_draws > max_draws:
         idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
         law = law.take(idx)
     grid = plan_grid(law, N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend,
                      scheduler=scheduler, progress=progress, teacher_cap=teacher_cap)
+    if cal is not None:
+        err = ex.LawError.draw(cal, fitted_scale(fit), idx.size, np.random.default_rng(Streams(seed).predictive))
+        grid = ex.plan_with_law_error(grid, ex.plan_coefficients(fit, idx), err)
+    else:
+        grid.attrs["extrapolation"] = ex.MEAN_LAW
     if out is not None:
         write_dataset(grid, out)
     summary = summarise(grid, prob)
+    if cal is not None:
+        summary["extrapolation_share"] = ex.extrapolation_share(grid["diff"], grid["diff_law"], prob)
     v = decide.verdict(grid["diff"], margin=decide.MARGIN if margin is None else margin, prob=prob)
     for name in v.data_vars:
         summary[name] = v[name]
@@ -598,7 +616,7 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
         if question.student_size is None:
             raise InputError("a distillation report compares ways to train one student: give its size (--student)")
         analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
-                           progress=progress)
+                           progress=progress, calibration=_calibration(True))
     if progress:
         progress("figures and pages")
     return analysis, render.write(analysis, out_dir, stem)

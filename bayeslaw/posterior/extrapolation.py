@@ -4,17 +4,26 @@
 the posterior of a hierarchical model of how far a scaling law errs on runs beyond those it was fitted on:
 a step at the edge of the fitted runs and growth per decade. A prediction beyond a fit's runs draws a new
 study's error from that population and adds it to the new-run draws; inside the fitted runs it adds nothing.
+
+A plan compares two options built on the same supervised law (the supervised student, and the distilled
+student whose Eq. 8 takes the supervised law at the student, L~_S, and at the teacher, L_T):
+:class:`LawError` carries one draw of the law's error at the student into both options and an independent one
+into a teacher the law predicts, so that the paired difference widens only by what does not cancel.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import xarray as xr
 
+from bayeslaw.core import compute, laws, params
 from bayeslaw.core.errors import PosteriorError
 from bayeslaw.posterior.card import Fit, load, package_versions
-from bayeslaw.posterior.reach import FittedScale, reach
+from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.reach import FittedScale
 
 #: The shipped calibration (rebuilt by ``bayeslaw calibrate``).
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
@@ -47,9 +56,13 @@ def load_calibration(path: str | Path | None = None) -> Fit:
 
 
 def decades_beyond(scale: FittedScale, N, D) -> np.ndarray:
-    """Decades a model lies beyond the fitted runs, in size or in 6ND, whichever is more (0 inside them)."""
-    r = reach(scale, N, D)
-    return np.maximum(0.0, np.log10(np.maximum(r["size_factor"].values, r["compute_factor"].values)))
+    """Decades a model lies beyond the fitted runs, in size or in 6ND, whichever is more (0 inside them).
+
+    ``N`` and ``D`` broadcast against each other; the result has their shape (NaN stays NaN).
+    """
+    N, D = np.asarray(N, float), np.asarray(D, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.maximum(0.0, np.log10(np.maximum(N / scale.size, 6.0 * N * D / scale.compute)))
 
 
 def population_sd(cal: Fit, decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -58,12 +71,27 @@ def population_sd(cal: Fit, decades: np.ndarray, n: int, rng: np.random.Generato
     Each draw takes a posterior draw of the population and a new study's edge and growth from its central
     part (:data:`NEW_STUDY_Z`).
     """
+    edge, growth = _new_studies(cal, n, rng)
+    return _sd(edge[:, None], growth[:, None], np.asarray(decades, float)[None, :])
+
+
+def _new_studies(cal: Fit, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new studies' edge and growth (sd of log loss; per decade), each from a population draw."""
     post = cal.draws(["mu_log_edge", "mu_log_growth", "sd_log_edge", "sd_log_growth"])
     pick = rng.integers(0, post["mu_log_edge"].size, n)
     edge = np.exp(post["mu_log_edge"][pick] + post["sd_log_edge"][pick] * _central(rng, n))
     growth = np.exp(post["mu_log_growth"][pick] + post["sd_log_growth"][pick] * _central(rng, n))
-    d = np.asarray(decades, float)[None, :]
-    return np.where(d > 0, np.sqrt(edge[:, None] ** 2 + (growth[:, None] * d) ** 2), 0.0)
+    return edge, growth
+
+
+def _per_draw(x: np.ndarray, ndim: int) -> np.ndarray:
+    """A per-draw vector shaped to broadcast against ``(draw, ...)`` arrays of ``ndim`` dims."""
+    return x.reshape(-1, *([1] * (ndim - 1)))
+
+
+def _sd(edge: np.ndarray, growth: np.ndarray, d: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return np.where(d > 0, np.sqrt(edge**2 + (growth * d) ** 2), 0.0)
 
 
 #: A new study is drawn from the population's central part: within this many population sds of its mean.
@@ -87,3 +115,146 @@ def add_to_log_new(log_new: np.ndarray, decades: np.ndarray, cal: Fit, rng: np.r
     """New-run log-loss draws ``(draw, point)`` with the population's extrapolation error added beyond the runs."""
     sd = population_sd(cal, decades, log_new.shape[0], rng)
     return log_new + sd * rng.standard_normal(sd.shape)
+
+
+@dataclass(frozen=True)
+class LawError:
+    """The supervised law's extrapolation error for a plan, one new study per posterior draw.
+
+    ``z_student`` is the error at the student (in sds), shared by the supervised and the distilled
+    option: both rest on the same law at the same model size. ``z_teacher`` is the error of a teacher
+    whose loss the law predicts, drawn apart (another model, often far larger). A measured teacher
+    carries none.
+    """
+
+    edge: np.ndarray
+    growth: np.ndarray
+    z_student: np.ndarray
+    z_teacher: np.ndarray
+    scale: FittedScale
+
+    @classmethod
+    def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator) -> LawError:
+        edge, growth = _new_studies(cal, n, rng)
+        return cls(edge, growth, rng.standard_normal(n), rng.standard_normal(n), scale)
+
+    def log_error(self, N, D, z: np.ndarray) -> np.ndarray:
+        """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs)."""
+        d = decades_beyond(self.scale, N, D)
+        k = d.ndim
+        return _per_draw(z, k) * _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
+
+
+def supervised_outcome(c: dict[str, np.ndarray], err: LawError, N, D) -> np.ndarray:
+    """Log loss a supervised run at ``(N, D)`` (shape ``(draw, ...)``) reaches, the law's error included.
+
+    ``c`` holds the sampled coefficients of the same draws as ``err``
+    (:data:`~bayeslaw.core.params.SUPERVISED_SAMPLED`).
+    """
+    log_N, log_D = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
+    col = {k: _per_draw(np.asarray(c[k]), log_N.ndim) for k in params.SUPERVISED_SAMPLED}
+    return laws.supervised_log_loss_centred(log_N, log_D, **col) + err.log_error(N, D, err.z_student)
+
+
+def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, N_T=None, D_T=None) -> np.ndarray:
+    """Log loss a distilled student at ``(N_S, D_S)`` reaches, the law's error included (Eq. 8 on both inputs).
+
+    Parameters
+    ----------
+    c
+        Sampled coefficients of the draws of ``err`` (supervised and distillation).
+    err
+        The law's error per draw.
+    N_S, D_S
+        Students, shape ``(draw, ...)``.
+    log_L_T
+        The teacher's log loss, same shape: the law's at ``(N_T, D_T)``, or a measured one.
+    N_T, D_T
+        The teacher the law predicts (its own error is added), or None for a measured teacher.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``log L_S`` with the shape of ``N_S``.
+    """
+    log_N, log_D = np.log(np.asarray(N_S, float)), np.log(np.asarray(D_S, float))
+    col = {k: _per_draw(np.asarray(v), log_N.ndim) for k, v in c.items()}
+    log_tilde = supervised_outcome(c, err, N_S, D_S)
+    if N_T is not None:
+        log_L_T = log_L_T + err.log_error(N_T, D_T, err.z_teacher)
+    return laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
+
+
+#: What a plan's losses mean with and without the calibration (``attrs['extrapolation']``).
+REACHED = ("losses and differences include the supervised law's extrapolation error beyond the fitted runs "
+           "(learned from public studies, models/extrapolation_calibration.nc): one error at the student shared "
+           "by both options, another at a predicted teacher; not a run's seed noise")
+MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
+
+
+def plan_coefficients(fit: Fit, draw_index: np.ndarray) -> dict[str, np.ndarray]:
+    """The sampled coefficients (supervised and distillation) of the posterior draws a plan used."""
+    keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, "break_tilt")
+    return {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
+
+
+def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawError) -> xr.Dataset:
+    """A planning grid whose losses are what each draw's recipe reaches, the law's extrapolation error included.
+
+    The recipes (``D_S``, ``N_T``, ``D_T``) stay as planned on the law's expectation: the error is what
+    following them meets, not something a plan could choose around.
+
+    Parameters
+    ----------
+    grid
+        :func:`bayeslaw.planning.grid.plan_grid`'s output (paper architecture's F(N) for FLOPs).
+    c
+        The coefficients of the draws behind the grid's ``draw`` (:func:`plan_coefficients`).
+    err
+        The law's error for those draws: the same object for every option of one decision, so that
+        they share the error at the student.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``grid`` with ``L_S``, ``L_sup`` and ``diff`` the reached values, the mean-law ones kept as ``L_S_law``,
+        ``L_sup_law`` and ``diff_law`` (dims as in the grid), and ``attrs['extrapolation']``.
+    """
+    L_S = grid["L_S"].transpose("draw", "student_size", "budget", "scenario")
+    N_S = np.broadcast_to(grid["student_size"].values[None, :, None, None], L_S.shape)
+    log_S = student_outcome(c, err, N_S, grid["D_S"].transpose(*L_S.dims).values,
+                            np.log(grid["L_T"].transpose(*L_S.dims).values),
+                            grid["N_T"].transpose(*L_S.dims).values, grid["D_T"].transpose(*L_S.dims).values)
+    N = grid["student_size"].values[None, :, None]
+    D_sup = grid["budget"].values[None, None, :] / (3.0 * compute.forward_flops_per_token(N))
+    L_sup = grid["L_sup"].transpose("draw", "student_size", "budget")
+    log_sup = supervised_outcome(c, err, np.broadcast_to(N, L_sup.shape), np.broadcast_to(D_sup, L_sup.shape))
+    out = grid.copy()
+    out["L_S_law"], out["L_sup_law"], out["diff_law"] = grid["L_S"], grid["L_sup"], grid["diff"]
+    out["L_S"] = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_S), np.nan))
+    out["L_sup"] = L_sup.copy(data=np.exp(log_sup))
+    out["diff"] = out["L_S"] - out["L_sup"]
+    out.attrs["extrapolation"] = REACHED
+    return out
+
+
+def extrapolation_share(with_error: xr.DataArray, without: xr.DataArray, prob: float = 0.9,
+                        dim: str = "draw") -> xr.DataArray:
+    """The part of a band's width that the law's extrapolation error makes: 1 - width without / width with.
+
+    Parameters
+    ----------
+    with_error, without
+        The same quantity's draws with and without the error, dim ``dim``.
+    prob
+        The equal-tailed band's probability.
+
+    Returns
+    -------
+    xarray.DataArray
+        In [0, 1], the other dims of the inputs (NaN where no draw is finite).
+    """
+    q = [(1 - prob) / 2, (1 + prob) / 2]
+    w1 = with_error.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
+    w0 = without.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
+    return (1 - w0 / w1.where(w1 > 0)).clip(0, 1)

@@ -28,6 +28,15 @@ from bayeslaw.planning.teacher import distill_with_teacher
 from bayeslaw.posterior import draws, reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
+from bayeslaw.posterior.extrapolation import (
+    MEAN_LAW,
+    REACHED,
+    LawError,
+    extrapolation_share,
+    plan_coefficients,
+    plan_with_law_error,
+    student_outcome,
+)
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
 from bayeslaw.reporting.caveats import data_warning
 from bayeslaw.reporting.provenance import provenance
@@ -62,6 +71,10 @@ class Analysis:
     bound: xr.Dataset | None = None
     #: option -> budget -> why the option cannot be carried out there (unaffordable, outside the bounds)
     infeasible: dict[str, dict[float, str]] = field(default_factory=dict)
+    #: what the option losses include (the law's extrapolation error beyond the fitted runs, or not)
+    extrapolation: str = MEAN_LAW
+    #: (budget,) the part of the paired difference's band that is the law's extrapolation error
+    extrapolation_share: xr.DataArray | None = None
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -95,7 +108,9 @@ class Analysis:
                         "supervised": {k: float(m[k].sel(option=sup)) for k in ("median", "lower", "upper")},
                         "diff": {k: float(v) for k, v in zip(("lower", "median", "upper"), np.nanquantile(
                             d.values, [(1 - self.question.prob) / 2, 0.5, (1 + self.question.prob) / 2]),
-                            strict=True)}})
+                            strict=True)},
+                        "extrapolation_share": (None if self.extrapolation_share is None
+                                                else float(self.extrapolation_share.sel(budget=c)))})
         return out
 
 
@@ -111,8 +126,13 @@ def sweep_budgets(question: Question, n: int = 17) -> np.ndarray:
 
 
 def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0, posterior_path: str | None = None,
-            gates: Gates | None = None, progress: Progress | None = None) -> Analysis:
-    """Answer ``question`` from a joint posterior ``fit`` (see the module docstring)."""
+            gates: Gates | None = None, progress: Progress | None = None, calibration: Fit | None = None) -> Analysis:
+    """Answer ``question`` from a joint posterior ``fit`` (see the module docstring).
+
+    With a ``calibration`` every option's loss is what its recipe reaches with the supervised law's
+    extrapolation error beyond the fitted runs (one error per draw at the student, shared by all options,
+    and one at each teacher the law predicts; :mod:`bayeslaw.posterior.extrapolation`).
+    """
     say = progress or (lambda _msg: None)
     question.check()
     if fit.law != "distillation":
@@ -134,18 +154,26 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     def tenths():
         return every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
 
+    err, coefs = None, None
+    if calibration is not None:
+        coefs = plan_coefficients(fit, idx)
+        err = LawError.draw(calibration, reach.fitted_scale(fit), n, np.random.default_rng(Streams(seed).predictive))
+
+    def reached(g: xr.Dataset) -> xr.Dataset:
+        return g if err is None else plan_with_law_error(g, coefs, err)
+
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
     sizes = sizes[(sizes >= bounds.BOX_MIN) & (sizes <= bounds.BOX_MAX)]
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
-    grid = plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
-                     progress=tenths(), teacher_cap=cap)
+    grid = reached(plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
+                             progress=tenths(), teacher_cap=cap))
     summary = summarise(grid, q.prob)
     # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
     budgets = sweep_budgets(q, n=49)
     say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
-    at = plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
-                   progress=tenths(), teacher_cap=cap).sel(student_size=N_S, scenario=q.scenario)
+    at = reached(plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
+                           progress=tenths(), teacher_cap=cap)).sel(student_size=N_S, scenario=q.scenario)
     bound = None
     if cap is not None:
         say("the best teacher you could have (no cap on its pretraining): a bound, not a recipe")
@@ -159,14 +187,20 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         if sc == q.scenario:
             continue
         say(f"planning the alternative scenario {sc.replace('_', ' ')}")
-        alt = plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100,
-                        teacher_cap=q.teacher_cap if sc == "teacher_inference" else None)
+        alt = reached(plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100,
+                                teacher_cap=q.teacher_cap if sc == "teacher_inference" else None))
         opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
     infeasible: dict[str, dict[float, str]] = {}
     for t in teachers:
         r = distill_with_teacher(law, np.array([N_S]), budgets, q.scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
                                  n_students=q.n_students, teacher_sunk=t.is_sunk)
         label = f"distil from {t.label}"
+        if err is not None:
+            predicted = t.L_T is None  # a measured teacher carries no law error
+            log_S = student_outcome(coefs, err, np.full(r["D_S"].shape, N_S), r["D_S"], np.log(r["L_T"]),
+                                    N_T=np.full(r["D_S"].shape, t.N_T) if predicted else None,
+                                    D_T=np.full(r["D_S"].shape, t.D_T) if predicted else None)
+            r["L_S"] = np.where(np.isfinite(r["L_S"]), np.exp(log_S), np.nan)
         opts[label] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"), coords={"budget": budgets})
         infeasible[label] = _why_infeasible(t, q, r)
     sweep = xr.concat(list(opts.values()), dim=xr.Variable("option", list(opts))).transpose("draw", "budget", "option")
@@ -174,6 +208,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     metrics = decide.summary_table(options, target=q.target, prob=q.prob)
     paired = options.sel(option=distil_label(q.scenario)) - options.sel(option="supervised")
     decisions = decide.verdict(paired, margin=q.margin, prob=q.prob)
+    share = None
+    if err is not None:
+        share = extrapolation_share(paired.rename(draw="d"), at["diff_law"].sel(budget=list(q.budgets))
+                                    .reset_coords(drop=True).rename(draw="d"), q.prob, dim="d")
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say("student loss against tokens, capacity gap, predictive checks")
@@ -205,7 +243,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     return Analysis(question=q, card=fit.card, diagnosis=diagnosis, options=options, metrics=metrics, recipe=at,
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
-                    warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible)
+                    warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
+                    extrapolation=REACHED if err is not None else MEAN_LAW, extrapolation_share=share)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

@@ -103,7 +103,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                      f"is better. Within +-{q.margin:g} nats the two are a practical tie. A verdict needs {prob} "
                      f"probability over {n_draws} posterior draws, paired draw by draw; FLOPs are 3 F(N) D "
                      f"(the paper's). The recipe is one you can run"
-                     + (f": its teacher's pretraining is capped at {q.teacher_cap:g}x the budget." if capped else ".")))
+                     + (f": its teacher's pretraining is capped at {q.teacher_cap:g}x the budget." if capped else ".")
+                     + f" Option losses: {a.extrapolation}."))
     head = ["budget", "verdict", "P(distillation better)", f"P(better by > {q.margin:g})", "difference (band)",
             "recipe (medians)"]
     if q.target is not None:
@@ -112,7 +113,9 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     for v in a.verdict:
         row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
-               f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})",
+               f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
+               + (f"; {v['extrapolation_share']:.0%} of the band is the law's extrapolation error"
+                  if (v["extrapolation_share"] or 0) >= 0.005 else ""),
                _short_recipe(v["recipe"]) if v["verdict"] != "supervised" else "train the student supervised"]
         if q.target is not None:
             t = v["compute_for_target"]

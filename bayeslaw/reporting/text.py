@@ -62,8 +62,9 @@ def format_fit(fit: Fit, summary: pd.DataFrame) -> str:
         f"model: {form}, likelihood {spec['likelihood']} on log loss; "
         f"sampler {s['sampler']} {s['chains']} chains x {s['draws']} draws (tune {s['tune']}), "
         f"seed {card['seed']}",
-        f"time: compile {card['timing'].get('compile_seconds', 0):.1f} s, "
-        f"sampling {card['timing'].get('sampling_wall_seconds', 0):.1f} s",
+        ("time: compiled model reused, " if card["timing"].get("reused_compiled_model")
+         else f"time: compile {card['timing'].get('compile_seconds', 0):.1f} s, ")
+        + f"sampling {card['timing'].get('sampling_wall_seconds', 0):.1f} s",
         "",
         f"Posterior (mean, sd, {SUMMARY_PROB:.0%} equal-tailed interval, ESS, r_hat):",
         summary.to_string(float_format=lambda x: f"{x:.4g}"),
@@ -261,9 +262,13 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
                     lines.append(row + "outside the planner's bounds (a student would need more than 1e17 tokens)")
                     continue
                 rec = ", ".join(sci(float(s[f"{v}_median"])) for v in ("D_S", "N_T", "D_T"))
+                extra = (f"; {float(s['extrapolation_share']):.0%} of the band is the law's extrapolation error"
+                         if "extrapolation_share" in s and float(s["extrapolation_share"]) >= 0.005 else "")
                 lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
-                             f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}")
+                             f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}{extra}")
     lines.append("P(better): P(distillation better); P(>margin): P(distillation better by more than the margin)")
+    if "extrapolation" in summary.attrs:
+        lines.append(f"extrapolation error: {summary.attrs['extrapolation']}")
     if summary.sizes["budget"] >= 2:
         lines.append("")
         lines += _windows_text(summary)
@@ -435,6 +440,8 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                     rec[v] = float(s[v]) if np.isfinite(float(s["p_distill_wins"])) else None
                 for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
                     rec[v] = {k: float(s[f"{v}_{k}"]) for k in ("median", "lower", "upper")}
+                if "extrapolation_share" in s:
+                    rec["extrapolation_share"] = float(s["extrapolation_share"])
                 cells.append(rec)
     per_size = []
     for N_S in summary["student_size"].values:
@@ -445,8 +452,8 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                              "crossover_band": {k: float(s[f"crossover_{k}"]) for k in ("lower", "median", "upper")},
                              "n_always_distil": int(s["n_always_distil"]),
                              "n_never_distil": int(s["n_never_distil"])})
-    attrs = {k: summary.attrs[k] for k in ("n_draws", "margin", "prob", "interval_prob", "n_students", "flops")
-             if k in summary.attrs}
+    attrs = {k: summary.attrs[k] for k in ("n_draws", "margin", "prob", "interval_prob", "n_students", "flops",
+                                           "extrapolation") if k in summary.attrs}
     return {"settings": attrs, "cells": cells, "windows": windows(summary["p_distill_wins"]),
             "crossovers": per_size}
 
@@ -459,6 +466,7 @@ def report_records(analysis) -> dict[str, Any]:
         return records(analysis)
     cft = analysis.compute_for_target
     return {"diagnostics_passed": analysis.diagnosis.passed, "verdict": analysis.verdict,
+            "extrapolation": analysis.extrapolation,
             "metrics": analysis.metrics.to_dataframe().reset_index().to_dict(orient="records"),
             "compute_for_target": (None if cft is None else
                                    dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True)))}

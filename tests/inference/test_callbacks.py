@@ -10,6 +10,7 @@ import pytensor
 import pytest
 
 from bayeslaw.inference import callbacks
+from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.inference.sampler import REPRODUCIBLE_FLAGS, jittered
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.priors import Prior
@@ -83,3 +84,21 @@ def test_a_second_process_loads_the_callbacks_from_the_cache():
     runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
             for _ in range(2)]
     assert runs[1].split() == ["None", "1", "1"], runs
+
+
+def test_a_second_fit_of_the_same_shape_reuses_the_compiled_model_with_the_same_draws():
+    """The in-process compile memo: a hit (another table of the same length) equals a fresh compile."""
+    from bayeslaw.inference import fit as inference
+
+    a, b = synthetic_supervised(n=40, seed=2), synthetic_supervised(n=40, seed=3)
+    cfg = SamplerConfig(draws=200, tune=200, chains=2)
+    inference._COMPILED.clear()
+    inference.fit(b, sampler=cfg, seed=1)
+    hit = inference.fit(a, sampler=cfg, seed=1)
+    assert hit.card["timing"]["reused_compiled_model"] and hit.card["timing"]["compile_seconds"] == 0.0
+    inference._COMPILED.clear()
+    fresh = inference.fit(a, sampler=cfg, seed=1)
+    assert not fresh.card["timing"]["reused_compiled_model"]
+    for v in ("alpha", "beta", "log_E", "sigma"):
+        np.testing.assert_array_equal(hit.draws([v])[v], fresh.draws([v])[v])
+    assert hit.card["config_hash"] == fresh.card["config_hash"]

@@ -93,3 +93,58 @@ def test_a_calibration_from_another_version_or_edited_is_refused(tmp_path):
         load_calibration(tmp_path / "edited.nc")
     with pytest.raises(PosteriorError, match="calibration posterior is needed"):
         load_calibration(ROOT / "models/supervised_chinchilla_epoch240.nc")
+
+
+DIGITIZED = ROOT / "models/distillation_busbridge2025_digitized.nc"
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_plans_law_error_with_zero_sds_gives_back_the_planners_losses():
+    """The outcome code re-evaluates both laws: at z = 0 it must be the planner's own arithmetic."""
+    from bayeslaw.posterior.draws import as_arrays, coefficients
+    from bayeslaw.posterior.extrapolation import LawError, student_outcome, supervised_outcome
+    from bayeslaw.posterior.reach import fitted_scale
+
+    fit = api.load(DIGITIZED)
+    grid, _ = api.plan(fit, [3e8, 1e9], [1e20, 1e22], max_draws=None, extrapolation=False)
+    n = fit.n_draws
+    err = LawError.draw(load_calibration(), fitted_scale(fit), n, np.random.default_rng(0))
+    zero = LawError(err.edge, err.growth, np.zeros(n), np.zeros(n), err.scale)
+    c = as_arrays(coefficients(fit))
+    g = grid.transpose("draw", "student_size", "budget", "scenario")
+    N_S = np.broadcast_to(g["student_size"].values[None, :, None, None], g["L_S"].shape)
+    log_S = student_outcome(c, zero, N_S, g["D_S"].values, np.log(g["L_T"].values), g["N_T"].values,
+                            g["D_T"].values)
+    ok = np.isfinite(g["L_S"].values)
+    np.testing.assert_allclose(np.exp(log_S)[ok], g["L_S"].values[ok], rtol=1e-10)
+    from bayeslaw.core.compute import forward_flops_per_token
+
+    N = g["student_size"].values[None, :, None]
+    D_sup = np.broadcast_to(g["budget"].values[None, None, :] / (3 * forward_flops_per_token(N)), g["L_sup"].shape)
+    log_sup = supervised_outcome(c, zero, np.broadcast_to(N, D_sup.shape), D_sup)
+    np.testing.assert_allclose(np.exp(log_sup), g["L_sup"].values, rtol=1e-10)
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_plan_carries_the_law_error_beyond_the_runs_and_shares_it_between_options():
+    fit = api.load(DIGITIZED)
+    args = (fit, [1e9], [1e20, 1e22], ("teacher_pretraining",))
+    law, s_law = api.plan(*args, max_draws=300, extrapolation=False)
+    grid, s = api.plan(*args, max_draws=300)
+    assert "not included" in law.attrs["extrapolation"] and "extrapolation error" in grid.attrs["extrapolation"]
+    np.testing.assert_array_equal(grid["diff_law"].values, law["diff"].values)
+    share = s["extrapolation_share"].sel(student_size=1e9, scenario="teacher_pretraining")
+    assert 0.0 <= float(share.sel(budget=1e20)) < float(share.sel(budget=1e22)) <= 1.0
+    # far beyond the runs the reached losses spread more than the law's expectation ...
+    far = dict(student_size=1e9, budget=1e22)
+    spread = lambda x: float(x.quantile(0.95, "draw") - x.quantile(0.05, "draw"))  # noqa: E731
+
+    def widen(v):
+        sel = far if v == "L_sup" else far | {"scenario": "teacher_pretraining"}
+        return spread(grid[v].sel(sel)) / spread(law[v].sel(sel))
+
+    assert widen("L_sup") > 2
+    # ... but the student's error is shared by both options: the difference widens less than either loss
+    assert widen("diff") < min(widen("L_sup"), widen("L_S"))
+    # a zero-mean error does not move the medians much
+    assert float(grid["L_sup"].sel(far).median()) == pytest.approx(float(law["L_sup"].sel(far).median()), rel=5e-3)
