@@ -39,7 +39,7 @@ def _run(argv: list[str], env: dict[str, str]) -> float:
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--cold-repeats", type=int, default=2)
+    ap.add_argument("--cold-repeats", type=int, default=4)
     args = ap.parse_args()
     exe = str(Path(sys.executable).with_name("bayeslaw"))
     res: dict = {"cpus": os.cpu_count(), "targets": TARGETS}
