@@ -13,7 +13,15 @@ from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
+from bayeslaw.posterior.extrapolation import (
+    LawError,
+    add_to_log_new,
+    decades_beyond,
+    extrapolation_share,
+    plan_coefficients,
+    student_outcome,
+    supervised_outcome,
+)
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
 from bayeslaw.posterior.predict import summarise_draws, with_extrapolation_share
 from bayeslaw.posterior.reach import fitted_scale
@@ -64,7 +72,10 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         :func:`~bayeslaw.posterior.predict.summarise_draws`): ``loss_mean``, ``loss_new``,
         ``loss_supervised`` (the same student trained supervised on ``D_S`` tokens, L~_S, paired
         draw by draw) and ``difference`` = L_S - L~_S, distilled minus supervised (negative:
-        distillation better; the sign every output uses). Coordinates
+        distillation better; the sign every output uses). With a ``calibration`` the difference
+        carries the law's extrapolation error as in a plan (shared at the student, apart at a predicted
+        teacher), ``difference_law`` is the law's expectation and ``difference_extrapolation_share``
+        the part of the difference's band the error makes. Coordinates
         ``N_S``, ``D_S`` and the teacher's median ``L_T`` on ``point``.
     """
     if fit.law != "distillation":
@@ -83,16 +94,33 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
     without = log_S_new
+    out = {"loss_mean": np.exp(log_S), "loss_new": log_S_new, "loss_supervised": np.exp(log_tilde),
+           "difference": np.exp(log_S) - np.exp(log_tilde)}
     if calibration is not None:
-        d = decades_beyond(fitted_scale(fit), N_S, D_S)
-        log_S_new = add_to_log_new(log_S_new, d, calibration, rng)
-    ds = summarise_draws({"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new),
-                          "loss_supervised": np.exp(log_tilde), "difference": np.exp(log_S) - np.exp(log_tilde)},
-                         coords, prob=prob, kind=kind)
+        scale = fitted_scale(fit)
+        d = decades_beyond(scale, N_S, D_S)
+        out["loss_new"] = add_to_log_new(log_S_new, d, calibration, rng)
+        # the paired difference as plan and report give it: the same law error at the student in both
+        # options, another at a teacher the law predicts (bayeslaw.posterior.extrapolation)
+        err = LawError.draw(calibration, scale, fit.n_draws, rng)
+        shape = log_S.shape
+        teacher = ({"N_T": np.broadcast_to(np.asarray(N_T, float), shape),
+                    "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
+        Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
+        coefs = plan_coefficients(fit, np.arange(fit.n_draws))
+        out["difference_law"] = out["difference"]
+        out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
+                             - np.exp(supervised_outcome(coefs, err, Nb, Db)))
+    out["loss_new"] = np.exp(out["loss_new"])
+    ds = summarise_draws(out, coords, prob=prob, kind=kind)
     if calibration is None:
         ds.attrs["extrapolation"] = "not included: new-run bands hold the law's uncertainty and the run noise only"
         return ds
-    return with_extrapolation_share(ds, np.exp(without), d, prob, kind)
+    ds["difference_extrapolation_share"] = extrapolation_share(ds["difference"], ds["difference_law"], prob)
+    ds = with_extrapolation_share(ds, np.exp(without), d, prob, kind)
+    ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student shared by "
+                                  "both, another at a teacher the law predicts)")
+    return ds
 
 
 def capacity_gap(fit: Fit, *, N_S: float, D_S: float, L_T=None, prob: float = 0.9,

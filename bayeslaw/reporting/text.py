@@ -185,7 +185,7 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
                 f"    same student trained supervised on D_S: {ds['loss_supervised_median'][i]:.4f} "
                 f"[{ds['loss_supervised_lower'][i]:.4f}, {ds['loss_supervised_upper'][i]:.4f}]; "
                 f"{DIFFERENCE} {ds['difference_median'][i]:+.4f} [{ds['difference_lower'][i]:+.4f}, "
-                f"{ds['difference_upper'][i]:+.4f}] nats (paired draw by draw)")
+                f"{ds['difference_upper'][i]:+.4f}] nats (paired draw by draw{_share_note(ds, i)})")
             if "verdict" in ds:
                 lines.append(f"    verdict: {ds['verdict'].values[i]} ({_verdict_probs(ds, i)})")
         if "extrapolation_share" in ds and float(ds["decades_beyond"][i]) > 0:
@@ -195,6 +195,14 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
     if "extrapolation" in ds.attrs:
         lines.append(f"extrapolation error: {ds.attrs['extrapolation']}")
     return "\n".join(lines)
+
+
+def _share_note(ds: xr.Dataset, i: int) -> str:
+    """What part of point ``i``'s difference band is the law's extrapolation error, when it is any."""
+    if "difference_extrapolation_share" not in ds:
+        return ""
+    x = float(ds["difference_extrapolation_share"][i])
+    return f"; {x:.0%} of its band is the law's extrapolation error" if x >= 0.005 else ""
 
 
 #: How every output names the paired difference and its sign.

@@ -148,3 +148,17 @@ def test_a_plan_carries_the_law_error_beyond_the_runs_and_shares_it_between_opti
     assert widen("diff") < min(widen("L_sup"), widen("L_S"))
     # a zero-mean error does not move the medians much
     assert float(grid["L_sup"].sel(far).median()) == pytest.approx(float(law["L_sup"].sel(far).median()), rel=5e-3)
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_distilled_prediction_carries_the_law_error_in_its_difference_only_beyond_the_runs():
+    fit = api.load(DIGITIZED)
+    plain = api.predict_distillation(fit, N_S=[1e8, 1e9], D_S=[2e9, 2e11], L_T=2.2, seed=4, extrapolation=False)
+    ds = api.predict_distillation(fit, N_S=[1e8, 1e9], D_S=[2e9, 2e11], L_T=2.2, seed=4)
+    np.testing.assert_array_equal(ds["difference_law"].values, plain["difference"].values)
+    # a measured teacher and a student inside the fitted runs: nothing to add
+    assert float(ds["decades_beyond"][0]) == 0.0
+    np.testing.assert_array_equal(ds["difference"].values[:, 0], plain["difference"].values[:, 0])
+    # beyond them the difference widens, and says by how much
+    assert float(ds["decades_beyond"][1]) > 0 and float(ds["difference_extrapolation_share"][1]) > 0.05
+    assert "as a plan does" in ds.attrs["extrapolation"]
