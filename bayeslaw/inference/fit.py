@@ -7,6 +7,7 @@ supervised + distillation model on a distillation table with its supervised runs
 from __future__ import annotations
 
 import json
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -201,8 +202,10 @@ def fit(
     return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress, escalate=escalate)
 
 
-#: Supervised models compiled in this process, by what determines their graph (see :func:`_compiled_supervised`).
-_COMPILED: dict[str, CompiledSampler] = {}
+#: Supervised models compiled in this process, by what determines their graph (see :func:`_compiled_supervised`);
+#: the most recently used :data:`_COMPILED_KEEP` are kept.
+_COMPILED: OrderedDict[str, CompiledSampler] = OrderedDict()
+_COMPILED_KEEP = 8
 
 
 def _compiled_supervised(model: pm.Model, spec: SupervisedSpec,
@@ -218,7 +221,10 @@ def _compiled_supervised(model: pm.Model, spec: SupervisedSpec,
     data = {v.name: np.asarray(v.get_value()) for v in model.data_vars}
     key = json.dumps({"spec": spec.to_dict(), "shapes": {k: v.shape for k, v in sorted(data.items())}},
                      sort_keys=True, default=str)
-    if key not in _COMPILED:
-        _COMPILED[key] = CompiledSampler(model, sampler)
-        return _COMPILED[key], None
-    return _COMPILED[key], data
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key], data
+    _COMPILED[key] = CompiledSampler(model, sampler)
+    while len(_COMPILED) > _COMPILED_KEEP:
+        _COMPILED.popitem(last=False)
+    return _COMPILED[key], None
