@@ -33,13 +33,6 @@ def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
     assert abs(c0["many"] - 2.0) < abs(c0["many"] - paper_c0)  # the data's value dominates
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "measured 2026-12-02: this fresh table samples with 1 divergence at the joint defaults (2 after the "
-    "escalation). The divergent draw is not near nu = 1 (nu 50.7, the 80th percentile; the posterior's 0.1% "
-    "quantile is 11) but in the tail of the distillation power term's ridge (log_size_amp_c and log_break_ref "
-    "at their 0.4-0.5th percentiles, P at its 99.6th, gamma_p 97.8th). The same seed passed with the earlier "
-    "nu ~ Gamma(2, 0.1) and with nu - 1 ~ LogNormal(log 10, 0.75): a rare divergence whose trajectory any change "
-    "moves, not the nu bound. Strict: it fails once a fix makes this table pass."))
 def test_refit_recovers_a_fresh_paper_design_table():
     """A fresh SYNTHETIC table (not the shipped one) at the default settings (the API's, escalation included)
     passes every gate."""
