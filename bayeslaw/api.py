@@ -538,7 +538,6 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     from bayeslaw.posterior import extrapolation as ex
     from bayeslaw.posterior.card import write_dataset
     from bayeslaw.posterior.draws import laws
-    from bayeslaw.posterior.reach import fitted_scale
     from bayeslaw.reporting.caveats import plan_warnings
 
     cal = _calibration(extrapolation)
@@ -550,8 +549,8 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     grid = plan_grid(law, N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend,
                      scheduler=scheduler, progress=progress, teacher_cap=teacher_cap)
     if cal is not None:
-        err = ex.LawError.draw(cal, fitted_scale(fit), idx.size, np.random.default_rng(Streams(seed).predictive))
-        grid = ex.plan_with_law_error(grid, ex.plan_coefficients(fit, idx), err)
+        grid = ex.plan_with_law_error(grid, *ex.plan_law_error(fit, cal, idx, np.random.default_rng(
+            Streams(seed).predictive)))
     else:
         grid.attrs["extrapolation"] = ex.MEAN_LAW
     if out is not None:

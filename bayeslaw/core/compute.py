@@ -111,6 +111,11 @@ def supervised_flops(N: Array, D: Array, arch: Architecture | None = PAPER_ARCHI
     return 3.0 * forward_flops_per_token(N, arch) * D
 
 
+def supervised_tokens(N: Array, C: Array, arch: Architecture | None = PAPER_ARCHITECTURE) -> Array:
+    """Tokens a budget ``C`` buys a model of size ``N`` trained supervised: the inverse of :func:`supervised_flops`."""
+    return C / (3.0 * forward_flops_per_token(N, arch))
+
+
 def student_token_flops(
     N_S: Array,
     N_T: Array,

@@ -84,7 +84,7 @@ def _sizes(names: tuple[str, ...]) -> np.ndarray:
 def _isoflop(budget: float, design: Design) -> tuple[np.ndarray, np.ndarray]:
     """Table 13 sizes on one IsoFLOP profile (3 F(N) D = budget) within the token range."""
     N = model_sizes().to_numpy()
-    D = budget / (3 * compute.forward_flops_per_token(N))
+    D = compute.supervised_tokens(N, budget)
     keep = (D / N >= design.isoflop_min_tokens_per_param) & (D / N <= design.isoflop_max_tokens_per_param)
     return N[keep], D[keep]
 

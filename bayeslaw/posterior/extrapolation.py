@@ -23,7 +23,7 @@ from bayeslaw.core import compute, laws, params
 from bayeslaw.core.errors import PosteriorError
 from bayeslaw.posterior.card import Fit, load, package_versions
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.reach import FittedScale
+from bayeslaw.posterior.reach import FittedScale, factors, fitted_scale
 
 #: The shipped calibration (rebuilt by ``bayeslaw calibrate``).
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
@@ -60,9 +60,8 @@ def decades_beyond(scale: FittedScale, N, D) -> np.ndarray:
 
     ``N`` and ``D`` broadcast against each other; the result has their shape (NaN stays NaN).
     """
-    N, D = np.asarray(N, float), np.asarray(D, float)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.maximum(0.0, np.log10(np.maximum(N / scale.size, 6.0 * N * D / scale.compute)))
+        return np.maximum(0.0, np.log10(np.maximum(*factors(scale, N, D))))
 
 
 def population_sd(cal: Fit, decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -192,10 +191,13 @@ REACHED = ("losses and differences include the supervised law's extrapolation er
 MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
 
 
-def plan_coefficients(fit: Fit, draw_index: np.ndarray) -> dict[str, np.ndarray]:
-    """The sampled coefficients (supervised and distillation) of the posterior draws a plan used."""
+def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray,
+                   rng: np.random.Generator) -> tuple[dict[str, np.ndarray], LawError]:
+    """The sampled coefficients (supervised and distillation) of the posterior draws a plan used, and the
+    law's error for each of them (one :class:`LawError` per decision, shared by all its options)."""
     keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, "break_tilt")
-    return {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
+    c = {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
+    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng)
 
 
 def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawError) -> xr.Dataset:
@@ -209,7 +211,7 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     grid
         :func:`bayeslaw.planning.grid.plan_grid`'s output (paper architecture's F(N) for FLOPs).
     c
-        The coefficients of the draws behind the grid's ``draw`` (:func:`plan_coefficients`).
+        The coefficients of the draws behind the grid's ``draw`` (:func:`plan_law_error`).
     err
         The law's error for those draws: the same object for every option of one decision, so that
         they share the error at the student.
@@ -226,7 +228,7 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
                             np.log(grid["L_T"].transpose(*L_S.dims).values),
                             grid["N_T"].transpose(*L_S.dims).values, grid["D_T"].transpose(*L_S.dims).values)
     N = grid["student_size"].values[None, :, None]
-    D_sup = grid["budget"].values[None, None, :] / (3.0 * compute.forward_flops_per_token(N))
+    D_sup = compute.supervised_tokens(N, grid["budget"].values[None, None, :])
     L_sup = grid["L_sup"].transpose("draw", "student_size", "budget")
     log_sup = supervised_outcome(c, err, np.broadcast_to(N, L_sup.shape), np.broadcast_to(D_sup, L_sup.shape))
     out = grid.copy()

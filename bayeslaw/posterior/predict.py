@@ -105,6 +105,18 @@ def predict_supervised(
     return with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
 
 
+def band_share(with_error: np.ndarray, without: np.ndarray, prob: float, kind: str) -> np.ndarray:
+    """Per point, the part of a band's width that an added error makes: 1 - width without / width with.
+
+    ``with_error`` and ``without`` are draws ``(draw, point)`` of the same quantity; 0 where the band has no width.
+    """
+    lo1, hi1 = interval(with_error, prob, kind)
+    lo0, hi0 = interval(without, prob, kind)
+    width = hi1 - lo1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(width > 0, np.clip(1 - (hi0 - lo0) / width, 0, 1), 0.0)
+
+
 def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray, prob: float,
                              kind: str) -> xr.Dataset:
     """Say how much of each new-run band is the law's extrapolation error.
@@ -126,10 +138,8 @@ def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray,
         ``ds`` with ``decades_beyond`` and ``extrapolation_share`` (1 - the band's width without the term
         over its width with it) with dims ``(point,)``, and ``attrs['extrapolation']``.
     """
-    lo, hi = interval(without, prob, kind)
-    width = ds["loss_new_upper"].values - ds["loss_new_lower"].values
     ds["decades_beyond"] = ("point", d)
-    ds["extrapolation_share"] = ("point", np.where(width > 0, np.clip(1 - (hi - lo) / width, 0, 1), 0.0))
+    ds["extrapolation_share"] = ("point", band_share(ds["loss_new"].values, without, prob, kind))
     ds.attrs["extrapolation"] = ("new-run bands beyond the fitted runs include the law's extrapolation error "
                                  "learned from public studies (models/extrapolation_calibration.nc)")
     return ds

@@ -46,6 +46,15 @@ def fitted_scale(fit: Fit) -> FittedScale:
     return FittedScale(size=float(max(sizes)), compute=float(max(computes)))
 
 
+def factors(scale: FittedScale, N, D) -> tuple[np.ndarray, np.ndarray]:
+    """Model size over the largest fitted model, and training compute 6ND over the largest fitted run's.
+
+    ``N`` and ``D`` broadcast against each other; both factors have their shape (NaN stays NaN).
+    """
+    N, D = np.asarray(N, float), np.asarray(D, float)
+    return N / scale.size, 6.0 * N * D / scale.compute
+
+
 def reach(scale: FittedScale, N, D) -> xr.Dataset:
     """Size and compute factors of models ``(N, D)`` over the fitted scale (NaN inputs stay NaN).
 
@@ -62,9 +71,7 @@ def reach(scale: FittedScale, N, D) -> xr.Dataset:
         ``size_factor``, ``compute_factor`` and ``beyond`` (either above ``WARN_FACTOR``) with dims
         ``(point,)``; ``attrs`` hold the factor and the fitted scale.
     """
-    N, D = np.broadcast_arrays(np.asarray(N, float), np.asarray(D, float))
-    size = N / scale.size
-    comp = 6.0 * N * D / scale.compute
+    size, comp = np.broadcast_arrays(*factors(scale, N, D))
     ds = xr.Dataset({"size_factor": (("point",), size.ravel()), "compute_factor": (("point",), comp.ravel())})
     ds["beyond"] = (ds["size_factor"] > WARN_FACTOR) | (ds["compute_factor"] > WARN_FACTOR)
     ds.attrs.update(warn_factor=WARN_FACTOR, fitted_size=scale.size, fitted_compute=scale.compute)

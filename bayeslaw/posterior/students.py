@@ -14,16 +14,14 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
-    LawError,
     add_to_log_new,
     decades_beyond,
-    extrapolation_share,
-    plan_coefficients,
+    plan_law_error,
     student_outcome,
     supervised_outcome,
 )
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
-from bayeslaw.posterior.predict import summarise_draws, with_extrapolation_share
+from bayeslaw.posterior.predict import band_share, summarise_draws, with_extrapolation_share
 from bayeslaw.posterior.reach import fitted_scale
 
 
@@ -93,31 +91,28 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     log_S_new = log_S_new + noise_draws(fit, log_S_new.shape, rng, "sigma_dis")
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
-    without = log_S_new
-    out = {"loss_mean": np.exp(log_S), "loss_new": log_S_new, "loss_supervised": np.exp(log_tilde),
+    out = {"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new), "loss_supervised": np.exp(log_tilde),
            "difference": np.exp(log_S) - np.exp(log_tilde)}
-    if calibration is not None:
-        scale = fitted_scale(fit)
-        d = decades_beyond(scale, N_S, D_S)
-        out["loss_new"] = add_to_log_new(log_S_new, d, calibration, rng)
-        # the paired difference as plan and report give it: the same law error at the student in both
-        # options, another at a teacher the law predicts (bayeslaw.posterior.extrapolation)
-        err = LawError.draw(calibration, scale, fit.n_draws, rng)
-        shape = log_S.shape
-        teacher = ({"N_T": np.broadcast_to(np.asarray(N_T, float), shape),
-                    "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
-        Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
-        coefs = plan_coefficients(fit, np.arange(fit.n_draws))
-        out["difference_law"] = out["difference"]
-        out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
-                             - np.exp(supervised_outcome(coefs, err, Nb, Db)))
-    out["loss_new"] = np.exp(out["loss_new"])
-    ds = summarise_draws(out, coords, prob=prob, kind=kind)
     if calibration is None:
+        ds = summarise_draws(out, coords, prob=prob, kind=kind)
         ds.attrs["extrapolation"] = "not included: new-run bands hold the law's uncertainty and the run noise only"
         return ds
-    ds["difference_extrapolation_share"] = extrapolation_share(ds["difference"], ds["difference_law"], prob)
-    ds = with_extrapolation_share(ds, np.exp(without), d, prob, kind)
+    d = decades_beyond(fitted_scale(fit), N_S, D_S)
+    without = out["loss_new"]
+    out["loss_new"] = np.exp(add_to_log_new(log_S_new, d, calibration, rng))
+    # the paired difference as plan and report give it: the same law error at the student in both
+    # options, another at a teacher the law predicts (bayeslaw.posterior.extrapolation)
+    coefs, err = plan_law_error(fit, calibration, np.arange(fit.n_draws), rng)
+    shape = log_S.shape
+    teacher = ({"N_T": np.broadcast_to(np.asarray(N_T, float), shape),
+                "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
+    Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
+    out["difference_law"] = out["difference"]
+    out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
+                         - np.exp(supervised_outcome(coefs, err, Nb, Db)))
+    ds = summarise_draws(out, coords, prob=prob, kind=kind)
+    ds["difference_extrapolation_share"] = ("point", band_share(out["difference"], out["difference_law"], prob, kind))
+    ds = with_extrapolation_share(ds, without, d, prob, kind)
     ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student shared by "
                                   "both, another at a teacher the law predicts)")
     return ds

@@ -31,9 +31,8 @@ from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import (
     MEAN_LAW,
     REACHED,
-    LawError,
     extrapolation_share,
-    plan_coefficients,
+    plan_law_error,
     plan_with_law_error,
     student_outcome,
 )
@@ -156,8 +155,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
 
     err, coefs = None, None
     if calibration is not None:
-        coefs = plan_coefficients(fit, idx)
-        err = LawError.draw(calibration, reach.fitted_scale(fit), n, np.random.default_rng(Streams(seed).predictive))
+        coefs, err = plan_law_error(fit, calibration, idx, np.random.default_rng(Streams(seed).predictive))
 
     def reached(g: xr.Dataset) -> xr.Dataset:
         return g if err is None else plan_with_law_error(g, coefs, err)
@@ -279,9 +277,8 @@ def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...])
         if w:
             warns.append(w)
 
-    F = compute.forward_flops_per_token
     for c in q.budgets:
-        add(f"supervised student at {sci(c)} FLOPs", q.student_size, c / (3 * F(q.student_size)))
+        add(f"supervised student at {sci(c)} FLOPs", q.student_size, compute.supervised_tokens(q.student_size, c))
         a = at.sel(budget=c).median("draw", skipna=True)
         if np.isfinite(float(a["D_S"])):
             add(f"distilled student at {sci(c)} FLOPs", q.student_size, float(a["D_S"]))

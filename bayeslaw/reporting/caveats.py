@@ -52,12 +52,11 @@ def on_bounds(summary: xr.Dataset) -> list[str]:
 def plan_reach(fit: Fit, summary: xr.Dataset) -> str | None:
     """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs."""
     scale = reach.fitted_scale(fit)
-    F = compute.forward_flops_per_token
     notes = []
     for n in summary["student_size"].values:
         for c in summary["budget"].values:
             worst = []
-            sup = reach.reach(scale, float(n), float(c) / (3 * F(float(n))))
+            sup = reach.reach(scale, float(n), compute.supervised_tokens(float(n), float(c)))
             worst.append(("supervised student", float(sup["size_factor"][0]), float(sup["compute_factor"][0])))
             for sc in summary["scenario"].values:
                 s = summary.sel(student_size=n, budget=c, scenario=sc)

@@ -162,3 +162,4 @@ def test_a_distilled_prediction_carries_the_law_error_in_its_difference_only_bey
     # beyond them the difference widens, and says by how much
     assert float(ds["decades_beyond"][1]) > 0 and float(ds["difference_extrapolation_share"][1]) > 0.05
     assert "as a plan does" in ds.attrs["extrapolation"]
+
