@@ -234,7 +234,7 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     out = grid.copy()
     out["L_S_law"], out["L_sup_law"], out["diff_law"] = grid["L_S"], grid["L_sup"], grid["diff"]
     out["L_S"] = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_S), np.nan))
-    out["L_sup"] = L_sup.copy(data=np.exp(log_sup))
+    out["L_sup"] = L_sup.copy(data=np.where(np.isfinite(L_sup.values), np.exp(log_sup), np.nan))
     out["diff"] = out["L_S"] - out["L_sup"]
     out.attrs["extrapolation"] = REACHED
     return out

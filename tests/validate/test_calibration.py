@@ -163,3 +163,12 @@ def test_a_distilled_prediction_carries_the_law_error_in_its_difference_only_bey
     assert float(ds["decades_beyond"][1]) > 0 and float(ds["difference_extrapolation_share"][1]) > 0.05
     assert "as a plan does" in ds.attrs["extrapolation"]
 
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_plan_cell_outside_the_planners_bounds_stays_undefined_with_the_law_error():
+    """A supervised student needing more than 1e17 tokens has no loss in the plan, with or without the error."""
+    grid, s = api.plan(api.load(DIGITIZED), [1e8], [1e20, 1e27], ("teacher_inference",), max_draws=50)
+    far = dict(student_size=1e8, budget=1e27)
+    assert grid["L_sup_law"].sel(far).isnull().all() and grid["L_sup"].sel(far).isnull().all()
+    assert grid["diff"].sel(far).isnull().all() and np.isnan(float(s["p_distill_wins"].sel(far).squeeze()))
+    assert grid["L_sup"].sel(student_size=1e8, budget=1e20).notnull().all()
