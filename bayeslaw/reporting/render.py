@@ -27,6 +27,7 @@ from bayeslaw.reporting import figures
 from bayeslaw.reporting.analysis import Analysis, distil_label
 from bayeslaw.reporting.question import question_record
 from bayeslaw.reporting.supervised import SupervisedAnalysis
+from bayeslaw.reporting.text import share_note
 
 
 @dataclass(frozen=True)
@@ -114,8 +115,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
                f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
-               + (f"; {v['extrapolation_share']:.0%} of the band is the law's extrapolation error"
-                  if (v["extrapolation_share"] or 0) >= 0.005 else ""),
+               + share_note(v["extrapolation_share"]),
                _short_recipe(v["recipe"]) if v["verdict"] != "supervised" else "train the student supervised"]
         if q.target is not None:
             t = v["compute_for_target"]

@@ -197,12 +197,18 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def share_note(x: float | None, band: str = "the band") -> str:
+    """"; 55% of the band is the law's extrapolation error", or nothing when that share is none (or unknown)."""
+    if x is None or not x >= 0.005:
+        return ""
+    return f"; {x:.0%} of {band} is the law's extrapolation error"
+
+
 def _share_note(ds: xr.Dataset, i: int) -> str:
     """What part of point ``i``'s difference band is the law's extrapolation error, when it is any."""
     if "difference_extrapolation_share" not in ds:
         return ""
-    x = float(ds["difference_extrapolation_share"][i])
-    return f"; {x:.0%} of its band is the law's extrapolation error" if x >= 0.005 else ""
+    return share_note(float(ds["difference_extrapolation_share"][i]), "its band")
 
 
 #: How every output names the paired difference and its sign.
@@ -270,8 +276,7 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
                     lines.append(row + "outside the planner's bounds (a student would need more than 1e17 tokens)")
                     continue
                 rec = ", ".join(sci(float(s[f"{v}_median"])) for v in ("D_S", "N_T", "D_T"))
-                extra = (f"; {float(s['extrapolation_share']):.0%} of the band is the law's extrapolation error"
-                         if "extrapolation_share" in s and float(s["extrapolation_share"]) >= 0.005 else "")
+                extra = share_note(float(s["extrapolation_share"])) if "extrapolation_share" in s else ""
                 lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
                              f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}{extra}")
     lines.append("P(better): P(distillation better); P(>margin): P(distillation better by more than the margin)")
