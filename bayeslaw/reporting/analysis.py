@@ -208,8 +208,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     decisions = decide.verdict(paired, margin=q.margin, prob=q.prob)
     share = None
     if err is not None:
-        share = extrapolation_share(paired.rename(draw="d"), at["diff_law"].sel(budget=list(q.budgets))
-                                    .reset_coords(drop=True).rename(draw="d"), q.prob, dim="d")
+        share = extrapolation_share(paired, at["diff_law"].sel(budget=list(q.budgets)).reset_coords(drop=True),
+                                    q.prob)
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say("student loss against tokens, capacity gap, predictive checks")
