@@ -769,7 +769,9 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
         Where to save the calibration posterior (default ``models/extrapolation_calibration.nc``).
     loso
         Also run the leave-one-study-out evaluation (with each split's in-sample calibration for
-        comparison; slower) and write its tables and reliability diagram to ``out_dir``.
+        comparison; slower) and write its tables and reliability diagram to ``out_dir``, with the coverage
+        of wider population bands (``widths.csv``) and the coverage each study would expect if the population
+        were exactly right (``expected_coverage.csv``).
     out_dir
         Where the evaluation goes.
     seed
@@ -803,9 +805,9 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
     paths = {"calibration": str(fit.save(out))}
     summary = None
     if loso:
-        per_run, rel = cal.loso(h, seed=seed, progress=progress)
-        summary = cal.loso_summary(per_run)
-        paths.update(cal.write_loso(per_run, summary, rel, h, out_dir))
+        ev = cal.loso(h, seed=seed, progress=progress)
+        summary = cal.loso_summary(ev.per_run)
+        paths.update(cal.write_loso(ev, summary, h, out_dir))
     return fit, summary, paths
 
 

@@ -16,12 +16,12 @@ from bayeslaw.validate import calibration as cal
 from tests.conftest import ROOT
 
 
-def _synthetic_heldout(seed: int = 0) -> cal.HeldOut:
-    """SYNTHETIC held-out runs: 6 studies whose law errs beyond its runs with edge 0.4% and 1.5% per decade
+def _synthetic_heldout(seed: int = 0, studies: int = 6) -> cal.HeldOut:
+    """SYNTHETIC held-out runs: ``studies`` studies whose law errs beyond its runs with edge 0.4% and 1.5% per decade
     (each study its own, scattered around those), on top of a predictive sd of 0.5%."""
     rng = np.random.default_rng(seed)
     rows, log_new = [], []
-    for k in range(6):
+    for k in range(studies):
         edge, growth = 0.004 * np.exp(0.3 * rng.standard_normal()), 0.015 * np.exp(0.3 * rng.standard_normal())
         d = rng.uniform(0.0, 1.5, 60)
         tau = np.where(d > 0, np.sqrt(edge ** 2 + (growth * d) ** 2), 0.0)
@@ -48,6 +48,41 @@ def test_the_discrepancy_model_recovers_a_known_growth_per_decade():
     sd = population_sd(fit, np.array([0.0, 1.0]), 4000, np.random.default_rng(2))
     assert np.all(sd[:, 0] == 0.0)  # inside the fitted runs: nothing
     assert 0.008 < np.median(sd[:, 1]) < 0.03
+
+
+def test_leaving_one_study_out_scores_wider_bands_from_the_same_draws(tmp_path):
+    h = _synthetic_heldout(seed=3, studies=4)
+    ev = cal.loso(h, seed=0, widths=(1.0, 3.0))
+    pop = ev.per_run[ev.per_run["method"] == "bayeslaw + population discrepancy"]
+    one = ev.widths[ev.widths["width"] == 1.0]
+    # width 1 is the population method itself, run for run
+    np.testing.assert_array_equal(one["in90"].to_numpy(), pop["in90"].to_numpy())
+    np.testing.assert_allclose(one["crps"].to_numpy(), pop["crps"].to_numpy(), rtol=1e-12)
+    summary = cal.widths_summary(ev.widths, ev.per_run).set_index("width")
+    # the SYNTHETIC studies err as the model says: as learned the bands are calibrated, three times wider they
+    # hold nearly everything and miss the pooled targets
+    assert 0.85 <= summary.loc[1.0, "coverage_90"] <= 0.95 and summary.loc[1.0, "pooled_90_ok"]
+    assert summary.loc[3.0, "coverage_90"] > 0.98 and not summary.loc[3.0, "pooled_90_ok"]
+    assert summary.loc[3.0, "coverage_50"] > summary.loc[1.0, "coverage_50"]
+    assert summary.loc[3.0, "crps"] > summary.loc[1.0, "crps"]
+    paths = cal.write_loso(ev, cal.loso_summary(ev.per_run), h, tmp_path)
+    assert pd.read_csv(paths["widths"])["width"].tolist() == [1.0, 3.0]
+
+
+def test_studies_drawn_from_the_population_are_covered_at_the_nominal_rate_on_average():
+    # the check behind "a study this far out is expected": averaged over studies drawn from the population,
+    # the population's own bands cover at their nominal level; one study at a time they scatter widely
+    cal_fit = load_calibration()
+    rng = np.random.default_rng(5)
+    d = np.linspace(0.05, 1.0, 50)
+    law = np.log(2.5) + 0.005 * rng.standard_normal((d.size, 4000))
+    band = law + (population_sd(cal_fit, d, 4000, rng) * rng.standard_normal((4000, d.size))).T
+    hyp = cal.coverage_if_from_population(cal_fit, law, band, d, rng, n=4000)
+    assert abs(hyp.mean() - 0.90) < 0.02
+    assert np.mean(hyp < 0.75) > 0.05 and np.median(hyp) > 0.9
+    # the law's band alone (no extrapolation error) covers such studies far less often
+    narrow = cal.coverage_if_from_population(cal_fit, law, law, d, rng, n=4000)
+    assert narrow.mean() < 0.6
 
 
 def test_a_study_too_small_for_leave_future_out_is_refused_by_name():
