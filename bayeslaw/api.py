@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from bayeslaw.reporting.analysis import Analysis
     from bayeslaw.reporting.render import Written
     from bayeslaw.validate.backtest import Backtest
+    from bayeslaw.validate.calibration import LosoSummary
     from bayeslaw.validate.compare import Comparison
 
 Table = str | Path | pd.DataFrame
@@ -756,7 +757,7 @@ def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig |
 
 def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = None, loso: bool = False,
               out_dir: str | Path = "reports/calibration", seed: int = 0,
-              progress: Any = None) -> tuple[Fit, pd.DataFrame | None, dict[str, str]]:
+              progress: Any = None) -> tuple[Fit, LosoSummary | None, dict[str, str]]:
     """Learn from public studies how fast a scaling law's error grows beyond its fitted runs.
 
     Parameters
@@ -783,7 +784,8 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
     -------
     tuple
         ``(calibration, summary, paths)``: the hierarchical posterior (dims ``chain``, ``draw``, ``study``),
-        the leave-one-study-out summary per study and method (None without ``loso``), the written paths.
+        the leave-one-study-out evaluation's tables (None without ``loso``; ``scores`` per study and method,
+        ``widths``, ``expected``), the written paths.
     """
     from bayeslaw.posterior.extrapolation import CALIBRATION  # heavy: xarray
     from bayeslaw.validate import calibration as cal  # heavy: PyMC
@@ -806,7 +808,7 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
     summary = None
     if loso:
         ev = cal.loso(h, seed=seed, progress=progress)
-        summary = cal.loso_summary(ev.per_run)
+        summary = cal.summarise(ev)
         paths.update(cal.write_loso(ev, summary, h, out_dir))
     return fit, summary, paths
 

@@ -324,9 +324,11 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         bounds.check_writable(args.out, "--out")
     fit, summary, paths = _api().calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
                                            seed=args.seed, progress=_say("calibrate", args))
-    shown = text.format_calibration(fit, summary) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
-    result = {"card": fit.card, "paths": paths,
-              "loso": None if summary is None else summary.to_dict(orient="records")}
+    tables = (None, None, None) if summary is None else (summary.scores, summary.widths, summary.expected)
+    shown = text.format_calibration(fit, *tables) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
+    result = {"card": fit.card, "paths": paths} | {
+        key: None if df is None else df.to_dict(orient="records")
+        for key, df in zip(("loso", "widths", "expected_coverage"), tables, strict=True)}
     _emit(args, shown, result, fit=None, warnings=[f"skipped: {v}" for v in fit.card["data"].get("skipped", {})
                                                    .values()], posterior=paths.get("calibration"))
     return 0 if fit.diagnostics_passed else 1

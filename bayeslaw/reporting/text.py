@@ -517,8 +517,10 @@ def _format_supervised_report(a) -> list[str]:
     return lines
 
 
-def format_calibration(fit: Fit, summary: pd.DataFrame | None) -> str:
-    """The calibration posterior in words (population and per-study edge and growth) and the LOSO table."""
+def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFrame | None = None,
+                       expected: pd.DataFrame | None = None) -> str:
+    """The calibration posterior in words (population and per-study edge and growth) and, when evaluated, the
+    leave-one-study-out scores, what wider bands would do, and each study against the population's own spread."""
     post = fit.idata["posterior"]
     q = [0.05, 0.5, 0.95]
 
@@ -545,4 +547,21 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None) -> str:
     if summary is not None:
         lines.append("\nLeave one study out (each study scored with the population learned from the others):")
         lines.append(summary.to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    if widths is not None:
+        lines.append("\nThe population's error made wider (the same draws scaled): pooled coverage, CRPS, worst study")
+        for _, w in widths.iterrows():
+            held = "every target holds" if w["all_targets"] else "misses " + ", ".join(
+                k.removesuffix("_ok") for k in ("pooled_90_ok", "pooled_50_ok", "every_study_90_ok", "crps_ok")
+                if not w[k])
+            lines.append(f"  x{w['width']:<5g} 90% {w['coverage_90']:.3f}, 50% {w['coverage_50']:.3f}, CRPS "
+                         f"{w['crps']:.4f} (without the term {w['crps_bayeslaw']:.4f}), {w['worst_study']} "
+                         f"{w['worst_study_coverage_90']:.2f}: {held}")
+    if expected is not None:
+        lines.append("\nEach study's 90% coverage against studies drawn from the population (median, 5th percentile,"
+                     " P(< 0.75), predictive p-value):")
+        for _, e in expected.iterrows():
+            lines.append(f"  {e['study']:<26} {e['coverage_90']:.2f} against {e['expected_median']:.2f} "
+                         f"[{e['expected_5pct']:.2f}], P(< 0.75) {e['p_below_target']:.2f}, p = {e['p_value']:.3f}")
+        lines.append(f"  all studies >= 0.75 if the population were exactly right: probability "
+                     f"{np.prod(1 - expected['p_below_target']):.2f}")
     return "\n".join(lines)

@@ -341,15 +341,29 @@ def coverage_at(log_new: np.ndarray, observed: np.ndarray, levels: Sequence[floa
     return np.asarray(out)
 
 
-def write_loso(ev: Loso, summary: pd.DataFrame, h: HeldOut, out_dir: str | Path) -> dict[str, str]:
+@dataclass(frozen=True)
+class LosoSummary:
+    """What the leave-one-study-out evaluation found, in three tables."""
+
+    scores: pd.DataFrame  # per study and pooled, per method (:func:`loso_summary`)
+    widths: pd.DataFrame  # per width of the population's error (:func:`widths_summary`)
+    expected: pd.DataFrame  # per study, its coverage against studies drawn from the population
+
+
+def summarise(ev: Loso) -> LosoSummary:
+    """The evaluation's three tables."""
+    return LosoSummary(loso_summary(ev.per_run), widths_summary(ev.widths, ev.per_run), ev.expected)
+
+
+def write_loso(ev: Loso, summary: LosoSummary, h: HeldOut, out_dir: str | Path) -> dict[str, str]:
     """The evaluation's tables (CSV) and reliability diagram (PNG), each written atomically."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     payload = {"loso_runs.csv": ev.per_run.to_csv(index=False).encode(),
-               "loso_summary.csv": summary.to_csv(index=False).encode(),
+               "loso_summary.csv": summary.scores.to_csv(index=False).encode(),
                "reliability.csv": ev.reliability.to_csv(index=False).encode(),
-               "widths.csv": widths_summary(ev.widths, ev.per_run).to_csv(index=False).encode(),
-               "expected_coverage.csv": ev.expected.to_csv(index=False).encode(),
+               "widths.csv": summary.widths.to_csv(index=False).encode(),
+               "expected_coverage.csv": summary.expected.to_csv(index=False).encode(),
                "fits.csv": pd.DataFrame(h.fits).to_csv(index=False).encode(),
                "reliability.png": png(reliability_diagram(ev.reliability))}
     paths = {}

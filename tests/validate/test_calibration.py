@@ -65,7 +65,7 @@ def test_leaving_one_study_out_scores_wider_bands_from_the_same_draws(tmp_path):
     assert summary.loc[3.0, "coverage_90"] > 0.98 and not summary.loc[3.0, "pooled_90_ok"]
     assert summary.loc[3.0, "coverage_50"] > summary.loc[1.0, "coverage_50"]
     assert summary.loc[3.0, "crps"] > summary.loc[1.0, "crps"]
-    paths = cal.write_loso(ev, cal.loso_summary(ev.per_run), h, tmp_path)
+    paths = cal.write_loso(ev, cal.summarise(ev), h, tmp_path)
     assert pd.read_csv(paths["widths"])["width"].tolist() == [1.0, 3.0]
 
 
