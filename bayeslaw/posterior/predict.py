@@ -105,16 +105,20 @@ def predict_supervised(
     return with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
 
 
-def band_share(with_error: np.ndarray, without: np.ndarray, prob: float, kind: str) -> np.ndarray:
+def band_share(with_error: tuple[np.ndarray, np.ndarray], without: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Per point, the part of a band's width that an added error makes: 1 - width without / width with.
 
-    ``with_error`` and ``without`` are draws ``(draw, point)`` of the same quantity; 0 where the band has no width.
+    ``with_error`` and ``without`` are the ``(lower, upper)`` bounds of the same quantity's band with and without
+    the error, each ``(point,)``; 0 where the band has no width.
     """
-    lo1, hi1 = interval(with_error, prob, kind)
-    lo0, hi0 = interval(without, prob, kind)
-    width = hi1 - lo1
+    width = with_error[1] - with_error[0]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(width > 0, np.clip(1 - (hi0 - lo0) / width, 0, 1), 0.0)
+        return np.where(width > 0, np.clip(1 - (without[1] - without[0]) / width, 0, 1), 0.0)
+
+
+def bounds_of(ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``(lower, upper)`` band of ``name`` that :func:`summarise_draws` attached."""
+    return ds[f"{name}_lower"].values, ds[f"{name}_upper"].values
 
 
 def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray, prob: float,
@@ -139,7 +143,7 @@ def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray,
         over its width with it) with dims ``(point,)``, and ``attrs['extrapolation']``.
     """
     ds["decades_beyond"] = ("point", d)
-    ds["extrapolation_share"] = ("point", band_share(ds["loss_new"].values, without, prob, kind))
+    ds["extrapolation_share"] = ("point", band_share(bounds_of(ds, "loss_new"), interval(without, prob, kind)))
     ds.attrs["extrapolation"] = ("new-run bands beyond the fitted runs include the law's extrapolation error "
                                  "learned from public studies (models/extrapolation_calibration.nc)")
     return ds

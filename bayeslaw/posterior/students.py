@@ -21,7 +21,7 @@ from bayeslaw.posterior.extrapolation import (
     supervised_outcome,
 )
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
-from bayeslaw.posterior.predict import band_share, summarise_draws, with_extrapolation_share
+from bayeslaw.posterior.predict import band_share, bounds_of, summarise_draws, with_extrapolation_share
 from bayeslaw.posterior.reach import fitted_scale
 
 
@@ -111,7 +111,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
                          - np.exp(supervised_outcome(coefs, err, Nb, Db)))
     ds = summarise_draws(out, coords, prob=prob, kind=kind)
-    ds["difference_extrapolation_share"] = ("point", band_share(out["difference"], out["difference_law"], prob, kind))
+    ds["difference_extrapolation_share"] = ("point", band_share(bounds_of(ds, "difference"),
+                                                                bounds_of(ds, "difference_law")))
     ds = with_extrapolation_share(ds, without, d, prob, kind)
     ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student shared by "
                                   "both, another at a teacher the law predicts)")
