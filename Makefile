@@ -38,3 +38,4 @@ benchmarks: setup
 	$(VENV)/python benchmarks/joint.py
 	$(VENV)/python benchmarks/sbc.py
 	JAX_ENABLE_X64=1 $(VENV)/python benchmarks/planner.py --jax
+	$(VENV)/python benchmarks/extrapolation.py
