@@ -245,7 +245,7 @@ def loso(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = WIDTHS,
                       .assign(study=name))
         hyp = coverage_if_from_population(cal, h.log_new[m], calibrated[m], h.runs["decades"].to_numpy()[m],
                                           np.random.default_rng(Streams(seed).extrapolation(500 + k)))
-        seen = float(coverage_at(calibrated[m], h.runs["observed"].to_numpy()[m], [0.9])[0])
+        seen = float(np.mean(inside(calibrated[m], h.runs["observed"].to_numpy()[m], 0.9)))
         expected.append({"study": name, "coverage_90": seen, "expected_median": float(np.median(hyp)),
                          "expected_5pct": float(np.quantile(hyp, 0.05)),
                          "p_below_target": float(np.mean(hyp < TARGETS["study_90"])),
@@ -290,13 +290,10 @@ def coverage_if_from_population(cal: Fit, law_draws: np.ndarray, predictive: np.
 
 def _widened(log_new: np.ndarray, error: np.ndarray, observed: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:
     """Per run and width: interval hits and CRPS of the new-run draws (run, draw) plus ``width`` times ``error``."""
-    y = np.log(observed)
     rows = []
     for w in widths:
         x = log_new + w * error
-        lo50, hi50, lo90, hi90 = np.quantile(x, [0.25, 0.75, 0.05, 0.95], axis=1)
-        rows.append(pd.DataFrame({"width": float(w), "in50": ((y >= lo50) & (y <= hi50)).astype(float),
-                                  "in90": ((y >= lo90) & (y <= hi90)).astype(float),
+        rows.append(pd.DataFrame({"width": float(w), "in50": inside(x, observed, 0.5), "in90": inside(x, observed, 0.9),
                                   "crps": bt.crps(np.exp(x.T), observed)}))
     return pd.concat(rows, ignore_index=True)
 
@@ -330,14 +327,16 @@ def loso_summary(per_run: pd.DataFrame) -> pd.DataFrame:
     return pd.concat([per_study, pooled], ignore_index=True)
 
 
+def inside(log_new: np.ndarray, observed: np.ndarray, p: float) -> np.ndarray:
+    """Per run, 1.0 if its observed loss lies in the central ``p`` interval of its log-loss draws (run, draw)."""
+    lo, hi = np.quantile(log_new, [(1 - p) / 2, (1 + p) / 2], axis=1)
+    y = np.log(observed)
+    return ((y >= lo) & (y <= hi)).astype(float)
+
+
 def coverage_at(log_new: np.ndarray, observed: np.ndarray, levels: Sequence[float]) -> np.ndarray:
     """Share of runs inside each central interval of their draws (run, draw)."""
-    y = np.log(observed)[:, None]
-    out = []
-    for p in levels:
-        lo, hi = np.quantile(log_new, [(1 - p) / 2, (1 + p) / 2], axis=1)
-        out.append(float(np.mean((y[:, 0] >= lo) & (y[:, 0] <= hi))))
-    return np.asarray(out)
+    return np.asarray([float(np.mean(inside(log_new, observed, p))) for p in levels])
 
 
 @dataclass(frozen=True)
