@@ -38,44 +38,31 @@ from bayeslaw.validate import calibration as cal
 from bayeslaw.validate import pointfit
 
 
-def _common(residual, sd, decades, study, studies):
-    pri = build.DISCREPANCY_PRIORS
-    d = pm.Data("decades", decades, dims="run")
-    j = pm.Data("study_index", study, dims="run")
-    mu_e = pm.Normal("mu_log_edge", *pri["mu_edge"])
-    mu_g = pm.Normal("mu_log_growth", *pri["mu_growth"])
-    sd_e = pm.HalfNormal("sd_log_edge", pri["sd_studies"])
-    sd_g = pm.HalfNormal("sd_log_growth", pri["sd_studies"])
-    z_e = pm.Normal("z_edge", 0.0, 1.0, dims="study")
-    z_g = pm.Normal("z_growth", 0.0, 1.0, dims="study")
-    return d, j, mu_e, mu_g, sd_e, sd_g, z_e, z_g
-
-
 def correlated(residual, sd, decades, study, studies):
     with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
-        d, j, mu_e, mu_g, sd_e, sd_g, z_e, z_g = _common(residual, sd, decades, study, studies)
+        r, s, d, j, pop = build.discrepancy_parts(residual, sd, decades, study)
         rho = pm.Deterministic("rho", 2.0 * pm.Beta("rho_beta", 2.0, 2.0) - 1.0)
-        edge = pm.Deterministic("edge", pt.exp(mu_e + sd_e * z_e), dims="study")
-        growth = pm.Deterministic("growth", pt.exp(mu_g + sd_g * (rho * z_e + pt.sqrt(1 - rho ** 2) * z_g)),
-                                  dims="study")
+        edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
+        z_g = rho * pop["z_e"] + pt.sqrt(1 - rho ** 2) * pop["z_g"]
+        growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * z_g), dims="study")
         tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
-        pm.StudentT("obs", nu=build.create_nu(build._nu_prior()), mu=0.0, sigma=pt.sqrt(sd ** 2 + tau2),
-                    observed=residual, dims="run")
+        pm.StudentT("obs", nu=build.create_nu(build._nu_prior()), mu=0.0, sigma=pt.sqrt(s ** 2 + tau2),
+                    observed=r, dims="run")
     return model
 
 
 def shift(residual, sd, decades, study, studies):
     with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
-        d, j, mu_e, mu_g, sd_e, sd_g, z_e, z_g = _common(residual, sd, decades, study, studies)
-        edge = pm.Deterministic("edge", pt.exp(mu_e + sd_e * z_e), dims="study")
-        growth = pm.Deterministic("growth", pt.exp(mu_g + sd_g * z_g), dims="study")
+        r, s, d, j, pop = build.discrepancy_parts(residual, sd, decades, study)
+        edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
+        growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * pop["z_g"]), dims="study")
         m0, m1 = pm.Normal("mu_shift_edge", 0.0, 0.01), pm.Normal("mu_shift_growth", 0.0, 0.01)
         s0, s1 = pm.HalfNormal("sd_shift_edge", 0.01), pm.HalfNormal("sd_shift_growth", 0.01)
         b0, b1 = pm.Normal("b0", 0.0, 1.0, dims="study"), pm.Normal("b1", 0.0, 1.0, dims="study")
         mean = pt.where(d > 0, (m0 + s0 * b0)[j] + (m1 + s1 * b1)[j] * d, 0.0)
         tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
-        pm.StudentT("obs", nu=build.create_nu(build._nu_prior()), mu=mean, sigma=pt.sqrt(sd ** 2 + tau2),
-                    observed=residual, dims="run")
+        pm.StudentT("obs", nu=build.create_nu(build._nu_prior()), mu=mean, sigma=pt.sqrt(s ** 2 + tau2),
+                    observed=r, dims="run")
     return model
 
 

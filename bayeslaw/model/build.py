@@ -227,24 +227,31 @@ def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
     fitted runs (0 inside them). ``log edge_j`` and ``log growth_j`` are drawn around population means
     with population sds (non-centred); a new study draws its own from the population.
     """
-    pri = DISCREPANCY_PRIORS
     with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
-        r = pm.Data("residual", residual, dims="run")
-        s = pm.Data("predictive_sd", sd, dims="run")
-        d = pm.Data("decades", decades, dims="run")
-        j = pm.Data("study_index", study, dims="run")
-        mu_e = pm.Normal("mu_log_edge", *pri["mu_edge"])
-        mu_g = pm.Normal("mu_log_growth", *pri["mu_growth"])
-        sd_e = pm.HalfNormal("sd_log_edge", pri["sd_studies"])
-        sd_g = pm.HalfNormal("sd_log_growth", pri["sd_studies"])
-        z_e = pm.Normal("z_edge", 0.0, 1.0, dims="study")
-        z_g = pm.Normal("z_growth", 0.0, 1.0, dims="study")
-        edge = pm.Deterministic("edge", pt.exp(mu_e + sd_e * z_e), dims="study")
-        growth = pm.Deterministic("growth", pt.exp(mu_g + sd_g * z_g), dims="study")
+        r, s, d, j, pop = discrepancy_parts(residual, sd, decades, study)
+        edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
+        growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * pop["z_g"]), dims="study")
         nu = create_nu(_nu_prior())
         tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
         pm.StudentT("obs", nu=nu, mu=0.0, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
     return model
+
+
+def discrepancy_parts(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
+                      study: np.ndarray) -> tuple[Any, ...]:
+    """Inside a model with ``study`` and ``run`` dims: the discrepancy model's data and its population of edge
+    and growth (means, sds and each study's standard-normal offsets, by the names ``mu_e``, ``mu_g``, ``sd_e``,
+    ``sd_g``, ``z_e``, ``z_g``), created in the shipped model's order so that a variant that starts from them
+    samples the same parameters."""
+    pri = DISCREPANCY_PRIORS
+    data = (pm.Data("residual", residual, dims="run"), pm.Data("predictive_sd", sd, dims="run"),
+            pm.Data("decades", decades, dims="run"), pm.Data("study_index", study, dims="run"))
+    pop = {"mu_e": pm.Normal("mu_log_edge", *pri["mu_edge"]), "mu_g": pm.Normal("mu_log_growth", *pri["mu_growth"]),
+           "sd_e": pm.HalfNormal("sd_log_edge", pri["sd_studies"]),
+           "sd_g": pm.HalfNormal("sd_log_growth", pri["sd_studies"])}
+    pop["z_e"] = pm.Normal("z_edge", 0.0, 1.0, dims="study")
+    pop["z_g"] = pm.Normal("z_growth", 0.0, 1.0, dims="study")
+    return (*data, pop)
 
 
 def _nu_prior():
