@@ -557,11 +557,12 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFr
                          f"{w['crps']:.4f} (without the term {w['crps_bayeslaw']:.4f}), {w['worst_study']} "
                          f"{w['worst_study_coverage_90']:.2f}: {held}")
     if expected is not None:
+        target = f"{float(expected['target'].iloc[0]):g}"
         lines.append("\nEach study's 90% coverage against studies drawn from the population (median, 5th percentile,"
-                     " P(< 0.75), predictive p-value):")
+                     f" P(< {target}), predictive p-value):")
         for _, e in expected.iterrows():
             lines.append(f"  {e['study']:<26} {e['coverage_90']:.2f} against {e['expected_median']:.2f} "
-                         f"[{e['expected_5pct']:.2f}], P(< 0.75) {e['p_below_target']:.2f}, p = {e['p_value']:.3f}")
-        lines.append(f"  all studies >= 0.75 if the population were exactly right: probability "
+                         f"[{e['expected_5pct']:.2f}], P(< {target}) {e['p_below_target']:.2f}, p = {e['p_value']:.3f}")
+        lines.append(f"  all studies >= {target} if the population were exactly right: probability "
                      f"{np.prod(1 - expected['p_below_target']):.2f}")
     return "\n".join(lines)

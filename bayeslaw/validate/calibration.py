@@ -248,7 +248,7 @@ def loso(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = WIDTHS,
         seen = float(np.mean(inside(calibrated[m], h.runs["observed"].to_numpy()[m], 0.9)))
         expected.append({"study": name, "coverage_90": seen, "expected_median": float(np.median(hyp)),
                          "expected_5pct": float(np.quantile(hyp, 0.05)),
-                         "p_below_target": float(np.mean(hyp < TARGETS["study_90"])),
+                         "target": TARGETS["study_90"], "p_below_target": float(np.mean(hyp < TARGETS["study_90"])),
                          "p_value": float(np.mean(hyp <= seen))})
         meta = h.runs[m][["study", "split", "N", "D", "decades"]].reset_index(drop=True)
         for method, log_new, extra in (("bayeslaw", h.log_new, 0.0),
