@@ -23,7 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import xarray as xr
 
-from bayeslaw.core import bounds
+from bayeslaw.core import bounds, intervals
 from bayeslaw.core.errors import InputError
 
 DIM = "draw"
@@ -272,8 +272,8 @@ def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Se
         (with a target), ``expected_regret`` and ``p_best`` (with options), each with ``loss``'s dims
         without ``dim``; ``attrs`` pin the band.
     """
-    lo, hi = (1 - prob) / 2, (1 + prob) / 2
-    qs = quantiles(loss, (lo, 0.5, hi), dim)
+    lo, _, hi = intervals.levels(prob)
+    qs = quantiles(loss, intervals.levels(prob), dim)
     out = xr.Dataset({
         "expected": expected_loss(loss, dim),
         "median": qs.sel(quantile=0.5, drop=True),

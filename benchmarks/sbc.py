@@ -21,6 +21,8 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from bayeslaw.core.intervals import tails
+
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
@@ -78,7 +80,7 @@ def main() -> int:
             thin = draws[:: max(1, draws.size // 100)][:100]
             ranks[p].append(int(np.sum(thin < truth)))
             for prob in (0.5, 0.9):
-                lo, hi = np.quantile(draws, [(1 - prob) / 2, (1 + prob) / 2])
+                lo, hi = np.quantile(draws, tails(prob))
                 cover[p][prob].append(bool(lo <= truth <= hi))
         print(f"sim {i + 1}/{args.sims}: {divergences[-1]} divergences", flush=True)
     n = len(divergences)

@@ -88,7 +88,7 @@ def check_n_students(n_students: int) -> None:
 
 def min_budget(N: Any, arch: compute.Architecture | None = compute.PAPER_ARCHITECTURE) -> Any:
     """The smallest budget that trains a model of ``N`` parameters on the box's minimum tokens."""
-    return 3 * compute.forward_flops_per_token(N, arch) * BOX_MIN
+    return compute.supervised_flops(N, BOX_MIN, arch)
 
 
 def in_box(x: np.ndarray) -> bool:

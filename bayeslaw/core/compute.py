@@ -5,6 +5,7 @@ Pure functions over an array namespace, like :mod:`bayeslaw.core.laws`.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -172,3 +173,96 @@ def distillation_flops(
     return (student_token_flops(N_S, N_T, scenario, arch=arch, xp=xp) * D_S
             + teacher_pretraining_flops(N_T, D_T, scenario, n_students=n_students, teacher_sunk=teacher_sunk,
                                         arch=arch, xp=xp))
+
+
+#: log 3: a training token costs 3 forward passes (forward and backward).
+LOG3 = math.log(3.0)
+
+
+def log_forward_flops(log_N: Array, arch: Architecture | None = PAPER_ARCHITECTURE, xp: ModuleType = np) -> Array:
+    """``log F(N)`` from ``log N``."""
+    return xp.log(forward_flops_per_token(xp.exp(log_N), arch, xp))
+
+
+@dataclass(frozen=True)
+class CostModel:
+    """The one cost model in log space: what training, a teacher and serving cost, over an array namespace.
+
+    Every FLOP count the planner, the SLSQP reference and the reports use is one of these terms
+    (Eq. 9 of Busbridge et al.; App. H for F(N)):
+
+    - a training token of a model of size N: ``3 F(N)``;
+    - a distillation token: ``3 F(N_S) + delta_lgt F(N_T)`` (the teacher's forward pass, where the
+      scenario charges it);
+    - the teacher's pretraining: ``delta_pre 3 F(N_T) D_T / k`` (``k`` students share it);
+    - serving: ``F(N)`` per inference token (one forward pass), for ``serving_tokens`` tokens.
+
+    Methods take and return logs, so that the planner's searches stay in log space; the arithmetic is
+    written once here, in the order the planner has always used (its results are bit-for-bit those of
+    the inline formulas it replaced).
+
+    Parameters
+    ----------
+    scenario
+        The compute scenario (Table 2), by name or as a :class:`Scenario`.
+    n_students
+        Students sharing one teacher's pretraining.
+    arch
+        F(N)'s architecture (None: ``F = 2N``).
+    serving_tokens
+        Inference tokens the trained model will serve (0: training compute only).
+    """
+
+    scenario: Scenario = SCENARIOS["best_case"]
+    n_students: int = 1
+    arch: Architecture | None = PAPER_ARCHITECTURE
+    serving_tokens: float = 0.0
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scenario, str):
+            object.__setattr__(self, "scenario", get_scenario(self.scenario))
+        if self.n_students < 1:
+            raise InputError(f"n_students must be >= 1, got {self.n_students}")
+        if not (math.isfinite(self.serving_tokens) and self.serving_tokens >= 0):
+            raise InputError(f"serving tokens must be a finite count >= 0, got {self.serving_tokens!r}")
+
+    @property
+    def log_k(self) -> float:
+        return math.log(float(self.n_students))
+
+    def log_F(self, log_N: Array, xp: ModuleType = np) -> Array:
+        """``log F(N)``: forward FLOPs per token."""
+        return log_forward_flops(log_N, self.arch, xp)
+
+    def log_tokens(self, log_C: Array, log_F_N: Array) -> Array:
+        """``log D`` that a budget ``C`` trains a model with forward cost ``F`` on: ``C / (3 F)``."""
+        return log_C - LOG3 - log_F_N
+
+    def log_training(self, log_F_N: Array, log_D: Array) -> Array:
+        """``log 3 F(N) D``: training a model with forward cost ``F`` on ``D`` tokens."""
+        return LOG3 + log_F_N + log_D
+
+    def log_student_token(self, log_F_S: Array, log_F_T: Array | None = None, xp: ModuleType = np) -> Array:
+        """``log (3 F(N_S) + delta_lgt F(N_T))``: one distillation token (``log_F_T`` unused where the
+        scenario does not charge the teacher's inference)."""
+        out = LOG3 + log_F_S
+        if self.scenario.delta_logits > 0 and log_F_T is not None:
+            out = xp.logaddexp(out, log_F_T)
+        return out
+
+    def log_teacher_pretraining(self, log_F_T: Array, log_D_T: Array) -> Array:
+        """``log 3 F(N_T) D_T / k``: the teacher's pretraining charged to one of ``k`` students (where the
+        scenario charges it: see :attr:`charges_pretraining`)."""
+        return LOG3 + log_F_T + log_D_T - self.log_k
+
+    @property
+    def charges_pretraining(self) -> bool:
+        return self.scenario.delta_pretrain > 0
+
+    @property
+    def charges_inference(self) -> bool:
+        return self.scenario.delta_logits > 0
+
+    def serving_flops(self, N: Array, xp: ModuleType = np) -> Array:
+        """FLOPs of serving ``serving_tokens`` with a model of size ``N``: ``F(N)`` per token."""
+        return forward_flops_per_token(N, self.arch, xp) * self.serving_tokens

@@ -14,6 +14,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws, params
 from bayeslaw.core.params import BREAK_REF
 from bayeslaw.model.presets import supervised_defaults
@@ -232,7 +233,7 @@ def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
         edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
         growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * pop["z_g"]), dims="study")
         nu = create_nu(_nu_prior())
-        tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
+        tau2 = law_error.error_variance(edge[j], growth[j], d, xp=pt)
         pm.StudentT("obs", nu=nu, mu=0.0, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
     return model
 

@@ -27,11 +27,10 @@ import numpy as np
 from bayeslaw.core import compute, laws, params
 from bayeslaw.core.bounds import LOG_BOX_MAX as LOG_MAX
 from bayeslaw.core.bounds import LOG_BOX_MIN as LOG_MIN
-from bayeslaw.core.compute import PAPER_ARCHITECTURE, Architecture
+from bayeslaw.core.compute import LOG3, PAPER_ARCHITECTURE, Architecture, CostModel
 from bayeslaw.core.params import Laws
 from bayeslaw.planning.search import COARSE, GOLDEN_ITERS, _linspace, _repeat, _search_1d
 
-LOG3 = math.log(3.0)
 SCENARIO_NAMES = tuple(compute.SCENARIOS)
 #: Newton steps for the inference-aware teacher's tokens (monotone from below, quadratic).
 NEWTON_STEPS = 4
@@ -51,10 +50,6 @@ def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int, xp=n
         **params.break_from_paper(c["c1"], c["f1"], c["d1"], xp), xp=xp)
 
 
-def log_F(log_N: np.ndarray, arch: Architecture | None, xp=np) -> np.ndarray:
-    return xp.log(compute.forward_flops_per_token(xp.exp(log_N), arch, xp))
-
-
 def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
     """log L with draws on axis 0 of broadcast(log_N, log_D)."""
     nd = len(np.broadcast_shapes(xp.shape(log_N), xp.shape(log_D))) - 1
@@ -66,23 +61,25 @@ def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAP
                        iters: int | None = None, xp=np) -> dict[str, np.ndarray]:
     """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
     log_C = xp.log(xp.asarray(C, dtype=float))[None, :] + xp.zeros((law.n_draws, 1))
+    cost = CostModel(arch=arch)
 
     def objective(log_N):
-        log_D = log_C[..., None] - LOG3 - log_F(log_N, arch, xp)
+        log_D = cost.log_tokens(log_C[..., None], cost.log_F(log_N, xp))
         val = _log_sup_nd(xp, law, log_N, log_D)
         return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, xp.inf)
 
     log_N, v = _search_1d(objective, _linspace(xp.full((1, 1), LOG_MIN), LOG_MAX, COARSE["supervised"], xp),
                           LOG_MIN, LOG_MAX, iters=iters or GOLDEN_ITERS, xp=xp)
-    log_D = log_C - LOG3 - log_F(log_N, arch, xp)
+    log_D = cost.log_tokens(log_C, cost.log_F(log_N, xp))
     return {"N": xp.exp(log_N), "D": xp.exp(log_D), "L": xp.exp(v)}
 
 
 def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,
                        arch: Architecture | None = PAPER_ARCHITECTURE, xp=np) -> np.ndarray:
     """Loss of a student of size N_S trained supervised on the whole budget: (draw, size, budget)."""
+    cost = CostModel(arch=arch)
     log_N = xp.log(xp.asarray(N_S, dtype=float))[None, :, None]
-    log_D = xp.log(xp.asarray(C, dtype=float))[None, None, :] - xp.log(3.0) - log_F(log_N, arch, xp)
+    log_D = cost.log_tokens(xp.log(xp.asarray(C, dtype=float))[None, None, :], cost.log_F(log_N, xp))
     log_N, log_D = xp.broadcast_arrays(log_N + xp.zeros((law.n_draws, 1, 1)), log_D)
     # beyond the paper's bounds (D > 1e17 or < 1e6) the comparison is undefined: NaN
     return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), xp.exp(_log_sup_nd(xp, law, log_N, log_D)), xp.nan)
@@ -133,15 +130,15 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
                           arch: Architecture | None, iters: int, teacher_cap: float | None = None,
                           xp=np) -> dict[str, np.ndarray]:
     """The four scenarios' searches (see the module docstring for the reductions)."""
-    sc = compute.get_scenario(scenario)
+    cost = CostModel(scenario, n_students, arch)
+    sc = cost.scenario
     n = law.n_draws
     log_NS, log_C = _problem_axes(n, N_S, C, xp)
     lead = log_NS.shape
     # the same axes unbroadcast, so that what depends on fewer of them is computed once
     log_NS_u, log_C_u = _log_axes(N_S, C, xp)
-    log_FS_u = log_F(log_NS_u, arch, xp)
+    log_FS_u = cost.log_F(log_NS_u, xp)
     log_FS = xp.broadcast_to(log_FS_u, lead)
-    log_k = math.log(float(n_students))
 
     def student(log_DS, log_LT, nd):
         tilde = _log_sup_nd(xp, law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
@@ -158,7 +155,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         return _search_1d(objective, grid, lo, hi, iters=iters, xp=xp)
 
     if sc.name == "best_case":
-        log_DS = log_C - LOG3 - log_FS
+        log_DS = cost.log_tokens(log_C, log_FS)
         floor = _log_sup_nd(xp, law, xp.full((n, 1), LOG_MAX), xp.full((n, 1), LOG_MAX))[:, 0]
         lo = floor[:, None, None]
 
@@ -176,10 +173,10 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
             if teacher_cap is None:
                 return xp.full_like(log_NT, LOG_MAX)
             log_cap = log_C[(...,) + (None,) * nd] + math.log(teacher_cap)
-            return xp.minimum(LOG_MAX, log_cap - LOG3 - log_F(log_NT, arch, xp))
+            return xp.minimum(LOG_MAX, cost.log_tokens(log_cap, cost.log_F(log_NT, xp)))
 
         def tokens(log_NT):
-            return log_C[..., None] - xp.logaddexp(LOG3 + log_FS[..., None], log_F(log_NT, arch, xp))
+            return log_C[..., None] - cost.log_student_token(log_FS[..., None], cost.log_F(log_NT, xp), xp)
 
         def obj(log_NT):
             log_DS = tokens(log_NT)
@@ -201,19 +198,18 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     # iso-loss curve gives, for each N_T, one D_T: (D_T / D_frontier)^beta = 1 + delta k D_S / (3 D_T)
     # (D_T = D_frontier, the compute-optimal teacher, without inference). N_T is the one free variable.
     beta = _shape(law.beta, 3, xp)
-    lgt = sc.delta_logits > 0
+    lgt = cost.charges_inference
 
     def allocation(log_NT):
         """(log D_S, log D_T) for teacher sizes with one trailing axis."""
-        log_FT = log_F(log_NT, arch, xp)
+        log_FT = cost.log_F(log_NT, xp)
         log_Du = frontier_log_tokens(law, log_NT, arch, 3, xp)
-        log_pt = LOG3 + log_FS_u[..., None]  # cost per student token
+        log_pt = cost.log_student_token(log_FS_u[..., None], log_FT, xp)  # cost per student token
         if lgt:
-            log_pt = xp.logaddexp(log_pt, log_FT)
             # h(x) = beta (x - log D_u) - log(a + b e^-x) = 0 with a = 3 F_S / pt, b = k C / (3 pt):
             # h is increasing and concave, so Newton from the lower bracket end climbs to the root
             log_a = LOG3 + log_FS_u[..., None] - log_pt
-            log_b = log_k + log_C_u[..., None] - LOG3 - log_pt
+            log_b = cost.log_k + log_C_u[..., None] - LOG3 - log_pt
             x = xp.maximum(log_Du + log_a / beta, (beta * log_Du + log_b) / (beta + 1.0))
 
             def newton(state):
@@ -223,7 +219,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
 
             (log_Du,) = _repeat(NEWTON_STEPS, newton, (x,), xp)
         log_DT = xp.clip(log_Du, LOG_MIN, LOG_MAX)
-        share = xp.exp(LOG3 + log_FT + log_DT - log_k - log_C_u[..., None])  # the teacher's share of C
+        share = xp.exp(cost.log_teacher_pretraining(log_FT, log_DT) - log_C_u[..., None])  # its share of C
         # a teacher that takes the whole budget leaves no tokens: a finite value below the bound
         fits = share < 1.0
         log_DS = xp.where(fits, log_C_u[..., None] + xp.log1p(-xp.where(fits, share, 0.0)) - log_pt, LOG_MIN - 10.0)
@@ -241,9 +237,9 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     def bisect(state):
         lo_b, hi_b = state
         mid = 0.5 * (lo_b + hi_b)
-        cost = (LOG3 + log_F(mid, arch, xp) + xp.clip(frontier_log_tokens(law, mid, arch, 2, xp), LOG_MIN, LOG_MAX)
-                - log_k)
-        over = cost > log_C_u
+        spent = cost.log_teacher_pretraining(
+            cost.log_F(mid, xp), xp.clip(frontier_log_tokens(law, mid, arch, 2, xp), LOG_MIN, LOG_MAX))
+        over = spent > log_C_u
         return xp.where(over, lo_b, mid), xp.where(over, mid, hi_b)
 
     _, hi_b = _repeat(48, bisect, (lo_b, hi_b), xp)
@@ -257,7 +253,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     log_NT, v = search("teacher_pretraining", obj, lo, hi_b, grid)
     # where the student alone could pass 1e17 tokens, its bound may bind and the cheapest teacher
     # need not be best: beyond the paper's bounds, as for the supervised student, so undefined
-    v = xp.where(log_C > LOG3 + log_FS + LOG_MAX, xp.nan, v)
+    v = xp.where(log_C > cost.log_training(log_FS, LOG_MAX), xp.nan, v)
     log_DS, log_DT = (x[..., 0] for x in allocation(log_NT[..., None]))
     log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
     return {"L_S": xp.exp(v), "D_S": xp.exp(log_DS), "N_T": xp.exp(log_NT), "D_T": xp.exp(log_DT),

@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 import xarray as xr
 
+from bayeslaw.core.intervals import levels
+
 
 def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
     """Probabilities, medians and equal-tailed bands over draws, and the crossover compute.
@@ -30,7 +32,7 @@ def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
         ``n_never_distil``, the draws in which distillation wins at every budget and at none, with dims
         ``(student_size, scenario)``; ``attrs['n_draws']``.
     """
-    q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
+    q = list(levels(prob))
     out = xr.Dataset()
     out["p_distill_wins"] = (ds["diff"] < 0).where(ds["diff"].notnull()).mean("draw")
     for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):

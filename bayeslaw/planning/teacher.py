@@ -74,10 +74,10 @@ def fixed_tokens(law: Laws, student_sizes, tokens, *, arch: Architecture | None 
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     D = np.atleast_1d(np.asarray(tokens, float))
     bounds.check_student_tokens(D)
-    bounds.check_plan(N_S, 3 * compute.forward_flops_per_token(N_S.max(), arch) * D, ("best_case",), 1)
+    bounds.check_plan(N_S, compute.supervised_flops(N_S.max(), D, arch), ("best_case",), 1)
     L_S, L_T, L_sup = [], [], []
     for n in N_S:
-        C = 3 * compute.forward_flops_per_token(n, arch) * D
+        C = compute.supervised_flops(n, D, arch)
         res = distillation_optimum(law, [n], C, "best_case", arch=arch, iters=iters)
         L_S.append(res["L_S"][:, 0, :])
         L_T.append(res["L_T"][:, 0, :])

@@ -21,6 +21,7 @@ import arviz as az
 import numpy as np
 import xarray as xr
 
+from bayeslaw.core.intervals import tails
 from bayeslaw.model.priors import from_json, prior_sd
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.likelihood import log_likelihood, noise_draws, observed_terms
@@ -193,7 +194,7 @@ def ppc_check(observed: np.ndarray, predictive: np.ndarray, gates: Gates) -> Dia
     """Coverage of observed values by posterior predictive intervals (draws x runs)."""
     cover = {}
     for prob in (0.5, 0.9):
-        lo, hi = np.quantile(predictive, [(1 - prob) / 2, (1 + prob) / 2], axis=0)
+        lo, hi = np.quantile(predictive, tails(prob), axis=0)
         cover[prob] = float(np.mean((observed >= lo) & (observed <= hi)))
     pit = np.mean(predictive <= observed, axis=0)
     d = Diagnosis({"ppc_coverage50": cover[0.5], "ppc_coverage90": cover[0.9],

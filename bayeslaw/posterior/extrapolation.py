@@ -20,7 +20,9 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw.core import compute, laws, params
+from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core.errors import PosteriorError
+from bayeslaw.core.intervals import tails
 from bayeslaw.posterior.card import Fit, load, package_versions
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.reach import FittedScale, factors, fitted_scale
@@ -61,7 +63,7 @@ def decades_beyond(scale: FittedScale, N, D) -> np.ndarray:
     ``N`` and ``D`` broadcast against each other; the result has their shape (NaN stays NaN).
     """
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.maximum(0.0, np.log10(np.maximum(*factors(scale, N, D))))
+        return law_error.decades_beyond(*factors(scale, N, D))
 
 
 def population_sd(cal: Fit, decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -90,7 +92,7 @@ def _per_draw(x: np.ndarray, ndim: int) -> np.ndarray:
 
 def _sd(edge: np.ndarray, growth: np.ndarray, d: np.ndarray) -> np.ndarray:
     with np.errstate(invalid="ignore"):
-        return np.where(d > 0, np.sqrt(edge**2 + (growth * d) ** 2), 0.0)
+        return law_error.error_sd(edge, growth, d)
 
 
 #: A new study is drawn from the population's central part: within this many population sds of its mean.
@@ -256,7 +258,7 @@ def extrapolation_share(with_error: xr.DataArray, without: xr.DataArray, prob: f
     xarray.DataArray
         In [0, 1], the other dims of the inputs (NaN where no draw is finite).
     """
-    q = [(1 - prob) / 2, (1 + prob) / 2]
+    q = list(tails(prob))
     w1 = with_error.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
     w0 = without.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
     return (1 - w0 / w1.where(w1 > 0)).clip(0, 1)

@@ -21,6 +21,7 @@ from bayeslaw import decide
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.intervals import levels
 from bayeslaw.core.seeds import Streams
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
@@ -81,7 +82,7 @@ class Analysis:
         out = []
         sup = "supervised"
         dis = distil_label(self.question.scenario)
-        qs = [(1 - self.question.prob) / 2, 0.5, (1 + self.question.prob) / 2]
+        qs = levels(self.question.prob)
         for c in self.question.budgets:
             m = self.metrics.sel(budget=c)
             d = (self.options.sel(budget=c, option=dis) - self.options.sel(budget=c, option=sup))
@@ -106,7 +107,7 @@ class Analysis:
                         "distil": {k: float(m[k].sel(option=dis)) for k in ("median", "lower", "upper")},
                         "supervised": {k: float(m[k].sel(option=sup)) for k in ("median", "lower", "upper")},
                         "diff": {k: float(v) for k, v in zip(("lower", "median", "upper"), np.nanquantile(
-                            d.values, [(1 - self.question.prob) / 2, 0.5, (1 + self.question.prob) / 2]),
+                            d.values, qs),
                             strict=True)},
                         "extrapolation_share": (None if self.extrapolation_share is None
                                                 else float(self.extrapolation_share.sel(budget=c)))})

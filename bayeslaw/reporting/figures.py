@@ -16,6 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.intervals import levels
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 SUPERVISED = "#333333"
@@ -89,7 +90,7 @@ def allocations(at_size: xr.Dataset, *, prob: float = 0.9, budgets: Sequence[flo
 
     ``at_size`` is a planner grid at one student size and one scenario: dims (draw, budget).
     """
-    q = [(1 - prob) / 2, 0.5, (1 + prob) / 2]
+    q = list(levels(prob))
     C = at_size["budget"].values
     fig = Figure(figsize=(10.0, 4.0))
     ax1, ax2 = fig.subplots(1, 2)
@@ -195,7 +196,7 @@ def ppc_pit(observed: np.ndarray, predictive: np.ndarray, *, title: str) -> Figu
 
 def ppc_intervals(observed: np.ndarray, predictive: np.ndarray, *, title: str, prob: float = 0.9) -> Figure:
     """Observed runs against their predictive median and ``prob`` interval (log loss -> loss)."""
-    lo, med, hi = np.quantile(np.exp(predictive), [(1 - prob) / 2, 0.5, (1 + prob) / 2], axis=0)
+    lo, med, hi = np.quantile(np.exp(predictive), levels(prob), axis=0)
     y = np.exp(observed)
     inside = (y >= lo) & (y <= hi)
     fig = Figure(figsize=(5.0, 4.2))
@@ -255,7 +256,7 @@ def supervised_budget_curve(sweep: xr.DataArray, *, prob: float = 0.9, target: f
                             budgets: Sequence[float] = ()) -> Figure:
     """The compute-optimal loss L* against budget with its band (left) and P(L* <= target) (right)."""
     C = sweep["budget"].values
-    qs = sweep.quantile([(1 - prob) / 2, 0.5, (1 + prob) / 2], dim="draw").values
+    qs = sweep.quantile(list(levels(prob)), dim="draw").values
     fig = Figure(figsize=(10.0, 4.0))
     ax1, ax2 = fig.subplots(1, 2)
     ax1.fill_between(C, qs[0], qs[2], color=COLORS[0], alpha=0.25, lw=0, label=f"{prob:.0%} band")

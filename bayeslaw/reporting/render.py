@@ -22,6 +22,7 @@ import numpy as np
 from bayeslaw.core.compute import get_scenario
 from bayeslaw.core.fmt import sci as _g
 from bayeslaw.core.fmt import share
+from bayeslaw.core.intervals import levels
 from bayeslaw.posterior.reach import WARN_FACTOR
 from bayeslaw.reporting import figures
 from bayeslaw.reporting.analysis import Analysis, distil_label
@@ -156,7 +157,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         if a.bound is not None:
             b = a.bound.sel(budget=v["budget"])
             if b["L_S"].notnull().any():
-                qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
+                qs = levels(q.prob)
                 lo, me, hi = np.nanquantile(b["L_S"].values, qs)
                 out.append(("p", f"Bound, not a recipe: with no cap on the teacher's pretraining, the best teacher "
                                  f"you could have ({_g(float(np.nanmedian(b['N_T'].values)))} parameters on "
@@ -247,7 +248,7 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     q = a.question
     prob = _pct(q.prob)
     n_draws = int(a.provenance["draws_used"])
-    qs = [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2]
+    qs = levels(q.prob)
     out: list[tuple[str, Any]] = [("h1", "What does a budget buy? The compute-optimal supervised model")]
     if not a.diagnosis.passed:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "

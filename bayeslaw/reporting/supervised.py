@@ -17,6 +17,7 @@ import xarray as xr
 from bayeslaw import decide
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.intervals import levels
 from bayeslaw.core.seeds import Streams
 from bayeslaw.planning.optima import supervised_optimum, supervised_student
 from bayeslaw.posterior import draws, reach
@@ -120,7 +121,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
 
 def records(a: SupervisedAnalysis) -> dict[str, Any]:
     """The supervised report's numbers as plain data (its --json result)."""
-    qs = [(1 - a.question.prob) / 2, 0.5, (1 + a.question.prob) / 2]
+    qs = levels(a.question.prob)
     rows = []
     for c in a.question.budgets:
         x = a.optimum.sel(budget=c)

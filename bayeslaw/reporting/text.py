@@ -13,6 +13,7 @@ import numpy as np
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
 from bayeslaw.core.fmt import sci, share
+from bayeslaw.core.intervals import levels
 from bayeslaw.data.registry import data_provenance
 
 if TYPE_CHECKING:  # annotations only: importing these loads xarray and ArviZ
@@ -504,7 +505,7 @@ def _format_supervised_report(a) -> list[str]:
     lines = [f"Compute-optimal supervised model per budget (FLOPs = 3 F(N) D; medians with {q.prob:.0%} bands)"]
     for c in q.budgets:
         x = a.optimum.sel(budget=c)
-        L = np.quantile(x["L"].values, [(1 - q.prob) / 2, 0.5, (1 + q.prob) / 2])
+        L = np.quantile(x["L"].values, levels(q.prob))
         N, D = (sci(float(np.median(x[k].values))) for k in ("N", "D"))
         line = f"  {sci(c)} FLOPs: N* {N}, D* {D}, L* {L[1]:.4f} [{L[0]:.4f}, {L[2]:.4f}]"
         if q.target is not None:

@@ -24,6 +24,7 @@ import xarray as xr
 from arviz_stats.base import array_stats
 from scipy.special import logsumexp
 
+from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws
 from bayeslaw.core.errors import DataError
 from bayeslaw.core.seeds import Streams
@@ -222,9 +223,9 @@ _CAL_DRAWS = 500  # predictive draws per inner split used for the grid likelihoo
 
 
 def extrapolation_sd(edge, tau, d) -> np.ndarray:
-    """The extrapolation error's sd at ``d`` decades beyond the fitted runs (0 inside them)."""
-    d = np.asarray(d, float)
-    return np.where(d > 0, np.sqrt(np.asarray(edge) ** 2 + (np.asarray(tau) * d) ** 2), 0.0)
+    """The extrapolation error's sd at ``d`` decades beyond the fitted runs (0 inside them):
+    :func:`bayeslaw.core.extrapolation.error_sd` with growth ``tau``."""
+    return law_error.error_sd(np.asarray(edge), np.asarray(tau), np.asarray(d, float))
 
 
 def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, seed: int = 0,

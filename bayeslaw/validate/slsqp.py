@@ -22,7 +22,6 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
     budget); the returned point is then ``(L_T*, nan, D_S)``.
     """
     sc = compute.get_scenario(scenario)
-    F = compute.forward_flops_per_token
     sup = {k: coefs[k] for k in params.SUPERVISED_PAPER}
     dis = {k: coefs[k] for k in params.DISTILLATION_PAPER}
     rng = np.random.default_rng(seed)
@@ -31,7 +30,7 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
         return laws.supervised_loss(N, D, **sup)
 
     if sc.name == "best_case":
-        D_S = C / (3 * F(N_S))
+        D_S = compute.supervised_tokens(N_S, C)
         tilde = L(N_S, D_S)
         lo = np.log(L(bounds.BOX_MAX, bounds.BOX_MAX))
         box = [(lo, lo + np.log(10))]

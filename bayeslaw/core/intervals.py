@@ -1,0 +1,62 @@
+"""Credible bands, written once: the quantile levels of a central interval and bands as a ``ci_bound`` dimension.
+
+A band is ``lower``, ``median`` and ``upper`` along a ``ci_bound`` dimension (as arviz-stats' ``eti``/``hdi``
+put ``lower``/``upper``), with the interval's kind and probability in its attrs. Pure functions: the xarray
+helper only calls the object's own methods, so this module imports nothing but numpy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+#: The coordinates of a band's ``ci_bound`` dimension, in order.
+CI_BOUND = ("lower", "median", "upper")
+
+
+def levels(prob: float) -> tuple[float, float, float]:
+    """Quantile levels of a central (equal-tailed) band of probability ``prob``, with the median between."""
+    return (1 - prob) / 2, 0.5, (1 + prob) / 2
+
+
+def tails(prob: float) -> tuple[float, float]:
+    """The two tail levels of :func:`levels` (no median)."""
+    lo, _, hi = levels(prob)
+    return lo, hi
+
+
+def quantile_band(values: np.ndarray, prob: float, axis: int = 0, *, skipna: bool = False) -> np.ndarray:
+    """``(lower, median, upper)`` of an equal-tailed band over ``axis`` (stacked on a new first axis).
+
+    ``skipna`` uses :func:`numpy.nanquantile` (NaN draws left out) instead of :func:`numpy.quantile`.
+    """
+    return (np.nanquantile if skipna else np.quantile)(values, levels(prob), axis=axis)
+
+
+def as_dict(values: Any) -> dict[str, float]:
+    """A ``(lower, median, upper)`` triple as ``{"lower": ..., "median": ..., "upper": ...}`` of floats."""
+    return dict(zip(CI_BOUND, (float(v) for v in values), strict=True))
+
+
+def band(x: Any, prob: float, dim: str = "draw") -> Any:
+    """An xarray object's equal-tailed band over ``dim`` as a ``ci_bound`` dimension (NaN draws left out).
+
+    Parameters
+    ----------
+    x
+        An ``xarray.DataArray`` or ``Dataset`` with ``dim``.
+    prob
+        The band's probability.
+    dim
+        The sample dimension.
+
+    Returns
+    -------
+    The same kind of object, ``dim`` replaced by ``ci_bound`` (``lower``, ``median``, ``upper``);
+    ``attrs`` hold ``interval_kind`` ("eti") and ``interval_prob``.
+    """
+    out = x.quantile(list(levels(prob)), dim=dim).rename(quantile="ci_bound")
+    out = out.assign_coords(ci_bound=list(CI_BOUND))
+    out.attrs.update(interval_kind="eti", interval_prob=prob)
+    return out
