@@ -1,31 +1,32 @@
 """bayeslaw: Bayesian supervised and distillation scaling laws for planning LM training.
 
-The public verbs live in :mod:`bayeslaw.api` and are loaded on first use (PEP 562), so
-``import bayeslaw`` loads neither PyMC nor ArviZ; ``bl.fit`` loads PyMC when it runs.
+The public names are :data:`bayeslaw.api.NAMES` (each verb in its home module), loaded on first use
+(PEP 562), so ``import bayeslaw`` loads neither PyMC nor ArviZ; ``bl.fit`` loads PyMC when it runs.
 """
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from bayeslaw import api
+from bayeslaw.core.version import VERSION
 
-__all__ = ["Fit", "Gates", "Question", "SamplerConfig", "Teacher", "backtest", "compare", "diagnose", "fit",
-           "generate", "load", "optimum", "plan", "predict", "predict_distillation", "prior_predictive", "report",
-           "summary", "__version__"]
+__version__ = VERSION
 
-# every public name but the version comes from the API, resolved on first attribute access
-_LAZY = {name: "bayeslaw.api" for name in __all__ if name != "__version__"}
+__all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
+           "prediction_caveats", "plan", "report", "backtest", "compare", "calibrate", "generate", "Fit", "Gates",
+           "SamplerConfig", "Question", "Teacher", "Caveat", "__version__"]
 
 if TYPE_CHECKING:
     from bayeslaw.api import (
+        Caveat,
         Fit,
         Gates,
         Question,
         SamplerConfig,
         Teacher,
         backtest,
+        calibrate,
         compare,
         diagnose,
         fit,
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
         plan,
         predict,
         predict_distillation,
+        prediction_caveats,
         prior_predictive,
         report,
         summary,
@@ -42,12 +44,12 @@ if TYPE_CHECKING:
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+    if name in api.NAMES:
+        value = getattr(api, name)
         globals()[name] = value  # later lookups skip this function
         return value
     raise AttributeError(f"module 'bayeslaw' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(api.NAMES))

@@ -1,5 +1,7 @@
 """Command-line interface: parse, call the Python API (:mod:`bayeslaw.api`), print. No logic of its own.
 
+The API is a name table that loads each verb on first use, so --help and argument errors load nothing heavy.
+
 Exit codes: 0 success, 1 a fit failed its diagnostic gates, 2 bad input (the message
 says what to fix). Only bayeslaw's own errors (:class:`~bayeslaw.core.errors.BayeslawError`)
 are bad input; anything else is a bug and shows its traceback.
@@ -18,25 +20,20 @@ from typing import Any
 
 import numpy as np
 
+from bayeslaw import api
 from bayeslaw.core import bounds
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.errors import BayeslawError, DataError, DataWarning
+from bayeslaw.core.progress import every_tenth
 from bayeslaw.data.registry import SHIPPED
+from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
 from bayeslaw.reporting import text
-from bayeslaw.reporting.question import Question, Teacher
 
 EXIT_CODES = """exit codes:
   0  success
   1  a fit failed its diagnostic gates (its results are still written, marked FAILED)
   2  bad input: the message says what to fix; nothing is written"""
-
-
-def _api():
-    """The API, imported when a command runs: --help and argument errors answer before it loads."""
-    from bayeslaw import api  # heavy: pandas, xarray, ArviZ (PyMC only for fitting)
-
-    return api
 
 
 def _columns(spec: str | None) -> dict[str, str] | None:
@@ -136,7 +133,6 @@ def _data_check_args(p: argparse.ArgumentParser) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
-    api = _api()
     fit = api.fit(
         args.data,
         law=args.law,
@@ -165,7 +161,6 @@ def cmd_fit(args: argparse.Namespace) -> int:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    api = _api()
     fit = api.load(args.posterior)
     diag = api.diagnose(fit)
     _emit(args, text.format_diagnosis(fit, diag), diag.to_dict(), fit=fit, posterior=args.posterior,
@@ -174,9 +169,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    api = _api()
     fit = api.load(args.posterior)
     parts, payload = [], {}
+    ds = opt = None
     if fit.law == "distillation":
         if args.N or args.D or args.budget:
             raise DataError("this posterior is a distillation (joint) one: give the student as --N-S and --D-S and "
@@ -208,7 +203,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         if not parts:
             raise DataError("give --N and --D for a prediction, or --budget for the optimum")
     parts.insert(0, text.data_line(fit))
-    warns = api.prediction_warnings(fit, payload)
+    warns = api.prediction_caveats(fit, prediction=ds, optimum=opt)
     parts += [f"warning: {w}" for w in warns]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
@@ -217,7 +212,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_prior_predictive(args: argparse.Namespace) -> int:
-    ds = _api().prior_predictive(_floats(args.N, "--N"), _floats(args.D, "--D"),
+    ds = api.prior_predictive(_floats(args.N, "--N"), _floats(args.D, "--D"),
                               gamma_free=args.gamma == "free", likelihood=args.likelihood,
                               priors=args.priors, prob=args.prob, seed=args.seed)
     _emit(args, text.format_prediction(ds, title="Prior predictive (what the priors imply)"),
@@ -228,10 +223,9 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
-    api = _api()
     fit = api.load(args.posterior)
     say = _say("plan", args)
-    progress = text.every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
+    progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
     sizes, budgets = _floats(args.student, "--student"), _floats(args.budget, "--budget")
     n_draws = min(args.draws, fit.n_draws) if args.draws else fit.n_draws
@@ -283,7 +277,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     progress = _say("report", args)
 
-    analysis, written = _api().report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
+    analysis, written = api.report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
                                    max_draws=args.draws, seed=args.seed, progress=progress)
     shown = text.format_report(analysis, written)
     payload = {"html": str(written.html), "markdown": str(written.markdown), "images": str(written.images),
@@ -294,7 +288,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_backtest(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
-    bt, paths = _api().backtest(
+    bt, paths = api.backtest(
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=_floats(args.student_threshold, "--student-threshold"),
         supervised_threshold=args.supervised_threshold,
@@ -309,7 +303,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    res = _api().compare(args.data, exclude=args.exclude, sampler=_sampler_config(args, "supervised"),
+    res = api.compare(args.data, exclude=args.exclude, sampler=_sampler_config(args, "supervised"),
                          seed=args.seed, progress=_say("compare", args), allow_duplicates=args.allow_duplicates,
                          losses_in_nats=args.losses_in_nats)
     shown = text.format_comparison(res)
@@ -322,7 +316,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
-    fit, summary, paths = _api().calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
+    fit, summary, paths = api.calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
                                            seed=args.seed, progress=_say("calibrate", args))
     tables = (None, None, None) if summary is None else (summary.scores, summary.widths, summary.expected)
     shown = text.format_calibration(fit, *tables) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
@@ -336,7 +330,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out, "--out", directory=True)
-    dis, sup = _api().generate(args.out, stem=args.stem, seed=args.seed, noise=args.noise,
+    dis, sup = api.generate(args.out, stem=args.stem, seed=args.seed, noise=args.noise,
                                eval_noise=args.eval_noise, outlier_df=args.outlier_df, small=args.small)
     _emit(args, f"SYNTHETIC tables written (generated from the law, not measured):\n  {dis}\n  {sup}",
           {"distillation": str(dis), "supervised": str(sup)})

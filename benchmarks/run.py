@@ -78,7 +78,7 @@ def baseline_ssl(df, n_draws: int, seed: int) -> dict:
 
 def bench_sampler(df, sampler: str, draws: int) -> dict:
     from bayeslaw.core.seeds import Streams
-    from bayeslaw.inference import fit as inference  # PyMC's import cost outside the timings
+    from bayeslaw.inference import engine as inference  # PyMC's import cost outside the timings
     from bayeslaw.inference.config import SamplerConfig
     from bayeslaw.inference.sampler import CompiledSampler
     from bayeslaw.model.build import build_supervised

@@ -40,14 +40,14 @@ def main() -> int:
 
     from bayeslaw.core.params import DISTILLATION_SAMPLED
     from bayeslaw.core.seeds import fan_out
-    from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+    from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
     from bayeslaw.data.tables import split_teachers, validate_distillation, validate_supervised
     from bayeslaw.inference.config import SamplerConfig
     from bayeslaw.inference.sampler import CompiledSampler
     from bayeslaw.model.build import build_joint
     from bayeslaw.model.spec import JointSpec
 
-    dis, sup = generate(GeneratorSettings(seed=args.seed, design=SMALL_DESIGN))
+    dis, sup = simulate(GeneratorSettings(seed=args.seed, design=SMALL_DESIGN))
     d, s = validate_distillation(dis), validate_supervised(sup)
     teachers, rest, index = split_teachers(d, s)
     spec = JointSpec(likelihood="normal", preset="busbridge2025")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The published backtests (README "Backtests"): real supervised runs, the paper's digitized
+# The published backtests (docs/validation.md): real supervised runs, the paper's digitized
 # distillation runs and the SYNTHETIC distillation table.
 # Writes reports/backtests/*.csv and *.png and prints each summary. About 15 minutes on 2 cores.
 set -euo pipefail

@@ -189,7 +189,7 @@ def sensitivity(noises: list[float], seed: int) -> list[dict]:
 def extension(seed: int, paper_fit) -> dict:
     """The one extension tried: a break whose location moves with the student's capacity, against the
     paper's form, by PSIS-LOO on the same students (the shipped posterior's table and settings)."""
-    from bayeslaw.inference import fit as inference
+    from bayeslaw.inference import engine as inference
 
     tilted = inference.fit(tables.load_shipped("busbridge2025_digitized"), law="distillation",
                            teacher_noise=paper_fit.card["spec"]["teacher_noise"], break_tilt=True, seed=seed,

@@ -1,4 +1,4 @@
-"""The crossover table of the README: the budget windows where P(distillation beats supervised) >= 0.5, per
+"""The crossover table of docs/planning.md: the budget windows where P(distillation beats supervised) >= 0.5, per
 student size and scenario, for the shipped distillation posteriors side by side (planner, seeded subsample).
 
 Run: .venv/bin/python scripts/crossover_table.py [--draws 300]

@@ -50,4 +50,6 @@ run report_teachers report "$syn" --student 5e8 --budget 1e20 1e21 --teacher 2e9
 .venv/bin/python scripts/snapshot_arrays.py "$out"
 # the reports' HTML embeds figures whose bytes depend on matplotlib, not on bayeslaw: kept out of the diff
 rm -rf "$out"/reports/*_files "$out"/reports/*.html "$out"/*.nc
+# the output folder's own name appears in "written to" and "reproduce with" lines
+sed -i "s#$out#OUT#g" "$out"/*.txt "$out"/reports/*.md
 echo "snapshot: $out"

@@ -26,11 +26,13 @@ ALLOWED: dict[str, set[str]] = {
     "posterior": {"core", "data", "model"},
     "inference": {"core", "data", "model", "posterior"},
     "planning": {"core"},
-    "reporting": {"core", "data", "posterior", "planning", "decide"},
+    "decision": {"core", "data", "posterior", "planning", "decide"},
+    "reporting": {"core", "data", "posterior", "planning", "decide", "decision"},
     "validate": {"core", "data", "model", "posterior", "inference", "reporting"},
-    "api": {"core", "data", "model", "posterior", "inference", "planning", "reporting", "validate", "decide"},
-    "cli": {"core", "data", "inference", "reporting", "api"},
-    "__init__": {"api"},
+    "api": {"core", "data", "model", "posterior", "inference", "planning", "decide", "decision", "reporting",
+            "validate"},
+    "cli": {"core", "data", "inference", "decision", "reporting", "api"},
+    "__init__": {"api", "core"},
 }
 HEAVY = ("pymc", "pytensor", "nutpie", "arviz", "arviz_stats", "arviz_base", "arviz_plots", "xarray", "pandas",
          "scipy", "matplotlib", "numpyro", "jax", "dask")
@@ -144,6 +146,23 @@ def test_function_local_imports_say_why():
                 if not said:
                     bad.append(f"{path.relative_to(ROOT)}:{node.lineno}")
     assert not bad, "function-local imports without a reason:\n" + "\n".join(bad)
+
+
+#: The reasons a function may import one of bayeslaw's own modules (docs/architecture.md states each).
+LOCAL_IMPORT_REASONS = ("after the checks:", "light CLI:")
+
+
+def test_function_local_imports_of_bayeslaw_have_a_stated_reason():
+    """An own-module import inside a function carries one of the reasons the architecture page states."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    assert all(f"`{r}`" in page for r in LOCAL_IMPORT_REASONS), "docs/architecture.md must state each reason"
+    bad = []
+    for name, path in MODULES.items():
+        lines = path.read_text().splitlines()
+        for target, node, local in _imports(name, path):
+            if local and not any(r in lines[node.lineno - 1] for r in LOCAL_IMPORT_REASONS):
+                bad.append(f"{path.relative_to(ROOT)}:{node.lineno} imports {target}")
+    assert not bad, "function-local imports of bayeslaw modules without a stated reason:\n" + "\n".join(bad)
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -89,7 +89,7 @@ def _isoflop(budget: float, design: Design) -> tuple[np.ndarray, np.ndarray]:
     return N[keep], D[keep]
 
 
-def generate(settings: GeneratorSettings = GeneratorSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
+def simulate(settings: GeneratorSettings = GeneratorSettings()) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Draw a synthetic study; returns (distillation table, supervised table)."""
     sup_c, dis_c = paper_coefficients()
     sup_c = settings.supervised or sup_c
@@ -173,7 +173,7 @@ def write(settings: GeneratorSettings, out_dir: str | Path, stem: str = "paper_d
     """Write ``SYNTHETIC_<stem>_distillation.csv`` and ``..._supervised.csv`` atomically."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    dis, sup = generate(settings)
+    dis, sup = simulate(settings)
     paths = []
     for kind, df in (("distillation", dis), ("supervised", sup)):
         path = out_dir / f"SYNTHETIC_{stem}_{kind}.csv"
@@ -184,3 +184,28 @@ def write(settings: GeneratorSettings, out_dir: str | Path, stem: str = "paper_d
         tmp.replace(path)
         paths.append(path)
     return paths[0], paths[1]
+
+
+def generate(out_dir: str | Path = "data/synthetic", *, stem: str = "paper_design", seed: int = 0,
+             noise: float = 0.005, eval_noise: float = 0.001, outlier_df: float | None = None,
+             small: bool = False) -> tuple[Path, Path]:
+    """Write a SYNTHETIC paper-design study (:func:`write` with the common settings).
+
+    Parameters
+    ----------
+    out_dir, stem
+        Where the two CSV files go and their name's stem.
+    seed, noise, eval_noise, outlier_df
+        The generator's seed, run noise (sd of log loss), teachers' measurement noise and
+        Student-t degrees of freedom (None: normal noise).
+    small
+        A small design (for tests and calibration).
+
+    Returns
+    -------
+    tuple of pathlib.Path
+        The distillation and supervised tables.
+    """
+    settings = GeneratorSettings(seed=seed, noise=noise, eval_noise=eval_noise, outlier_df=outlier_df,
+                                           design=SMALL_DESIGN if small else Design())
+    return write(settings, out_dir, stem=stem)

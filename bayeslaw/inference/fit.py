@@ -1,230 +1,178 @@
-"""Fit a law to a run table: data -> model -> NUTS -> diagnostics -> a carded posterior.
+"""``fit``: a law fitted to runs with NUTS, its inputs checked before PyMC loads.
 
-One :func:`fit` serves both laws: the supervised law on one run table, and the joint
-supervised + distillation model on a distillation table with its supervised runs.
+Everything a user can get wrong (the table, its columns and units, the priors, the spec, the sampler settings)
+is checked with the light layers first, so that a mistake is reported in well under a second; then
+:mod:`bayeslaw.inference.engine` samples along the law's escalation ladder and attaches the card.
 """
 
 from __future__ import annotations
 
-import json
-from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
 import pandas as pd
-import pymc as pm
 
-from bayeslaw.core.errors import InputError
-from bayeslaw.core.seeds import Streams
-from bayeslaw.data.tables import (
-    repeated_points,
-    split_teachers,
-    students_below_teacher,
-    table_hash,
-    validate_distillation,
-    validate_supervised,
-)
-from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
-from bayeslaw.inference.sampler import CompiledSampler
-from bayeslaw.model.build import build_joint, build_supervised
-from bayeslaw.model.priors import Prior
-from bayeslaw.model.spec import SUPERVISED_FROM_PRIOR, JointSpec, SupervisedSpec, joint_preset
-from bayeslaw.posterior.card import Fit, make_card
-from bayeslaw.posterior.diagnostics import Gates, diagnose
+from bayeslaw.core.errors import DataWarning, InputError
+from bayeslaw.data import tables
+from bayeslaw.data.registry import SHIPPED
+from bayeslaw.inference.config import LAW_DEFAULTS, escalation
+from bayeslaw.model.priors import Prior, read_prior_file
+from bayeslaw.model.spec import JointSpec, SupervisedSpec, joint_preset
+
+if TYPE_CHECKING:
+    from bayeslaw.posterior.card import Fit
+    from bayeslaw.posterior.diagnostics import Gates
 
 Table = str | Path | pd.DataFrame
 
 
-def data_record(df: pd.DataFrame, source: Any, columns: Mapping[str, str] | None,
-                filters: str | None = None, checks: Mapping[str, bool] | None = None) -> dict[str, Any]:
-    """What the card records about the data: hash, size, mapping, origin, overridden checks, repeats."""
-    keys = ["N_S", "D_S", "teacher_id"] if "N_S" in df else ["N", "D"]
-    return {
-        "checks_overridden": sorted(k for k, v in (checks or {}).items() if v),
-        "repeated_points": repeated_points(df, keys),
-        "sha256": table_hash(df),
-        "n_runs": len(df),
-        "columns": dict(columns or {}),
-        "source": str(source) if not isinstance(source, pd.DataFrame) else "<DataFrame>",
-        "filters": filters or "",
-        "range": {c: [float(df[c].min()), float(df[c].max())]
-                  for c in df.columns if df[c].dtype.kind == "f"},
-    }
-
-
-def sample_fit(model: pm.Model, spec_dict: dict, law: str, df_record: dict, sampler: SamplerConfig, seed: int,
-               gates: Gates | None, progress: bool, data: dict | None = None,
-               compiled: CompiledSampler | None = None, escalate: Sequence[SamplerConfig] = ()) -> Fit:
-    """Sample a built model, attach the card and the diagnostics.
-
-    ``compiled`` reuses a model compiled once and ``data`` replaces its ``pm.Data`` values
-    (a refit on other runs, e.g. a backtest split). When the fit fails its gates, each of
-    ``escalate`` is tried in turn (same compiled model, same seed) until one passes; every
-    attempt and why it was rejected goes into the card's ``attempts``, and the last one is kept.
-    """
-    compiled = compiled or CompiledSampler(model, sampler)
-    streams = Streams(seed)
-    # Gated and reported: what NUTS samples, and coefficients derived from it that carry a
-    # prior of their own (the joint model's log_k, log_s).
-    parameters = [rv.name for rv in model.free_RVs] + [
-        d.name for d in model.deterministics if d.name in spec_dict.get("priors", {})]
-    attempts: list[dict[str, Any]] = []
-    for config in (sampler, *escalate):
-        idata = compiled.fit(streams.sampling, data=data, progress=progress, config=config)
-        compile_seconds = idata.attrs.pop("compile_seconds")
-        # a refit on new data reuses a model compiled before this fit: it spent no compile time
-        timing = {"compile_seconds": 0.0 if data is not None else compile_seconds,
-                  "sampling_wall_seconds": idata.attrs.pop("sampling_wall_seconds"),
-                  "reused_compiled_model": data is not None}
-        card = make_card(law=law, spec=spec_dict, data=df_record, sampler=config.to_dict(), seed=seed,
-                         timing=timing)
-        card["parameters"] = parameters
-        fit = Fit(idata, card)
-        fit.card["diagnostics"] = diagnose(fit, gates, seed=streams.diagnostics).to_dict()
-        # the compile happened once, before the first attempt: the card's timing holds it
-        attempts.append({"sampler": config.to_dict(), "passed": fit.diagnostics_passed,
-                         "failures": fit.card["diagnostics"]["failures"],
-                         "sampling_wall_seconds": timing["sampling_wall_seconds"]})
-        if fit.diagnostics_passed:
-            break
-    fit.card["attempts"] = attempts
-    return fit
+def read_priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prior] | None:
+    """Prior overrides from a mapping or a JSON/TOML file (None: the defaults)."""
+    if priors is None or isinstance(priors, Mapping):
+        return dict(priors) if priors else None
+    return read_prior_file(priors)
 
 
 def fit(
-    table: Table,
+    data: Table,
     *,
     law: str = "supervised",
-    supervised: Table | None = None,
     columns: Mapping[str, str] | None = None,
-    supervised_columns: Mapping[str, str] | None = None,
+    supervised: Table | None = None,
     gamma_free: bool = False,
     likelihood: str = "student_t",
-    priors: Mapping[str, Prior | Mapping[str, Any]] | None = None,
+    priors: str | Path | Mapping[str, Any] | None = None,
     preset: str | None = None,
     preset_scale: float = 1.0,
-    sampler: SamplerConfig | None = None,
+    teacher_noise: float | None = None,
+    supervised_scale: float | None = None,
+    include_outliers: bool = False,
+    sampler: str = "nutpie",
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int = 4,
+    target_accept: float | None = None,
+    adaptation: str | None = None,
+    thin: int = 1,
     seed: int = 0,
     gates: Gates | None = None,
     progress: bool = False,
-    filters: str | None = None,
-    source: str | None = None,
     allow_duplicates: bool = False,
     losses_in_nats: bool = False,
-    escalate: Sequence[SamplerConfig] = (),
-    teacher_noise: float | None = None,
-    provenance: str | None = None,
-    break_tilt: bool = False,
-    supervised_scale: float | None = None,
+    escalate: bool = True,
 ) -> Fit:
-    """Fit a law with NUTS and run the diagnostic gates.
+    """Fit a law to runs with NUTS and run the diagnostic gates.
 
     Parameters
     ----------
-    table
-        Path to a CSV/parquet run table, or a DataFrame (schema: :mod:`bayeslaw.data.tables`):
-        supervised runs for ``law="supervised"``, students for ``law="distillation"``.
+    data
+        A CSV/parquet path, a DataFrame, or a shipped table name (``"chinchilla"``,
+        ``"misfitting"``; for ``law="distillation"`` the students, e.g. ``"busbridge2025_digitized"``).
     law
-        ``"supervised"``: ``L = E + (A/N^alpha + B/D^beta)^gamma``. ``"distillation"``: the joint
-        supervised + distillation model (:func:`bayeslaw.model.build.build_joint`).
+        ``"supervised"`` or ``"distillation"`` (the joint model).
+    columns
+        Mapping from canonical names (``N``, ``D``, ``loss``, ...) to the table's names.
     supervised
-        Distillation only: the supervised runs (the teachers' law). Without them the supervised
-        law comes from the ``busbridge2025`` preset (Table 6), updated only through the students.
-    columns, supervised_columns
-        Mappings from canonical names (``N``, ``D``, ``loss``, ...) to the tables' names.
-    gamma_free
-        Supervised only: fit the outer exponent (the distillation paper's form) instead of 1.
-    likelihood
-        ``"student_t"`` (default) or ``"normal"`` on log loss.
-    priors
-        Overrides of the default priors by parameter name.
+        Distillation only: the supervised runs. Without them the supervised law comes from the
+        ``busbridge2025`` preset (Table 6) and is updated only through the students.
+    gamma_free, likelihood, priors
+        The law's form, the likelihood on log loss and prior overrides (a mapping or a
+        JSON/TOML file).
     preset, preset_scale
-        Distillation only: the prior preset (``"weak"`` or ``"busbridge2025"``; default ``"weak"``
-        with supervised runs, ``"busbridge2025"`` without) and a factor on its widths.
-    sampler
-        NUTS settings; default the law's (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
-    seed
-        The one seed; the same seed gives the same posterior.
-    gates
-        Diagnostic thresholds (default :class:`~bayeslaw.posterior.diagnostics.Gates`).
-    filters, source
-        What the card records as the table's origin and the filters applied to it.
-    allow_duplicates, losses_in_nats
-        Override the data checks for exact duplicate runs and for losses that look like
-        perplexities (recorded in the card).
-    escalate
-        Settings to try in turn if the fit fails its gates (see :func:`sample_fit`).
+        Distillation only: the prior preset (default ``"weak"`` with supervised runs,
+        ``"busbridge2025"`` without) and a factor on its widths.
     teacher_noise
-        Distillation only: sd of a teacher's measured log loss around its true value (default
-        :class:`~bayeslaw.model.spec.JointSpec`'s).
-    provenance
-        How outputs name the data (shipped tables carry their own).
-    break_tilt, supervised_scale
-        Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`.
+        Distillation only: sd of a teacher's measured log loss around its true value (default: the
+        shipped table's stated estimate, else 0.2%).
+    supervised_scale
+        Distillation with the ``busbridge2025`` preset: a further factor on its supervised widths
+        (default: the shipped table's, 1/3 for the paper's own runs; else 1).
+    include_outliers
+        Shipped tables: keep the runs excluded by default.
+    sampler, draws, tune, chains, target_accept, adaptation, thin
+        NUTS settings; ``draws`` and ``target_accept`` default per law
+        (:data:`bayeslaw.inference.config.LAW_DEFAULTS`).
+    escalate
+        With ``draws``, ``tune``, ``target_accept`` and ``adaptation`` left to their defaults, a fit
+        that fails its gates is retried along the law's ladder
+        (:data:`bayeslaw.inference.config.ESCALATION`): every attempt is recorded in the card.
+    seed
+        The one seed: the same seed gives the same posterior.
+    gates
+        Diagnostic thresholds.
+    allow_duplicates
+        Keep exact duplicate runs (refused by default: they would narrow every interval).
+    losses_in_nats
+        Accept losses that look like perplexities for the model sizes given.
 
     Returns
     -------
     Fit
-        The posterior (``xarray.DataTree``) with its model card and diagnostics.
+        The posterior with its model card; ``fit.diagnostics_passed`` says whether to trust it.
     """
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
-    sampler = sampler or default_config(law)
+    ladder = escalation(law, sampler=sampler, draws=draws, tune=tune, chains=chains,
+                        target_accept=target_accept, adaptation=adaptation, thin=thin)
+    prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
+    # everything a user can get wrong is checked here, before PyMC is imported
     if law == "supervised":
-        df = validate_supervised(table, columns, **checks)
-        spec = SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=dict(priors or {}))
-        model = build_supervised(spec, df)
-        record = data_record(df, source or table, columns, filters, checks)
-        compiled, data = _compiled_supervised(model, spec, sampler)
-        return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress, data=data,
-                          compiled=compiled, escalate=escalate)
+        table, source, filters = tables.resolve(data, include_outliers)
+        if source is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
+                             "maps the columns of your own files")
+        tables.validate_supervised(table, columns, **checks)
+        SupervisedSpec(gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides or {})
     else:
+        table, source, filters = tables.resolve(data, include_outliers, law="distillation")
+        shipped = SHIPPED.get(data) if isinstance(data, str) else None
+        if shipped is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
+                             "maps the columns of your own files")
+        teacher_noise, supervised_scale, provenance = shipped_joint(shipped, supervised, teacher_noise,
+                                                                     supervised_scale)
         preset = joint_preset(preset, supervised)
-        dis = validate_distillation(table, columns, **checks)
-        sup = None if supervised is None else validate_supervised(supervised, supervised_columns, **checks)
-        teachers, rest, index = split_teachers(dis, sup)
-        spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
-                         priors=dict(priors or {}), break_tilt=break_tilt,
-                         **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
-                         **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
-        model = build_joint(spec, dis, rest, teachers, index)
-        record = data_record(dis, source or table, columns, filters, checks=checks)
-        record["supervised"] = (data_record(rest, supervised, supervised_columns, checks=checks) if sup is not None
-                                else {"n_runs": 0, "source": SUPERVISED_FROM_PRIOR})
-        record["teachers"] = {"n": len(teachers), "ids": teachers["teacher_id"].astype(str).tolist(),
-                              "index": index.tolist()}
-        record["students_below_teacher"] = students_below_teacher(dis)
-        if provenance:
-            record["provenance"] = provenance
-    return sample_fit(model, spec.to_dict(), law, record, sampler, seed, gates, progress, escalate=escalate)
+        students = tables.validate_distillation(table, columns, **checks)
+        sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
+        tables.split_teachers(students, sup)
+        JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
+                  **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
+                  **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
+    from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
+
+    if law == "distillation":
+        _warn_distillation_data(students, supervised)
+    return engine.fit(table, law=law, supervised=supervised, columns=columns, source=source,
+                         filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
+                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
+                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
+                         supervised_scale=supervised_scale,
+                         provenance=provenance if law == "distillation" else None, **checks)
 
 
-#: Supervised models compiled in this process, by what determines their graph (see :func:`_compiled_supervised`);
-#: the most recently used :data:`_COMPILED_KEEP` are kept.
-_COMPILED: OrderedDict[str, CompiledSampler] = OrderedDict()
-_COMPILED_KEEP = 8
+def shipped_joint(shipped: Any, supervised: Table | None, teacher_noise: float | None,
+                   supervised_scale: float | None) -> tuple[float | None, float | None, str | None]:
+    """What a shipped distillation table states for the joint model, where the caller left it unset:
+    teacher noise, supervised prior scale (only without supervised runs), provenance."""
+    if shipped is None:
+        return teacher_noise, supervised_scale, None
+    if teacher_noise is None:
+        teacher_noise = shipped.teacher_noise
+    if supervised_scale is None and supervised is None:
+        supervised_scale = shipped.supervised_scale
+    return teacher_noise, supervised_scale, shipped.provenance
 
 
-def _compiled_supervised(model: pm.Model, spec: SupervisedSpec,
-                         sampler: SamplerConfig) -> tuple[CompiledSampler | None, dict[str, np.ndarray] | None]:
-    """A nutpie model compiled earlier in this process for the same graph, and this fit's data for it.
-
-    A supervised model's graph is fixed by its specification and the number of runs (the runs enter as
-    ``pm.Data``), so a second fit of that shape (another seed, table or split) refits the compiled model
-    on its data: the same compiled code, so the same draws as a fresh compile, without its second.
-    """
-    if sampler.sampler != "nutpie":
-        return None, None
-    data = {v.name: np.asarray(v.get_value()) for v in model.data_vars}
-    key = json.dumps({"spec": spec.to_dict(), "shapes": {k: v.shape for k, v in sorted(data.items())}},
-                     sort_keys=True, default=str)
-    if key in _COMPILED:
-        _COMPILED.move_to_end(key)
-        return _COMPILED[key], data
-    _COMPILED[key] = CompiledSampler(model, sampler)
-    while len(_COMPILED) > _COMPILED_KEEP:
-        _COMPILED.popitem(last=False)
-    return _COMPILED[key], None
+def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None) -> None:
+    """Python users get as warnings what the CLI prints from the card (:func:`bayeslaw.reporting.text.fit_notes`)."""
+    if supervised is None:
+        warnings.warn("no supervised runs: the supervised law comes from the busbridge2025 preset (Table 6 prior), "
+                      "updated only through the students", DataWarning, stacklevel=3)
+    below = tables.students_below_teacher(students)
+    if below:
+        warnings.warn(f"{len(below)} students lie below their teacher's loss (rows {below[:12]}"
+                      f"{', ...' if len(below) > 12 else ''}): kept, but Eq. 8 cannot produce L_S < L_T",
+                      DataWarning, stacklevel=3)

@@ -191,10 +191,17 @@ def load(
 
     Parameters
     ----------
+    path
+        A netCDF file written by ``Fit.save`` or ``bayeslaw fit --out``.
     expect_law
         Refuse a posterior of another law (``"supervised"`` or ``"distillation"``).
     data_hash
         Refuse a posterior fitted to other data (see :func:`bayeslaw.data.tables.table_hash`).
+
+    Returns
+    -------
+    Fit
+        The posterior and its card; an edited, corrupt or mismatched file raises ``PosteriorError``.
     """
     path = Path(path)
     if not path.exists():

@@ -22,6 +22,7 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw.core.intervals import tails
+from bayeslaw.core.seeds import Streams
 from bayeslaw.model.priors import from_json, prior_sd
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.likelihood import log_likelihood, noise_draws, observed_terms
@@ -220,12 +221,26 @@ def contraction(prior_sd: dict[str, float], post_sd: dict[str, float]) -> dict[s
     return {k: float(post_sd[k] / prior_sd[k]) for k in post_sd if k in prior_sd and prior_sd[k] > 0}
 
 
-def diagnose(fit: Fit, gates: Gates | None = None, seed: int = 0) -> Diagnosis:
+def diagnose(fit: Fit, gates: Gates | None = None, seed: int | None = None) -> Diagnosis:
     """All gates for a fitted posterior: sampling, PSIS-LOO and posterior predictive coverage.
 
-    ``seed`` seeds the posterior predictive draws (a fit's own diagnosis uses its
-    ``Streams(fit seed).diagnostics``).
+    Parameters
+    ----------
+    fit
+        A fitted posterior.
+    gates
+        Thresholds (default :class:`Gates`).
+    seed
+        Seeds the posterior predictive draws; None: the fit's own ``Streams(fit seed).diagnostics``, so that a
+        diagnosis of a saved posterior repeats the one its card records.
+
+    Returns
+    -------
+    Diagnosis
+        The metrics, the failures by name (``passed`` is True when there are none) and warnings.
     """
+    if seed is None:
+        seed = Streams(fit.card["seed"]).diagnostics
     gates = gates or Gates()
     max_depth = int(fit.card["sampler"]["max_treedepth"])
     parts = [sampling_diagnostics(fit.idata, fit.card["parameters"], max_depth, gates)]

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from bayeslaw.core import params
+from bayeslaw.core import bounds, params
 from bayeslaw.core.errors import InputError, PosteriorError
 from bayeslaw.posterior.card import Fit
 
@@ -65,7 +65,21 @@ def laws(fit: Fit) -> params.Laws:
 
 
 def summary(fit: Fit, prob: float = SUMMARY_PROB) -> pd.DataFrame:
-    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval."""
+    """ArviZ summary of the paper-scale coefficients with a pinned equal-tailed interval.
+
+    Parameters
+    ----------
+    fit
+        A fitted posterior.
+    prob
+        The interval's probability.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per coefficient: mean, sd, ``eti<prob>`` bounds, ESS, r_hat, MCSE.
+    """
+    bounds.check_interval(prob)
     post = fit.idata["posterior"].to_dataset()
     names = [v for v in params.REPORTED[fit.law] if v in post.data_vars]
     return az.summary(post[names], ci_prob=prob, ci_kind="eti", round_to="none")

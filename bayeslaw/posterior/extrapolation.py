@@ -57,6 +57,17 @@ def load_calibration(path: str | Path | None = None) -> Fit:
     return cal
 
 
+def resolve_calibration(extrapolation: bool | str | Path) -> Fit | None:
+    """The extrapolation calibration an ``extrapolation=`` option names: the shipped one (True), a file, or none
+    (False). With True and no shipped calibration, None: outputs then say that their bands hold the law and the
+    noise only."""
+    if extrapolation is False:
+        return None
+    if extrapolation is True and not CALIBRATION.exists():
+        return None
+    return load_calibration(None if extrapolation is True else extrapolation)
+
+
 def decades_beyond(scale: FittedScale, N, D) -> np.ndarray:
     """Decades a model lies beyond the fitted runs, in size or in 6ND, whichever is more (0 inside them).
 

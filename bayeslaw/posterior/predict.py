@@ -14,11 +14,22 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw.core import bounds, laws, params
+from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
 from bayeslaw.posterior.likelihood import noise_draws, supervised_log_mean
 from bayeslaw.posterior.reach import fitted_scale
+
+
+def points(*values: Any) -> list[np.ndarray]:
+    """Inputs broadcast against each other as float arrays of at least one dimension."""
+    arrays = [np.atleast_1d(np.asarray(v, float)) for v in values]
+    try:
+        return list(np.broadcast_arrays(*arrays))
+    except ValueError as err:
+        raise InputError(f"sizes and tokens must have the same length (or length 1): got lengths "
+                         f"{[a.size for a in arrays]}") from err
 
 
 def interval(samples: np.ndarray, prob: float, kind: str = "eti") -> tuple[np.ndarray, np.ndarray]:

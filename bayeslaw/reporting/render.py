@@ -1,4 +1,4 @@
-"""Write an :class:`~bayeslaw.reporting.analysis.Analysis` as a self-contained HTML file and a Markdown twin.
+"""Write an :class:`~bayeslaw.decision.analysis.Analysis` as a self-contained HTML file and a Markdown twin.
 
 The HTML embeds its figures (PNG, base64); the Markdown links the same PNGs from a folder
 beside it. Everything is written to temporary names first and moved into place at the end,
@@ -23,11 +23,12 @@ from bayeslaw.core.compute import get_scenario
 from bayeslaw.core.fmt import sci as _g
 from bayeslaw.core.fmt import share
 from bayeslaw.core.intervals import levels
+from bayeslaw.decision.analysis import Analysis, distil_label
+from bayeslaw.decision.caveats import FAILED_GATES
+from bayeslaw.decision.question import question_record
+from bayeslaw.decision.supervised import SupervisedAnalysis
 from bayeslaw.posterior.reach import WARN_FACTOR
 from bayeslaw.reporting import figures
-from bayeslaw.reporting.analysis import Analysis, distil_label
-from bayeslaw.reporting.question import question_record
-from bayeslaw.reporting.supervised import SupervisedAnalysis
 from bayeslaw.reporting.text import share_note
 
 
@@ -97,8 +98,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
                     + "; ".join(a.diagnosis.failures)))
     for w in a.warnings:
-        if not w.startswith("the fit FAILED"):
-            out.append(("warning", w))
+        if w.kind != FAILED_GATES:  # said in the danger block above
+            out.append(("warning", str(w)))
 
     out.append(("h2", "Summary"))
     out.append(("p", f"Difference = distilled - supervised student loss in nats/token: negative means distillation "
@@ -253,7 +254,7 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     if not a.diagnosis.passed:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
                     + "; ".join(a.diagnosis.failures)))
-    out += [("warning", w) for w in a.warnings if not w.startswith("the fit FAILED")]
+    out += [("warning", str(w)) for w in a.warnings if w.kind != FAILED_GATES]
     out.append(("h2", "Summary"))
     out.append(("p", f"Per budget (FLOPs = 3 F(N) D, the paper's), the compute-optimal model size N* and tokens D* "
                      f"and its loss L* in nats/token (the law's expectation), and the loss of the run you would "

@@ -5,7 +5,6 @@ Light on purpose (numpy only at import): the command line imports it before anyt
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -14,6 +13,7 @@ from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
 from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.intervals import levels
+from bayeslaw.core.version import VERSION
 from bayeslaw.data.registry import data_provenance
 
 if TYPE_CHECKING:  # annotations only: importing these loads xarray and ArviZ
@@ -24,18 +24,6 @@ if TYPE_CHECKING:  # annotations only: importing these loads xarray and ArviZ
     from bayeslaw.posterior.diagnostics import Diagnosis
 
 SUMMARY_PROB = 0.9
-
-
-def every_tenth(callback: Callable[[int, int], None]) -> Callable[[int, int], None]:
-    """A ``progress(done, total)`` that passes on only each new tenth (the planner calls it per chunk)."""
-    shown = [-1]
-
-    def progress(done: int, total: int) -> None:
-        if (step := int(10 * done / total)) != shown[0]:
-            shown[0] = step
-            callback(done, total)
-
-    return progress
 
 
 def data_line(fit: Fit) -> str:
@@ -294,7 +282,7 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
 
 
 def _windows_text(summary: xr.Dataset) -> list[str]:
-    from bayeslaw.planning.summary import windows  # numpy and xarray only, read when a plan is shown
+    from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 
     n = int(summary.attrs["n_draws"])
     lines = [f"Where distillation wins (P >= 0.5) between {sci(float(summary['budget'][0]))} and "
@@ -334,6 +322,11 @@ def _sci_band(s: xr.Dataset, v: str) -> str:
     return f"{_fmt(float(s[f'{v}_median']))} [{_fmt(float(s[f'{v}_lower']))}, {_fmt(float(s[f'{v}_upper']))}]"
 
 
+def _cut(line: str, width: int = 211) -> str:
+    """A terminal line of at most ``width`` characters (the caveat's own text at most 200), '...' where cut."""
+    return line if len(line) <= width else line[:width] + "..."
+
+
 def format_report(analysis, written) -> str:
     """The verdict in a few lines, and where the report is."""
     q = analysis.question
@@ -342,7 +335,7 @@ def format_report(analysis, written) -> str:
         lines.append("!! WARNING: the fit FAILED its diagnostic gates; the report says so at the top")
     if not hasattr(analysis, "options"):  # the supervised-only report
         lines += _format_supervised_report(analysis)
-        lines += [f"  warning: {w[:200]}{'...' if len(w) > 200 else ''}" for w in analysis.warnings]
+        lines += [_cut(f"  warning: {w}") for w in analysis.warnings]
         return "\n".join([*lines, f"report: {written.html}", f"        {written.markdown}"])
     n = int(analysis.provenance["draws_used"])
     lines.append(f"Student {sci(q.student_size)} parameters, scenario {q.scenario}, "
@@ -355,7 +348,7 @@ def format_report(analysis, written) -> str:
                      + ", ".join(f"{k} {sci(r['median'])}" for k, r in v["recipe"].items()
                                  if r is not None and k != "L_T"))
     for w in analysis.warnings:
-        lines.append(f"  warning: {w[:200]}{'...' if len(w) > 200 else ''}")
+        lines.append(_cut(f"  warning: {w}"))
     lines.append(f"report: {written.html}")
     lines.append(f"        {written.markdown}")
     return "\n".join(lines)
@@ -423,11 +416,9 @@ def strict(x: Any) -> Any:
 def envelope(command: str, result: Any, *, fit: Fit | None = None, warnings: list[str] | None = None,
              posterior: str | None = None) -> dict[str, Any]:
     """The one shape of every command's --json output: what ran, on what, with which caveats, then the result."""
-    from bayeslaw import __version__  # the package's version string only
-
     return strict({
         "command": command,
-        "bayeslaw_version": __version__,
+        "bayeslaw_version": VERSION,
         "posterior": posterior,
         "data": None if fit is None else data_provenance(fit.card),
         "diagnostics_passed": None if fit is None else bool(fit.diagnostics_passed),
@@ -440,7 +431,7 @@ def envelope(command: str, result: Any, *, fit: Fit | None = None, warnings: lis
 def plan_records(summary: xr.Dataset) -> dict[str, Any]:
     """``bayeslaw plan --json``'s result: one record per cell (verdict, probabilities, bands, recipe), the
     windows where distillation wins and the crossover summaries."""
-    from bayeslaw.planning.summary import windows  # numpy and xarray only, read when a plan is shown
+    from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 
     cells = []
     for N_S in summary["student_size"].values:
@@ -475,7 +466,7 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
 def report_records(analysis) -> dict[str, Any]:
     """``bayeslaw report --json``'s result: the verdict per budget with its recipe, metrics, compute for the target."""
     if not hasattr(analysis, "options"):  # the supervised-only report
-        from bayeslaw.reporting.supervised import records  # the report's own module, loaded with it
+        from bayeslaw.decision.supervised import records  # light CLI: xarray, when a report is shown
 
         return records(analysis)
     cft = analysis.compute_for_target

@@ -14,9 +14,10 @@ absolute error) on the same runs. The supervised model is compiled once and refi
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -26,19 +27,22 @@ from scipy.special import logsumexp
 
 from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws
-from bayeslaw.core.errors import DataError
+from bayeslaw.core.errors import DataError, InputError
 from bayeslaw.core.seeds import Streams
+from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
+from bayeslaw.data.registry import SHIPPED
 from bayeslaw.data.tables import validate_distillation, validate_supervised
-from bayeslaw.inference.config import ESCALATION, SamplerConfig, default_config
-from bayeslaw.inference.fit import data_record, fit, sample_fit
+from bayeslaw.inference.config import ESCALATION, LAW_DEFAULTS, SamplerConfig, default_config
+from bayeslaw.inference.engine import data_record, fit, sample_fit
+from bayeslaw.inference.fit import Table, shipped_joint
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
-from bayeslaw.model.spec import SupervisedSpec
+from bayeslaw.model.spec import SupervisedSpec, joint_preset
 from bayeslaw.posterior import extrapolation
 from bayeslaw.posterior.card import atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import population_sd
+from bayeslaw.posterior.extrapolation import population_sd, resolve_calibration
 from bayeslaw.posterior.likelihood import (
     log_density,
     log_likelihood,
@@ -446,3 +450,91 @@ def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
     for k, path in paths.items():
         atomic_write(path, lambda tmp, data=payload[k]: Path(tmp).write_bytes(data))
     return {k: str(v) for k, v in paths.items()}
+
+
+def backtest(data: Table, *, law: str = "supervised", supervised: Table | None = None,
+             splits: Sequence[str] = ("rolling",), student_threshold: float | Sequence[float] = (2.45, 2.40),
+             supervised_threshold: float = 2.2, preset: str | None = None, teacher_noise: float | None = None,
+             gamma_free: bool = False, likelihood: str = "student_t",
+             include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
+             baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
+             stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
+             losses_in_nats: bool = False, columns: Mapping[str, str] | None = None
+             ) -> tuple[Backtest, dict[str, str]]:
+    """Leave-future-out backtests (the splits, scores and baselines of this module), written to ``out_dir``.
+
+    Parameters
+    ----------
+    data
+        A run table or a shipped table's name.
+    law
+        ``"supervised"`` or ``"distillation"`` (the paper's protocol).
+    supervised
+        Distillation only: the supervised runs (optional, as in :func:`fit`).
+    splits
+        Supervised: ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
+    student_threshold, supervised_threshold
+        Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
+        predict the rest); supervised runs are fitted when their loss is at or above the other.
+    preset, teacher_noise
+        Distillation: as in :func:`fit`.
+    gamma_free, likelihood, include_outliers, sampler, seed
+        As in :func:`fit`.
+    baseline
+        Also score the Huber + L-BFGS-B point fit.
+    extrapolation_error
+        Also score the law plus an in-sample-calibrated extrapolation error.
+    out_dir, stem
+        Where the tables and the plot go (nothing is written when ``out_dir`` is None).
+    progress
+        ``progress(message)`` per split.
+    allow_duplicates, losses_in_nats
+        Override the data checks, as in :func:`fit`.
+    columns
+        Supervised: mapping from canonical names to the table's (as in :func:`fit`).
+
+    Returns
+    -------
+    tuple
+        ``(backtest, paths)``: per-run scores, their summary per split and method, the fits'
+        diagnostics, and the written paths by kind.
+    """
+    if law not in LAW_DEFAULTS:
+        raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    sampler = sampler or default_config(law)
+    checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
+    if law == "distillation":
+        table, _, _ = tables.resolve(data, include_outliers, law="distillation")
+        shipped = SHIPPED.get(data) if isinstance(data, str) else None
+        teacher_noise, supervised_scale, _ = shipped_joint(shipped, supervised, teacher_noise, None)
+        preset = joint_preset(preset, supervised)
+        dis = tables.validate_distillation(table, **checks)
+        sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
+        thresholds = tuple(float(t) for t in np.atleast_1d(student_threshold))
+        for th in thresholds:
+            n_fit = int((dis["L_S"] >= th).sum())
+            if n_fit < 15 or n_fit == len(dis):
+                raise InputError(f"--student-threshold {th:g} keeps {n_fit} of {len(dis)} students to fit on; "
+                                 "choose one that leaves at least 15 to fit and one to predict "
+                                 f"(L_S spans {dis['L_S'].min():.4g}-{dis['L_S'].max():.4g})")
+    else:
+        table, source, _ = tables.resolve(data, include_outliers)
+        if source is not None and columns:
+            raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns maps the columns "
+                             "of your own files")
+        df = tables.validate_supervised(table, columns, **checks)
+    if law == "distillation":
+        result = backtest_distillation(dis, sup, thresholds=thresholds, supervised_threshold=supervised_threshold,
+                                          preset=preset, teacher_noise=teacher_noise,
+                                          supervised_scale=supervised_scale, sampler=sampler, seed=seed,
+                                          baseline=baseline, progress=progress)
+    else:
+        parsed = [s for spec in splits for s in parse(spec, df)]
+        result = backtest_supervised(df, parsed, gamma_free=gamma_free, likelihood=likelihood, sampler=sampler,
+                                        seed=seed, baseline=baseline, extrapolation_error=extrapolation_error,
+                                        calibration=resolve_calibration(True), progress=progress)
+    paths = {}
+    if out_dir is not None:
+        name = stem or f"backtest_{law}_{Path(str(data)).stem}"
+        paths = write(result, out_dir, name)
+    return result, paths

@@ -25,16 +25,18 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtr
 
-from bayeslaw.core.errors import DataError
+from bayeslaw.core import bounds
+from bayeslaw.core.errors import DataError, InputError
 from bayeslaw.core.seeds import Streams
+from bayeslaw.data.registry import SHIPPED
 from bayeslaw.data.tables import load_shipped
 from bayeslaw.inference.config import SamplerConfig, default_config
-from bayeslaw.inference.fit import sample_fit
+from bayeslaw.inference.engine import sample_fit
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_discrepancy, build_supervised
 from bayeslaw.model.spec import SupervisedSpec
 from bayeslaw.posterior.card import Fit, atomic_write
-from bayeslaw.posterior.extrapolation import population_sd
+from bayeslaw.posterior.extrapolation import CALIBRATION, population_sd
 from bayeslaw.reporting.figures import png, reliability_diagram
 from bayeslaw.validate import backtest as bt
 from bayeslaw.validate import pointfit
@@ -380,3 +382,58 @@ def merge(parts: Sequence[HeldOut]) -> HeldOut:
                    pred={k: np.concatenate([p.pred[k] for p in parts]) for k in ("log_mu", "sigma", "nu")},
                    skipped={k: v for p in parts for k, v in p.skipped.items()},
                    fits=[f for p in parts for f in p.fits])
+
+
+def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = None, loso: bool = False,
+              out_dir: str | Path = "reports/calibration", seed: int = 0,
+              progress: Any = None) -> tuple[Fit, LosoSummary | None, dict[str, str]]:
+    """Learn from public studies how fast a scaling law's error grows beyond its fitted runs.
+
+    Parameters
+    ----------
+    studies
+        Shipped supervised tables, one study each (default
+        :data:`bayeslaw.validate.calibration.STUDIES`); a study too small for leave-future-out splits is
+        skipped with a message.
+    out
+        Where to save the calibration posterior (default ``models/extrapolation_calibration.nc``).
+    loso
+        Also run the leave-one-study-out evaluation (with each split's in-sample calibration for
+        comparison; slower) and write its tables and reliability diagram to ``out_dir``, with the coverage
+        of wider population bands (``widths.csv``) and the coverage each study would expect if the population
+        were exactly right (``expected_coverage.csv``).
+    out_dir
+        Where the evaluation goes.
+    seed
+        The one seed.
+    progress
+        ``progress(message)`` per study and split.
+
+    Returns
+    -------
+    tuple
+        ``(calibration, summary, paths)``: the hierarchical posterior (dims ``chain``, ``draw``, ``study``),
+        the leave-one-study-out evaluation's tables (None without ``loso``; ``scores`` per study and method,
+        ``widths``, ``expected``), the written paths.
+    """
+    names = tuple(studies or STUDIES)
+    unknown = [s for s in names if s not in SHIPPED or SHIPPED[s].law != "supervised"]
+    if unknown:
+        raise InputError(f"unknown studies {unknown}; shipped supervised tables: "
+                         f"{sorted(k for k, v in SHIPPED.items() if v.law == 'supervised')}")
+    out = Path(out or CALIBRATION)
+    bounds.check_writable(out, "--out")
+    if loso:
+        bounds.check_writable(out_dir, "--out-dir", directory=True)
+    h = held_out(names, seed=seed, insample=loso, progress=progress)
+    if progress:
+        progress(f"hierarchical discrepancy model over {h.runs['study'].nunique()} studies, {len(h.runs)} "
+                 "held-out runs")
+    fit = fit_discrepancy(h, list(dict.fromkeys(h.runs["study"])), seed=seed)
+    paths = {"calibration": str(fit.save(out))}
+    summary = None
+    if loso:
+        ev = loso(h, seed=seed, progress=progress)
+        summary = summarise(ev)
+        paths.update(write_loso(ev, summary, h, out_dir))
+    return fit, summary, paths

@@ -20,8 +20,12 @@ import xarray as xr
 
 from bayeslaw.core.errors import DataError
 from bayeslaw.core.seeds import Streams
+from bayeslaw.data import tables
+from bayeslaw.data.registry import SHIPPED
 from bayeslaw.data.tables import validate_supervised
-from bayeslaw.inference.fit import fit
+from bayeslaw.inference.config import SamplerConfig, default_config
+from bayeslaw.inference.engine import fit
+from bayeslaw.inference.fit import Table
 from bayeslaw.posterior.diagnostics import Gates, loo_check
 from bayeslaw.posterior.likelihood import log_likelihood, observed_terms
 
@@ -84,3 +88,40 @@ def _as_frame(t: Any) -> pd.DataFrame:
     if isinstance(t, xr.Dataset):
         return t.to_dataframe()
     return pd.DataFrame(t)
+
+
+def compare(data: Table, *, exclude: str | None = None, sampler: SamplerConfig | None = None, seed: int = 0,
+            progress: Any = None, allow_duplicates: bool = False, losses_in_nats: bool = False) -> Comparison:
+    """PSIS-LOO comparison of supervised law variants (:func:`compare_supervised` on a table or a shipped one).
+
+    Parameters
+    ----------
+    data
+        A run table or a shipped table's name (compared with and without its documented exclusions).
+    exclude
+        For another table: a pandas expression marking outlier runs (e.g. ``"loss > 3.5"``).
+    sampler, seed
+        As in :func:`fit`.
+    progress
+        ``progress(message)`` per variant.
+    allow_duplicates, losses_in_nats
+        Override the data checks, as in :func:`fit`.
+
+    Returns
+    -------
+    Comparison
+        ArviZ's comparison table, Pareto-k warnings and each variant's diagnostics.
+    """
+    if isinstance(data, str) and data in SHIPPED:
+        full, outliers = tables.shipped_with_outliers(data)
+    else:
+        full = tables.validate_supervised(data, allow_duplicates=allow_duplicates, losses_in_nats=losses_in_nats)
+        outliers = None
+        if exclude:
+            try:
+                outliers = full.eval(exclude).to_numpy(bool)
+            except Exception as err:  # pandas raises many types for a bad expression
+                raise DataError(f"--exclude {exclude!r} is not an expression over the columns "
+                                f"{list(full.columns)}: {err}") from err
+    return compare_supervised(full, outliers=outliers, sampler=sampler or default_config("supervised"),
+                                  seed=seed, progress=progress)

@@ -88,7 +88,7 @@ def test_a_second_process_loads_the_callbacks_from_the_cache():
 
 def test_a_second_fit_of_the_same_shape_reuses_the_compiled_model_with_the_same_draws():
     """The in-process compile memo: a hit (another table of the same length) equals a fresh compile."""
-    from bayeslaw.inference import fit as inference
+    from bayeslaw.inference import engine as inference
 
     a, b = synthetic_supervised(n=40, seed=2), synthetic_supervised(n=40, seed=3)
     cfg = SamplerConfig(draws=200, tune=200, chains=2)

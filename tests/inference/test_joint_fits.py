@@ -5,8 +5,8 @@ import pytest
 
 from bayeslaw import api
 from bayeslaw.data.reference import paper_coefficients
-from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
-from bayeslaw.inference import fit as inference
+from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
+from bayeslaw.inference import engine as inference
 from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.posterior.students import predict
 
@@ -21,7 +21,7 @@ def _shifted():
 
 def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
     sup, dis = _shifted()
-    full, sup_runs = generate(GeneratorSettings(seed=5, design=SMALL_DESIGN, supervised=sup, distillation=dis))
+    full, sup_runs = simulate(GeneratorSettings(seed=5, design=SMALL_DESIGN, supervised=sup, distillation=dis))
     few = full.sample(8, random_state=0)
     cfg = SamplerConfig(draws=500, tune=500, chains=4, target_accept=0.95)
     c0 = {}
@@ -36,7 +36,7 @@ def test_preset_leans_on_the_paper_with_few_runs_and_follows_many():
 def test_refit_recovers_a_fresh_paper_design_table():
     """A fresh SYNTHETIC table (not the shipped one) at the default settings (the API's, escalation included)
     passes every gate."""
-    dis, sup = generate(GeneratorSettings(seed=99))
+    dis, sup = simulate(GeneratorSettings(seed=99))
     fit = api.fit(dis, law="distillation", supervised=sup, seed=3)
     assert fit.diagnostics_passed, fit.card["attempts"]
     ds = predict(fit, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9)

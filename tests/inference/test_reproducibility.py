@@ -8,10 +8,10 @@ import numpy as np
 
 _FIT = """
 import sys, numpy as np
-from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
 from bayeslaw.inference.config import SamplerConfig
-from bayeslaw.inference import fit as inference
-dis, sup = generate(GeneratorSettings(seed=5, design=SMALL_DESIGN))
+from bayeslaw.inference import engine as inference
+dis, sup = simulate(GeneratorSettings(seed=5, design=SMALL_DESIGN))
 fit = inference.fit(dis, law="distillation", supervised=sup, seed=2,
                     sampler=SamplerConfig(draws=30, tune=30, chains=1, target_accept=0.99))
 np.save(sys.argv[1], np.stack([fit.idata["posterior"][v].values for v in ("log_d1", "c0", "P")]))

@@ -10,7 +10,7 @@ from bayeslaw.cli import main
 from bayeslaw.core import laws
 from bayeslaw.core.errors import DataError, PriorError
 from bayeslaw.data.reference import paper_coefficients
-from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, generate
+from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
 from bayeslaw.data.tables import split_teachers, table_hash, validate_distillation, validate_supervised
 from bayeslaw.model.build import build_joint
 from bayeslaw.model.spec import JointSpec
@@ -19,7 +19,7 @@ from tests.conftest import ROOT
 
 
 def test_paper_design_sizes():
-    dis, sup = generate(GeneratorSettings(seed=1))
+    dis, sup = simulate(GeneratorSettings(seed=1))
     assert 650 <= len(dis) <= 750 and 60 <= len(sup) <= 80  # the paper: 697 and 73
     assert set(dis["protocol"].str[:2]) == {"P1", "P2", "P3"}
     # every teacher is a supervised run with the same measured loss
@@ -29,7 +29,7 @@ def test_paper_design_sizes():
 
 def test_noise_free_generation_is_the_law():
     sup_c, dis_c = paper_coefficients()
-    dis, sup = generate(GeneratorSettings(seed=0, noise=0.0, eval_noise=0.0, design=SMALL_DESIGN))
+    dis, sup = simulate(GeneratorSettings(seed=0, noise=0.0, eval_noise=0.0, design=SMALL_DESIGN))
     np.testing.assert_allclose(sup["loss"], laws.supervised_loss(sup["N"], sup["D"], **sup_c), rtol=1e-12)
     tilde = laws.supervised_loss(dis["N_S"], dis["D_S"], **sup_c)
     np.testing.assert_allclose(dis["L_S"], laws.distillation_loss(dis["N_S"], dis["D_S"], dis["L_T"], tilde, **dis_c),
@@ -49,7 +49,7 @@ def test_written_tables_say_synthetic(tmp_path, capsys):
 
 
 def test_teachers_enter_once():
-    dis, sup = generate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
+    dis, sup = simulate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
     d, s = validate_distillation(dis), validate_supervised(sup)
     teachers, rest, index = split_teachers(d, s)
     assert len(teachers) == d["teacher_id"].nunique()
@@ -64,7 +64,7 @@ def test_teachers_enter_once():
 
 
 def test_joint_model_structure_and_presets():
-    dis, sup = generate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
+    dis, sup = simulate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
     d, s = validate_distillation(dis), validate_supervised(sup)
     teachers, rest, index = split_teachers(d, s)
     model = build_joint(JointSpec(), d, rest, teachers, index)
@@ -91,7 +91,7 @@ def test_break_coordinates_keep_the_specified_priors():
     exactly the specified ones (independent Normals), not the ridge the shift follows."""
     from scipy import stats
 
-    dis, sup = generate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
+    dis, sup = simulate(GeneratorSettings(seed=2, design=SMALL_DESIGN))
     d, s = validate_distillation(dis), validate_supervised(sup)
     teachers, rest, index = split_teachers(d, s)
     spec = JointSpec(priors={"log_k": {"dist": "Normal", "kwargs": {"mu": 3.0, "sigma": 1.5}}})

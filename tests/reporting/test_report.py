@@ -13,12 +13,12 @@ import pytest
 from bayeslaw import api, decide
 from bayeslaw.cli import main
 from bayeslaw.core import compute, laws
+from bayeslaw.decision.analysis import analyse, distil_label
+from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.posterior import reach as extrapolation
 from bayeslaw.posterior.diagnostics import Gates
 from bayeslaw.posterior.draws import laws as laws_of
 from bayeslaw.reporting import render
-from bayeslaw.reporting.analysis import analyse, distil_label
-from bayeslaw.reporting.question import Question, Teacher
 from tests.conftest import ROOT
 
 JOINT = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"

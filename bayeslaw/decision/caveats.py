@@ -1,10 +1,14 @@
-"""What every planning output must say beside its numbers: the data, the reach beyond the fitted runs, the bounds.
+"""What every output must say beside its numbers, as typed records: failed gates, the data, the reach beyond the
+fitted runs, recipes on the planner's bounds.
 
-Shared by ``bayeslaw plan`` (text and JSON) and the risk report, so that the same question gets the same
-caveats wherever it is asked.
+Shared by ``bayeslaw predict``, ``bayeslaw plan`` (text and JSON) and the risk reports, so that the same question
+gets the same caveats wherever it is asked. A :class:`Caveat` renders as its text; renderers select by ``kind``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import xarray as xr
@@ -19,6 +23,41 @@ from bayeslaw.posterior.card import Fit
 #: A recipe value this close (relative) to a planner bound sits on it.
 ON_BOUND = 0.01
 
+#: The kinds of caveat, in the order outputs show them.
+FAILED_GATES, DATA, REACH, BOUNDS = "failed_gates", "data", "reach", "bounds"
+KINDS = (FAILED_GATES, DATA, REACH, BOUNDS)
+
+
+@dataclass(frozen=True)
+class Caveat:
+    """One thing an output must say beside its numbers: its ``kind`` (one of :data:`KINDS`) and its text."""
+
+    kind: str
+    text: str
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"unknown caveat kind {self.kind!r}; one of {KINDS}")
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def failed_gates(failures: Sequence[str]) -> Caveat:
+    """The caveat every output of a fit that failed its gates leads with."""
+    return Caveat(FAILED_GATES, "the fit FAILED its diagnostic gates: " + "; ".join(failures))
+
+
+def fit_failed(fit: Fit) -> Caveat | None:
+    """:func:`failed_gates` for a fit whose card records failed gates; None for one that passed."""
+    return None if fit.diagnostics_passed else failed_gates(fit.card["diagnostics"]["failures"])
+
+
+def data_caveat(fit: Fit) -> Caveat | None:
+    """:func:`data_warning` as a caveat."""
+    w = data_warning(fit)
+    return None if w is None else Caveat(DATA, w)
+
 
 def data_warning(fit: Fit) -> str | None:
     """A warning naming SYNTHETIC data or the data's provenance; None for a user's own runs."""
@@ -31,7 +70,7 @@ def data_warning(fit: Fit) -> str | None:
     return None
 
 
-def on_bounds(summary: xr.Dataset) -> list[str]:
+def on_bounds(summary: xr.Dataset) -> list[Caveat]:
     """Recipe medians that sit on the planner's bounds: a bound, not an optimum (one note per kind and scenario)."""
     notes: dict[tuple[str, str], list[str]] = {}
     for var, what in (("D_T", "teacher tokens D_T"), ("N_T", "teacher size N_T"), ("D_S", "student tokens D_S")):
@@ -45,11 +84,11 @@ def on_bounds(summary: xr.Dataset) -> list[str]:
                                                                  strict=True))
                 notes.setdefault((what, f"{word} bound {sci(edge)}"), []).append(
                     f"{sci(float(n))} params at {sci(float(c))} FLOPs ({SCENARIOS[str(sc)].label})")
-    return [f"{what} on the planner's {edge} in {len(cells)} recipe(s), e.g. {cells[0]}: a bound, not an optimum "
-            "(read it as 'as much as allowed')" for (what, edge), cells in notes.items()]
+    return [Caveat(BOUNDS, f"{what} on the planner's {edge} in {len(cells)} recipe(s), e.g. {cells[0]}: a bound, "
+                   "not an optimum (read it as 'as much as allowed')") for (what, edge), cells in notes.items()]
 
 
-def plan_reach(fit: Fit, summary: xr.Dataset) -> str | None:
+def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
     """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs."""
     scale = reach.fitted_scale(fit)
     notes = []
@@ -73,22 +112,22 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> str | None:
     if w and len(notes) > 6:
         w = w.replace(f"{min(6, len(notes))} prediction(s)", f"{len(notes)} prediction(s)", 1)
         w += f"; and {len(notes) - 6} more"
-    return w
+    return reach_caveat(w)
 
 
-def plan_warnings(fit: Fit, summary: xr.Dataset) -> list[str]:
+def reach_caveat(text: str | None) -> Caveat | None:
+    """A reach warning (:func:`bayeslaw.posterior.reach.warning`) as a caveat."""
+    return None if text is None else Caveat(REACH, text)
+
+
+def plan_caveats(fit: Fit, summary: xr.Dataset) -> list[Caveat]:
     """Everything ``bayeslaw plan`` must say beside its table: failed gates, data, reach, bounds."""
-    out = []
-    if not fit.diagnostics_passed:
-        out.append("the fit FAILED its diagnostic gates: " + "; ".join(fit.card["diagnostics"]["failures"]))
-    for w in (data_warning(fit), plan_reach(fit, summary)):
-        if w:
-            out.append(w)
-    return out + on_bounds(summary)
+    found = [fit_failed(fit), data_caveat(fit), plan_reach(fit, summary)]
+    return [c for c in found if c is not None] + on_bounds(summary)
 
 
-def point_warnings(fit: Fit, points: list[tuple[str, float, float]]) -> list[str]:
-    """The data warning and one reach warning for predictions at ``(label, N, D)`` points."""
+def point_caveats(fit: Fit, points: list[tuple[str, float, float]]) -> list[Caveat]:
+    """Failed gates, the data and one reach caveat for predictions at ``(label, N, D)`` points."""
     scale = reach.fitted_scale(fit)
     notes = []
     for label, N, D in points:
@@ -98,7 +137,5 @@ def point_warnings(fit: Fit, points: list[tuple[str, float, float]]) -> list[str
         d = reach.describe(label, float(r["size_factor"][0]), float(r["compute_factor"][0]))
         if d:
             notes.append(d)
-    out = [w for w in (data_warning(fit), reach.warning(notes)) if w]
-    if not fit.diagnostics_passed:
-        out.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(fit.card["diagnostics"]["failures"]))
-    return out
+    found = [fit_failed(fit), data_caveat(fit), reach_caveat(reach.warning(notes))]
+    return [c for c in found if c is not None]

@@ -19,15 +19,16 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import levels
 from bayeslaw.core.seeds import Streams
+from bayeslaw.decision.caveats import Caveat, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.pipeline import subsample
+from bayeslaw.decision.provenance import provenance
+from bayeslaw.decision.question import Question
 from bayeslaw.planning.optima import supervised_optimum, supervised_student
-from bayeslaw.posterior import draws, reach
+from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms
-from bayeslaw.reporting.caveats import data_warning
-from bayeslaw.reporting.provenance import provenance
-from bayeslaw.reporting.question import Question
 
 
 @dataclass
@@ -42,7 +43,7 @@ class SupervisedAnalysis:
     fixed: xr.DataArray | None  # (draw, budget): the question's model size trained on each budget, if given
     reach: list[dict[str, Any]]
     ppc: dict[str, tuple[np.ndarray, np.ndarray]]
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Caveat] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     extrapolation: str = ""
 
@@ -59,13 +60,9 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     q.check()
     if fit.law != "supervised":
         raise InputError("a supervised report needs a supervised posterior; a joint one gets the distillation report")
-    law = draws.laws(fit)
-    idx = np.arange(law.n_draws)
-    if law.n_draws > max_draws:
-        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
-        law = law.take(idx)
+    law, idx = subsample(fit, max_draws, seed)
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
-    diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
+    diagnosis = diagnose(fit, gates)
     C = np.asarray(q.budgets, float)
     say(f"compute-optimal models at {C.size} budget(s) over {law.n_draws} draws")
     o = supervised_optimum(law, C)
@@ -103,9 +100,9 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
                      "size_factor": sf, "compute_factor": cf, "beyond": bool(r["beyond"][0])})
         if d := reach.describe(rows[-1]["prediction"], sf, cf):
             notes.append(d)
-    warns = [w for w in (reach.warning(notes), data_warning(fit)) if w]
-    if not diagnosis.passed:
-        warns.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(diagnosis.failures))
+    found = [None if diagnosis.passed else failed_gates(diagnosis.failures), reach_caveat(reach.warning(notes)),
+             data_caveat(fit)]
+    warns = [c for c in found if c is not None]
     rng = np.random.default_rng(Streams(seed).diagnostics)
     (_, mu, obs, sigma), = observed_terms(fit)
     ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}

@@ -5,7 +5,8 @@ into an :class:`Analysis`: the options' losses per draw (supervised student, dis
 the compute-optimal teacher in the question's scenario, distillation from each chosen teacher),
 their decision metrics (:mod:`bayeslaw.decide`), the planner grid around the question, the
 compute needed for the target, the capacity gap, posterior predictive checks, the diagnostics,
-how far each prediction extrapolates, and provenance. :mod:`bayeslaw.reporting.render` writes it out.
+how far each prediction extrapolates, and provenance. :mod:`bayeslaw.reporting.render` writes it out;
+the planning steps are :mod:`bayeslaw.decision.pipeline`'s, as in ``bayeslaw plan``.
 """
 
 from __future__ import annotations
@@ -22,26 +23,20 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import levels
+from bayeslaw.core.progress import every_tenth
 from bayeslaw.core.seeds import Streams
+from bayeslaw.decision.caveats import Caveat, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.pipeline import decision_draws
+from bayeslaw.decision.provenance import provenance
+from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.planning.teacher import distill_with_teacher
 from bayeslaw.posterior import draws, reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
-from bayeslaw.posterior.extrapolation import (
-    MEAN_LAW,
-    REACHED,
-    extrapolation_share,
-    plan_law_error,
-    plan_with_law_error,
-    student_outcome,
-)
+from bayeslaw.posterior.extrapolation import MEAN_LAW, extrapolation_share, student_outcome
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
-from bayeslaw.reporting.caveats import data_warning
-from bayeslaw.reporting.provenance import provenance
-from bayeslaw.reporting.question import Question, Teacher
-from bayeslaw.reporting.text import every_tenth
 
 Progress = Callable[[str], None]
 
@@ -63,7 +58,7 @@ class Analysis:
     ppc: dict[str, tuple[np.ndarray, np.ndarray]]
     reach: list[dict[str, Any]]
     draw_index: np.ndarray  # which posterior draws (flattened chain x draw) were planned with
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Caveat] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     #: (budget,) decide.verdict of the paired difference distilled (recommended recipe) - supervised
     decisions: xr.Dataset | None = None
@@ -141,25 +136,16 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     teachers = question.default_teachers()
     N_S, q = question.student_size, question
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
-    law = draws.laws(fit)
-    idx = np.arange(law.n_draws)
-    if law.n_draws > max_draws:
-        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
-        law = law.take(idx)
-    n = law.n_draws
+    dd = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration)
+    law, idx, n = dd.law, dd.index, dd.n
 
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
-    diagnosis = diagnose(fit, gates, seed=Streams(fit.card["seed"]).diagnostics)
+    diagnosis = diagnose(fit, gates)
 
     def tenths():
         return every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
 
-    err, coefs = None, None
-    if calibration is not None:
-        coefs, err = plan_law_error(fit, calibration, idx, np.random.default_rng(Streams(seed).predictive))
-
-    def reached(g: xr.Dataset) -> xr.Dataset:
-        return g if err is None else plan_with_law_error(g, coefs, err)
+    err, coefs, reached = dd.error, dd.coefs, dd.reached
 
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
     sizes = sizes[(sizes >= bounds.BOX_MIN) & (sizes <= bounds.BOX_MAX)]
@@ -231,11 +217,9 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         ppc[names.get(name, name)] = (observed, log_mu + noise_draws(fit, log_mu.shape, rng, sigma))
 
     reach_rows, notes = _reach(fit, q, at, teachers)
-    warns = [w] if (w := reach.warning(notes)) else []
-    if not diagnosis.passed:
-        warns.insert(0, "the fit FAILED its diagnostic gates: " + "; ".join(diagnosis.failures))
-    if w := data_warning(fit):
-        warns.append(w)
+    found = [None if diagnosis.passed else failed_gates(diagnosis.failures), reach_caveat(reach.warning(notes)),
+             data_caveat(fit)]
+    warns = [c for c in found if c is not None]
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
     prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
@@ -243,7 +227,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
-                    extrapolation=REACHED if err is not None else MEAN_LAW, extrapolation_share=share)
+                    extrapolation=dd.extrapolation, extrapolation_share=share)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

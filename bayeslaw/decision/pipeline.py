@@ -1,0 +1,152 @@
+"""The one pipeline from a posterior to a decision: draws -> planner grid -> the law's error -> summary -> verdict.
+
+``bayeslaw plan`` and the risk report (and later the value of a pilot run) answer their questions with the same
+steps, so they answer the same question the same way:
+
+1. :func:`decision_draws`: a seeded subsample of the posterior draws and, with an extrapolation calibration,
+   one new study's error per draw (:class:`~bayeslaw.posterior.extrapolation.LawError`), shared by every
+   option of the decision;
+2. :meth:`DecisionDraws.grid`: the planner's per-draw optima, re-evaluated with that error;
+3. :func:`summarise_decision`: bands, P(distillation wins), the share of the band that is the law's error
+   and the verdict of the paired difference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import decide
+from bayeslaw.core.params import Laws
+from bayeslaw.core.seeds import Streams
+from bayeslaw.planning.grid import plan_grid
+from bayeslaw.planning.summary import summarise
+from bayeslaw.posterior import extrapolation as ex
+from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import laws
+
+#: What ``extrapolation=`` accepts: the shipped calibration (True), a calibration file, or none (False).
+Extrapolation = bool | str | Path
+
+
+#: The calibration an ``extrapolation=`` option names (:func:`bayeslaw.posterior.extrapolation.resolve_calibration`).
+calibration = ex.resolve_calibration
+
+
+def subsample(fit: Fit, max_draws: int | None, seed: int) -> tuple[Laws, np.ndarray]:
+    """The posterior's coefficient draws, a seeded subsample of ``max_draws`` of them where there are more,
+    and which draws (flattened chain x draw) they are."""
+    law = laws(fit)
+    idx = np.arange(law.n_draws)
+    if max_draws is not None and law.n_draws > max_draws:
+        idx = np.sort(np.random.default_rng(Streams(seed).subsample).choice(law.n_draws, max_draws, replace=False))
+        law = law.take(idx)
+    return law, idx
+
+
+@dataclass(frozen=True)
+class DecisionDraws:
+    """The posterior draws one decision is computed from, with the law's error each of them meets.
+
+    Attributes
+    ----------
+    law
+        Paper-scale coefficients of the draws used.
+    index
+        Which posterior draws they are (flattened chain x draw).
+    coefs, error
+        Their sampled coefficients and one :class:`~bayeslaw.posterior.extrapolation.LawError` per draw, shared
+        by every option of the decision; None without a calibration (the law's expectation).
+    """
+
+    law: Laws
+    index: np.ndarray
+    coefs: dict[str, np.ndarray] | None = None
+    error: ex.LawError | None = None
+
+    @property
+    def n(self) -> int:
+        return self.law.n_draws
+
+    @property
+    def extrapolation(self) -> str:
+        """What the decision's losses include (:data:`~bayeslaw.posterior.extrapolation.REACHED` or ``MEAN_LAW``)."""
+        return ex.MEAN_LAW if self.error is None else ex.REACHED
+
+    def reached(self, grid: xr.Dataset) -> xr.Dataset:
+        """A planner grid's losses as what each draw's recipe reaches, the law's error included.
+
+        Parameters
+        ----------
+        grid
+            A planner grid over these draws.
+
+        Returns
+        -------
+        xarray.Dataset
+            The grid's dims; unchanged but labelled as the law's expectation without a calibration.
+        """
+        if self.error is None:
+            grid.attrs["extrapolation"] = ex.MEAN_LAW
+            return grid
+        return ex.plan_with_law_error(grid, self.coefs, self.error)
+
+    def grid(self, student_sizes: Any, budgets: Any, scenarios: Sequence[str], **planner: Any) -> xr.Dataset:
+        """:func:`~bayeslaw.planning.grid.plan_grid` over these draws, then :meth:`reached`.
+
+        Parameters
+        ----------
+        student_sizes, budgets, scenarios
+            The grid's axes.
+        **planner
+            The planner's options (``n_students``, ``chunk``, ``backend``, ``teacher_cap``, ...).
+
+        Returns
+        -------
+        xarray.Dataset
+            Dims ``(draw, student_size, budget, scenario)``.
+        """
+        return self.reached(plan_grid(self.law, student_sizes, budgets, scenarios, **planner))
+
+
+def decision_draws(fit: Fit, *, max_draws: int | None, seed: int, calibration: Fit | None) -> DecisionDraws:
+    """Step 1 of the pipeline: the subsample (seed stream ``subsample``) and the law's error (``predictive``)."""
+    law, idx = subsample(fit, max_draws, seed)
+    if calibration is None:
+        return DecisionDraws(law, idx)
+    coefs, err = ex.plan_law_error(fit, calibration, idx, np.random.default_rng(Streams(seed).predictive))
+    return DecisionDraws(law, idx, coefs, err)
+
+
+def summarise_decision(grid: xr.Dataset, *, prob: float, margin: float | None = None) -> xr.Dataset:
+    """Step 3: the grid's bands and probabilities, the share of the band that is the law's error, the verdicts.
+
+    Parameters
+    ----------
+    grid
+        A planner grid (:meth:`DecisionDraws.grid`), dims ``(draw, student_size, budget, scenario)``.
+    prob
+        The bands' probability and the verdicts' certainty.
+    margin
+        The practical-equivalence margin (nats; default :data:`bayeslaw.decide.MARGIN`).
+
+    Returns
+    -------
+    xarray.Dataset
+        :func:`~bayeslaw.planning.summary.summarise`'s summary with dims ``(student_size, budget, scenario)``,
+        with ``extrapolation_share`` (where the grid carries the law's error) and the verdict of
+        :func:`bayeslaw.decide.verdict` per cell.
+    """
+    summary = summarise(grid, prob)
+    if "diff_law" in grid:
+        summary["extrapolation_share"] = ex.extrapolation_share(grid["diff"], grid["diff_law"], prob)
+    v = decide.verdict(grid["diff"], margin=decide.MARGIN if margin is None else margin, prob=prob)
+    for name in v.data_vars:
+        summary[name] = v[name]
+    summary.attrs.update(v.attrs)
+    return summary

@@ -1,0 +1,170 @@
+"""Predictions and optima from a posterior, with what must be said beside them.
+
+``predict`` (supervised losses at new runs), ``predict_distillation`` (a distilled student against its
+supervised twin, with the verdict of their paired difference), ``optimum`` (the compute-optimal supervised
+model per budget) and :func:`prediction_caveats` (failed gates, the data, the reach of every point).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import decide
+from bayeslaw.core import bounds
+from bayeslaw.core.errors import InputError
+from bayeslaw.decision.caveats import Caveat, point_caveats
+from bayeslaw.decision.pipeline import Extrapolation, calibration
+from bayeslaw.planning.optima import supervised_optimum
+from bayeslaw.posterior import predict as posterior_predict
+from bayeslaw.posterior import students
+from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import laws
+from bayeslaw.posterior.predict import points
+
+
+def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0,
+            extrapolation: Extrapolation = True) -> xr.Dataset:
+    """Supervised loss at new ``(N, D)``: mean-law and new-run bands.
+
+    Parameters
+    ----------
+    fit
+        A supervised posterior.
+    N, D
+        Model sizes and training tokens (raw counts), broadcast against each other.
+    prob, kind
+        The interval's probability and kind (``"eti"`` or ``"hdi"``).
+    seed
+        Seeds the new-run noise.
+    extrapolation
+        Add the law's extrapolation error beyond the fitted runs to the new-run band, from the shipped
+        calibration (True, default), a calibration file, or not at all (False).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` and their median and bounds with
+        dims ``(point,)`` (see :func:`bayeslaw.posterior.predict.predict_supervised`).
+    """
+    N, D = points(N, D)
+    bounds.check_points(N, D)
+    bounds.check_interval(prob, kind)
+    if fit.law != "supervised":
+        raise InputError("this posterior is a distillation (joint) one: predict students with predict_distillation "
+                         "(--N-S/--D-S and a teacher on the command line)")
+    return posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed,
+                                                calibration=calibration(extrapolation))
+
+
+def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
+                         prob: float = 0.9, kind: str = "eti", seed: int = 0, margin: float | None = None,
+                         extrapolation: Extrapolation = True) -> xr.Dataset:
+    """Student-loss bands for a distillation posterior.
+
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior.
+    N_S, D_S
+        Student sizes and distillation tokens (raw counts).
+    L_T, N_T, D_T
+        The teacher: its measured loss, or its size and tokens.
+    prob, kind, seed
+        The interval and the seed of the new-run noise.
+    margin
+        The practical-equivalence margin (nats) of the verdict (:func:`bayeslaw.decide.verdict`;
+        default :data:`bayeslaw.decide.MARGIN`).
+    extrapolation
+        As in :func:`predict`: the law's extrapolation error beyond the fitted runs in the new-run band.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``loss_mean``, ``loss_new``, ``loss_supervised`` and ``difference`` (distilled minus supervised,
+        negative: distillation better) with dims ``(draw, point)`` and their summaries with dims ``(point,)``
+        (see :func:`bayeslaw.posterior.students.predict`); the verdict of the difference (``verdict``,
+        ``p_better``, ``p_better_margin``, ``p_worse_margin``, ``p_tied``) with dims ``(point,)``.
+    """
+    N_S, D_S = points(N_S, D_S)
+    bounds.check_points(N_S, D_S)
+    bounds.check_interval(prob, kind)
+    ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed,
+                          calibration=calibration(extrapolation))
+    v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
+    for name in v.data_vars:
+        ds[name] = v[name]
+    ds.attrs.update(v.attrs)
+    return ds
+
+
+#: The FLOP conventions of :func:`optimum`.
+FLOP_CONVENTIONS = {"3fnd": "3 F(N) D (the paper's; F(N) forward FLOPs per token, App. H)", "6nd": "6 N D"}
+
+
+def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flops: str = "3fnd") -> xr.Dataset:
+    """Compute-optimal supervised ``N*, D*, L*`` at budgets as distributions.
+
+    Parameters
+    ----------
+    fit
+        A supervised (or joint) posterior.
+    budgets
+        Compute budgets in FLOPs (>= 1e12).
+    prob, kind
+        The interval's probability and kind.
+    flops
+        ``"3fnd"`` (default): FLOPs are 3 F(N) D, as in the paper and the planner, so a budget gives
+        the same N* everywhere in bayeslaw; ``"6nd"``: Chinchilla's 6 N D (closed form).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)`` and their summaries with dims
+        ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention.
+    """
+    C = np.atleast_1d(np.asarray(budgets, float))
+    bounds.check_optimum_budgets(C)
+    bounds.check_interval(prob, kind)
+    if flops not in FLOP_CONVENTIONS:
+        raise InputError(f"flops (--flops) must be one of {sorted(FLOP_CONVENTIONS)}, got {flops!r}")
+    if flops == "6nd":
+        ds = posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
+    else:
+        o = supervised_optimum(laws(fit), C)
+        ds = posterior_predict.summarise_draws({"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}, {"C": C},
+                                               prob=prob, kind=kind).rename({"point": "budget"})
+    ds.attrs["flops"] = FLOP_CONVENTIONS[flops]
+    return ds
+
+
+def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
+                       optimum: xr.Dataset | None = None) -> list[Caveat]:
+    """What a prediction must say beside its numbers: failed gates, the data, the reach of its points.
+
+    Parameters
+    ----------
+    fit
+        The posterior predicted from.
+    prediction
+        :func:`predict`'s or :func:`predict_distillation`'s result (its points are ``N``/``D`` or ``N_S``/``D_S``).
+    optimum
+        :func:`optimum`'s result (its median recipes are the points).
+
+    Returns
+    -------
+    list of Caveat
+        In the order to show them.
+    """
+    found: list[tuple[str, float, float]] = []
+    if prediction is not None:
+        size, tokens = ("N_S", "D_S") if "N_S" in prediction.coords else ("N", "D")
+        for N, D in zip(prediction[size].values.tolist(), prediction[tokens].values.tolist(), strict=True):
+            found.append((f"prediction at N={N:.3g}, D={D:.3g}", N, D))
+    if optimum is not None:
+        for c, N, D in zip(optimum["C"].values.tolist(), optimum["N_opt_median"].values.tolist(),
+                           optimum["D_opt_median"].values.tolist(), strict=True):
+            found.append((f"optimum at {c:.3g} FLOPs (median)", N, D))
+    return point_caveats(fit, found)
