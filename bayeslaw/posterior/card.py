@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, NotRequired, TypedDict, get_type_hints
 
 import numpy as np
 import xarray as xr
@@ -30,6 +30,58 @@ CARD_ATTR = "bayeslaw_card"
 CARD_VERSION = 2
 _HASHED = ("law", "spec", "data", "sampler", "seed")
 _VERSIONED = ("bayeslaw", "pymc", "pytensor", "nutpie", "arviz", "numpy", "xarray", "pandas")
+
+
+class Card(TypedDict):
+    """The model card's schema: what every saved posterior states about itself (JSON in its attrs).
+
+    ``config_hash`` covers what defines the fit (law, spec, data, sampler, seed); ``content_hash`` seals every
+    field and array of the file and exists only on disk (it is removed once verified on load).
+    """
+
+    card_version: int
+    #: "supervised", "distillation" or "calibration"
+    law: str
+    #: the model specification (:mod:`bayeslaw.model.spec`), as JSON data
+    spec: dict[str, Any]
+    #: the data's hash, size, column mapping, origin, ranges, overridden checks
+    data: dict[str, Any]
+    #: the sampler settings of the attempt that was kept
+    sampler: dict[str, Any]
+    seed: int
+    versions: dict[str, str]
+    #: the gates' metrics, failures and ``passed``
+    diagnostics: dict[str, Any]
+    timing: dict[str, Any]
+    config_hash: str
+    #: everything else a fit records (parameters, escalation attempts, provenance, ...)
+    parameters: NotRequired[list[str]]
+    #: every sampling attempt of an escalated fit, with its settings, gates and timing
+    attempts: NotRequired[list[dict[str, Any]]]
+    content_hash: NotRequired[str]
+
+
+def _card_fields() -> dict[str, type]:
+    """The card's required fields and the JSON type each must have."""
+    hints = get_type_hints(Card)
+    origin = {dict: dict, list: list, int: int, str: str}
+    out = {}
+    for name in Card.__required_keys__:
+        t = hints[name]
+        out[name] = origin.get(getattr(t, "__origin__", t), object)
+    return out
+
+
+def check_card(card: Any, where: str) -> Card:
+    """``card`` as a :class:`Card`, or a ``PosteriorError`` naming each field that is missing or of the wrong type."""
+    if not isinstance(card, dict):
+        raise PosteriorError(f"{where}: the model card is not a JSON object; refit it")
+    wrong = [f"{k} (missing)" if k not in card else f"{k} (not {t.__name__})"
+             for k, t in _card_fields().items() if k not in card or not isinstance(card[k], t)]
+    if wrong:
+        raise PosteriorError(f"{where}: the model card lacks or misstates {', '.join(wrong)} (edited, or written by "
+                             "another bayeslaw version); refit it")
+    return card  # type: ignore[return-value]
 
 
 def package_versions() -> dict[str, str]:
@@ -85,9 +137,9 @@ def make_card(
     seed: int,
     diagnostics: dict[str, Any] | None = None,
     timing: dict[str, float] | None = None,
-) -> dict[str, Any]:
+) -> Card:
     """Assemble a model card; ``config_hash`` covers law, spec, data, sampler and seed."""
-    card = {
+    card: Any = {
         "card_version": CARD_VERSION,
         "law": law,
         "spec": spec,
@@ -107,7 +159,7 @@ class Fit:
     """A posterior (``xarray.DataTree``) and its model card."""
 
     idata: xr.DataTree
-    card: dict[str, Any]
+    card: Card
 
     @property
     def law(self) -> str:
@@ -220,6 +272,8 @@ def load(
         card = json.loads(raw)
     except json.JSONDecodeError as err:
         raise PosteriorError(f"{path}: the model card is not valid JSON ({err})") from err
+    if not isinstance(card, dict):
+        raise PosteriorError(f"{path}: the model card is not a JSON object (edited or corrupt); refit it")
     if card.get("card_version") != CARD_VERSION:
         raise PosteriorError(
             f"{path}: card version {card.get('card_version')} is not {CARD_VERSION} (written by another "
@@ -228,6 +282,7 @@ def load(
     edited = f"{path}: the model card does not match its hash (edited or corrupt); refit it"
     if any(k not in card for k in (*_HASHED, "config_hash", "content_hash")):
         raise PosteriorError(edited)
+    card = check_card(card, str(path))
     if card["config_hash"] != card_hash(card):
         raise PosteriorError(edited)
     del tree.attrs[CARD_ATTR]

@@ -10,7 +10,7 @@ import xarray as xr
 
 from bayeslaw import api
 from bayeslaw.core.errors import PosteriorError
-from bayeslaw.posterior.card import CARD_ATTR, load
+from bayeslaw.posterior.card import CARD_ATTR, check_card, load, make_card
 from tests.conftest import ROOT
 
 
@@ -64,3 +64,15 @@ def test_every_edit_is_refused(saved, tmp_path, what):
     tree.to_netcdf(tmp_path / "edited.nc", engine="h5netcdf")
     with pytest.raises(PosteriorError, match="edited or corrupt"):
         load(tmp_path / "edited.nc")
+
+
+def test_the_card_schema_names_what_is_missing_or_mistyped():
+    card = make_card(law="supervised", spec={}, data={"sha256": "x"}, sampler={}, seed=3)
+    assert check_card(dict(card), "here") == card
+    missing = {k: v for k, v in card.items() if k != "seed"}
+    with pytest.raises(PosteriorError, match=r"seed \(missing\)"):
+        check_card(missing, "here")
+    with pytest.raises(PosteriorError, match=r"diagnostics \(not dict\)"):
+        check_card({**card, "diagnostics": []}, "here")
+    with pytest.raises(PosteriorError, match="not a JSON object"):
+        check_card([card], "here")
