@@ -268,17 +268,14 @@ def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Se
     Returns
     -------
     xarray.Dataset
-        ``expected``, ``median``, ``lower``, ``upper``, ``VaR<level>``, ``CVaR<level>``, ``p_target``
-        (with a target), ``expected_regret`` and ``p_best`` (with options), each with ``loss``'s dims
-        without ``dim``; ``attrs`` pin the band.
+        ``expected``, ``band`` (dims ``ci_bound`` (``lower``, ``median``, ``upper``) and ``loss``'s others),
+        ``VaR<level>``, ``CVaR<level>``, ``p_target`` (with a target), ``expected_regret`` and ``p_best`` (with
+        options), each with ``loss``'s dims without ``dim``; ``attrs`` pin the band.
     """
-    lo, _, hi = intervals.levels(prob)
     qs = quantiles(loss, intervals.levels(prob), dim)
     out = xr.Dataset({
         "expected": expected_loss(loss, dim),
-        "median": qs.sel(quantile=0.5, drop=True),
-        "lower": qs.sel(quantile=lo, drop=True),
-        "upper": qs.sel(quantile=hi, drop=True),
+        "band": qs.rename(quantile="ci_bound").assign_coords(ci_bound=list(intervals.CI_BOUND)),
     })
     for a in levels:
         out[f"VaR{round(a * 100)}"] = value_at_risk(loss, a, dim)

@@ -5,6 +5,7 @@ import pytest
 import xarray as xr
 
 from bayeslaw import decide
+from bayeslaw.core import intervals
 
 
 def draws(values, **coords):
@@ -96,10 +97,17 @@ def test_summary_table_has_every_metric():
     loss = xr.DataArray(np.random.default_rng(1).normal(2.2, 0.02, (400, 2)), dims=("draw", "option"),
                         coords={"option": ["distil", "supervised"]})
     t = decide.summary_table(loss, target=2.2)
-    for v in ("expected", "median", "lower", "upper", "VaR90", "CVaR90", "VaR95", "CVaR95", "p_target",
-              "expected_regret", "p_best"):
+    for v in ("expected", "VaR90", "CVaR90", "VaR95", "CVaR95", "p_target", "expected_regret", "p_best"):
         assert v in t and t[v].dims == ("option",)
-    assert np.all(t["lower"] < t["median"]) and np.all(t["CVaR95"] >= t["VaR95"])
+    assert t["band"].dims == ("ci_bound", "option") and list(t["ci_bound"].values) == ["lower", "median", "upper"]
+    lo, med, hi = (t["band"].sel(ci_bound=k) for k in ("lower", "median", "upper"))
+    assert np.all(lo < med) and np.all(med < hi) and np.all(t["CVaR95"] >= t["VaR95"])
+    # the band is the draws' equal-tailed quantiles, and the flat view renderers read is the same numbers
+    assert float(lo.sel(option=t["option"].values[0])) == pytest.approx(
+        float(np.quantile(loss.isel(option=0).values, 0.05)), rel=1e-12)
+    flat = intervals.flatten(t)
+    assert [v for v in flat.data_vars][:4] == ["expected", "median", "lower", "upper"] and "ci_bound" not in flat.coords
+    assert float(flat["upper"].max()) == float(hi.max())
 
 
 def test_levels_are_checked():

@@ -60,3 +60,38 @@ def band(x: Any, prob: float, dim: str = "draw") -> Any:
     out = out.assign_coords(ci_bound=list(CI_BOUND))
     out.attrs.update(interval_kind="eti", interval_prob=prob)
     return out
+
+
+#: A band variable's name: the quantity's name and this suffix (``loss_new_band``); a table of metrics over
+#: options names its band ``band``.
+SUFFIX = "_band"
+
+
+def band_name(name: str) -> str:
+    """The name of ``name``'s band variable."""
+    return f"{name}{SUFFIX}"
+
+
+def pick(ds: Any, name: str, which: str = "median") -> Any:
+    """One bound (``lower``, ``median`` or ``upper``) of ``name``'s band in an xarray Dataset."""
+    return ds[band_name(name)].sel(ci_bound=which, drop=True)
+
+
+def flatten(ds: Any) -> Any:
+    """A Dataset's bands as one variable per bound, for renderers and JSON records.
+
+    ``X_band`` (dims ``ci_bound`` and others) becomes ``X_median``, ``X_lower`` and ``X_upper`` in its place, and a
+    variable named ``band`` becomes ``median``, ``lower`` and ``upper``; everything else is kept in order, with
+    the coordinates and attrs.
+    """
+    out = ds.drop_vars(list(ds.data_vars))
+    for name in ds.data_vars:
+        v = ds[name]
+        if "ci_bound" not in v.dims:
+            out[name] = v
+            continue
+        base = str(name)[: -len(SUFFIX)] if str(name).endswith(SUFFIX) else ""
+        for which in ("median", "lower", "upper"):
+            out[f"{base}_{which}" if base else which] = v.sel(ci_bound=which, drop=True)
+    out.attrs = dict(ds.attrs)
+    return out.drop_vars("ci_bound", errors="ignore")

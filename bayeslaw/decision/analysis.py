@@ -99,14 +99,18 @@ class Analysis:
                         "compute_for_target": (None if cft is None else {
                             "option": option, "flops": float(cft.sel(option=option))}),
                         "p_best": float(m["p_best"].sel(option=best)),
-                        "distil": {k: float(m[k].sel(option=dis)) for k in ("median", "lower", "upper")},
-                        "supervised": {k: float(m[k].sel(option=sup)) for k in ("median", "lower", "upper")},
+                        "distil": {k: float(m["band"].sel(ci_bound=k, option=dis)) for k in BOUNDS},
+                        "supervised": {k: float(m["band"].sel(ci_bound=k, option=sup)) for k in BOUNDS},
                         "diff": {k: float(v) for k, v in zip(("lower", "median", "upper"), np.nanquantile(
                             d.values, qs),
                             strict=True)},
                         "extrapolation_share": (None if self.extrapolation_share is None
                                                 else float(self.extrapolation_share.sel(budget=c)))})
         return out
+
+
+#: The order in which a verdict's bands are written (as before the bands became a dimension).
+BOUNDS = ("median", "lower", "upper")
 
 
 def distil_label(scenario: str) -> str:

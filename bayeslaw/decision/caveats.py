@@ -16,6 +16,7 @@ import xarray as xr
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.intervals import band_name, pick
 from bayeslaw.data.registry import data_provenance
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
@@ -74,9 +75,9 @@ def on_bounds(summary: xr.Dataset) -> list[Caveat]:
     """Recipe medians that sit on the planner's bounds: a bound, not an optimum (one note per kind and scenario)."""
     notes: dict[tuple[str, str], list[str]] = {}
     for var, what in (("D_T", "teacher tokens D_T"), ("N_T", "teacher size N_T"), ("D_S", "student tokens D_S")):
-        if f"{var}_median" not in summary:
+        if band_name(var) not in summary:
             continue
-        med = summary[f"{var}_median"]
+        med = pick(summary, var)
         for edge, word in ((bounds.BOX_MAX, "upper"), (bounds.BOX_MIN, "lower")):
             hit = np.isfinite(med) & (abs(np.log(med.where(med > 0) / edge)) < ON_BOUND)
             for idx in zip(*np.nonzero(hit.transpose("student_size", "budget", "scenario").values), strict=True):
@@ -99,7 +100,7 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
             worst.append(("supervised student", float(sup["size_factor"][0]), float(sup["compute_factor"][0])))
             for sc in summary["scenario"].values:
                 s = summary.sel(student_size=n, budget=c, scenario=sc)
-                N_T, D_T = float(s["N_T_median"]), float(s["D_T_median"])
+                N_T, D_T = float(pick(s, "N_T")), float(pick(s, "D_T"))
                 if np.isfinite(N_T) and np.isfinite(D_T):
                     r = reach.reach(scale, N_T, D_T)
                     worst.append((f"teacher ({SCENARIOS[str(sc)].label})", float(r["size_factor"][0]),

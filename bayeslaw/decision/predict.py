@@ -15,6 +15,7 @@ import xarray as xr
 from bayeslaw import decide
 from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
+from bayeslaw.core.intervals import pick
 from bayeslaw.decision.caveats import Caveat, point_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration
 from bayeslaw.planning.optima import supervised_optimum
@@ -164,7 +165,7 @@ def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
         for N, D in zip(prediction[size].values.tolist(), prediction[tokens].values.tolist(), strict=True):
             found.append((f"prediction at N={N:.3g}, D={D:.3g}", N, D))
     if optimum is not None:
-        for c, N, D in zip(optimum["C"].values.tolist(), optimum["N_opt_median"].values.tolist(),
-                           optimum["D_opt_median"].values.tolist(), strict=True):
+        for c, N, D in zip(optimum["C"].values.tolist(), pick(optimum, "N_opt").values.tolist(),
+                           pick(optimum, "D_opt").values.tolist(), strict=True):
             found.append((f"optimum at {c:.3g} FLOPs (median)", N, D))
     return point_caveats(fit, found)

@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 import xarray as xr
 
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import band, band_name
 
 
 def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
@@ -24,26 +24,22 @@ def summarise(ds: xr.Dataset, prob: float = 0.9) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``p_distill_wins`` (share of draws with ``diff < 0``; NaN draws excluded) and, for ``diff``,
-        ``L_S``, ``L_sup``, ``D_S``, ``N_T``, ``D_T``, ``L_T``, their ``_lower``, ``_median`` and
-        ``_upper``, with dims ``(student_size, budget, scenario)``; the per-draw crossover's bands
-        ``crossover_lower/median/upper`` and ``crossover_at_p50`` with dims ``(student_size, scenario)``
+        ``p_distill_wins`` (share of draws with ``diff < 0``; NaN draws excluded) and the bands of ``diff``,
+        ``L_S``, ``L_sup``, ``D_S``, ``N_T``, ``D_T``, ``L_T`` (``diff_band`` etc., dims ``(ci_bound, student_size,
+        budget, scenario)``); the per-draw crossover's band ``crossover_band`` (dims ``(ci_bound, student_size,
+        scenario)``) and ``crossover_at_p50`` with dims ``(student_size, scenario)``
         (the per-draw bands leave out the draws that never cross); ``n_always_distil`` and
         ``n_never_distil``, the draws in which distillation wins at every budget and at none, with dims
         ``(student_size, scenario)``; ``attrs['n_draws']``.
     """
-    q = list(levels(prob))
     out = xr.Dataset()
     out["p_distill_wins"] = (ds["diff"] < 0).where(ds["diff"].notnull()).mean("draw")
     for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
-        qs = ds[v].quantile(q, dim="draw")
-        out[f"{v}_lower"], out[f"{v}_median"], out[f"{v}_upper"] = (qs.isel(quantile=i, drop=True) for i in range(3))
+        out[band_name(v)] = band(ds[v], prob)
     cross = crossover(ds)
     with warnings.catch_warnings():  # all-NaN where no draw crosses inside the grid
         warnings.simplefilter("ignore", RuntimeWarning)
-        cq = cross.quantile(q, dim="draw")
-    out["crossover_lower"], out["crossover_median"], out["crossover_upper"] = (
-        cq.isel(quantile=i, drop=True) for i in range(3))
+        out[band_name("crossover")] = band(cross, prob)
     out["crossover_at_p50"] = crossover_of_probability(out["p_distill_wins"])
     wins = (ds["diff"] < 0).where(ds["diff"].notnull(), False)
     out["n_always_distil"] = wins.all("budget").sum("draw")

@@ -15,6 +15,7 @@ import xarray as xr
 
 from bayeslaw.core import bounds, laws, params
 from bayeslaw.core.errors import InputError
+from bayeslaw.core.intervals import CI_BOUND, band_name, pick
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
@@ -56,16 +57,16 @@ def summarise_draws(draws: dict[str, np.ndarray], point_coords: dict[str, np.nda
     Returns
     -------
     xarray.Dataset
-        Each input as ``name`` with dims ``(draw, point)`` and ``name_median``, ``name_lower``,
-        ``name_upper`` with dims ``(point,)``; ``attrs`` pin ``interval_kind`` and ``interval_prob``.
+        Each input as ``name`` with dims ``(draw, point)`` and its band ``name_band`` with dims
+        ``(ci_bound, point)`` (``lower``, ``median``, ``upper``: the interval's bounds and the draws' median);
+        ``attrs`` pin ``interval_kind`` and ``interval_prob``.
     """
     ds = xr.Dataset(coords={k: ("point", np.asarray(v)) for k, v in point_coords.items()})
+    ds = ds.assign_coords(ci_bound=list(CI_BOUND))
     for name, x in draws.items():
         ds[name] = (("draw", "point"), x)
         lo, hi = interval(x, prob, kind)
-        ds[f"{name}_median"] = ("point", np.median(x, axis=0))
-        ds[f"{name}_lower"] = ("point", lo)
-        ds[f"{name}_upper"] = ("point", hi)
+        ds[band_name(name)] = (("ci_bound", "point"), np.stack([lo, np.median(x, axis=0), hi]))
     ds.attrs.update(interval_kind=kind, interval_prob=prob)
     return ds
 
@@ -129,7 +130,7 @@ def band_share(with_error: tuple[np.ndarray, np.ndarray], without: tuple[np.ndar
 
 def bounds_of(ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``(lower, upper)`` band of ``name`` that :func:`summarise_draws` attached."""
-    return ds[f"{name}_lower"].values, ds[f"{name}_upper"].values
+    return pick(ds, name, "lower").values, pick(ds, name, "upper").values
 
 
 def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray, prob: float,

@@ -16,7 +16,7 @@ import xarray as xr
 from matplotlib.figure import Figure
 
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import levels, pick
 
 COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#8c564b", "#e377c2")
 SUPERVISED = "#333333"
@@ -30,8 +30,8 @@ def png(fig: Figure, dpi: int = 110) -> bytes:
 
 
 def _band(ax, x, ds: xr.Dataset, name: str, color: str, label: str, ls: str = "-") -> None:
-    ax.fill_between(x, ds[f"{name}_lower"], ds[f"{name}_upper"], color=color, alpha=0.2, lw=0)
-    ax.plot(x, ds[f"{name}_median"], color=color, ls=ls, label=label)
+    ax.fill_between(x, pick(ds, name, "lower"), pick(ds, name, "upper"), color=color, alpha=0.2, lw=0)
+    ax.plot(x, pick(ds, name), color=color, ls=ls, label=label)
 
 
 def loss_vs_tokens(curves: Mapping[str, xr.Dataset], *, N_S: float, target: float | None = None) -> Figure:
@@ -69,7 +69,7 @@ def win_probability_map(summary: xr.Dataset, scenario: str, *, marks: Sequence[t
     fig.colorbar(mesh, ax=ax, label="P(distillation beats supervised)")
     if np.nanmin(p.values) < 0.5 < np.nanmax(p.values):
         ax.contour(C, N, p.values, levels=[0.5], colors="k", linewidths=1.2)
-    lo, hi, med = (s[f"crossover_{k}"].values for k in ("lower", "upper", "median"))
+    lo, hi, med = (pick(s, "crossover", k).values for k in ("lower", "upper", "median"))
     # only where P really falls through 0.5 inside the budgets planned: elsewhere nothing crosses
     crosses = np.isfinite(s["crossover_at_p50"].values) & (p.values[:, 0] >= 0.5)
     ok = np.isfinite(med) & crosses
@@ -127,8 +127,8 @@ def capacity_gap(ds: xr.Dataset, *, N_S: float, D_S: float) -> Figure:
     _band(ax, x, ds, "loss_mean", COLORS[0], "distilled student (mean law)")
     tilde = float(ds["L_tilde_median"])
     ax.axvline(tilde, color=SUPERVISED, ls="--", lw=1, label=f"supervised student's loss {tilde:.3f}")
-    i = int(np.argmin(ds["loss_mean_median"].values))
-    ax.plot(x[i], ds["loss_mean_median"].values[i], "o", color="k",
+    i = int(np.argmin(pick(ds, "loss_mean").values))
+    ax.plot(x[i], pick(ds, "loss_mean").values[i], "o", color="k",
             label=f"best teacher loss ~{x[i]:.2f} (ratio {float(ds['ratio'].values[i]):.2f})")
     ax.set(xlabel="teacher cross-entropy $L_T$", ylabel="student cross-entropy $L_S$",
            title=f"Capacity gap: student {sci(N_S)} params on {sci(D_S)} tokens")

@@ -22,7 +22,7 @@ import numpy as np
 from bayeslaw.core.compute import get_scenario
 from bayeslaw.core.fmt import sci as _g
 from bayeslaw.core.fmt import share
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import flatten, levels
 from bayeslaw.decision.analysis import Analysis, distil_label
 from bayeslaw.decision.caveats import FAILED_GATES
 from bayeslaw.decision.question import question_record
@@ -189,7 +189,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     cols += (["P(target)"] if has_t else []) + ["exp. regret", "P(best)"]
     rows = []
     for c in q.budgets:
-        m = a.metrics.sel(budget=c)
+        m = flatten(a.metrics).sel(budget=c)
         for o in m["option"].values:
             x = m.sel(option=o)
             why = a.infeasible.get(str(o), {}).get(float(c))

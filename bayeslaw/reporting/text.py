@@ -12,7 +12,7 @@ import numpy as np
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
 from bayeslaw.core.fmt import sci, share
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import flatten, levels
 from bayeslaw.core.version import VERSION
 from bayeslaw.data.registry import data_provenance
 
@@ -157,6 +157,7 @@ def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
 
 
 def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
+    ds = flatten(ds)  # bands as one variable per bound
     kind, prob = ds.attrs["interval_kind"], ds.attrs["interval_prob"]
     coords = [c for c in ds.coords if ds[c].dims == ("point",)]
     label = {"eti": "equal-tailed", "hdi": "highest-density"}[kind]
@@ -214,6 +215,7 @@ def _verdict_probs(ds: xr.Dataset, i: int | None = None) -> str:
 
 
 def format_optimum(ds: xr.Dataset) -> str:
+    ds = flatten(ds)  # bands as one variable per bound
     prob = ds.attrs["interval_prob"]
     lines = [f"Compute-optimal supervised training (FLOPs = {ds.attrs.get('flops', '6 N D')}), median [{prob:.0%} "
              f"{ds.attrs['interval_kind']}]:"]
@@ -228,6 +230,7 @@ def format_optimum(ds: xr.Dataset) -> str:
 
 def prediction_records(ds: xr.Dataset) -> dict[str, Any]:
     """Summaries (no draws) as plain lists, for --json."""
+    ds = flatten(ds)  # bands as one variable per bound
     keep = [v for v in ds.data_vars if "draw" not in ds[v].dims]
     out: dict[str, Any] = {c: np.asarray(ds[c]).tolist() for c in ds.coords}
     out.update({v: np.asarray(ds[v]).tolist() for v in keep})
@@ -245,6 +248,7 @@ def _band(s: xr.Dataset, v: str, fmt: str = "+.4f") -> str:
 def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     """The planner's answer: conventions, one row per (student size, budget, scenario) with its verdict,
     the budget windows in which distillation wins, and with ``detail`` the full recipe of every cell."""
+    summary = flatten(summary)  # bands as one variable per bound
     prob, n = summary.attrs["interval_prob"], int(summary.attrs["n_draws"])
     margin = float(summary.attrs["margin"])
     lines = [f"Distil or train supervised? {n} posterior draws; medians with {prob:.0%} equal-tailed bands; "
@@ -431,6 +435,7 @@ def envelope(command: str, result: Any, *, fit: Fit | None = None, warnings: lis
 def plan_records(summary: xr.Dataset) -> dict[str, Any]:
     """``bayeslaw plan --json``'s result: one record per cell (verdict, probabilities, bands, recipe), the
     windows where distillation wins and the crossover summaries."""
+    summary = flatten(summary)  # bands as one variable per bound
     from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 
     cells = []
@@ -472,7 +477,7 @@ def report_records(analysis) -> dict[str, Any]:
     cft = analysis.compute_for_target
     return {"diagnostics_passed": analysis.diagnosis.passed, "verdict": analysis.verdict,
             "extrapolation": analysis.extrapolation,
-            "metrics": analysis.metrics.to_dataframe().reset_index().to_dict(orient="records"),
+            "metrics": flatten(analysis.metrics).to_dataframe().reset_index().to_dict(orient="records"),
             "compute_for_target": (None if cft is None else
                                    dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True)))}
 

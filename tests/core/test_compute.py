@@ -54,3 +54,35 @@ def test_flops_elasticity_is_the_log_derivative():
     np.testing.assert_allclose(compute.flops_elasticity(N), num, rtol=1e-8)
     assert compute.flops_elasticity(N)[0] < 0.9  # attention and vocabulary matter for small models
     np.testing.assert_array_equal(compute.flops_elasticity(N, arch=None), 1.0)
+
+
+def test_the_cost_model_is_eq9_in_log_space():
+    """Every term of the one cost model against the linear formulas (Eq. 9, App. H) computed by hand."""
+    from bayeslaw.core.compute import SCENARIOS, CostModel, distillation_flops, forward_flops_per_token
+
+    N_S, N_T, D_S, D_T, C = 1e9, 7e9, 2e10, 1.4e11, 1e21
+    F_S, F_T = forward_flops_per_token(N_S), forward_flops_per_token(N_T)
+    for name in SCENARIOS:
+        cost = CostModel(name, n_students=4)
+        sc = SCENARIOS[name]
+        token = np.exp(cost.log_student_token(np.log(F_S), np.log(F_T)))
+        assert token == pytest.approx(3 * F_S + sc.delta_logits * F_T, rel=1e-12)
+        pre = np.exp(cost.log_teacher_pretraining(np.log(F_T), np.log(D_T)))
+        assert pre == pytest.approx(3 * F_T * D_T / 4, rel=1e-12)
+        total = token * D_S + (pre if cost.charges_pretraining else 0.0)
+        assert total == pytest.approx(distillation_flops(N_S, D_S, N_T, D_T, name, n_students=4), rel=1e-12)
+    cost = CostModel()
+    assert np.exp(cost.log_tokens(np.log(C), np.log(F_S))) == pytest.approx(C / (3 * F_S), rel=1e-12)
+    assert np.exp(cost.log_training(np.log(F_S), np.log(D_S))) == pytest.approx(3 * F_S * D_S, rel=1e-12)
+    assert CostModel(serving_tokens=1e12).serving_flops(N_S) == pytest.approx(F_S * 1e12, rel=1e-12)
+    assert CostModel(arch=None, serving_tokens=2.0).serving_flops(5.0) == 20.0  # 2N per token, two tokens
+
+
+@pytest.mark.parametrize("bad", [{"n_students": 0}, {"serving_tokens": -1.0}, {"serving_tokens": float("nan")},
+                                 {"scenario": "teacher_magic"}])
+def test_the_cost_model_refuses_what_it_cannot_cost(bad):
+    from bayeslaw.core.compute import CostModel
+    from bayeslaw.core.errors import InputError
+
+    with pytest.raises(InputError):
+        CostModel(**bad)

@@ -8,6 +8,7 @@ import xarray as xr
 
 from bayeslaw import api
 from bayeslaw.core.errors import PosteriorError
+from bayeslaw.core.intervals import pick
 from bayeslaw.data.tables import load_shipped, table_hash
 from bayeslaw.posterior.card import load, save
 from bayeslaw.posterior.diagnostics import Gates, treedepth_hits
@@ -136,18 +137,18 @@ def test_predict_and_optimum(chinchilla_fit):
     ds = api.predict(chinchilla_fit, [1e9, 7e10], [2e10, 1.4e12], prob=0.9)
     assert {k: ds.attrs[k] for k in ("interval_kind", "interval_prob")} == {"interval_kind": "eti",
                                                                             "interval_prob": 0.9}
-    assert np.all(ds["loss_new_lower"] < ds["loss_mean_lower"])
-    assert np.all(ds["loss_new_upper"] > ds["loss_mean_upper"])
+    assert np.all(pick(ds, "loss_new", "lower") < pick(ds, "loss_mean", "lower"))
+    assert np.all(pick(ds, "loss_new", "upper") > pick(ds, "loss_mean", "upper"))
     # hand computation with the posterior medians agrees with the median prediction
     post = chinchilla_fit.idata["posterior"].to_dataset()
     draws = {k: post[k].values.ravel() for k in ("E", "A", "B", "alpha", "beta")}
     hand = draws["E"] + draws["A"] / 1e9 ** draws["alpha"] + draws["B"] / 2e10 ** draws["beta"]
-    assert float(ds["loss_mean_median"][0]) == pytest.approx(np.median(hand), rel=1e-9)
+    assert float(pick(ds, "loss_mean", "median")[0]) == pytest.approx(np.median(hand), rel=1e-9)
     hdi = api.predict(chinchilla_fit, 1e9, 2e10, kind="hdi", prob=0.5)
     assert hdi.attrs["interval_kind"] == "hdi"
     opt = api.optimum(chinchilla_fit, [5.76e23])
     # Chinchilla's 70B / 1.4T tokens lies inside the band (Epoch's fit gives ~ the same)
-    assert float(opt["N_opt_lower"][0]) < 7e10 < float(opt["N_opt_upper"][0])
+    assert float(pick(opt, "N_opt", "lower")[0]) < 7e10 < float(pick(opt, "N_opt", "upper")[0])
     with pytest.raises(ValueError, match="too small"):
         api.optimum(chinchilla_fit, [1e6])
     with pytest.raises(ValueError, match="raw counts"):

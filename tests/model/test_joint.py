@@ -9,6 +9,7 @@ from bayeslaw import api
 from bayeslaw.cli import main
 from bayeslaw.core import laws
 from bayeslaw.core.errors import DataError, PriorError
+from bayeslaw.core.intervals import pick
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
 from bayeslaw.data.tables import split_teachers, table_hash, validate_distillation, validate_supervised
@@ -159,19 +160,19 @@ def test_contraction_separates_measured_from_prior(joint):
 def test_table7_pair(joint):
     sup_c, dis_c = paper_coefficients()
     ds = predict(joint, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9, prob=0.9)
-    assert float(ds["loss_new_lower"][0]) <= 2.42 <= float(ds["loss_new_upper"][0])
+    assert float(pick(ds, "loss_new", "lower")[0]) <= 2.42 <= float(pick(ds, "loss_new", "upper")[0])
     L_T = laws.supervised_loss(1.821e9, 20 * 1.821e9, **sup_c)
     tilde = laws.supervised_loss(546e6, 20 * 546e6, **sup_c)
     law = laws.distillation_loss(546e6, 20 * 546e6, L_T, tilde, **dis_c)
     # a 90% interval misses the truth one time in ten by design: the generating law must lie inside the
     # 99% one (a posterior that is wrong misses that too), and the 90% one must be narrow
     wide = predict(joint, N_S=546e6, D_S=20 * 546e6, N_T=1.821e9, D_T=20 * 1.821e9, prob=0.99)
-    assert float(wide["loss_mean_lower"][0]) <= law <= float(wide["loss_mean_upper"][0])
-    assert float(ds["loss_mean_upper"][0]) - float(ds["loss_mean_lower"][0]) < 0.01
+    assert float(pick(wide, "loss_mean", "lower")[0]) <= law <= float(pick(wide, "loss_mean", "upper")[0])
+    assert float(pick(ds, "loss_mean", "upper")[0]) - float(pick(ds, "loss_mean", "lower")[0]) < 0.01
     # distillation beats supervised at 20 tokens/param by ~0.09 nats (paper: 0.091)
-    assert float(ds["difference_median"][0]) == pytest.approx(-0.091, abs=0.01)
+    assert float(pick(ds, "difference", "median")[0]) == pytest.approx(-0.091, abs=0.01)
     by_loss = predict(joint, N_S=546e6, D_S=20 * 546e6, L_T=2.251)
-    assert float(by_loss["loss_mean_median"][0]) == pytest.approx(float(ds["loss_mean_median"][0]), abs=2e-3)
+    assert float(pick(by_loss, "loss_mean")[0]) == pytest.approx(float(pick(ds, "loss_mean")[0]), abs=2e-3)
     with pytest.raises(ValueError, match="L_T .* or as N_T and D_T"):
         predict(joint, N_S=546e6, D_S=1e10)
 
@@ -184,7 +185,7 @@ def test_capacity_gap_is_a_u(joint):
     N_S, D_S = 546e6, 20 * 546e6
     grid = np.linspace(1.3, 4.0, 271)
     ds = capacity_gap(joint, N_S=N_S, D_S=D_S, L_T=grid)
-    med = ds["loss_mean_median"].values
+    med = pick(ds, "loss_mean", "median").values
     i = int(np.argmin(med))
     assert 0 < i < med.size - 1  # an interior minimum: too strong a teacher hurts
     tilde = laws.supervised_loss(N_S, D_S, **sup_c)
@@ -193,8 +194,8 @@ def test_capacity_gap_is_a_u(joint):
     assert float(ds["ratio"][np.argmin(law)]) == pytest.approx(0.706, abs=0.02)
     # inside the teachers the design measured (2.0 <= L_T <= 3.0) the band holds the generating law
     inside = (grid >= 2.0) & (grid <= 3.0)
-    assert np.all(ds["loss_mean_lower"].values[inside] <= law[inside] + 1e-3)
-    assert np.all(law[inside] <= ds["loss_mean_upper"].values[inside] + 1e-3)
+    assert np.all(pick(ds, "loss_mean", "lower").values[inside] <= law[inside] + 1e-3)
+    assert np.all(law[inside] <= pick(ds, "loss_mean", "upper").values[inside] + 1e-3)
     # far past the break the student reaches its teacher
     assert med[-1] == pytest.approx(grid[-1], abs=1e-3)
 

@@ -214,7 +214,8 @@ def test_supervised_report_in_a_real_browser(tmp_path):
     c = a.compute_for_target
     assert c is not None and float(p.sel(budget=c, method="bfill")) >= 0.9 > float(p.sel(budget=c, method="ffill"))
     assert "extrapolation error" in a.extrapolation
-    assert any(x.kind == "reach" and "beyond the fitted runs" in str(x) for x in a.warnings)  # Chinchilla's own budget is 43x beyond
+    # Chinchilla's own budget is 43x beyond the fitted runs
+    assert any(x.kind == "reach" and "beyond the fitted runs" in str(x) for x in a.warnings)
 
 
 def test_failed_gates_put_a_stop_banner_on_top(fit, tmp_path):
