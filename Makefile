@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 VENV := .venv/bin
 
-.PHONY: setup report test test-slow lint models benchmarks backtests clean
+.PHONY: setup report test test-fast test-heavy test-slow lint models benchmarks backtests clean
 
 setup:
 	@scripts/bootstrap.sh test,jax,dask
@@ -11,9 +11,16 @@ setup:
 report: setup
 	@scripts/main-job.sh
 
-test: setup
+# make test: the fast tier (pure functions, tables, input errors; about a minute), then the heavy one (fits,
+# reports, planner comparisons); the slow tier (long refits) is make test-slow, which CI also runs.
+test: test-fast test-heavy
+
+test-fast: setup
+	$(VENV)/python -m pytest -q -m "not slow and not heavy"
+
+test-heavy: setup
 	@scripts/ensure-chromium.sh
-	$(VENV)/python -m pytest -q
+	$(VENV)/python -m pytest -q -m "heavy and not slow"
 
 test-slow: setup
 	@scripts/ensure-chromium.sh

@@ -31,10 +31,10 @@ import pytensor.tensor as pt
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data.registry import DATA_DIR
 from bayeslaw.data.tables import load_shipped
+from bayeslaw.inference import calibration as cal
 from bayeslaw.model import build
 from bayeslaw.posterior import extrapolation as ex
 from bayeslaw.validate import backtest as bt
-from bayeslaw.validate import calibration as cal
 from bayeslaw.validate import pointfit
 
 
@@ -149,7 +149,7 @@ def main() -> None:
     if args.cache and args.cache.exists():
         h = pickle.loads(args.cache.read_bytes())
     else:
-        h = cal.held_out(seed=0, insample=False, progress=print)
+        h = cal.held_out(seed=0, progress=print)
         if args.cache:
             args.cache.write_bytes(pickle.dumps(h))
     per = pd.concat([score(h, v) for v in ("shipped", "correlated", "shift")], ignore_index=True)

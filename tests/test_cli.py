@@ -10,6 +10,7 @@ from tests.conftest import ROOT, synthetic_supervised
 CHIN = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
 
 
+@pytest.mark.heavy
 def test_fit_diagnose_predict_round_trip(tmp_path, capsys):
     csv = tmp_path / "runs.csv"
     synthetic_supervised(n=40, seed=2).rename(columns={"loss": "val_loss"}).to_csv(csv, index=False)
@@ -27,6 +28,7 @@ def test_fit_diagnose_predict_round_trip(tmp_path, capsys):
     assert payload["loss_new_lower"][0] < payload["loss_mean_median"][0] < payload["loss_new_upper"][0]
 
 
+@pytest.mark.heavy
 def test_failed_fit_exits_nonzero(tmp_path, capsys):
     csv = tmp_path / "runs.csv"
     synthetic_supervised(n=30, seed=2).to_csv(csv, index=False)
@@ -109,6 +111,7 @@ def _bayeslaw() -> str:
     return shutil.which("bayeslaw") or str(Path(sys.executable).with_name("bayeslaw"))
 
 
+@pytest.mark.heavy
 def test_ctrl_c_exits_130_with_one_line(tmp_path):
     import signal
     import subprocess
@@ -124,6 +127,7 @@ def test_ctrl_c_exits_130_with_one_line(tmp_path):
     assert not (tmp_path / "p.nc").exists()
 
 
+@pytest.mark.heavy
 def test_a_closed_pipe_ends_quietly():
     import subprocess
 

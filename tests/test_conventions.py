@@ -17,9 +17,15 @@ from bayeslaw.core.fmt import share
 from bayeslaw.core.intervals import pick
 from bayeslaw.core.params import Laws
 from bayeslaw.data.reference import paper_coefficients
+from bayeslaw.decision.analysis import _why_infeasible
+from bayeslaw.decision.pipeline import subsample
+from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import windows
+from bayeslaw.planning.teacher import distill_with_teacher
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
 
 JOINT = str(ROOT / "models/distillation_SYNTHETIC_paper_design.nc")
 DIG = str(ROOT / "models/distillation_busbridge2025_digitized.nc")
@@ -150,19 +156,34 @@ def test_windows_where_distillation_wins_on_a_one_draw_law():
     assert got[3e9] and got[3e9][0]["from"] <= 1e19 <= got[3e9][0]["to"] < 1e25
 
 
-def test_a_sunk_or_existing_teacher_from_the_cli_in_every_scenario(tmp_path, capsys):
+def test_a_sunk_or_existing_teacher_in_every_scenario(tmp_path, capsys):
+    """An existing teacher (by its loss, or sunk by size and tokens) is usable in every scenario; a charged one
+    that the budget cannot pay for says so. The planning fact is checked on the planner for all four scenarios,
+    the command line's reading of the three teacher forms on one report."""
+    law, _ = subsample(api.load(JOINT), 20, 0)
+    usable = (Teacher(7e9, L_T=2.05), Teacher(3e9, 6e10, sunk=True))
+    too_big = Teacher(1e12, 1e13)
+    N_S, C = np.array([1e9]), np.array([1e21])
     for sc in compute.SCENARIOS:
-        rc = main(["report", JOINT, "--student", "1e9", "--budget", "1e21", "--scenario", sc, "--draws", "20",
-                   "--teacher", "7e9:L=2.05", "3e9:6e10:sunk", "1e12:1e13", "--out-dir", str(tmp_path),
-                   "--stem", sc, "--json"])
-        assert rc == 0, sc
-        metrics = {m["option"]: m for m in _json(capsys)["result"]["metrics"]}
-        for t in ("distil from existing teacher 7e9 params, L_T 2.050",
-                  "distil from existing teacher 3e9 params on 6e10 tokens"):
-            assert metrics[t]["median"] is not None and metrics[t]["median"] > 1.5, (sc, t)
-        md = (tmp_path / f"{sc}.md").read_text()
+        for t in usable:
+            r = distill_with_teacher(law, N_S, C, sc, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T, teacher_sunk=t.is_sunk)
+            assert np.all(np.isfinite(r["L_S"])) and np.all(r["L_S"] > 1.5), (sc, t)
+        r = distill_with_teacher(law, N_S, C, sc, N_T=too_big.N_T, D_T=too_big.D_T)
+        why = _why_infeasible(too_big, Question(1e9, (1e21,), scenario=sc), r)
         if compute.get_scenario(sc).delta_pretrain > 0:  # 1e12 params on 1e13 tokens cannot be paid from 1e21
-            assert "unaffordable: its pretraining" in md, sc
+            assert "unaffordable: its pretraining" in why[1e21], sc
+        else:
+            assert not why, sc
+    sc = "pretraining_inference"
+    rc = main(["report", JOINT, "--student", "1e9", "--budget", "1e21", "--scenario", sc, "--draws", "20",
+               "--teacher", "7e9:L=2.05", "3e9:6e10:sunk", "1e12:1e13", "--out-dir", str(tmp_path),
+               "--stem", sc, "--json"])
+    assert rc == 0
+    metrics = {m["option"]: m for m in _json(capsys)["result"]["metrics"]}
+    for t in ("distil from existing teacher 7e9 params, L_T 2.050",
+              "distil from existing teacher 3e9 params on 6e10 tokens"):
+        assert metrics[t]["median"] is not None and metrics[t]["median"] > 1.5, t
+    assert "unaffordable: its pretraining" in (tmp_path / f"{sc}.md").read_text()
     # checked before any planning: a malformed teacher fails at once
     assert main(["report", JOINT, "--student", "1e9", "--budget", "1e21", "--teacher", "7e9:1e11:lent",
                  "--out-dir", str(tmp_path / "x")]) == 2

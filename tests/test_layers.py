@@ -182,6 +182,7 @@ def test_cli_help_and_argument_errors_load_nothing_heavy():
     assert not {m.split(".")[0] for m in _loaded_after(code)} - {"numpy"}
 
 
+@pytest.mark.heavy
 @pytest.mark.parametrize("code", [
     "import bayeslaw as bl\n"
     "fit = bl.load('models/supervised_chinchilla_epoch240.nc')\n"

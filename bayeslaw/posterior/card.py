@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
-from typing import Any, NotRequired, TypedDict, get_type_hints
+from typing import Any, NotRequired, TypedDict, get_origin, get_type_hints
 
 import numpy as np
 import xarray as xr
@@ -63,12 +63,13 @@ class Card(TypedDict):
 
 def _card_fields() -> dict[str, type]:
     """The card's required fields and the JSON type each must have."""
-    hints = get_type_hints(Card)
+    hints = get_type_hints(Card, include_extras=True)  # NotRequired survives only with the extras
     origin = {dict: dict, list: list, int: int, str: str}
     out = {}
-    for name in Card.__required_keys__:
-        t = hints[name]
-        out[name] = origin.get(getattr(t, "__origin__", t), object)
+    for name, t in hints.items():
+        if get_origin(t) is NotRequired:
+            continue
+        out[name] = origin.get(get_origin(t) or t, object)
     return out
 
 

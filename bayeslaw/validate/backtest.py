@@ -32,14 +32,15 @@ from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.registry import SHIPPED
+from bayeslaw.data.splits import Split, by_loss, parse, rolling
 from bayeslaw.data.tables import validate_distillation, validate_supervised
 from bayeslaw.inference.config import ESCALATION, LAW_DEFAULTS, SamplerConfig, default_config
-from bayeslaw.inference.engine import data_record, fit, sample_fit
+from bayeslaw.inference.engine import fit
 from bayeslaw.inference.fit import Table, shipped_joint
+from bayeslaw.inference.refit import decades_beyond, fit_split, predictive
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec, joint_preset
-from bayeslaw.posterior import extrapolation
 from bayeslaw.posterior.card import atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import population_sd, resolve_calibration
@@ -47,89 +48,10 @@ from bayeslaw.posterior.likelihood import (
     log_density,
     log_likelihood,
     noise_draws,
-    noise_parameters,
     student_log_mean,
-    supervised_log_mean,
 )
-from bayeslaw.posterior.reach import FittedScale
 from bayeslaw.reporting.figures import backtest_plot, png
 from bayeslaw.validate import pointfit
-
-MIN_TRAIN = 15  # runs: a 5-coefficient law plus noise needs a few times more
-
-
-@dataclass(frozen=True)
-class Split:
-    """Which runs a backtest fits on and which it predicts (boolean masks over the table)."""
-
-    kind: str
-    label: str
-    train: np.ndarray
-    test: np.ndarray
-
-
-def _compute(table: pd.DataFrame, size: str, tokens: str) -> np.ndarray:
-    return 6.0 * table[size].to_numpy(float) * table[tokens].to_numpy(float)
-
-
-def _checked(split: Split) -> Split:
-    n_train, n_test = int(split.train.sum()), int(split.test.sum())
-    if n_train < MIN_TRAIN:
-        raise DataError(f"split '{split.label}' leaves {n_train} runs to fit on (need >= {MIN_TRAIN}); "
-                        "move the cutoff")
-    if n_test < 1:
-        raise DataError(f"split '{split.label}' holds out no runs; move the cutoff")
-    return split
-
-
-def by_compute(table: pd.DataFrame, cutoff: float, *, size: str = "N", tokens: str = "D") -> Split:
-    """Fit on runs with 6ND below ``cutoff`` FLOPs, predict the rest."""
-    C = _compute(table, size, tokens)
-    return _checked(Split("compute", f"6ND < {cutoff:.3g}", C < cutoff, C >= cutoff))
-
-
-def by_loss(table: pd.DataFrame, threshold: float, *, loss: str = "loss") -> Split:
-    """Fit on runs with loss >= ``threshold``, predict the lower-loss ones (the paper's protocol)."""
-    L = table[loss].to_numpy(float)
-    return _checked(Split("loss", f"{loss} >= {threshold:g}", L >= threshold, L < threshold))
-
-
-def largest(table: pd.DataFrame, k: int = 1, *, size: str = "N") -> Split:
-    """Hold out every run of the ``k`` largest model sizes."""
-    sizes = np.unique(table[size].to_numpy(float))
-    if k < 1 or k >= sizes.size:
-        raise DataError(f"can hold out 1 to {sizes.size - 1} of the {sizes.size} model sizes, not {k}")
-    test = table[size].to_numpy(float) >= sizes[-k]
-    return _checked(Split("largest", f"largest {k} size(s) held out (N >= {sizes[-k]:.3g})", ~test, test))
-
-
-def rolling(table: pd.DataFrame, cutoffs=None, *, size: str = "N", tokens: str = "D") -> list[Split]:
-    """Compute splits at several cutoffs (default: the 50%, 65% and 80% quantiles of 6ND)."""
-    if cutoffs is None:
-        cutoffs = np.quantile(_compute(table, size, tokens), [0.5, 0.65, 0.8])
-    return [by_compute(table, c, size=size, tokens=tokens) for c in cutoffs]
-
-
-def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Split]:
-    """``compute:1e21``, ``loss:2.2``, ``largest:1``, ``rolling`` or ``rolling:1e20,1e21``."""
-    size, tokens, loss = ("N_S", "D_S", "L_S") if law == "distillation" else ("N", "D", "loss")
-    kind, _, arg = spec.partition(":")
-    try:
-        if kind == "compute":
-            return [by_compute(table, float(arg), size=size, tokens=tokens)]
-        if kind == "loss":
-            return [by_loss(table, float(arg), loss=loss)]
-        if kind == "largest":
-            return [largest(table, int(arg or 1), size=size)]
-        if kind == "rolling":
-            cut = [float(x) for x in arg.split(",")] if arg else None
-            return rolling(table, cut, size=size, tokens=tokens)
-    except ValueError as err:
-        if isinstance(err, DataError):
-            raise
-        raise DataError(f"bad split {spec!r}: {err}") from err
-    raise DataError(f"split must be compute:C, loss:L, largest:K or rolling[:C1,C2,...]; got {spec!r}")
-
 
 # -- scores ---------------------------------------------------------------------------------------
 
@@ -181,24 +103,6 @@ class Backtest:
         return self.summary.set_index(["split", "method"]).to_xarray()
 
 
-def _fit_on(compiled, spec, sampler, tr: pd.DataFrame, label: str, seed: int):
-    """Refit the compiled supervised model on a split's runs; a fit that fails its gates is retried along the
-    law's escalation ladder, as a default fit is."""
-    data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
-            "log_loss": np.log(tr["loss"].to_numpy())}
-    return sample_fit(compiled.model, spec.to_dict(), "supervised", data_record(tr, f"backtest split {label}", None),
-                      sampler, seed, None, False, data=data, compiled=compiled,
-                      escalate=[replace(sampler, **rung) for rung in ESCALATION["supervised"][1:]])
-
-
-def _predictive(fit, te: pd.DataFrame, seed: int) -> dict[str, np.ndarray]:
-    """Mean-law draws, new-run draws and the noise parameters at the held-out runs."""
-    log_mu = supervised_log_mean(as_arrays(coefficients(fit)), te["N"].to_numpy(), te["D"].to_numpy())
-    eps = noise_draws(fit, log_mu.shape, np.random.default_rng(Streams(seed).predictive))
-    sigma, nu = noise_parameters(fit)
-    return {"log_mu": log_mu, "eps": eps, "sigma": sigma, "nu": nu}
-
-
 def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | float = 0.0) -> np.ndarray:
     """(draw, run) log density of observed log losses; ``extra_sd`` (draw, run) widens the noise.
 
@@ -208,12 +112,6 @@ def _loglik(y: np.ndarray, pred: dict[str, np.ndarray], extra_sd: np.ndarray | f
     scale = np.sqrt(pred["sigma"][:, None] ** 2 + np.asarray(extra_sd) ** 2)
     nu = None if pred["nu"] is None else pred["nu"][:, None]
     return log_density(y, pred["log_mu"], scale, nu)
-
-
-def decades_beyond(train: pd.DataFrame, N, D) -> np.ndarray:
-    """How many decades a run lies beyond the training runs: in size or in 6ND, whichever is more."""
-    scale = FittedScale(size=float(train["N"].max()), compute=float((6 * train["N"] * train["D"]).max()))
-    return extrapolation.decades_beyond(scale, N, D)
 
 
 #: The law's error beyond the fitted runs, as a normal term with sd ``sqrt(a**2 + (tau d)**2)`` for a
@@ -254,8 +152,8 @@ def calibrate_extrapolation(train: pd.DataFrame, compiled, spec, sampler, *, see
     for j, sp in enumerate(inner):
         tr, te = train[sp.train], train[sp.test]
         say(f"  calibrating extrapolation error: inner split {j + 1}/{len(inner)} ({len(tr)} fit, {len(te)} held out)")
-        fit = _fit_on(compiled, spec, sampler, tr, sp.label, streams.inner_split(j))
-        pred = _predictive(fit, te, streams.inner_split(j))
+        fit = fit_split(compiled, spec, sampler, tr, sp.label, streams.inner_split(j))
+        pred = predictive(fit, te, streams.inner_split(j))
         keep = np.linspace(0, pred["log_mu"].shape[0] - 1, min(_CAL_DRAWS, pred["log_mu"].shape[0])).astype(int)
         pred = {k: None if v is None else v[keep] for k, v in pred.items()}
         d = decades_beyond(tr, te["N"].to_numpy(), te["D"].to_numpy())
@@ -299,10 +197,10 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
         say(f"split {i + 1}/{len(splits)}: {sp.label} ({int(sp.train.sum())} fit, {int(sp.test.sum())} held out)")
         tr, te = df[sp.train], df[sp.test]
         t0 = time.perf_counter()
-        fit = _fit_on(compiled, spec, sampler, tr, sp.label, streams.split(i))
+        fit = fit_split(compiled, spec, sampler, tr, sp.label, streams.split(i))
         wall = time.perf_counter() - t0
         diag = fit.card["diagnostics"]
-        pred = _predictive(fit, te, streams.split(i))
+        pred = predictive(fit, te, streams.split(i))
         obs = te["loss"].to_numpy()
         extra = {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}
         r = score_runs(obs, pred["log_mu"] + pred["eps"], _loglik(np.log(obs), pred))

@@ -67,6 +67,7 @@ def test_log_form_is_finite_far_past_the_break(paper_distillation):
     assert np.isfinite(out) and out == pytest.approx(np.log(10.0), abs=1e-12)
 
 
+@pytest.mark.heavy
 def test_same_code_evaluates_in_pytensor_and_jax(paper_supervised):
     p = paper_supervised
     args = dict(log_E=np.log(p["E"]), log_A=np.log(p["A"]), log_B=np.log(p["B"]),

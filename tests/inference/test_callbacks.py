@@ -17,6 +17,8 @@ from bayeslaw.model.priors import Prior
 from bayeslaw.model.spec import SupervisedSpec
 from tests.conftest import synthetic_supervised
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 
 def _draws(compiled, seed=5):
     idata = nutpie.sample(compiled, draws=150, tune=150, chains=2, cores=1, seed=seed, progress_bar=False,

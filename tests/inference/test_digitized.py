@@ -9,6 +9,7 @@ the truth inside their 90% intervals, and the fit says that the supervised law c
 import warnings
 
 import numpy as np
+import pytest
 
 from bayeslaw import api
 from bayeslaw.core import laws
@@ -17,6 +18,8 @@ from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.tables import load_shipped
 from bayeslaw.reporting.text import fit_notes
 from tests.conftest import ROOT
+
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
 
 SHIPPED = ROOT / "models/distillation_busbridge2025_digitized.nc"
 

@@ -14,6 +14,8 @@ from bayeslaw.posterior.card import load, save
 from bayeslaw.posterior.diagnostics import Gates, treedepth_hits
 from tests.conftest import ROOT, synthetic_supervised
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 # Epoch AI's published 95% bootstrap intervals (Besiroglu et al. 2024), 240 runs.
 EPOCH_95 = {"A": (285.2, 743.6), "B": (1042.4, 5810.3), "E": (1.769, 1.871),
             "alpha": (0.317, 0.373), "beta": (0.331, 0.415)}

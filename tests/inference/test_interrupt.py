@@ -12,6 +12,8 @@ from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec
 from tests.conftest import synthetic_supervised
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 
 def test_ctrl_c_while_nutpie_samples_raises_keyboard_interrupt():
     compiled = CompiledSampler(build_supervised(SupervisedSpec(), synthetic_supervised(n=30, seed=1)),

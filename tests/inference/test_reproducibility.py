@@ -5,12 +5,17 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+
+# two fresh processes each compiling the joint model: the slow tier (CI runs it)
+pytestmark = pytest.mark.slow
 
 _FIT = """
 import sys, numpy as np
 from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
 from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.inference import engine as inference
+
 dis, sup = simulate(GeneratorSettings(seed=5, design=SMALL_DESIGN))
 fit = inference.fit(dis, law="distillation", supervised=sup, seed=2,
                     sampler=SamplerConfig(draws=30, tune=30, chains=1, target_accept=0.99))

@@ -18,6 +18,8 @@ from bayeslaw.model.spec import JointSpec
 from bayeslaw.posterior.students import capacity_gap, predict
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 
 def test_paper_design_sizes():
     dis, sup = simulate(GeneratorSettings(seed=1))

@@ -24,6 +24,8 @@ from bayeslaw.posterior.draws import laws as laws_of
 from bayeslaw.validate import slsqp
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 SUP, DIS = paper_coefficients()
 POINT = Laws.from_points(SUP, DIS)
 SIZES = np.array([3e8, 1e9, 3e9])

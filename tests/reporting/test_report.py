@@ -21,6 +21,8 @@ from bayeslaw.posterior.draws import laws as laws_of
 from bayeslaw.reporting import render
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 JOINT = ROOT / "models/distillation_SYNTHETIC_paper_design.nc"
 QUESTION = Question(student_size=1e9, budgets=(1e20, 1e22), scenario="teacher_inference", target=2.3,
                    teachers=(Teacher(N_T=7e9, D_T=1.4e11), Teacher(N_T=3e9, L_T=2.2)))

@@ -18,6 +18,8 @@ from bayeslaw.model.spec import SupervisedSpec
 from bayeslaw.validate import backtest, compare, pointfit
 from tests.conftest import synthetic_supervised
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 TINY = pd.DataFrame({"N": [1e8, 1e8, 1e9, 1e9, 1e10], "D": [1e9, 1e10, 1e10, 1e11, 1e11],
                      "loss": [3.0, 2.8, 2.6, 2.4, 2.2]})
 
@@ -123,6 +125,7 @@ def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
     assert "runs to fit on" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a dozen refits of inner splits (about a minute)
 def test_extrapolation_error_is_learned_from_the_training_runs_only():
     clean = synthetic_supervised(n=150, seed=21, noise=0.005)
     # the same runs with a law that drifts: +1% per decade of compute above 1e19 FLOPs

@@ -16,6 +16,8 @@ from bayeslaw.posterior.extrapolation import CALIBRATION, load_calibration, popu
 from bayeslaw.validate import calibration as cal
 from tests.conftest import ROOT
 
+pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
+
 
 def _synthetic_heldout(seed: int = 0, studies: int = 6) -> cal.HeldOut:
     """SYNTHETIC held-out runs: ``studies`` studies whose law errs beyond its runs with edge 0.4% and 1.5% per decade
@@ -53,7 +55,7 @@ def test_the_discrepancy_model_recovers_a_known_growth_per_decade():
 
 def test_leaving_one_study_out_scores_wider_bands_from_the_same_draws(tmp_path):
     h = _synthetic_heldout(seed=3, studies=4)
-    ev = cal.loso(h, seed=0, widths=(1.0, 3.0))
+    ev = cal.leave_one_study_out(h, seed=0, widths=(1.0, 3.0))
     pop = ev.per_run[ev.per_run["method"] == "bayeslaw + population discrepancy"]
     one = ev.widths[ev.widths["width"] == 1.0]
     # width 1 is the population method itself, run for run
