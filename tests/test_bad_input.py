@@ -73,6 +73,12 @@ CASES = [
     (["predict", JOINT, "--N", "1e9", "--D", "2e10"], "distillation (joint) one", []),
     (["predict", JOINT, "--N-S", "5e8", "--D-S", "1e10", "--L-T", "25"], "cross-entropy", []),
     (["predict", JOINT, "--L-T", "2.3"], "give the student", []),
+    # losses no model reaches: below the law's irreducible E in >= 95% of the draws (issue 25)
+    (["predict", JOINT, "--N-S", "5e8", "--D-S", "1e10", "--L-T", "0.9"], "below the law's irreducible loss E", []),
+    (["report", JOINT, "--student", "1e9", "--budget", "1e21", "--teacher", "7e9:L=0.8", "--out-dir", "{d}/r1"],
+     "below the law's irreducible loss E", ["r1"]),
+    (["report", CHIN, "--budget", "1e21", "--target", "1.2", "--out-dir", "{d}/r2"],
+     "below the law's irreducible loss E", ["r2"]),
     (["predict", "{d}/corrupt.nc", "--N", "1e9", "--D", "2e10"], "not a readable posterior", []),
     (["diagnose", "{d}/nope.nc"], "does not exist", []),
     (["plan", JOINT, "--student", "1e9", "--budget", "1e21", "--prob", "0"], "(0, 1)", []),

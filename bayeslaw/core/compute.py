@@ -38,6 +38,12 @@ class Architecture:
     def sigma2(self) -> float:
         return (self.aspect_ratio / self.omega) ** (1.0 / 3.0)
 
+    @property
+    def uniform_loss(self) -> float:
+        """The loss of a uniform guess over the vocabulary, ``log n_vocab`` nats per token: no trained model's
+        loss is higher."""
+        return math.log(self.n_vocab)
+
 
 PAPER_ARCHITECTURE = Architecture()
 

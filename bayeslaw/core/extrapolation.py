@@ -32,3 +32,46 @@ def error_variance(edge: Array, growth: Array, decades: Array, xp: ModuleType = 
 def error_sd(edge: Array, growth: Array, decades: Array, xp: ModuleType = np) -> Array:
     """Its sd: ``sqrt`` of :func:`error_variance`."""
     return xp.sqrt(error_variance(edge, growth, decades, xp))
+
+
+def within_bounds(log_L: Array, shift: Array, log_floor: Array, log_ceiling: Array, xp: ModuleType = np) -> Array:
+    """``log L`` moved by an error ``shift`` on log loss, in a way that keeps the loss inside its physical bounds.
+
+    The calibrated error is an error on ``log L``. Far beyond the fitted runs it grows without bound, and added
+    to ``log L`` directly a draw can put a model below its law's irreducible loss ``E`` (or a distilled student,
+    through Eq. 8's ``L_T**-c0``, at hundreds of nats). Here a downward error shrinks the reducible part and an
+    upward one the headroom below the ceiling, each exponentially::
+
+        s < 0:  L' = floor + (L - floor) exp(s L / (L - floor))
+        s > 0:  L' = ceiling - (ceiling - L) exp(-s L / (ceiling - L))
+
+    Both have slope ``L`` at ``s = 0``, so to first order the error is the calibrated one on ``log L`` (small
+    errors are unchanged), the map is monotone and smooth, and every result lies between ``floor`` (the law's
+    ``E``) and ``ceiling`` (the loss of a uniform guess over the vocabulary). Where ``L`` itself is outside
+    ``(floor, ceiling)`` the shift is added to ``log L`` as it is; no shift leaves ``log L`` exactly as it is.
+
+    Parameters
+    ----------
+    log_L
+        The law's log loss.
+    shift
+        The error on log loss to apply (sd times a standard normal draw), broadcast against ``log_L``.
+    log_floor, log_ceiling
+        Log of the bounds, broadcast against ``log_L``.
+    xp
+        The array namespace.
+
+    Returns
+    -------
+    Array
+        The moved log loss, ``log_L``'s broadcast shape.
+    """
+    L, lo, hi = xp.exp(log_L), xp.exp(log_floor), xp.exp(log_ceiling)
+    inside = (L > lo) & (L < hi)
+    room_lo, room_hi = xp.where(inside, L - lo, 1.0), xp.where(inside, hi - L, 1.0)
+    down = lo + room_lo * xp.exp(xp.minimum(shift, 0.0) * L / room_lo)
+    up = hi - room_hi * xp.exp(-xp.maximum(shift, 0.0) * L / room_hi)
+    moved = xp.log(xp.where(shift < 0, down, up))
+    moved = xp.minimum(xp.maximum(moved, log_floor), log_ceiling)  # the asymptotes, not a rounding past them
+    # no error (inside the fitted runs) leaves the law exactly as it is
+    return xp.where(shift == 0, log_L, xp.where(inside, moved, log_L + shift))

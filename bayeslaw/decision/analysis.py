@@ -25,7 +25,14 @@ from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import levels
 from bayeslaw.core.progress import every_tenth
 from bayeslaw.core.seeds import Streams
-from bayeslaw.decision.caveats import Caveat, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.caveats import (
+    Caveat,
+    check_above_floor,
+    data_caveat,
+    distillation_backtest_caveat,
+    failed_gates,
+    reach_caveat,
+)
 from bayeslaw.decision.pipeline import decision_draws
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question, Teacher
@@ -138,6 +145,11 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         raise InputError("a risk report compares distillation with supervised training: it needs a distillation "
                          "(joint) posterior, e.g. models/distillation_SYNTHETIC_paper_design.nc")
     teachers = question.default_teachers()
+    if question.target is not None:
+        check_above_floor(fit, question.target, "target loss")
+    for t in teachers:
+        if t.L_T is not None:
+            check_above_floor(fit, t.L_T, f"the measured loss of {t.label}")
     N_S, q = question.student_size, question
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
     dd = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration)
@@ -221,8 +233,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         ppc[names.get(name, name)] = (observed, log_mu + noise_draws(fit, log_mu.shape, rng, sigma))
 
     reach_rows, notes = _reach(fit, q, at, teachers)
-    found = [None if diagnosis.passed else failed_gates(diagnosis.failures), reach_caveat(reach.warning(notes)),
-             data_caveat(fit)]
+    found = [None if diagnosis.passed else failed_gates(diagnosis.failures), distillation_backtest_caveat(),
+             reach_caveat(reach.warning(notes)), _student_reach(fit, q, at), data_caveat(fit)]
     warns = [c for c in found if c is not None]
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
@@ -251,6 +263,23 @@ def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[f
         else:
             out[float(c)] = "the student's tokens would leave the planner's bounds [1e6, 1e17] on this budget"
     return out
+
+
+def _student_reach(fit: Fit, q: Question, at: xr.Dataset) -> Caveat | None:
+    """The question's distilled student (the recommended recipe's medians) beyond the fitted students, per budget."""
+    span = reach.fitted_students(fit)
+    if span is None:
+        return None
+    notes = []
+    for c in q.budgets:
+        a = at.sel(budget=c).median("draw", skipna=True)
+        if not np.isfinite(float(a["D_S"])):
+            continue
+        r = {k: float(v) for k, v in reach.student_reach(span, q.student_size, float(a["D_S"]), float(a["L_S"]),
+                                                         float(a["L_T"])).items()}
+        if note := reach.describe_student(f"distilled student at {sci(c)} FLOPs (median)", r):
+            notes.append(note)
+    return reach_caveat(reach.student_warning(notes))
 
 
 def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...]) -> tuple[list[dict], list[str]]:

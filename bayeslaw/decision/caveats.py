@@ -7,26 +7,51 @@ gets the same caveats wherever it is asked. A :class:`Caveat` renders as its tex
 
 from __future__ import annotations
 
+import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.compute import SCENARIOS
+from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import band_name, pick
 from bayeslaw.data.registry import data_provenance
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import laws
 
 #: A recipe value this close (relative) to a planner bound sits on it.
 ON_BOUND = 0.01
 
-#: The kinds of caveat, in the order outputs show them.
-FAILED_GATES, DATA, REACH, BOUNDS = "failed_gates", "data", "reach", "bounds"
-KINDS = (FAILED_GATES, DATA, REACH, BOUNDS)
+#: The kinds of caveat, in the order outputs show them: failed gates, the data, reach beyond the fitted runs,
+#: how the law fared when its own runs were held out, recipes on the planner's bounds.
+FAILED_GATES, DATA, REACH, VALIDATION, BOUNDS = "failed_gates", "data", "reach", "validation", "bounds"
+KINDS = (FAILED_GATES, DATA, REACH, VALIDATION, BOUNDS)
+
+#: The in-table backtests of the distillation law on the paper's digitized runs (``make backtests``).
+DISTILLATION_BACKTEST = Path(__file__).resolve().parents[2] / "reports/backtests/busbridge2025_digitized_summary.csv"
+
+
+def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
+    """What the in-table backtests of the distillation law measured (fit the higher-loss students, predict the
+    lower-loss ones): the coverage of bayeslaw's 90% and 50% bands per split, read from their summary table."""
+    rows = []
+    if path.exists():
+        with path.open() as f:
+            rows = [r for r in csv.DictReader(f) if r["method"] == "bayeslaw"]
+    if not rows:
+        return Caveat(VALIDATION, "the distillation law's bands beyond its fitted students have not been backtested "
+                                  "here (`make backtests`); on the paper's runs they were over-confident")
+    held = "; ".join(f"{r['split']} fitted: 90% bands held {float(r['coverage90']):.0%} and 50% bands "
+                     f"{float(r['coverage50']):.0%} of the {r['n_test']} lower-loss students, median error "
+                     f"{float(r['rel_error_median']):.2%}" for r in rows)
+    return Caveat(VALIDATION, "distilled students' bands are over-confident beyond the fitted students: in-table "
+                              f"backtests on the paper's runs ({held}; docs/validation.md)")
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,30 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
     return reach_caveat(w)
 
 
+def plan_student_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
+    """One caveat for the distilled students of a plan (the recipes' medians) that lie beyond the fitted students
+    in size, tokens, tokens per parameter, loss or teacher strength."""
+    span = reach.fitted_students(fit)
+    if span is None:
+        return None
+    notes = []
+    for n in summary["student_size"].values:
+        for c in summary["budget"].values:
+            for sc in summary["scenario"].values:
+                s = summary.sel(student_size=n, budget=c, scenario=sc)
+                D_S, L_S, L_T = (float(pick(s, v)) for v in ("D_S", "L_S", "L_T"))
+                if not np.isfinite(D_S):
+                    continue
+                r = {k: float(v) for k, v in reach.student_reach(span, float(n), D_S, L_S, L_T).items()}
+                if d := reach.describe_student(f"{sci(float(n))} params at {sci(float(c))} FLOPs "
+                                               f"({SCENARIOS[str(sc)].label})", r):
+                    notes.append(d)
+    w = reach.student_warning(notes[:6])
+    if w and len(notes) > 6:
+        w += f"; and {len(notes) - 6} more"
+    return reach_caveat(w)
+
+
 def reach_caveat(text: str | None) -> Caveat | None:
     """A reach warning (:func:`bayeslaw.posterior.reach.warning`) as a caveat."""
     return None if text is None else Caveat(REACH, text)
@@ -123,7 +172,7 @@ def reach_caveat(text: str | None) -> Caveat | None:
 
 def plan_caveats(fit: Fit, summary: xr.Dataset) -> list[Caveat]:
     """Everything ``bayeslaw plan`` must say beside its table: failed gates, data, reach, bounds."""
-    found = [fit_failed(fit), data_caveat(fit), plan_reach(fit, summary)]
+    found = [fit_failed(fit), data_caveat(fit), plan_reach(fit, summary), plan_student_reach(fit, summary)]
     return [c for c in found if c is not None] + on_bounds(summary)
 
 
@@ -140,3 +189,15 @@ def point_caveats(fit: Fit, points: list[tuple[str, float, float]]) -> list[Cave
             notes.append(d)
     found = [fit_failed(fit), data_caveat(fit), reach_caveat(reach.warning(notes))]
     return [c for c in found if c is not None]
+
+
+def check_above_floor(fit: Fit, value: float, what: str) -> None:
+    """Refuse a loss (a target, a teacher's measured loss) that lies below the supervised law's irreducible loss
+    ``E`` in at least 95% of the posterior draws: no model reaches it, so any number computed from it would be a
+    silent artefact (P(target) 0, or a distilled student from an impossible teacher)."""
+    E = laws(fit).E
+    lo, med, hi = np.quantile(E, [0.05, 0.5, 0.95])
+    if value < lo:
+        raise InputError(f"{what} {value:g} nats/token lies below the law's irreducible loss E ({med:.3f}, 90% "
+                         f"{lo:.3f}-{hi:.3f}) in more than 95% of the posterior draws: no model reaches it. Give a "
+                         "cross-entropy in nats per token (not bits or perplexity) above E")

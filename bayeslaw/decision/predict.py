@@ -16,11 +16,11 @@ from bayeslaw import decide
 from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import pick
-from bayeslaw.decision.caveats import Caveat, point_caveats
+from bayeslaw.decision.caveats import REACH, Caveat, check_above_floor, point_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration
 from bayeslaw.planning.optima import supervised_optimum
 from bayeslaw.posterior import predict as posterior_predict
-from bayeslaw.posterior import students
+from bayeslaw.posterior import reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
 from bayeslaw.posterior.predict import points
@@ -92,12 +92,48 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
     N_S, D_S = points(N_S, D_S)
     bounds.check_points(N_S, D_S)
     bounds.check_interval(prob, kind)
+    if L_T is not None and fit.law == "distillation":
+        for value in np.atleast_1d(np.asarray(L_T, float)):
+            check_above_floor(fit, float(value), "teacher loss L_T")
     ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed,
                           calibration=calibration(extrapolation))
     v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
     for name in v.data_vars:
         ds[name] = v[name]
     ds.attrs.update(v.attrs)
+    return with_student_reach(fit, ds)
+
+
+#: How a distilled prediction's reach beyond the fitted students is named in its Dataset.
+STUDENT_REACH = {"size_factor": "beyond_student_size", "token_factor": "beyond_student_tokens",
+                 "tokens_per_param_factor": "beyond_student_tokens_per_param",
+                 "loss_below": "below_student_loss", "teacher_loss_below": "below_teacher_loss"}
+
+
+def with_student_reach(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
+    """A distilled prediction with how far each point lies beyond the fitted students.
+
+    Parameters
+    ----------
+    fit
+        The joint posterior predicted from.
+    ds
+        :func:`predict_distillation`'s Dataset (points on ``point``; the median student loss and ``L_T``).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``beyond_student_size``, ``beyond_student_tokens``, ``beyond_student_tokens_per_param``
+        (factors over the fitted maxima) and ``below_student_loss``, ``below_teacher_loss`` (relative distance
+        below the lowest fitted student and teacher loss, 0 inside), dims ``(point,)``.
+    """
+    span = reach.fitted_students(fit)
+    if span is None:
+        return ds
+    r = reach.student_reach(span, ds["N_S"].values, ds["D_S"].values, pick(ds, "loss_mean").values,
+                            ds["L_T"].values)
+    for key, name in STUDENT_REACH.items():
+        ds[name] = ("point", r[key])
     return ds
 
 
@@ -160,12 +196,21 @@ def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
         In the order to show them.
     """
     found: list[tuple[str, float, float]] = []
+    students: list[str] = []
     if prediction is not None:
         size, tokens = ("N_S", "D_S") if "N_S" in prediction.coords else ("N", "D")
-        for N, D in zip(prediction[size].values.tolist(), prediction[tokens].values.tolist(), strict=True):
+        for i, (N, D) in enumerate(zip(prediction[size].values.tolist(), prediction[tokens].values.tolist(),
+                                       strict=True)):
             found.append((f"prediction at N={N:.3g}, D={D:.3g}", N, D))
+            if STUDENT_REACH["loss_below"] in prediction:
+                r = {key: float(prediction[name].values[i]) for key, name in STUDENT_REACH.items()}
+                if note := reach.describe_student(f"student N_S={N:.3g}, D_S={D:.3g}", r):
+                    students.append(note)
     if optimum is not None:
         for c, N, D in zip(optimum["C"].values.tolist(), pick(optimum, "N_opt").values.tolist(),
                            pick(optimum, "D_opt").values.tolist(), strict=True):
             found.append((f"optimum at {c:.3g} FLOPs (median)", N, D))
-    return point_caveats(fit, found)
+    out = point_caveats(fit, found)
+    if w := reach.student_warning(students):
+        out.append(Caveat(REACH, w))
+    return out

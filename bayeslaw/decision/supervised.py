@@ -19,7 +19,7 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import levels
 from bayeslaw.core.seeds import Streams
-from bayeslaw.decision.caveats import Caveat, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.caveats import Caveat, check_above_floor, data_caveat, failed_gates, reach_caveat
 from bayeslaw.decision.pipeline import subsample
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question
@@ -60,6 +60,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     q.check()
     if fit.law != "supervised":
         raise InputError("a supervised report needs a supervised posterior; a joint one gets the distillation report")
+    if q.target is not None:
+        check_above_floor(fit, q.target, "target loss")
     law, idx = subsample(fit, max_draws, seed)
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
     diagnosis = diagnose(fit, gates)
@@ -71,11 +73,11 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
 
     def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
         """The run you would get: the law, the run noise and, beyond the fitted runs, the law's own error."""
-        log_new = np.log(L) + noise_draws(fit, L.shape, rng, draws=idx)
-        if calibration is not None:
-            d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
-            log_new = add_to_log_new(log_new, d, calibration, rng)
-        return np.exp(log_new)
+        noise = noise_draws(fit, L.shape, rng, draws=idx)
+        if calibration is None:
+            return np.exp(np.log(L) + noise)
+        d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
+        return np.exp(add_to_log_new(np.log(L), noise, d, calibration, rng, log_floor=np.log(law.E)[:, None]))
 
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
     optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))

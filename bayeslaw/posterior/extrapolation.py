@@ -13,6 +13,7 @@ into a teacher the law predicts, so that the paired difference widens only by wh
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +22,7 @@ import xarray as xr
 
 from bayeslaw.core import compute, laws, params
 from bayeslaw.core import extrapolation as law_error
+from bayeslaw.core.compute import PAPER_ARCHITECTURE
 from bayeslaw.core.errors import PosteriorError
 from bayeslaw.core.intervals import tails
 from bayeslaw.posterior.card import Fit, load, package_versions
@@ -123,10 +125,22 @@ def _central(rng: np.random.Generator, n: int) -> np.ndarray:
     return z
 
 
-def add_to_log_new(log_new: np.ndarray, decades: np.ndarray, cal: Fit, rng: np.random.Generator) -> np.ndarray:
-    """New-run log-loss draws ``(draw, point)`` with the population's extrapolation error added beyond the runs."""
-    sd = population_sd(cal, decades, log_new.shape[0], rng)
-    return log_new + sd * rng.standard_normal(sd.shape)
+#: The ceiling of every loss the law's error can reach: a uniform guess over the paper's vocabulary (32768
+#: tokens: 10.4 nats). No trained language model does worse; the floor is each draw's irreducible loss E.
+LOG_CEILING = math.log(PAPER_ARCHITECTURE.uniform_loss)
+
+
+def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray, decades: np.ndarray, cal: Fit,
+                   rng: np.random.Generator, log_floor: np.ndarray | float = -np.inf) -> np.ndarray:
+    """New-run log-loss draws ``(draw, point)``: the law's ``log_mean`` with the population's extrapolation error
+    beyond the runs, then the run's ``noise``.
+
+    The error moves each draw's law within ``(floor, ceiling)`` (:func:`bayeslaw.core.extrapolation.within_bounds`):
+    ``log_floor`` is each draw's log E (shape ``(draw, 1)``), :data:`LOG_CEILING` the ceiling. Small errors are
+    the calibrated ones on log loss; no draw's law leaves the range a language model's loss can take.
+    """
+    sd = population_sd(cal, decades, log_mean.shape[0], rng)
+    return law_error.within_bounds(log_mean, sd * rng.standard_normal(sd.shape), log_floor, LOG_CEILING) + noise
 
 
 @dataclass(frozen=True)
@@ -156,6 +170,11 @@ class LawError:
         k = d.ndim
         return _per_draw(z, k) * _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
 
+    def reached(self, log_L: np.ndarray, N, D, z: np.ndarray, log_E: np.ndarray) -> np.ndarray:
+        """``log_L`` (shape ``(draw, ...)``) with the law's error at ``(N, D)``, kept between each draw's
+        irreducible loss ``E`` and :data:`LOG_CEILING` (:func:`bayeslaw.core.extrapolation.within_bounds`)."""
+        return law_error.within_bounds(log_L, self.log_error(N, D, z), log_E, LOG_CEILING)
+
 
 def supervised_outcome(c: dict[str, np.ndarray], err: LawError, N, D) -> np.ndarray:
     """Log loss a supervised run at ``(N, D)`` (shape ``(draw, ...)``) reaches, the law's error included.
@@ -165,7 +184,7 @@ def supervised_outcome(c: dict[str, np.ndarray], err: LawError, N, D) -> np.ndar
     """
     log_N, log_D = np.log(np.asarray(N, float)), np.log(np.asarray(D, float))
     col = {k: _per_draw(np.asarray(c[k]), log_N.ndim) for k in params.SUPERVISED_SAMPLED}
-    return laws.supervised_log_loss_centred(log_N, log_D, **col) + err.log_error(N, D, err.z_student)
+    return err.reached(laws.supervised_log_loss_centred(log_N, log_D, **col), N, D, err.z_student, col["log_E"])
 
 
 def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, N_T=None, D_T=None) -> np.ndarray:
@@ -193,7 +212,9 @@ def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, 
     col = {k: _per_draw(np.asarray(v), log_N.ndim) for k, v in c.items()}
     log_tilde = supervised_outcome(c, err, N_S, D_S)
     if N_T is not None:
-        log_L_T = log_L_T + err.log_error(N_T, D_T, err.z_teacher)
+        # a predicted teacher meets the law's error too, but stays above its law's E: below it Eq. 8's
+        # L_T**-c0 grows without bound (students at hundreds of nats)
+        log_L_T = err.reached(log_L_T, N_T, D_T, err.z_teacher, col["log_E"])
     return laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
 
 

@@ -96,3 +96,87 @@ def warning(notes: list[str]) -> str | None:
         return None
     return (f"{len(notes)} prediction(s) reach more than {WARN_FACTOR:.0f}x beyond the fitted runs, where only the "
             f"law's form carries them: " + "; ".join(notes))
+
+
+@dataclass(frozen=True)
+class FittedStudents:
+    """What a distillation posterior's students span: the largest student, the most tokens and tokens per
+    parameter any student saw, the lowest student loss and the lowest teacher loss, and the largest ratio of a
+    teacher's loss to its student's supervised loss (how strong a teacher the fit has seen)."""
+
+    size: float
+    tokens: float
+    tokens_per_param: float
+    loss: float
+    teacher_loss: float
+
+
+def fitted_students(fit: Fit) -> FittedStudents | None:
+    """The fitted students' span (None for a supervised posterior)."""
+    obs = fit.idata["observed_data"]
+    if "log_N_S" not in obs.data_vars or not obs["log_N_S"].size:
+        return None
+    N, D = np.exp(obs["log_N_S"].values), np.exp(obs["log_D_S"].values)
+    rng = fit.card["data"].get("range", {})
+    low_S = rng.get("L_S", [np.nan])[0]
+    low_T = rng.get("L_T", [np.nan])[0]
+    return FittedStudents(size=float(N.max()), tokens=float(D.max()), tokens_per_param=float((D / N).max()),
+                          loss=float(low_S), teacher_loss=float(low_T))
+
+
+def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndarray]:
+    """How far distilled students lie beyond the fitted students, in size, tokens, tokens per parameter, loss and
+    teacher strength.
+
+    Parameters
+    ----------
+    span
+        The fitted students (:func:`fitted_students`).
+    N_S, D_S
+        The students.
+    L_S, L_T
+        Their predicted loss (e.g. the posterior median) and their teacher's loss, broadcast against ``N_S``.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        ``size_factor``, ``token_factor``, ``tokens_per_param_factor`` (over the fitted maxima; > 1 beyond them),
+        ``loss_below`` and ``teacher_loss_below`` (the relative distance below the lowest fitted student's and
+        teacher's loss; 0 inside), each the inputs' broadcast shape.
+    """
+    N_S, D_S, L_S, L_T = np.broadcast_arrays(*(np.asarray(x, float) for x in (N_S, D_S, L_S, L_T)))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return {"size_factor": N_S / span.size, "token_factor": D_S / span.tokens,
+                "tokens_per_param_factor": (D_S / N_S) / span.tokens_per_param,
+                "loss_below": np.maximum(0.0, 1.0 - L_S / span.loss),
+                "teacher_loss_below": np.maximum(0.0, 1.0 - L_T / span.teacher_loss)}
+
+
+#: A distilled student lying this much (relative) below the lowest fitted student loss, or its teacher this
+#: much below the lowest fitted teacher loss, is named in a warning: 1% of loss is about what separates the
+#: paper's lowest-loss students from the ones its law was fitted on in its own extrapolation check.
+LOSS_WARN = 0.01
+
+
+def describe_student(label: str, r: dict[str, float]) -> str | None:
+    """A short note when a distilled student lies beyond the fitted students (:func:`student_reach` of one point),
+    else None."""
+    parts = []
+    for key, what in (("size_factor", "the largest fitted student"), ("token_factor", "the most student tokens"),
+                      ("tokens_per_param_factor", "the most student tokens per parameter")):
+        if np.isfinite(r[key]) and r[key] > WARN_FACTOR:
+            parts.append(f"{sci(r[key])}x {what}")
+    if np.isfinite(r["loss_below"]) and r["loss_below"] > LOSS_WARN:
+        parts.append(f"{r['loss_below']:.1%} below the lowest fitted student loss")
+    if np.isfinite(r["teacher_loss_below"]) and r["teacher_loss_below"] > LOSS_WARN:
+        parts.append(f"its teacher {r['teacher_loss_below']:.1%} below the lowest fitted teacher loss")
+    return f"{label}: {', '.join(parts)}" if parts else None
+
+
+def student_warning(notes: list[str]) -> str | None:
+    """One warning for every distilled student beyond the fitted students."""
+    if not notes:
+        return None
+    return (f"{len(notes)} distilled student(s) lie beyond the students the distillation law was fitted on, where "
+            "its bands are over-confident (docs/validation.md: in-table backtests cover far less than 90%): "
+            + "; ".join(notes))

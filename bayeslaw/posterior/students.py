@@ -87,8 +87,9 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     new_T = mean_T
     if from_law:
         new_T = mean_T + fit.draws(["sigma_sup"])["sigma_sup"][:, None] * rng.standard_normal(mean_T.shape)
-    log_S_new, _ = student_log_mean(c, N_S, D_S, new_T)
-    log_S_new = log_S_new + noise_draws(fit, log_S_new.shape, rng, "sigma_dis")
+    base_new, _ = student_log_mean(c, N_S, D_S, new_T)
+    run_noise = noise_draws(fit, base_new.shape, rng, "sigma_dis")
+    log_S_new = base_new + run_noise
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
     out = {"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new), "loss_supervised": np.exp(log_tilde),
@@ -99,7 +100,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         return ds
     d = decades_beyond(fitted_scale(fit), N_S, D_S)
     without = out["loss_new"]
-    out["loss_new"] = np.exp(add_to_log_new(log_S_new, d, calibration, rng))
+    out["loss_new"] = np.exp(add_to_log_new(base_new, run_noise, d, calibration, rng, log_floor=c["log_E"][:, None]))
     # the paired difference as plan and report give it: the same law error at the student in both
     # options, another at a teacher the law predicts (bayeslaw.posterior.extrapolation)
     coefs, err = plan_law_error(fit, calibration, np.arange(fit.n_draws), rng)

@@ -203,6 +203,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             row += [_loss(float(x["expected_regret"])), _pct_draws(float(x["p_best"]), n_draws)]
             rows.append(row)
     out.append(("table", (cols, rows)))
+    if notes := _metrics_against_verdict(a):
+        out.append(("p", " ".join(notes)))
 
     out.append(("h2", "Figures"))
     captions = {
@@ -242,6 +244,29 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
 
     out += _common_tail(a)
     return out
+
+
+def _metrics_against_verdict(a: Analysis) -> list[str]:
+    """Where the risk metrics (expected loss, CVaR) rank the recommended distillation and supervised training the
+    other way round from P(distillation better), say so and why: a long right tail of the distilled loss."""
+    dis, notes = distil_label(a.question.scenario), []
+    for v in a.verdict:
+        c = v["budget"]
+        m = flatten(a.metrics).sel(budget=c)
+        e_dis, e_sup = float(m["expected"].sel(option=dis)), float(m["expected"].sel(option="supervised"))
+        cv_dis, cv_sup = float(m["CVaR95"].sel(option=dis)), float(m["CVaR95"].sel(option="supervised"))
+        if not (np.isfinite(e_dis) and np.isfinite(e_sup)) or (v["p_better"] is None):
+            continue
+        if (v["p_better"] > 0.5) == (e_dis < e_sup):
+            continue
+        more = "distillation" if v["p_better"] > 0.5 else "supervised training"
+        notes.append(f"At {_g(c)} FLOPs {more} is better in most draws (P(distillation better) "
+                     f"{_pct(v['p_better'])}) but the other option has the lower expected loss ({_loss(e_dis)} "
+                     f"distilled, {_loss(e_sup)} supervised; CVaR95 {_loss(cv_dis)} and {_loss(cv_sup)}): one "
+                     "option's loss has a long tail, here the law's extrapolation error at a teacher or a student "
+                     "far beyond the fitted runs. Which to prefer depends on how much that tail costs you; the "
+                     "verdict reads the paired difference's probabilities, not its mean.")
+    return notes
 
 
 def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tuple[str, Any]]:

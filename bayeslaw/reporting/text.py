@@ -178,6 +178,8 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
                 f"{ds['difference_upper'][i]:+.4f}] nats (paired draw by draw{_share_note(ds, i)})")
             if "verdict" in ds:
                 lines.append(f"    verdict: {ds['verdict'].values[i]} ({_verdict_probs(ds, i)})")
+        if "below_student_loss" in ds and (beyond := _student_reach_line(ds, i)):
+            lines.append(f"    beyond the fitted students: {beyond}")
         if "extrapolation_share" in ds and float(ds["decades_beyond"][i]) > 0:
             lines.append(f"    {float(ds['decades_beyond'][i]):.2f} decades beyond the fitted runs: "
                          f"{float(ds['extrapolation_share'][i]):.0%} of the new-run band's width is the law's "
@@ -185,6 +187,19 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
     if "extrapolation" in ds.attrs:
         lines.append(f"extrapolation error: {ds.attrs['extrapolation']}")
     return "\n".join(lines)
+
+
+def _student_reach_line(ds: xr.Dataset, i: int) -> str:
+    """Point ``i``'s reach beyond the fitted students, where it has any (factors over 1, losses below)."""
+    parts = []
+    for name, what in (("beyond_student_size", "size"), ("beyond_student_tokens", "tokens"),
+                       ("beyond_student_tokens_per_param", "tokens per parameter")):
+        if (x := float(ds[name][i])) > 1:
+            parts.append(f"{what} {x:.3g}x the fitted maximum")
+    for name, what in (("below_student_loss", "loss"), ("below_teacher_loss", "teacher loss")):
+        if (x := float(ds[name][i])) > 0:
+            parts.append(f"{what} {x:.1%} below the lowest fitted")
+    return "; ".join(parts)
 
 
 def share_note(x: float | None, band: str = "the band") -> str:

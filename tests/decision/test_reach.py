@@ -1,0 +1,63 @@
+"""A distilled prediction says how far beyond the fitted students it lies: size, tokens, tokens per parameter,
+loss and teacher strength (issue 25), and reports carry the in-table backtests' coverage."""
+
+import csv
+
+import numpy as np
+import pytest
+
+from bayeslaw import api
+from bayeslaw.decision.caveats import DISTILLATION_BACKTEST, REACH, VALIDATION, distillation_backtest_caveat
+from bayeslaw.posterior import reach
+from tests.conftest import ROOT
+
+DIGITIZED = ROOT / "models/distillation_busbridge2025_digitized.nc"
+
+
+@pytest.fixture(scope="module")
+def digitized():
+    return api.load(DIGITIZED)
+
+
+def test_the_fitted_students_span_is_read_from_the_fit(digitized):
+    span = reach.fitted_students(digitized)
+    rng = digitized.card["data"]["range"]
+    assert (span.loss, span.teacher_loss) == (rng["L_S"][0], rng["L_T"][0])
+    assert span.size == pytest.approx(rng["N_S"][1]) and span.tokens == pytest.approx(rng["D_S"][1])
+    assert reach.fitted_students(api.load(ROOT / "models/supervised_chinchilla_epoch240.nc")) is None
+
+
+def test_student_reach_by_hand():
+    span = reach.FittedStudents(size=2e9, tokens=1e11, tokens_per_param=200.0, loss=2.3, teacher_loss=1.9)
+    r = reach.student_reach(span, [1e9, 4e10], [2e11, 1e11], [2.2, 2.4], [1.8, 2.0])
+    assert r["size_factor"].tolist() == pytest.approx([0.5, 20.0])
+    assert r["token_factor"].tolist() == pytest.approx([2.0, 1.0])
+    assert r["tokens_per_param_factor"].tolist() == pytest.approx([1.0, 2.5 / 200])
+    assert r["loss_below"].tolist() == pytest.approx([1 - 2.2 / 2.3, 0.0])
+    assert r["teacher_loss_below"].tolist() == pytest.approx([1 - 1.8 / 1.9, 0.0])
+    inside = {k: float(v[1]) for k, v in r.items()} | {"size_factor": 1.0}
+    assert reach.describe_student("x", inside) is None
+    assert "4.3% below the lowest fitted student loss" in reach.describe_student("x", {k: float(v[0]) for k, v in
+                                                                                      r.items()})
+
+
+def test_a_prediction_below_the_fitted_students_names_how_far(digitized):
+    ds = api.predict_distillation(digitized, N_S=[5e8, 1e9], D_S=[1e10, 2e11], L_T=[2.3, 1.8], seed=1)
+    assert float(ds["below_student_loss"][0]) == 0.0 and float(ds["below_teacher_loss"][0]) == 0.0
+    assert float(ds["below_student_loss"][1]) > 0.01 and float(ds["below_teacher_loss"][1]) == pytest.approx(
+        1 - 1.8 / reach.fitted_students(digitized).teacher_loss)
+    caveats = api.prediction_caveats(digitized, prediction=ds)
+    student = [c for c in caveats if c.kind == REACH and "distilled student" in str(c)]
+    assert len(student) == 1 and "N_S=1e+09" in str(student[0]) and "N_S=5e+08" not in str(student[0])
+
+
+def test_reports_carry_the_in_table_backtests_coverage():
+    with DISTILLATION_BACKTEST.open() as f:
+        rows = [r for r in csv.DictReader(f) if r["method"] == "bayeslaw"]
+    c = distillation_backtest_caveat()
+    assert c.kind == VALIDATION and len(rows) == 2
+    for r in rows:
+        assert f"90% bands held {float(r['coverage90']):.0%}" in str(c)
+    missing = distillation_backtest_caveat(ROOT / "no_such_file.csv")
+    assert missing.kind == VALIDATION and "not been backtested" in str(missing)
+    assert np.isfinite(float(rows[0]["coverage90"]))
