@@ -11,6 +11,7 @@ from scipy import stats
 
 from bayeslaw.cli import main
 from bayeslaw.core.errors import DataError
+from bayeslaw.data import splits
 from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
@@ -25,28 +26,28 @@ TINY = pd.DataFrame({"N": [1e8, 1e8, 1e9, 1e9, 1e10], "D": [1e9, 1e10, 1e10, 1e1
 
 
 def test_splits_by_hand(monkeypatch):
-    monkeypatch.setattr(backtest, "MIN_TRAIN", 1)
+    monkeypatch.setattr(splits, "MIN_TRAIN", 1)
     # 6ND: 6e17, 6e18, 6e19, 6e20, 6e21
-    sp = backtest.by_compute(TINY, 1e20)
+    sp = splits.by_compute(TINY, 1e20)
     assert sp.train.tolist() == [True, True, True, False, False] and sp.test.tolist() == [False, False, False, True,
                                                                                          True]
-    assert backtest.by_loss(TINY, 2.5).train.tolist() == [True, True, True, False, False]
-    assert backtest.largest(TINY, 1).test.tolist() == [False, False, False, False, True]
-    assert backtest.largest(TINY, 2).test.tolist() == [False, False, True, True, True]
-    roll = backtest.rolling(TINY, [1e19, 1e21])
+    assert splits.by_loss(TINY, 2.5).train.tolist() == [True, True, True, False, False]
+    assert splits.largest(TINY, 1).test.tolist() == [False, False, False, False, True]
+    assert splits.largest(TINY, 2).test.tolist() == [False, False, True, True, True]
+    roll = splits.rolling(TINY, [1e19, 1e21])
     assert [int(s.train.sum()) for s in roll] == [2, 4]
-    assert [s.label for s in backtest.parse("rolling:1e19,1e21", TINY)] == ["6ND < 1e+19", "6ND < 1e+21"]
+    assert [s.label for s in splits.parse("rolling:1e19,1e21", TINY)] == ["6ND < 1e+19", "6ND < 1e+21"]
 
 
 def test_bad_splits_say_what_to_fix():
     with pytest.raises(DataError, match="runs to fit on"):
-        backtest.by_compute(TINY, 1e20)  # 3 runs < MIN_TRAIN
+        splits.by_compute(TINY, 1e20)  # 3 runs < MIN_TRAIN
     with pytest.raises(DataError, match="compute:C, loss:L"):
-        backtest.parse("future:1", TINY)
+        splits.parse("future:1", TINY)
     with pytest.raises(DataError, match="bad split"):
-        backtest.parse("compute:lots", TINY)
+        splits.parse("compute:lots", TINY)
     with pytest.raises(DataError, match="model sizes"):
-        backtest.largest(TINY, 3)
+        splits.largest(TINY, 3)
 
 
 def test_crps_against_hand_and_closed_form():
@@ -78,7 +79,7 @@ def test_point_fit_recovers_a_noise_free_law():
 def test_backtest_on_a_known_law_is_calibrated():
     # a correctly specified law: the held-out runs' intervals must cover about nominally
     df = synthetic_supervised(n=160, seed=11, noise=0.01)
-    sp = backtest.by_compute(df, np.quantile(6 * df["N"] * df["D"], 0.75))
+    sp = splits.by_compute(df, np.quantile(6 * df["N"] * df["D"], 0.75))
     # 120 noisy runs: at the default target_accept 0.9 the fit meets 2 divergences (and says so)
     bt = backtest.backtest_supervised(df, [sp], seed=5, baseline_starts=100,
                                       sampler=SamplerConfig(target_accept=0.95))
