@@ -77,7 +77,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
         if calibration is None:
             return np.exp(np.log(L) + noise)
         d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
-        return np.exp(add_to_log_new(np.log(L), noise, d, calibration, rng, log_floor=np.log(law.E)[:, None]))
+        return np.exp(add_to_log_new(np.log(L) + noise, 0.0, d, calibration, rng))
 
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
     optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))

@@ -130,17 +130,23 @@ def _central(rng: np.random.Generator, n: int) -> np.ndarray:
 LOG_CEILING = math.log(PAPER_ARCHITECTURE.uniform_loss)
 
 
-def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray, decades: np.ndarray, cal: Fit,
-                   rng: np.random.Generator, log_floor: np.ndarray | float = -np.inf) -> np.ndarray:
-    """New-run log-loss draws ``(draw, point)``: the law's ``log_mean`` with the population's extrapolation error
-    beyond the runs, then the run's ``noise``.
+def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.ndarray, cal: Fit,
+                   rng: np.random.Generator, log_floor: np.ndarray | float | None = None) -> np.ndarray:
+    """New-run log-loss draws ``(draw, point)``: ``log_mean`` with the population's extrapolation error beyond the
+    runs, then the run's ``noise``.
 
-    The error moves each draw's law within ``(floor, ceiling)`` (:func:`bayeslaw.core.extrapolation.within_bounds`):
-    ``log_floor`` is each draw's log E (shape ``(draw, 1)``), :data:`LOG_CEILING` the ceiling. Small errors are
-    the calibrated ones on log loss; no draw's law leaves the range a language model's loss can take.
+    Without ``log_floor`` (supervised predictions) the error is added to log loss as the leave-one-study-out
+    evaluation validated it, and only a draw worse than a uniform guess is held at :data:`LOG_CEILING` (none is,
+    within the three decades the studies measured). With it (each draw's log E, shape ``(draw, 1)``: distilled
+    students, whose Eq. 8 turns a teacher or student below E into hundreds of nats) the error moves each draw's
+    loss within ``(E, ceiling)`` (:func:`bayeslaw.core.extrapolation.within_bounds`): the calibrated error to
+    first order, never a loss no language model has.
     """
     sd = population_sd(cal, decades, log_mean.shape[0], rng)
-    return law_error.within_bounds(log_mean, sd * rng.standard_normal(sd.shape), log_floor, LOG_CEILING) + noise
+    shift = sd * rng.standard_normal(sd.shape)
+    if log_floor is None:
+        return np.minimum(log_mean + noise + shift, LOG_CEILING)
+    return law_error.within_bounds(log_mean, shift, log_floor, LOG_CEILING) + noise
 
 
 @dataclass(frozen=True)

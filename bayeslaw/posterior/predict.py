@@ -101,8 +101,7 @@ def predict_supervised(
     """
     N, D = np.broadcast_arrays(np.atleast_1d(np.asarray(N, float)), np.atleast_1d(np.asarray(D, float)))
     bounds.check_points(N, D)
-    coefs = as_arrays(coefficients(fit))
-    log_mu = supervised_log_mean(coefs, N, D)
+    log_mu = supervised_log_mean(as_arrays(coefficients(fit)), N, D)
     rng = np.random.default_rng(seed)
     log_new = log_mu + noise_draws(fit, log_mu.shape, rng)
     if calibration is None:
@@ -112,7 +111,8 @@ def predict_supervised(
                                      "only (no extrapolation calibration: `bayeslaw calibrate` builds it)")
         return ds
     d = decades_beyond(fitted_scale(fit), N, D)
-    wide = add_to_log_new(log_mu, log_new - log_mu, d, calibration, rng, log_floor=coefs["log_E"][:, None])
+    # a supervised run's error on log loss as the leave-one-study-out evaluation validated it
+    wide = add_to_log_new(log_new, 0.0, d, calibration, rng)
     ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(wide)}, {"N": N, "D": D}, prob=prob,
                          kind=kind)
     return with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
