@@ -47,11 +47,15 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
     if not rows:
         return Caveat(VALIDATION, "the distillation law's bands beyond its fitted students have not been backtested "
                                   "here (`make backtests`); on the paper's runs they were over-confident")
-    held = "; ".join(f"{r['split']} fitted: 90% bands held {float(r['coverage90']):.0%} and 50% bands "
-                     f"{float(r['coverage50']):.0%} of the {r['n_test']} lower-loss students, median error "
-                     f"{float(r['rel_error_median']):.2%}" for r in rows)
+    def held(r: dict[str, str], level: str) -> str:
+        n = int(float(r["n_test"]))
+        k = round(float(r[f"coverage{level}"]) * n)
+        return f"{k} of {n}" + (f" ({k / n:.0%})" if 0 < k < n else "")
+
+    held_out = "; ".join(f"{r['split']} fitted: 90% bands held {held(r, '90')} held-out lower-loss students, 50% "
+                         f"bands {held(r, '50')}, median error {float(r['rel_error_median']):.2%}" for r in rows)
     return Caveat(VALIDATION, "distilled students' bands are over-confident beyond the fitted students: in-table "
-                              f"backtests on the paper's runs ({held}; docs/validation.md)")
+                              f"backtests on the paper's runs ({held_out}; docs/validation.md)")
 
 
 @dataclass(frozen=True)

@@ -57,7 +57,8 @@ def test_reports_carry_the_in_table_backtests_coverage():
     c = distillation_backtest_caveat()
     assert c.kind == VALIDATION and len(rows) == 2
     for r in rows:
-        assert f"90% bands held {float(r['coverage90']):.0%}" in str(c)
+        n = int(float(r["n_test"]))
+        assert f"90% bands held {round(float(r['coverage90']) * n)} of {n}" in str(c)
     missing = distillation_backtest_caveat(ROOT / "no_such_file.csv")
     assert missing.kind == VALIDATION and "not been backtested" in str(missing)
     assert np.isfinite(float(rows[0]["coverage90"]))
