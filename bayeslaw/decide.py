@@ -51,7 +51,7 @@ def expected_loss(loss: xr.DataArray, dim: str = DIM) -> xr.DataArray:
     return _as_outcome(loss).mean(dim)
 
 
-def quantiles(loss: xr.DataArray, q: Sequence[float] = (0.05, 0.5, 0.95), dim: str = DIM) -> xr.DataArray:
+def quantiles(loss: xr.DataArray, q: Sequence[float] = intervals.levels(0.9), dim: str = DIM) -> xr.DataArray:
     """Quantiles of the loss over draws.
 
     Parameters

@@ -28,6 +28,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from bayeslaw.core.intervals import tails
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data.registry import DATA_DIR
 from bayeslaw.data.tables import load_shipped
@@ -113,7 +114,7 @@ def score(h: cal.HeldOut, variant: str, seed: int = 0) -> pd.DataFrame:
                                   "gates": fit.diagnostics_passed}))
         rho = ""
         if variant == "correlated":
-            lo, hi = np.quantile(fit.draws(["rho"])["rho"], [0.05, 0.95])
+            lo, hi = np.quantile(fit.draws(["rho"])["rho"], tails(0.9))
             rho = f", rho 90% interval {lo:.2f} to {hi:.2f}"
         print(f"{variant}: {name} scored (population gates {'passed' if fit.diagnostics_passed else 'FAILED'}{rho})",
               flush=True)

@@ -23,6 +23,7 @@ import pandas as pd
 
 import bayeslaw.api as bl
 from bayeslaw.core import laws
+from bayeslaw.core.intervals import tails
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
@@ -106,7 +107,7 @@ def plot_residuals(r: pd.DataFrame, d1: np.ndarray, d1_table6: float, path: Path
         if col == "resid_table6":
             ax.axvline(d1_table6, color="crimson", ls="--", lw=1, label=f"d1 = {d1_table6:.3f}")
         else:
-            lo, hi = np.quantile(d1, [0.05, 0.95])
+            lo, hi = np.quantile(d1, tails(0.9))
             ax.axvspan(lo, hi, color="crimson", alpha=0.15, label=f"d1 90%: {lo:.2f}-{hi:.2f}")
         ax.axvline(0.8, color="0.5", ls=":", lw=1)
         ax.set_xlabel("L_T / L~_S (teacher loss over the student's supervised loss)")
@@ -203,7 +204,7 @@ def extension(seed: int, paper_fit) -> dict:
     tilt = tilted.idata["posterior"]["break_tilt"].values.ravel()
     r = per_student(tilted, tables.load_shipped("busbridge2025_digitized"), seed)
     return {"passed": tilted.diagnostics_passed, "failures": tilted.card["diagnostics"]["failures"],
-            "break_tilt_mean": float(tilt.mean()), "break_tilt_eti90": np.quantile(tilt, [0.05, 0.95]).tolist(),
+            "break_tilt_mean": float(tilt.mean()), "break_tilt_eti90": np.quantile(tilt, tails(0.9)).tolist(),
             "loo": loos, "elpd_diff_tilt_minus_paper": diff,
             "d1": [float(s.loc["d1", "mean"]), float(s.loc["d1", "eti90_lb"]), float(s.loc["d1", "eti90_ub"])],
             "by_ratio_resid_measured": r.groupby(pd.cut(r["ratio"], [0, 0.8, 0.9, 1.0, 1.1, 2.0]), observed=True)[

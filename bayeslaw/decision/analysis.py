@@ -22,7 +22,7 @@ from bayeslaw import decide
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.progress import every_tenth
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import (
@@ -92,8 +92,7 @@ class Analysis:
             best = str(m["p_best"].idxmax("option").item())
             dec = self.decisions.sel(budget=c) if self.decisions is not None else None
             r = self.recipe.sel(budget=c)
-            recipe = {k: (dict(zip(("lower", "median", "upper"), np.nanquantile(r[k].values, qs).tolist(),
-                                   strict=True)) if r[k].notnull().any() else None)
+            recipe = {k: (as_dict(np.nanquantile(r[k].values, qs)) if r[k].notnull().any() else None)
                       for k in ("D_S", "N_T", "D_T", "L_T")}
             cft = self.compute_for_target
             option = dis if dec is not None and str(dec["verdict"].values) == "distil" else sup
@@ -108,9 +107,7 @@ class Analysis:
                         "p_best": float(m["p_best"].sel(option=best)),
                         "distil": {k: float(m["band"].sel(ci_bound=k, option=dis)) for k in BOUNDS},
                         "supervised": {k: float(m["band"].sel(ci_bound=k, option=sup)) for k in BOUNDS},
-                        "diff": {k: float(v) for k, v in zip(("lower", "median", "upper"), np.nanquantile(
-                            d.values, qs),
-                            strict=True)},
+                        "diff": as_dict(np.nanquantile(d.values, qs)),
                         "extrapolation_share": (None if self.extrapolation_share is None
                                                 else float(self.extrapolation_share.sel(budget=c)))})
         return out

@@ -19,7 +19,7 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.intervals import band_name, pick
+from bayeslaw.core.intervals import band_name, pick, quantile_band
 from bayeslaw.data.registry import data_provenance
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
@@ -200,7 +200,7 @@ def check_above_floor(fit: Fit, value: float, what: str) -> None:
     ``E`` in at least 95% of the posterior draws: no model reaches it, so any number computed from it would be a
     silent artefact (P(target) 0, or a distilled student from an impossible teacher)."""
     E = laws(fit).E
-    lo, med, hi = np.quantile(E, [0.05, 0.5, 0.95])
+    lo, med, hi = quantile_band(E, 0.9)
     if value < lo:
         raise InputError(f"{what} {value:g} nats/token lies below the law's irreducible loss E ({med:.3f}, 90% "
                          f"{lo:.3f}-{hi:.3f}) in more than 95% of the posterior draws: no model reaches it. Give a "

@@ -17,7 +17,7 @@ import xarray as xr
 from bayeslaw import decide
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import Caveat, check_above_floor, data_caveat, failed_gates, reach_caveat
 from bayeslaw.decision.pipeline import subsample
@@ -126,12 +126,11 @@ def records(a: SupervisedAnalysis) -> dict[str, Any]:
         x = a.optimum.sel(budget=c)
         rec: dict[str, Any] = {"budget": float(c)}
         for k, name in (("N", "N_opt"), ("D", "D_opt"), ("L", "L_opt"), ("L_new", "L_run")):
-            rec[name] = dict(zip(("lower", "median", "upper"), np.quantile(x[k].values, qs).tolist(), strict=True))
+            rec[name] = as_dict(np.quantile(x[k].values, qs))
         if "p_target" in a.metrics:
             rec["p_target"] = float(a.metrics["p_target"].sel(budget=c))
         if a.fixed is not None:
-            rec["fixed_size_loss"] = dict(zip(("lower", "median", "upper"),
-                                              np.nanquantile(a.fixed.sel(budget=c).values, qs).tolist(), strict=True))
+            rec["fixed_size_loss"] = as_dict(np.nanquantile(a.fixed.sel(budget=c).values, qs))
         rows.append(rec)
     return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows, "extrapolation": a.extrapolation,
             "compute_for_target": a.compute_for_target, "target": a.question.target}

@@ -12,7 +12,7 @@ import numpy as np
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.fmt import num as _fmt
 from bayeslaw.core.fmt import sci, share
-from bayeslaw.core.intervals import flatten, levels
+from bayeslaw.core.intervals import CI_BOUND, flatten, levels
 from bayeslaw.core.version import VERSION
 from bayeslaw.data.registry import data_provenance
 
@@ -474,7 +474,7 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
             s = summary.sel(student_size=N_S, scenario=sc)
             per_size.append({"student_size": float(N_S), "scenario": str(sc),
                              "crossover_at_p50": float(s["crossover_at_p50"]),
-                             "crossover_band": {k: float(s[f"crossover_{k}"]) for k in ("lower", "median", "upper")},
+                             "crossover_band": {k: float(s[f"crossover_{k}"]) for k in CI_BOUND},
                              "n_always_distil": int(s["n_always_distil"]),
                              "n_never_distil": int(s["n_never_distil"])})
     attrs = {k: summary.attrs[k] for k in ("n_draws", "margin", "prob", "interval_prob", "n_students", "flops",
@@ -534,7 +534,7 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFr
     """The calibration posterior in words (population and per-study edge and growth) and, when evaluated, the
     leave-one-study-out scores, what wider bands would do, and each study against the population's own spread."""
     post = fit.idata["posterior"]
-    q = [0.05, 0.5, 0.95]
+    q = levels(0.9)
 
     def band(x) -> str:
         lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
