@@ -79,14 +79,8 @@ def predict_supervised(
 
     Parameters
     ----------
-    fit
-        A supervised posterior.
-    N, D
-        Model sizes and training tokens (raw counts), broadcast against each other.
-    prob, kind
-        The interval's probability and kind (``"eti"`` or ``"hdi"``).
-    seed
-        Seeds the new-run noise.
+    fit, N, D, prob, kind, seed
+        As in the ``predict`` verb (:func:`bayeslaw.decision.predict.predict`), which checks them.
     calibration
         The extrapolation calibration (:func:`bayeslaw.posterior.extrapolation.load_calibration`): a new run
         beyond the fitted runs then also carries the law's extrapolation error. None: the law and noise only.
