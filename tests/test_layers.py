@@ -195,3 +195,21 @@ def test_cli_help_and_argument_errors_load_nothing_heavy():
 def test_prediction_and_planning_from_a_saved_posterior_need_no_pymc(code):
     loaded = {m.split(".")[0] for m in _loaded_after(code)}
     assert not loaded & {"pymc", "pytensor", "nutpie"}, loaded
+
+
+def test_the_architecture_page_states_the_enforced_table():
+    """docs/architecture.md's table of layers says what each may import, exactly as :data:`ALLOWED` enforces."""
+    page = (ROOT / "docs" / "architecture.md").read_text()
+    stated = {}
+    for line in page.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 3 or not cells[0].startswith("`"):
+            continue
+        layer = cells[0].strip("`").removesuffix("/").removesuffix(".py")
+        imports = cells[2]
+        stated[layer] = (set() if imports.startswith("numpy") else
+                         set(ALLOWED) - {"__init__", "cli"} - {layer} if imports == "everything" else
+                         {x.strip() for x in imports.split(",")})
+    assert set(stated) == set(ALLOWED), sorted(set(stated) ^ set(ALLOWED))
+    for layer, allowed in ALLOWED.items():
+        assert stated[layer] == allowed, (layer, sorted(stated[layer] ^ allowed))
