@@ -91,6 +91,7 @@ def test_same_seed_same_posterior_and_recovery():
         assert lo < v < hi, k
 
 
+@pytest.mark.slow  # PyMC's and numpyro's NUTS: half a minute together; CI runs the slow tier
 @pytest.mark.parametrize("sampler", ["pymc", "numpyro"])
 def test_other_samplers_agree_with_nutpie(sampler):
     if sampler == "numpyro":

@@ -15,6 +15,15 @@ from tests.conftest import synthetic_supervised
 pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
 
 
+@pytest.fixture(autouse=True)
+def python_sigint_handler():
+    """Python's own SIGINT handler for each test: a process started in the background of a non-interactive
+    shell inherits SIGINT ignored, where neither Ctrl-C nor its restoration can be observed."""
+    before = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, before)
+
+
 def test_ctrl_c_while_nutpie_samples_raises_keyboard_interrupt():
     compiled = CompiledSampler(build_supervised(SupervisedSpec(), synthetic_supervised(n=30, seed=1)),
                                SamplerConfig(draws=200_000, tune=1000, chains=2))

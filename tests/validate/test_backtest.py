@@ -69,6 +69,7 @@ def test_score_runs_by_hand():
     assert r["lpd"].tolist() == pytest.approx([0.0, 0.0])
 
 
+@pytest.mark.slow  # hundreds of L-BFGS-B starts; CI runs the slow tier
 def test_point_fit_recovers_a_noise_free_law():
     df = synthetic_supervised(n=60, seed=3, noise=0.0)
     p = pointfit.fit_supervised(df["N"], df["D"], df["loss"], starts=pointfit.epoch_grid()[::45])
