@@ -24,8 +24,8 @@ sys.path.insert(0, str(HERE))
 from _results import write_results  # noqa: E402
 
 import bayeslaw as bl  # noqa: E402
-from bayeslaw.data.tables import load_shipped  # noqa: E402
 from bayeslaw.data.splits import largest  # noqa: E402
+from bayeslaw.data.tables import load_shipped  # noqa: E402
 
 TARGET = 0.95
 #: compute quantiles whose training subsets keep >= ~30 runs, and how many largest sizes to hold out
