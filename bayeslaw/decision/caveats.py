@@ -27,6 +27,8 @@ from bayeslaw.posterior.draws import laws
 
 #: A recipe value this close (relative) to a planner bound sits on it.
 ON_BOUND = 0.01
+#: A plan's reach warnings name this many cells and count the rest.
+PLAN_NOTES = 6
 
 #: The kinds of caveat, in the order outputs show them: failed gates, the data, reach beyond the fitted runs,
 #: how the law fared when its own runs were held out, recipes on the planner's bounds.
@@ -138,11 +140,7 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
                 d = reach.describe(f"{label} for {sci(float(n))} params at {sci(float(c))} FLOPs", sf, cf)
                 if d:
                     notes.append(d)
-    w = reach.warning(notes[:6])
-    if w and len(notes) > 6:
-        w = w.replace(f"{min(6, len(notes))} prediction(s)", f"{len(notes)} prediction(s)", 1)
-        w += f"; and {len(notes) - 6} more"
-    return reach_caveat(w)
+    return reach_caveat(reach.warning(notes, most=PLAN_NOTES))
 
 
 def plan_student_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
@@ -163,10 +161,7 @@ def plan_student_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
                 if d := reach.describe_student(f"{sci(float(n))} params at {sci(float(c))} FLOPs "
                                                f"({SCENARIOS[str(sc)].label})", r):
                     notes.append(d)
-    w = reach.student_warning(notes[:6])
-    if w and len(notes) > 6:
-        w += f"; and {len(notes) - 6} more"
-    return reach_caveat(w)
+    return reach_caveat(reach.student_warning(notes, most=PLAN_NOTES))
 
 
 def reach_caveat(text: str | None) -> Caveat | None:

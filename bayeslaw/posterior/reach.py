@@ -90,12 +90,19 @@ def describe(label: str, size_factor: float, compute_factor: float) -> str | Non
     return f"{label}: {' and '.join(parts)}"
 
 
-def warning(notes: list[str]) -> str | None:
-    """One warning for all predictions beyond ``WARN_FACTOR``."""
+def _listed(notes: list[str], most: int | None) -> str:
+    """The notes joined, the first ``most`` of them and how many more where there are more."""
+    if most is None or len(notes) <= most:
+        return "; ".join(notes)
+    return "; ".join(notes[:most]) + f"; and {len(notes) - most} more"
+
+
+def warning(notes: list[str], most: int | None = None) -> str | None:
+    """One warning for all predictions beyond ``WARN_FACTOR`` (counting all, naming at most ``most``)."""
     if not notes:
         return None
     return (f"{len(notes)} prediction(s) reach more than {WARN_FACTOR:.0f}x beyond the fitted runs, where only the "
-            f"law's form carries them: " + "; ".join(notes))
+            f"law's form carries them: " + _listed(notes, most))
 
 
 @dataclass(frozen=True)
@@ -173,10 +180,10 @@ def describe_student(label: str, r: dict[str, float]) -> str | None:
     return f"{label}: {', '.join(parts)}" if parts else None
 
 
-def student_warning(notes: list[str]) -> str | None:
-    """One warning for every distilled student beyond the fitted students."""
+def student_warning(notes: list[str], most: int | None = None) -> str | None:
+    """One warning for every distilled student beyond the fitted students (counting all, naming at most ``most``)."""
     if not notes:
         return None
     return (f"{len(notes)} distilled student(s) lie beyond the students the distillation law was fitted on, where "
             "its bands are over-confident (docs/validation.md: in-table backtests cover far less than 90%): "
-            + "; ".join(notes))
+            + _listed(notes, most))

@@ -15,7 +15,7 @@ import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,11 +25,14 @@ from bayeslaw.core.fmt import share
 from bayeslaw.core.intervals import flatten, levels
 from bayeslaw.decision.analysis import Analysis, distil_label
 from bayeslaw.decision.caveats import FAILED_GATES
-from bayeslaw.decision.question import question_record
+from bayeslaw.decision.question import Question, question_record
 from bayeslaw.decision.supervised import SupervisedAnalysis
 from bayeslaw.posterior.reach import WARN_FACTOR
 from bayeslaw.reporting import figures
 from bayeslaw.reporting.text import share_note
+
+if TYPE_CHECKING:  # annotations only
+    import xarray as xr
 
 
 @dataclass(frozen=True)
@@ -93,6 +96,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     prob = _pct(q.prob)
     n_draws = int(a.provenance["draws_used"])
     capped = q.teacher_cap is not None and sc.name == "teacher_inference"
+    verdict = a.verdict  # a computed property: read once
+    metrics = flatten(a.metrics)  # bands as one variable per bound
     out: list[tuple[str, Any]] = [("h1", f"Distil or train supervised? A {_g(q.student_size)}-parameter student")]
     if not a.diagnosis.passed:
         out.append(("danger", "This fit FAILED its diagnostic gates; do not base a decision on these numbers. "
@@ -113,7 +118,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     if q.target is not None:
         head.append(f"compute to be 90% sure of loss {q.target:g}")
     rows = []
-    for v in a.verdict:
+    for v in verdict:
         row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
                f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
@@ -143,7 +148,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     out.append(("h2", "The verdict, budget by budget"))
     out.append(("p", "Each draw of the posterior is one consistent pair of laws (supervised and distillation), so "
                      "the comparison is paired draw by draw: a probability is the share of draws in which it holds."))
-    for v in a.verdict:
+    for v in verdict:
         p_win, p_m = _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws)
         p_w = _pct_draws(v["p_worse_margin"], n_draws)
         text = (f"At {_g(v['budget'])} FLOPs: {VERDICT_WORDS.get(v['verdict'], v['verdict']).upper()}. "
@@ -185,11 +190,11 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                      "above the best option of the same draw; P(best) the share of draws in which the option is "
                      "best. Lower losses are better."))
     cols = ["budget", "option", "expected", "median", "band", "VaR95", "CVaR95"]
-    has_t = "p_target" in a.metrics
+    has_t = "p_target" in metrics
     cols += (["P(target)"] if has_t else []) + ["exp. regret", "P(best)"]
     rows = []
     for c in q.budgets:
-        m = flatten(a.metrics).sel(budget=c)
+        m = metrics.sel(budget=c)
         for o in m["option"].values:
             x = m.sel(option=o)
             why = a.infeasible.get(str(o), {}).get(float(c))
@@ -203,7 +208,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             row += [_loss(float(x["expected_regret"])), _pct_draws(float(x["p_best"]), n_draws)]
             rows.append(row)
     out.append(("table", (cols, rows)))
-    if notes := _metrics_against_verdict(a):
+    if notes := _metrics_against_verdict(q, verdict, metrics):
         out.append(("p", " ".join(notes)))
 
     out.append(("h2", "Figures"))
@@ -246,13 +251,14 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     return out
 
 
-def _metrics_against_verdict(a: Analysis) -> list[str]:
+def _metrics_against_verdict(q: Question, verdict: list[dict[str, Any]], metrics: xr.Dataset) -> list[str]:
     """Where the risk metrics (expected loss, CVaR) rank the recommended distillation and supervised training the
-    other way round from P(distillation better), say so and why: a long right tail of the distilled loss."""
-    dis, notes = distil_label(a.question.scenario), []
-    for v in a.verdict:
+    other way round from P(distillation better), say so and why: a long right tail of one option's loss.
+    ``verdict`` is :attr:`Analysis.verdict`, ``metrics`` the flat view of its metrics."""
+    dis, notes = distil_label(q.scenario), []
+    for v in verdict:
         c = v["budget"]
-        m = flatten(a.metrics).sel(budget=c)
+        m = metrics.sel(budget=c)
         e_dis, e_sup = float(m["expected"].sel(option=dis)), float(m["expected"].sel(option="supervised"))
         cv_dis, cv_sup = float(m["CVaR95"].sel(option=dis)), float(m["CVaR95"].sel(option="supervised"))
         if not (np.isfinite(e_dis) and np.isfinite(e_sup)) or (v["p_better"] is None):

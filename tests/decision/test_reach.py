@@ -62,3 +62,11 @@ def test_reports_carry_the_in_table_backtests_coverage():
     missing = distillation_backtest_caveat(ROOT / "no_such_file.csv")
     assert missing.kind == VALIDATION and "not been backtested" in str(missing)
     assert np.isfinite(float(rows[0]["coverage90"]))
+
+
+def test_a_long_warning_counts_every_student_and_names_the_first_few():
+    notes = [f"student {i}" for i in range(8)]
+    w = reach.student_warning(notes, most=6)
+    assert w.startswith("8 distilled student(s)") and "student 5; and 2 more" in w and "student 6" not in w
+    assert reach.student_warning(notes[:3], most=6).endswith("student 0; student 1; student 2")
+    assert reach.warning(notes, most=6).startswith("8 prediction(s)") and w.endswith("; and 2 more")
