@@ -194,6 +194,7 @@ def check_above_floor(fit: Fit, value: float, what: str) -> None:
     """Refuse a loss (a target, a teacher's measured loss) that lies below the supervised law's irreducible loss
     ``E`` in at least 95% of the posterior draws: no model reaches it, so any number computed from it would be a
     silent artefact (P(target) 0, or a distilled student from an impossible teacher)."""
+    bounds.check_loss(value, what)  # a loss at all first, then one some model could reach
     E = laws(fit).E
     lo, med, hi = quantile_band(E, 0.9)
     if value < lo:
