@@ -94,7 +94,7 @@ def score(h: cal.HeldOut, variant: str, seed: int = 0) -> pd.DataFrame:
         if variant == "correlated":
             ex._new_studies = new_correlated
         try:
-            fit = cal.fit_discrepancy(h, [s for s in names if s != name], seed=Streams(seed).split(k))
+            fit = cal.fit_discrepancy(h, [s for s in names if s != name], seed=Streams(seed).child("leave_one_out", k))
             m = (h.runs["study"] == name).to_numpy()
             d = h.runs["decades"].to_numpy()[m]
             rng = np.random.default_rng(Streams(seed).extrapolation(k))

@@ -94,7 +94,7 @@ def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras 
              study_offset: int = 0) -> HeldOut:
     """Fit every study's splits (each study's model compiled once) and collect the held-out predictions.
 
-    Split ``i`` of the ``k``-th study is seeded by ``Streams(seed).split(100 (k + study_offset) + i)``, so
+    Split ``i`` of the ``k``-th study is seeded by ``Streams(seed).child("study_split", k + study_offset, i)``, so
     studies fitted one call at a time (``study_offset`` their position) give the same draws as one call.
     ``extras`` (an evaluation's hook, e.g. :func:`bayeslaw.validate.calibration.evaluation_extras`) adds per
     split what other methods predict for the held-out runs: columns of ``runs`` and, optionally, new-run draws
@@ -114,7 +114,7 @@ def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras 
             continue
         compiled = CompiledSampler(build_supervised(spec, df), sampler)
         for i, sp in enumerate(splits):
-            seed_i = Streams(seed).split(100 * (k + study_offset) + i)
+            seed_i = Streams(seed).child("study_split", k + study_offset, i)
             tr, te = df[sp.train], df[sp.test]
             t0 = time.perf_counter()
             fit = fit_split(compiled, spec, sampler, tr, sp.label, seed_i)

@@ -101,7 +101,7 @@ def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = 
     for k, name in enumerate(names):
         others = [s for s in names if s != name]
         say(f"leave-one-study-out: {name} (population from {len(others)} studies)")
-        cal = fit_discrepancy(h, others, seed=Streams(seed).split(k))
+        cal = fit_discrepancy(h, others, seed=Streams(seed).child("leave_one_out", k))
         m = (h.runs["study"] == name).to_numpy()
         rng = np.random.default_rng(Streams(seed).extrapolation(k))
         sd = population_sd(cal, h.runs["decades"].to_numpy()[m], KEEP, rng)  # (draw, run)
@@ -113,7 +113,7 @@ def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = 
         scaled.append(_widened(h.log_new[m], (sd * noise[:, m]).T, h.runs["observed"].to_numpy()[m], widths)
                       .assign(study=name))
         hyp = coverage_if_from_population(cal, h.log_new[m], calibrated[m], h.runs["decades"].to_numpy()[m],
-                                          np.random.default_rng(Streams(seed).extrapolation(500 + k)))
+                                          np.random.default_rng(Streams(seed).child("population_check", k)))
         seen = float(np.mean(inside(calibrated[m], h.runs["observed"].to_numpy()[m], 0.9)))
         expected.append({"study": name, "coverage_90": seen, "expected_median": float(np.median(hyp)),
                          "expected_5pct": float(np.quantile(hyp, 0.05)),
