@@ -21,6 +21,7 @@ name                   home                                       what it does
 ``backtest``           :mod:`bayeslaw.validate.backtest`          leave-future-out backtests
 ``compare``            :mod:`bayeslaw.validate.compare`           PSIS-LOO comparison of law variants
 ``calibrate``          :mod:`bayeslaw.validate.calibration`       the law's extrapolation error across studies
+``calibrate_distillation`` :mod:`bayeslaw.inference.student_error` the distillation law's error beyond its students
 ``generate``           :mod:`bayeslaw.data.synthetic`             a SYNTHETIC paper-design study
 =====================  =========================================  ==============================================
 """
@@ -46,6 +47,7 @@ VERBS: dict[str, str] = {
     "backtest": "bayeslaw.validate.backtest",
     "compare": "bayeslaw.validate.compare",
     "calibrate": "bayeslaw.validate.calibration",
+    "calibrate_distillation": "bayeslaw.inference.student_error",
     "generate": "bayeslaw.data.synthetic",
 }
 #: The types a user needs beside the verbs, and where they live.
@@ -60,8 +62,9 @@ TYPES: dict[str, str] = {
 NAMES: dict[str, str] = {**VERBS, **TYPES}
 
 __all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
-           "prediction_caveats", "plan", "report", "backtest", "compare", "calibrate", "generate", "Fit", "Gates",
-           "SamplerConfig", "Question", "Teacher", "Caveat"]  # = NAMES (tested)
+           "prediction_caveats", "plan", "report", "backtest", "compare", "calibrate", "calibrate_distillation",
+           "generate",
+           "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat"]  # = NAMES (tested)
 
 if TYPE_CHECKING:
     from bayeslaw.data.synthetic import generate
@@ -72,6 +75,7 @@ if TYPE_CHECKING:
     from bayeslaw.inference.config import SamplerConfig
     from bayeslaw.inference.fit import fit
     from bayeslaw.inference.prior import prior_predictive
+    from bayeslaw.inference.student_error import calibrate_distillation
     from bayeslaw.posterior.card import Fit, load
     from bayeslaw.posterior.diagnostics import Gates, diagnose
     from bayeslaw.posterior.draws import summary

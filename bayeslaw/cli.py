@@ -316,6 +316,13 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
+    if args.distillation:
+        fit, h, paths = api.calibrate_distillation(args.distillation, out=args.out, out_dir=args.out_dir,
+                                                   seed=args.seed, progress=_say("calibrate", args))
+        shown = text.format_student_error(fit, h.fits) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
+        _emit(args, shown, {"card": fit.card, "paths": paths, "splits": h.fits}, fit=None,
+              posterior=paths["distillation_error"])
+        return 0 if fit.diagnostics_passed else 1
     fit, summary, paths = api.calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
                                            seed=args.seed, progress=_say("calibrate", args))
     tables = (None, None, None) if summary is None else (summary.scores, summary.widths, summary.expected)
@@ -505,6 +512,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="also evaluate it leaving one study out, against bayeslaw without it, with its in-sample "
                          "calibration and the point fit (slower)")
     ca.add_argument("--out-dir", default="reports/calibration", help="where the evaluation goes")
+    ca.add_argument("--distillation", nargs="?", const="busbridge2025_digitized", default=None, metavar="TABLE",
+                    help="learn the distillation law's own error beyond its fitted students instead, from a "
+                         "distillation table (default the paper's digitized students; models/distillation_error.nc)")
     ca.add_argument("--seed", type=int, default=0)
     ca.set_defaults(func=cmd_calibrate)
 

@@ -21,11 +21,14 @@ def main() -> None:
     ap.add_argument("--scales", type=float, nargs="+", default=[0.02, 0.1])
     ap.add_argument("--thresholds", type=float, nargs="+", default=[2.45, 2.40])
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--cut", choices=("default", "on", "off"), default="default",
+                    help="the supervised cut (default: on without supervised runs)")
     args = ap.parse_args()
     table = load_shipped("busbridge2025_digitized")
     print("supervised_scale  split         median |error|  mean error  90% coverage  50% coverage  CRPS     gates")
     for scale in args.scales:
         bt = backtest_distillation(table, thresholds=tuple(args.thresholds), supervised_scale=scale,
+                                   supervised_cut={"default": None, "on": True, "off": False}[args.cut],
                                    baseline=False, seed=args.seed)
         gates = dict(zip(bt.fits["split"], bt.fits["diagnostics_passed"], strict=True))
         for split, r in bt.per_run.groupby("split", sort=False):

@@ -23,15 +23,19 @@ def decades_beyond(size_factor: Array, compute_factor: Array, xp: ModuleType = n
     return xp.maximum(0.0, xp.log10(xp.maximum(size_factor, compute_factor)))
 
 
-def error_variance(edge: Array, growth: Array, decades: Array, xp: ModuleType = np) -> Array:
-    """Variance of the law's extrapolation error on log loss: ``edge**2 + (growth d)**2`` beyond the runs
-    (``d > 0``), 0 inside them."""
-    return xp.where(decades > 0, edge**2 + (growth * decades) ** 2, 0.0)
+def error_variance(edge: Array, growth: Array, decades: Array, xp: ModuleType = np, outside: Array = None) -> Array:
+    """Variance of the law's extrapolation error on log loss: ``edge**2 + (growth d)**2`` beyond the runs, 0 inside.
+
+    Beyond means ``d > 0`` unless ``outside`` says otherwise: a distilled student can lie beyond the fitted
+    students in loss or teacher strength while inside their sizes and tokens (``d = 0``, the step alone).
+    """
+    beyond = decades > 0 if outside is None else outside
+    return xp.where(beyond, edge**2 + (growth * decades) ** 2, 0.0)
 
 
-def error_sd(edge: Array, growth: Array, decades: Array, xp: ModuleType = np) -> Array:
+def error_sd(edge: Array, growth: Array, decades: Array, xp: ModuleType = np, outside: Array = None) -> Array:
     """Its sd: ``sqrt`` of :func:`error_variance`."""
-    return xp.sqrt(error_variance(edge, growth, decades, xp))
+    return xp.sqrt(error_variance(edge, growth, decades, xp, outside))
 
 
 def within_bounds(log_L: Array, shift: Array, log_floor: Array, log_ceiling: Array, xp: ModuleType = np) -> Array:

@@ -44,6 +44,15 @@ DISTILLATION_SAMPLED = ("log_size_amp_c", "log_data_amp_lo", "P", "Q", "gamma_p"
                         "log_k", "log_s", "log_d1")
 #: ... and on the paper's scale (Eq. 8).
 DISTILLATION_PAPER = ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", "f1", "d1")
+#: A cut posterior (``JointSpec.supervised_cut``) fixes the supervised twin ``L~_S`` inside Eq. 8: its
+#: coefficients travel beside the draws under these names (prefix + a supervised name, either scale).
+TWIN = "twin_"
+
+
+def twin_of(c: dict[str, Array], names: tuple[str, ...] = SUPERVISED_SAMPLED) -> dict[str, Array]:
+    """The supervised coefficients that give Eq. 8 its ``L~_S``: the fixed twin of a cut posterior where ``c``
+    carries one (``twin_<name>``), else the sampled supervised law itself."""
+    return {k: c.get(TWIN + k, c[k]) for k in names}
 #: What a fit's summary table reports, per law.
 REPORTED = {
     "supervised": [*SUPERVISED_PAPER, "a_opt", "sigma", "nu"],
@@ -193,6 +202,13 @@ class Laws:
     c1: np.ndarray | None = None
     f1: np.ndarray | None = None
     d1: np.ndarray | None = None
+    #: a cut posterior's fixed supervised twin (paper scale, shape (draw,)): Eq. 8's ``L~_S``; None: the law's
+    twin_E: np.ndarray | None = None
+    twin_A: np.ndarray | None = None
+    twin_B: np.ndarray | None = None
+    twin_alpha: np.ndarray | None = None
+    twin_beta: np.ndarray | None = None
+    twin_gamma: np.ndarray | None = None
 
     @property
     def n_draws(self) -> int:
@@ -204,6 +220,13 @@ class Laws:
 
     def take(self, idx: slice | np.ndarray) -> Laws:
         return Laws(**{k: (None if v is None else np.asarray(v)[idx]) for k, v in self.__dict__.items()})
+
+    def twin(self) -> Laws:
+        """The law whose supervised part gives Eq. 8's ``L~_S``: this one, or a cut posterior's fixed twin."""
+        if self.twin_E is None:
+            return self
+        fixed = {k: getattr(self, TWIN + k) for k in SUPERVISED_PAPER}
+        return Laws(**{**self.__dict__, **fixed} | {TWIN + k: None for k in SUPERVISED_PAPER})
 
     def supervised(self) -> dict[str, np.ndarray]:
         """The supervised coefficients by name."""

@@ -19,7 +19,7 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw import decide
-from bayeslaw.core import bounds, compute
+from bayeslaw.core import bounds, compute, params
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import as_dict, levels
@@ -77,6 +77,8 @@ class Analysis:
     extrapolation: str = MEAN_LAW
     #: (budget,) the part of the paired difference's band that is the law's extrapolation error
     extrapolation_share: xr.DataArray | None = None
+    #: the part of the difference's band the distillation law's own error makes (budget,)
+    distillation_error_share: xr.DataArray | None = None
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -109,7 +111,9 @@ class Analysis:
                         "supervised": {k: float(m["band"].sel(ci_bound=k, option=sup)) for k in BOUNDS},
                         "diff": as_dict(np.nanquantile(d.values, qs)),
                         "extrapolation_share": (None if self.extrapolation_share is None
-                                                else float(self.extrapolation_share.sel(budget=c)))})
+                                                else float(self.extrapolation_share.sel(budget=c))),
+                        "distillation_error_share": (None if self.distillation_error_share is None
+                                                     else float(self.distillation_error_share.sel(budget=c)))})
         return out
 
 
@@ -210,6 +214,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     if err is not None:
         share = extrapolation_share(paired, at["diff_law"].sel(budget=list(q.budgets)).reset_coords(drop=True),
                                     q.prob)
+    dis_share = None
+    if err is not None and "diff_without_distillation_error" in at:
+        dis_share = extrapolation_share(paired, at["diff_without_distillation_error"].sel(budget=list(q.budgets))
+                                        .reset_coords(drop=True), q.prob)
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say("student loss against tokens, capacity gap, predictive checks")
@@ -220,7 +228,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                                           D_T=t.D_T if t.L_T is None else None, L_T=t.L_T, prob=q.prob, seed=seed)
     D_cap = 20 * N_S
     # the U is drawn around the supervised twin's loss
-    tilde = float(np.median(np.exp(supervised_log_mean(draws.as_arrays(draws.coefficients(fit)), [N_S], [D_cap]))))
+    twin = params.twin_of(draws.as_arrays(draws.coefficients(fit)))
+    tilde = float(np.median(np.exp(supervised_log_mean(twin, [N_S], [D_cap]))))
     capacity = students.capacity_gap(fit, N_S=N_S, D_S=D_cap, L_T=np.linspace(0.5 * tilde, 1.6 * tilde, 67),
                                     prob=q.prob)
     rng = np.random.default_rng(Streams(seed).diagnostics)
@@ -240,7 +249,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
-                    extrapolation=dd.extrapolation, extrapolation_share=share)
+                    extrapolation=dd.extrapolation, extrapolation_share=share,
+                    distillation_error_share=dis_share)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

@@ -139,12 +139,16 @@ def summarise_decision(grid: xr.Dataset, *, prob: float, margin: float | None = 
     -------
     xarray.Dataset
         :func:`~bayeslaw.planning.summary.summarise`'s summary with dims ``(student_size, budget, scenario)``,
-        with ``extrapolation_share`` (where the grid carries the law's error) and the verdict of
+        with ``extrapolation_share`` (where the grid carries the law's error), ``distillation_error_share`` (the
+        part of the difference band's width the distillation law's own error makes) and the verdict of
         :func:`bayeslaw.decide.verdict` per cell.
     """
     summary = summarise(grid, prob)
     if "diff_law" in grid:
         summary["extrapolation_share"] = ex.extrapolation_share(grid["diff"], grid["diff_law"], prob)
+    if "diff_without_distillation_error" in grid:
+        summary["distillation_error_share"] = ex.extrapolation_share(grid["diff"],
+                                                                     grid["diff_without_distillation_error"], prob)
     v = decide.verdict(grid["diff"], margin=decide.MARGIN if margin is None else margin, prob=prob)
     for name in v.data_vars:
         summary[name] = v[name]

@@ -119,6 +119,7 @@ def fit(
     provenance: str | None = None,
     break_tilt: bool = False,
     supervised_scale: float | None = None,
+    supervised_cut: bool | None = None,
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -132,7 +133,7 @@ def fit(
         supervised + distillation model (:func:`bayeslaw.model.build.build_joint`).
     supervised
         Distillation only: the supervised runs (the teachers' law). Without them the supervised
-        law comes from the ``busbridge2025`` preset (Table 6), updated only through the students.
+        law comes from the ``busbridge2025`` preset (Table 6); see ``supervised_cut``.
     columns, supervised_columns
         Mappings from canonical names (``N``, ``D``, ``loss``, ...) to the tables' names.
     gamma_free
@@ -162,8 +163,9 @@ def fit(
         :class:`~bayeslaw.model.spec.JointSpec`'s).
     provenance
         How outputs name the data (shipped tables carry their own).
-    break_tilt, supervised_scale
-        Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`.
+    break_tilt, supervised_scale, supervised_cut
+        Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`; ``supervised_cut`` None: cut
+        without supervised runs, joint with them.
 
     Returns
     -------
@@ -189,6 +191,7 @@ def fit(
         teachers, rest, index = split_teachers(dis, sup)
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
                          priors=dict(priors or {}), break_tilt=break_tilt,
+                         supervised_cut=sup is None if supervised_cut is None else supervised_cut,
                          **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                          **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
         model = build_joint(spec, dis, rest, teachers, index)

@@ -48,6 +48,7 @@ def fit(
     preset_scale: float = 1.0,
     teacher_noise: float | None = None,
     supervised_scale: float | None = None,
+    supervised_cut: bool | None = None,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -89,6 +90,10 @@ def fit(
     supervised_scale
         Distillation with the ``busbridge2025`` preset: a further factor on its supervised widths
         (default: the shipped table's, 1/3 for the paper's own runs; else 1).
+    supervised_cut
+        Distillation: take the students' supervised twin from Table 6 so that the students do not move the
+        supervised law (:class:`~bayeslaw.model.spec.JointSpec`). Default: cut without supervised runs,
+        joint with them; ``False`` without supervised runs gives the joint fit of bayeslaw 0.x.
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin
@@ -138,18 +143,21 @@ def fit(
         students = tables.validate_distillation(table, columns, **checks)
         sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
         tables.split_teachers(students, sup)
+        if supervised_cut is None:
+            supervised_cut = supervised is None
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
+                  supervised_cut=supervised_cut,
                   **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
 
     if law == "distillation":
-        _warn_distillation_data(students, supervised)
+        _warn_distillation_data(students, supervised, bool(supervised_cut))
     return engine.fit(table, law=law, supervised=supervised, columns=columns, source=source,
                          filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                          preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                          progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
-                         supervised_scale=supervised_scale,
+                         supervised_scale=supervised_scale, supervised_cut=supervised_cut,
                          provenance=provenance if law == "distillation" else None, **checks)
 
 
@@ -166,11 +174,13 @@ def shipped_joint(shipped: Any, supervised: Table | None, teacher_noise: float |
     return teacher_noise, supervised_scale, shipped.provenance
 
 
-def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None) -> None:
+def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None, cut: bool) -> None:
     """Python users get as warnings what the CLI prints from the card (:func:`bayeslaw.reporting.text.fit_notes`)."""
     if supervised is None:
+        how = ("not updated by the students (cut: Eq. 8's L~_S is Table 6's)" if cut
+               else "updated only through the students")
         warnings.warn("no supervised runs: the supervised law comes from the busbridge2025 preset (Table 6 prior), "
-                      "updated only through the students", DataWarning, stacklevel=3)
+                      + how, DataWarning, stacklevel=3)
     below = tables.students_below_teacher(students)
     if below:
         warnings.warn(f"{len(below)} students lie below their teacher's loss (rows {below[:12]}"

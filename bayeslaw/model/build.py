@@ -196,8 +196,9 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         # The supervised twin and the power term depend on (N_S, D_S) alone: evaluated once
         # per distinct student (the paper's design has 70 for 700 runs) and shared.
         point_N, point_D = log_N_S[first_of_point], log_D_S[first_of_point]
+        twin = c if not spec.supervised_cut else {k: p[k].median for k in params.SUPERVISED_SAMPLED}
         mu_S = distillation_mean_from_power(
-            c, log_L_T[teacher_index], supervised_mean(c, point_N, point_D)[point_index],
+            c, log_L_T[teacher_index], supervised_mean(twin, point_N, point_D)[point_index],
             distillation_power(c, point_N, point_D)[point_index])
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
@@ -258,3 +259,29 @@ def discrepancy_parts(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
 def _nu_prior():
     """The one nu prior of every model (bayeslaw.model.presets)."""
     return supervised_defaults(gamma_free=False, likelihood="student_t")["nu"]
+
+
+def build_student_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray, outside: np.ndarray,
+                              prior: dict[str, tuple[float, float]]) -> pm.Model:
+    """How the distillation law errs beyond its fitted students: one study's edge and growth, its prior the
+    supervised population's (partial pooling with the studies already calibrated; a cut, so that the students
+    do not move the supervised population).
+
+    A held-out student's log-loss residual is Student-t with scale ``sqrt(sd**2 + tau**2)``, ``tau`` the error of
+    :func:`bayeslaw.core.extrapolation.error_variance` where the student lies ``outside`` the fitted students (in
+    loss, teacher strength, size or tokens), 0 inside. ``prior`` gives ``(mean, sd)`` of ``log_edge`` and
+    ``log_growth``: a new study of the population (:func:`bayeslaw.posterior.extrapolation.new_study_prior`).
+    """
+    with pm.Model(coords={"run": np.arange(residual.size)}) as model:
+        r = pm.Data("residual", residual, dims="run")
+        s = pm.Data("predictive_sd", sd, dims="run")
+        d = pm.Data("decades", decades, dims="run")
+        out = pm.Data("outside", outside.astype(float), dims="run")
+        log_edge = pm.Normal("log_edge", *prior["log_edge"])
+        log_growth = pm.Normal("log_growth", *prior["log_growth"])
+        edge = pm.Deterministic("edge", pt.exp(log_edge))
+        growth = pm.Deterministic("growth", pt.exp(log_growth))
+        nu = create_nu(_nu_prior())
+        tau2 = law_error.error_variance(edge, growth, d, xp=pt, outside=out > 0.5)
+        pm.StudentT("obs", nu=nu, mu=0.0, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
+    return model

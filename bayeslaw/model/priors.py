@@ -89,6 +89,15 @@ class Prior:
         keys = self.location_keys()
         return self.kwargs["mu"] if "mu" in keys else (self.kwargs["lower"] + self.kwargs["upper"]) / 2
 
+    @property
+    def median(self) -> float:
+        """The prior's median, for the symmetric location families and LogNormal."""
+        if self.dist == "LogNormal":
+            return math.exp(self.kwargs["mu"])
+        if self.dist in ("Normal", "StudentT"):
+            return self.kwargs["mu"]
+        raise PriorError(f"the median of a {self.dist} prior is not needed anywhere; use Normal or LogNormal")
+
     def create_shifted(self, name: str, shift: Any):
         """Create ``x + shift`` where ``x`` has this prior: the same family, location moved.
 

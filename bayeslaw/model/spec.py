@@ -104,6 +104,13 @@ class JointSpec:
         Experimental, for model comparison only: let the break's location move with the
         student's capacity (:func:`bayeslaw.core.laws.distillation_log_loss_from_power`), prior
         ``Normal(0, 0.5)``. Posteriors with it are refused by the planner.
+    supervised_cut
+        Take the students' supervised twin ``L~_S`` in Eq. 8 from the supervised prior's centre (Table 6)
+        instead of from the sampled supervised law: the students no longer inform the supervised law (a
+        "cut", the paper's own fit, which fixes Table 6's law before fitting Eq. 8). Without it the
+        students pull the supervised law past its prior, and the supervised law is also the supervised
+        option of every plan (docs/validation.md). Needs the ``busbridge2025`` preset; the supervised
+        coefficients keep their prior (and whatever supervised runs say) for the supervised option.
     """
 
     likelihood: str = "student_t"
@@ -113,10 +120,14 @@ class JointSpec:
     teacher_noise: float = 0.002
     break_tilt: bool = False
     supervised_scale: float = 1.0
+    supervised_cut: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
             raise InputError(f"likelihood must be one of {LIKELIHOODS}, got {self.likelihood!r}")
+        if self.supervised_cut and self.preset != "busbridge2025":
+            raise InputError("the supervised cut takes the students' L~_S from Table 6: it needs the busbridge2025 "
+                             "preset")
         if not self.teacher_noise > 0:
             raise InputError("teacher_noise (sd of a teacher's measured log loss) must be positive")
         if self.preset not in PRESETS:
@@ -150,10 +161,11 @@ class JointSpec:
         return {"law": self.law, "likelihood": self.likelihood, "preset": self.preset,
                 "preset_scale": self.preset_scale, "priors": to_json(self.priors),
                 "teacher_noise": self.teacher_noise} | ({"break_tilt": True} if self.break_tilt else {}) | (
-                    {"supervised_scale": self.supervised_scale} if self.supervised_scale != 1.0 else {})
+                    {"supervised_scale": self.supervised_scale} if self.supervised_scale != 1.0 else {}) | (
+                    {"supervised_cut": True} if self.supervised_cut else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
         return cls(d["likelihood"], d["preset"], float(d["preset_scale"]), from_json(d["priors"]),
                    float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
-                   float(d.get("supervised_scale", 1.0)))
+                   float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)))

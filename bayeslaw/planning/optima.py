@@ -140,8 +140,10 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     log_FS_u = cost.log_F(log_NS_u, xp)
     log_FS = xp.broadcast_to(log_FS_u, lead)
 
+    twin = law.twin()  # Eq. 8's L~_S (a cut posterior's fixed twin)
+
     def student(log_DS, log_LT, nd):
-        tilde = _log_sup_nd(xp, law, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
+        tilde = _log_sup_nd(xp, twin, log_NS[(...,) + (None,) * nd] + 0 * log_DS, log_DS)
         return log_student(law, log_NS[(...,) + (None,) * nd], log_DS, log_LT, tilde, len(lead) - 1 + nd, xp)
 
     def ok(*logs):

@@ -44,7 +44,7 @@ def distill_with_teacher(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: st
         log_DS = np.log(np.exp(log_C) - pre) - np.log(per_token)
     feasible = np.isfinite(log_DS) & (log_DS >= LOG_MIN) & (log_DS <= LOG_MAX)
     log_DS = np.where(feasible, log_DS, LOG_MIN)
-    tilde = _log_sup_nd(np, law, log_NS, log_DS)
+    tilde = _log_sup_nd(np, law.twin(), log_NS, log_DS)  # Eq. 8's L~_S (a cut posterior's fixed twin)
     log_LS = log_student(law, log_NS, log_DS, log_LT, tilde, 2)
     nan = np.where(feasible, 1.0, np.nan)
     return {"L_S": np.exp(log_LS) * nan, "D_S": np.exp(log_DS) * nan, "L_T": np.exp(log_LT)}

@@ -13,6 +13,7 @@ import xarray as xr
 
 from bayeslaw.core import bounds, params
 from bayeslaw.core.errors import InputError, PosteriorError
+from bayeslaw.model.spec import JointSpec
 from bayeslaw.posterior.card import Fit
 
 SCALES = ("sampled", "paper")
@@ -47,7 +48,22 @@ def coefficients(fit: Fit, scale: str = "sampled") -> xr.Dataset:
         names.append("break_tilt")
     got = fit.draws([n for n in names if n in fit.idata["posterior"].data_vars])
     got.setdefault("gamma", np.ones_like(got["alpha"]))
-    return xr.Dataset({n: ("draw", got[n]) for n in names})
+    twin = cut_twin(fit, scale)
+    got |= {params.TWIN + k: np.full_like(got["alpha"], v) for k, v in twin.items()}
+    return xr.Dataset({n: ("draw", got[n]) for n in [*names, *(params.TWIN + k for k in twin)]})
+
+
+def cut_twin(fit: Fit, scale: str = "sampled") -> dict[str, float]:
+    """A cut posterior's fixed supervised twin (Eq. 8's ``L~_S``; :class:`~bayeslaw.model.spec.JointSpec`): the
+    supervised prior's medians, on the ``scale`` asked; empty for any other posterior."""
+    spec = fit.card["spec"]
+    if fit.law != "distillation" or not spec.get("supervised_cut"):
+        return {}
+    priors = JointSpec.from_dict(spec).priors
+    sampled = {k: priors[k].median for k in params.SUPERVISED_SAMPLED}
+    if scale == "sampled":
+        return sampled
+    return {k: float(v) for k, v in params.supervised_to_paper(sampled).items()}
 
 
 def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:

@@ -14,7 +14,8 @@ into a teacher the law predicts, so that the paired difference widens only by wh
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,10 +28,23 @@ from bayeslaw.core.errors import PosteriorError
 from bayeslaw.core.intervals import tails
 from bayeslaw.posterior.card import Fit, load, package_versions
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.reach import FittedScale, factors, fitted_scale
+from bayeslaw.posterior.reach import (
+    FittedScale,
+    FittedStudents,
+    factors,
+    fitted_scale,
+    fitted_students,
+    student_distance,
+    student_reach,
+)
 
 #: The shipped calibration (rebuilt by ``bayeslaw calibrate``).
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
+#: The shipped distillation-law error (rebuilt by ``bayeslaw calibrate --distillation``), and the model that makes it.
+STUDENT_ERROR = Path(__file__).resolve().parents[2] / "models" / "distillation_error.nc"
+STUDENT_ERROR_MODEL = "bayeslaw.model.build.build_student_discrepancy"
+#: How backtests name the distillation law's bands with its learned error (what predictions use by default).
+WITH_STUDENT_ERROR = "bayeslaw + distillation error"
 
 
 _LOADED: dict[tuple[str, float, int], Fit] = {}
@@ -50,13 +64,53 @@ def load_calibration(path: str | Path | None = None) -> Fit:
     if key is not None and key in _LOADED:
         return _LOADED[key]
     cal = load(path, expect_law="calibration")
-    mine, theirs = package_versions()["bayeslaw"], cal.card["versions"].get("bayeslaw")
-    if theirs != mine:
-        raise PosteriorError(f"{path} was calibrated by bayeslaw {theirs}, this is {mine}: rebuild it with "
-                             "`bayeslaw calibrate`")
+    if cal.card["spec"].get("model") == STUDENT_ERROR_MODEL:
+        raise PosteriorError(f"{path} is the distillation law's error, not the supervised calibration: give "
+                             f"{CALIBRATION.name} (or leave the calibration at its default)")
+    _check_version(cal, path, "bayeslaw calibrate")
     if key is not None:
         _LOADED[key] = cal
     return cal
+
+
+def _check_version(cal: Fit, path: Path, rebuild: str) -> None:
+    mine, theirs = package_versions()["bayeslaw"], cal.card["versions"].get("bayeslaw")
+    if theirs != mine:
+        raise PosteriorError(f"{path} was calibrated by bayeslaw {theirs}, this is {mine}: rebuild it with `{rebuild}`")
+
+
+def load_student_error(path: str | Path | None = None) -> Fit:
+    """The distillation law's error posterior (:mod:`bayeslaw.inference.student_error`), verified as
+    :func:`load_calibration` verifies the calibration."""
+    path = Path(path or STUDENT_ERROR)
+    err = load(path, expect_law="calibration")
+    if err.card["spec"].get("model") != STUDENT_ERROR_MODEL:
+        raise PosteriorError(f"{path} is not a distillation-law error (it was made by "
+                             f"{err.card['spec'].get('model')}); rebuild it with `bayeslaw calibrate --distillation`")
+    _check_version(err, path, "bayeslaw calibrate --distillation")
+    return err
+
+
+def resolve_student_error(extrapolation: bool | str | Path) -> Fit | None:
+    """The distillation law's error an ``extrapolation=`` option implies: the shipped one where the calibration is
+    on and it exists, else None (outputs then say the distilled students' bands lack it)."""
+    if extrapolation is False or not STUDENT_ERROR.exists():
+        return None
+    return load_student_error()
+
+
+def new_study_prior(cal: Fit) -> dict[str, tuple[float, float]]:
+    """A new study's log edge and log growth under the population (``(mean, sd)`` each): the population means'
+    posterior mean, and the sd of a new study drawn as :func:`population_sd` draws one (the means' posterior
+    spread and the population sd over its central part), moment-matched to a normal."""
+    post = cal.draws(["mu_log_edge", "mu_log_growth", "sd_log_edge", "sd_log_growth"])
+    z = np.linspace(-NEW_STUDY_Z, NEW_STUDY_Z, 20001)
+    w = np.exp(-0.5 * z ** 2)
+    var_z = float(np.sum(w * z ** 2) / np.sum(w))  # a truncated standard normal's variance
+    out = {}
+    for name, mu, sd in (("log_edge", "mu_log_edge", "sd_log_edge"), ("log_growth", "mu_log_growth", "sd_log_growth")):
+        out[name] = (float(np.mean(post[mu])), float(np.sqrt(np.var(post[mu]) + np.mean(post[sd] ** 2) * var_z)))
+    return out
 
 
 def resolve_calibration(extrapolation: bool | str | Path) -> Fit | None:
@@ -150,6 +204,47 @@ def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.
 
 
 @dataclass(frozen=True)
+class StudentError:
+    """The distillation law's own error for a plan or a prediction: one draw of the learned error
+    (:func:`load_student_error`) per posterior draw, where a distilled student lies beyond the fitted students.
+
+    Independent of the supervised law's error at the student and at the teacher: one study cannot tell how they
+    co-move (docs/validation.md), and independence adds their variances, the wider of the two simple choices.
+    """
+
+    edge: np.ndarray
+    growth: np.ndarray
+    z: np.ndarray
+    span: FittedStudents
+
+    @classmethod
+    def draw(cls, err: Fit, span: FittedStudents, n: int, rng: np.random.Generator) -> StudentError:
+        post = err.draws(["edge", "growth"])
+        pick = rng.integers(0, post["edge"].size, n)
+        return cls(post["edge"][pick], post["growth"][pick], rng.standard_normal(n), span)
+
+    def sd(self, N_S, D_S, L_S, L_T, ndim: int) -> np.ndarray:
+        """The error's sd ``(draw, ...)`` (``ndim`` dims) at students ``(N_S, D_S)`` whose (median) loss is ``L_S``
+        and teacher's ``L_T``: each shaped ``(draw, ...)`` or without the draw axis."""
+        decades, outside = student_distance(student_reach(self.span, N_S, D_S, L_S, L_T))
+        return _sd_outside(_per_draw(self.edge, ndim), _per_draw(self.growth, ndim), decades, outside)
+
+    def reached(self, log_S: np.ndarray, N_S, D_S, log_L_T: np.ndarray, log_E: np.ndarray) -> np.ndarray:
+        """``log_S`` ``(draw, ...)`` with the distillation law's error, kept within ``(E, ceiling)``; whether a
+        student lies beyond the fitted ones is judged by the draws' median loss and teacher loss."""
+        with np.errstate(invalid="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN cell (no feasible recipe) stays NaN
+            L_S, L_T = np.nanmedian(np.exp(log_S), axis=0), np.nanmedian(np.exp(log_L_T), axis=0)
+        shift = _per_draw(self.z, log_S.ndim) * self.sd(N_S, D_S, L_S, L_T, log_S.ndim)
+        return law_error.within_bounds(log_S, np.where(np.isfinite(shift), shift, 0.0), log_E, LOG_CEILING)
+
+
+def _sd_outside(edge: np.ndarray, growth: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return law_error.error_sd(edge, growth, np.nan_to_num(d), outside=outside)
+
+
+@dataclass(frozen=True)
 class LawError:
     """The supervised law's extrapolation error for a plan, one new study per posterior draw.
 
@@ -164,11 +259,19 @@ class LawError:
     z_student: np.ndarray
     z_teacher: np.ndarray
     scale: FittedScale
+    #: the distillation law's own error (None: not included)
+    student: StudentError | None = None
 
     @classmethod
-    def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator) -> LawError:
+    def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator,
+             student: tuple[Fit, FittedStudents] | None = None) -> LawError:
         edge, growth = _new_studies(cal, n, rng)
-        return cls(edge, growth, rng.standard_normal(n), rng.standard_normal(n), scale)
+        z_s, z_t = rng.standard_normal(n), rng.standard_normal(n)
+        return cls(edge, growth, z_s, z_t, scale, None if student is None else StudentError.draw(*student, n, rng))
+
+    def without_student(self) -> LawError:
+        """The same draws without the distillation law's error (for the share of a band it makes)."""
+        return replace(self, student=None)
 
     def log_error(self, N, D, z: np.ndarray) -> np.ndarray:
         """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs)."""
@@ -216,28 +319,42 @@ def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, 
     """
     log_N, log_D = np.log(np.asarray(N_S, float)), np.log(np.asarray(D_S, float))
     col = {k: _per_draw(np.asarray(v), log_N.ndim) for k, v in c.items()}
-    log_tilde = supervised_outcome(c, err, N_S, D_S)
+    if params.TWIN + "log_E" in c:  # a cut posterior: Eq. 8's L~_S is a fixed feature, not the law at the student
+        log_tilde = laws.supervised_log_loss_centred(log_N, log_D, **params.twin_of(col))
+    else:
+        log_tilde = supervised_outcome(c, err, N_S, D_S)
     if N_T is not None:
         # a predicted teacher meets the law's error too, but stays above its law's E: below it Eq. 8's
         # L_T**-c0 grows without bound (students at hundreds of nats)
         log_L_T = err.reached(log_L_T, N_T, D_T, err.z_teacher, col["log_E"])
-    return laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
+    log_S = laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
+    if err.student is None:
+        return log_S
+    return err.student.reached(log_S, N_S, D_S, log_L_T, col["log_E"])
 
 
 #: What a plan's losses mean with and without the calibration (``attrs['extrapolation']``).
 REACHED = ("losses and differences include the supervised law's extrapolation error beyond the fitted runs "
-           "(learned from public studies, models/extrapolation_calibration.nc): one error at the student shared "
-           "by both options, another at a predicted teacher; not a run's seed noise")
+           "(learned from public studies, models/extrapolation_calibration.nc): one error at the student (in the "
+           "supervised option, and in Eq. 8's L~_S unless the fit cut it), another at a predicted teacher; not a "
+           "run's seed noise")
 MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
+STUDENT_REACHED = ("; distilled students beyond the fitted students also carry the distillation law's own error, "
+                   "learned from the paper's runs (models/distillation_error.nc)")
 
 
-def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray,
-                   rng: np.random.Generator) -> tuple[dict[str, np.ndarray], LawError]:
+def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray, rng: np.random.Generator,
+                   student_error: Fit | None = None) -> tuple[dict[str, np.ndarray], LawError]:
     """The sampled coefficients (supervised and distillation) of the posterior draws a plan used, and the
-    law's error for each of them (one :class:`LawError` per decision, shared by all its options)."""
-    keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, "break_tilt")
+    law's error for each of them (one :class:`LawError` per decision, shared by all its options); for a
+    distillation posterior with the distillation law's error (``student_error``, default the shipped one)."""
+    keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, "break_tilt",
+            *(params.TWIN + k for k in params.SUPERVISED_SAMPLED))
     c = {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
-    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng)
+    span = fitted_students(fit)
+    err = student_error if student_error is not None else (resolve_student_error(True) if span else None)
+    student = None if err is None or span is None else (err, span)
+    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student)
 
 
 def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawError) -> xr.Dataset:
@@ -277,6 +394,13 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     out["L_sup"] = L_sup.copy(data=np.where(np.isfinite(L_sup.values), np.exp(log_sup), np.nan))
     out["diff"] = out["L_S"] - out["L_sup"]
     out.attrs["extrapolation"] = REACHED
+    if err.student is not None:  # what the distillation law's own error adds: the difference without it
+        log_plain = student_outcome(c, err.without_student(), N_S, grid["D_S"].transpose(*L_S.dims).values,
+                                    np.log(grid["L_T"].transpose(*L_S.dims).values),
+                                    grid["N_T"].transpose(*L_S.dims).values, grid["D_T"].transpose(*L_S.dims).values)
+        plain = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_plain), np.nan))
+        out["diff_without_distillation_error"] = plain - out["L_sup"]
+        out.attrs["extrapolation"] += STUDENT_REACHED
     return out
 
 

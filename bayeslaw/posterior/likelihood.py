@@ -33,12 +33,18 @@ def supervised_log_mean(coefs: dict[str, np.ndarray], N: Any, D: Any) -> np.ndar
 
 
 def student_log_mean(c: dict[str, np.ndarray], N_S, D_S, log_L_T) -> tuple[np.ndarray, np.ndarray]:
-    """``(log L_S, log L~_S)`` per draw (rows) and point (columns); ``log_L_T`` is (draw, point)."""
-    log_tilde = supervised_log_mean(c, N_S, D_S)
+    """``(log L_S, log L)`` per draw (rows) and point (columns), ``log_L_T`` (draw, point): the distilled student
+    and the same student trained supervised by the posterior's supervised law.
+
+    Eq. 8 takes its ``L~_S`` from :func:`bayeslaw.core.params.twin_of`: a cut posterior's fixed twin, which is
+    not the supervised option (that is the sampled supervised law, with its uncertainty).
+    """
+    log_sup = supervised_log_mean(c, N_S, D_S)
+    log_tilde = supervised_log_mean(params.twin_of(c), N_S, D_S) if params.TWIN + "log_E" in c else log_sup
     col = {k: np.asarray(v)[:, None] for k, v in c.items()}
     log_S = laws.distillation_log_loss_sampled(col, np.log(np.asarray(N_S, float))[None, :],
                                                np.log(np.asarray(D_S, float))[None, :], log_L_T, log_tilde, xp=np)
-    return log_S, log_tilde
+    return log_S, log_sup
 
 
 def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, np.ndarray | None]:

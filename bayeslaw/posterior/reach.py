@@ -159,6 +159,24 @@ def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndar
                 "teacher_loss_below": np.maximum(0.0, 1.0 - L_T / span.teacher_loss)}
 
 
+def student_distance(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Where the distillation law's own error applies (:mod:`bayeslaw.inference.student_error`), from
+    :func:`student_reach`'s factors.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``decades``: how far beyond the fitted students in size, tokens or tokens per parameter, whichever is most
+        (0 inside); ``outside``: beyond them at all, in those or in loss or teacher strength (below the lowest
+        fitted student's or teacher's loss). NaN inputs give ``decades`` NaN and ``outside`` False.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        most = np.fmax(np.fmax(r["size_factor"], r["token_factor"]), r["tokens_per_param_factor"])
+        decades = np.maximum(0.0, np.log10(most))
+    outside = (decades > 0) | (r["loss_below"] > 0) | (r["teacher_loss_below"] > 0)
+    return decades, outside
+
+
 #: A distilled student lying this much (relative) below the lowest fitted student loss, or its teacher this
 #: much below the lowest fitted teacher loss, is named in a warning: 1% of loss is about what separates the
 #: paper's lowest-loss students from the ones its law was fitted on in its own extrapolation check.
@@ -185,5 +203,5 @@ def student_warning(notes: list[str], most: int | None = None) -> str | None:
     if not notes:
         return None
     return (f"{len(notes)} distilled student(s) lie beyond the students the distillation law was fitted on, where "
-            "its bands are over-confident (docs/validation.md: in-table backtests cover far less than 90%): "
+            "only the law's form and its learned error beyond the fitted students carry them (docs/validation.md): "
             + _listed(notes, most))

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from bayeslaw.core import bounds
+from bayeslaw.core import bounds, params
 from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
@@ -21,8 +21,8 @@ from bayeslaw.posterior.extrapolation import (
     supervised_outcome,
 )
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
-from bayeslaw.posterior.predict import band_share, bounds_of, summarise_draws, with_extrapolation_share
-from bayeslaw.posterior.reach import fitted_scale
+from bayeslaw.posterior.predict import band_share, bounds_of, interval, summarise_draws, with_extrapolation_share
+from bayeslaw.posterior.reach import fitted_scale, student_distance, student_reach
 
 
 def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, D_T=None,
@@ -68,12 +68,14 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     xarray.Dataset
         With dims ``(draw, point)`` and their ``(point,)`` summaries (see
         :func:`~bayeslaw.posterior.predict.summarise_draws`): ``loss_mean``, ``loss_new``,
-        ``loss_supervised`` (the same student trained supervised on ``D_S`` tokens, L~_S, paired
-        draw by draw) and ``difference`` = L_S - L~_S, distilled minus supervised (negative:
+        ``loss_supervised`` (the same student trained supervised on ``D_S`` tokens by the posterior's
+        supervised law, paired draw by draw) and ``difference``, distilled minus supervised (negative:
         distillation better; the sign every output uses). With a ``calibration`` the difference
         carries the law's extrapolation error as in a plan (shared at the student, apart at a predicted
         teacher), ``difference_law`` is the law's expectation and ``difference_extrapolation_share``
-        the part of the difference's band the error makes. Coordinates
+        the part of the difference's band the error makes; with the distillation law's error
+        (:func:`~bayeslaw.posterior.extrapolation.load_student_error`) ``beyond_fitted_students`` and
+        ``distillation_error_share`` (the part of the new-run band it makes). Coordinates
         ``N_S``, ``D_S`` and the teacher's median ``L_T`` on ``point``.
     """
     if fit.law != "distillation":
@@ -100,14 +102,20 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         return ds
     d = decades_beyond(fitted_scale(fit), N_S, D_S)
     without = out["loss_new"]
-    out["loss_new"] = np.exp(add_to_log_new(base_new, run_noise, d, calibration, rng, log_floor=c["log_E"][:, None]))
     # the paired difference as plan and report give it: the same law error at the student in both
-    # options, another at a teacher the law predicts (bayeslaw.posterior.extrapolation)
+    # options, another at a teacher the law predicts, and the distillation law's own error beyond the
+    # fitted students (bayeslaw.posterior.extrapolation)
     coefs, err = plan_law_error(fit, calibration, np.arange(fit.n_draws), rng)
     shape = log_S.shape
     teacher = ({"N_T": np.broadcast_to(np.asarray(N_T, float), shape),
                 "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
     Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
+    if err.student is None:  # no distillation-law error: the supervised population's stands in for it
+        out["loss_new"] = np.exp(add_to_log_new(base_new, run_noise, d, calibration, rng,
+                                                log_floor=c["log_E"][:, None]))
+    else:
+        out["loss_new"] = np.exp(student_outcome(coefs, err, Nb, Db, new_T, **teacher) + run_noise)
+        no_student = np.exp(student_outcome(coefs, err.without_student(), Nb, Db, new_T, **teacher) + run_noise)
     out["difference_law"] = out["difference"]
     out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
                          - np.exp(supervised_outcome(coefs, err, Nb, Db)))
@@ -115,8 +123,16 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     ds["difference_extrapolation_share"] = ("point", band_share(bounds_of(ds, "difference"),
                                                                 bounds_of(ds, "difference_law")))
     ds = with_extrapolation_share(ds, without, d, prob, kind)
-    ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student shared by "
-                                  "both, another at a teacher the law predicts)")
+    ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student, another at "
+                                  "a teacher the law predicts)")
+    if err.student is not None:
+        _, outside = student_distance(student_reach(err.student.span, N_S, D_S, np.median(np.exp(log_S), axis=0),
+                                                    np.median(np.exp(mean_T), axis=0)))
+        ds["beyond_fitted_students"] = ("point", outside)
+        ds["distillation_error_share"] = ("point", band_share(bounds_of(ds, "loss_new"),
+                                                              interval(no_student, prob, kind)))
+        ds.attrs["extrapolation"] += ("; beyond the fitted students the distillation law's own error, learned from "
+                                      "the paper's runs (models/distillation_error.nc)")
     return ds
 
 
@@ -150,7 +166,8 @@ def capacity_gap(fit: Fit, *, N_S: float, D_S: float, L_T=None, prob: float = 0.
     N = np.full(L_T.size, float(N_S))
     D = np.full(L_T.size, float(D_S))
     log_T = np.broadcast_to(np.log(L_T)[None, :], (fit.n_draws, L_T.size))
-    log_S, log_tilde = student_log_mean(c, N, D, log_T)
+    log_S, _ = student_log_mean(c, N, D, log_T)
+    log_tilde = supervised_log_mean(params.twin_of(c), N, D)  # where the break sits: Eq. 8's L~_S
     ds = summarise_draws({"loss_mean": np.exp(log_S)}, {"L_T": L_T}, prob=prob, kind=kind)
     ds["ratio"] = ("point", np.median(L_T[None, :] / np.exp(log_tilde), axis=0))
     ds["L_tilde_median"] = float(np.median(np.exp(log_tilde[:, 0])))

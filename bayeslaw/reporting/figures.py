@@ -236,12 +236,13 @@ def backtest_plot(per_run, summary) -> Figure:
     first = summary[summary["method"] == methods[0]]
     x = np.arange(len(first))
     w = 0.8 / (2 * len(methods))
+    at = {sp: i for i, sp in enumerate(first["split"])}
     for j, m in enumerate(methods):
-        b = summary[summary["method"] == m]
+        b = summary[(summary["method"] == m) & summary["split"].isin(at)]  # a method may score some splits only
         hatch = None if j == 0 else "//"
         for k, (col, color) in enumerate((("coverage50", COLORS[0]), ("coverage90", COLORS[1]))):
             off = -0.4 + w * (2 * j + k) + w / 2
-            ax2.bar(x + off, b[col], w, color=color, hatch=hatch, edgecolor="white",
+            ax2.bar(x[[at[sp] for sp in b["split"]]] + off, b[col], w, color=color, hatch=hatch, edgecolor="white",
                     label=f"{col[-2:]}% intervals, {m}")
     ax2.axhline(0.5, color=COLORS[0], ls=":", lw=1)
     ax2.axhline(0.9, color=COLORS[1], ls=":", lw=1)

@@ -122,7 +122,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
                f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
-               + share_note(v["extrapolation_share"]),
+               + share_note(v["extrapolation_share"]) + _distillation_share(v.get("distillation_error_share")),
                _short_recipe(v["recipe"]) if v["verdict"] != "supervised" else "train the student supervised"]
         if q.target is not None:
             t = v["compute_for_target"]
@@ -545,3 +545,8 @@ def write(a: Analysis | SupervisedAnalysis, out_dir: str | Path, stem: str | Non
 
 
 __all__ = ["write", "blocks", "to_html", "to_markdown", "make_figures", "distil_label", "Written"]
+
+
+def _distillation_share(x: float | None) -> str:
+    """" (12% the distillation law's own)" beside the band's extrapolation share, when it is any."""
+    return f" ({x:.0%} the distillation law's own)" if x is not None and x >= 0.005 else ""

@@ -95,6 +95,14 @@ def identification_groups(contraction: dict[str, float]) -> dict[str, list[str]]
     return out
 
 
+def _how_students_use_it(fit: Fit) -> str:
+    """How a joint fit without supervised runs lets its students touch the supervised law."""
+    if fit.card["spec"].get("supervised_cut"):
+        return ("not updated by the students (cut: Eq. 8's L~_S is Table 6's; the supervised option keeps the "
+                "prior's uncertainty)")
+    return "updated only through the students (L~_S in the break)"
+
+
 def fit_notes(fit: Fit) -> list[str]:
     """What a user must know about a fit's data beyond its diagnostics: where the supervised law came
     from, students below their teacher, and which coefficients the runs measure."""
@@ -103,8 +111,8 @@ def fit_notes(fit: Fit) -> list[str]:
         return notes
     sup = data.get("supervised") or {}
     if not sup.get("n_runs"):
-        notes.append("no supervised runs: the supervised law (L~_S in the break) comes from the busbridge2025 "
-                     "preset, a prior centred on the paper's Table 6, updated only through the students")
+        notes.append("no supervised runs: the supervised law comes from the busbridge2025 preset, a prior centred on "
+                     "the paper's Table 6, " + _how_students_use_it(fit))
     below = data.get("students_below_teacher") or []
     if below:
         shown = ", ".join(map(str, below[:12])) + (", ..." if len(below) > 12 else "")
@@ -145,7 +153,7 @@ def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
             lines.append(f"  {k:<14} {v:6.3f}  {tag}")
         if fit.law == "distillation" and not (fit.card["data"].get("supervised") or {}).get("n_runs"):
             lines.append("  (no supervised runs: the supervised coefficients are the busbridge2025 preset's, "
-                         "updated only through the students)")
+                         + _how_students_use_it(fit) + ")")
     lines.append("")
     if diag.passed:
         lines.append("RESULT: PASSED every gate")
@@ -180,6 +188,9 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
                 lines.append(f"    verdict: {ds['verdict'].values[i]} ({_verdict_probs(ds, i)})")
         if "below_student_loss" in ds and (beyond := _student_reach_line(ds, i)):
             lines.append(f"    beyond the fitted students: {beyond}")
+        if "distillation_error_share" in ds and bool(ds["beyond_fitted_students"][i]):
+            lines.append(f"    {float(ds['distillation_error_share'][i]):.0%} of the new-run band's width is the "
+                         "distillation law's own error beyond its fitted students")
         if "extrapolation_share" in ds and float(ds["decades_beyond"][i]) > 0:
             lines.append(f"    {float(ds['decades_beyond'][i]):.2f} decades beyond the fitted runs: "
                          f"{float(ds['extrapolation_share'][i]):.0%} of the new-run band's width is the law's "
@@ -285,6 +296,8 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
                     continue
                 rec = ", ".join(sci(float(s[f"{v}_median"])) for v in ("D_S", "N_T", "D_T"))
                 extra = share_note(float(s["extrapolation_share"])) if "extrapolation_share" in s else ""
+                if "distillation_error_share" in s and float(s["distillation_error_share"]) >= 0.005:
+                    extra += f" ({float(s['distillation_error_share']):.0%} the distillation law's own)"
                 lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
                              f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}{extra}")
     lines.append("P(better): P(distillation better); P(>margin): P(distillation better by more than the margin)")
@@ -465,8 +478,9 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                     rec[v] = float(s[v]) if np.isfinite(float(s["p_distill_wins"])) else None
                 for v in ("diff", "L_S", "L_sup", "D_S", "N_T", "D_T", "L_T"):
                     rec[v] = {k: float(s[f"{v}_{k}"]) for k in ("median", "lower", "upper")}
-                if "extrapolation_share" in s:
-                    rec["extrapolation_share"] = float(s["extrapolation_share"])
+                for v in ("extrapolation_share", "distillation_error_share"):
+                    if v in s:
+                        rec[v] = float(s[v])
                 cells.append(rec)
     per_size = []
     for N_S in summary["student_size"].values:
@@ -527,6 +541,30 @@ def _format_supervised_report(a) -> list[str]:
         lines.append(f"  compute to be 90% sure of loss {q.target:g}: "
                      + ("not within 100x the largest budget" if c is None or not np.isfinite(c) else f"{sci(c)} FLOPs"))
     return lines
+
+
+def format_student_error(fit: Fit, splits: list[dict]) -> str:
+    """The distillation law's error posterior in words: its step and growth against the supervised population's
+    new study (its prior), what it was learned from, and the split fits' gates."""
+    post = fit.idata["posterior"]
+    q = levels(0.9)
+
+    def band(x) -> str:
+        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
+        return f"{100 * me:.2f}% [{100 * lo:.2f}%, {100 * hi:.2f}%]"
+
+    data, prior = fit.card["data"], fit.card["spec"]["priors"]
+    lines = [f"The distillation law's error beyond its fitted students, learned from {data['n_runs']} held-out "
+             f"students ({data['n_outside']} beyond their split's fitted students); sd of log loss, median [90%]:",
+             f"  step at the edge {band(post['edge'])}, growth per decade {band(post['growth'])}",
+             f"  prior (a new study of the supervised population): step {100 * np.exp(prior['log_edge'][0]):.2f}%, "
+             f"growth {100 * np.exp(prior['log_growth'][0]):.2f}% per decade (medians)"]
+    for f in splits:
+        lines.append(f"  split {f['split']}: {f['n_train']} fitted, {f['n_test']} held out, gates "
+                     + ("passed" if f["diagnostics_passed"] else f"FAILED ({f['failures']})"))
+    diag = fit.card["diagnostics"]
+    lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
+    return "\n".join(lines)
 
 
 def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFrame | None = None,

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,27 +28,30 @@ from scipy.special import logsumexp
 from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws
 from bayeslaw.core.errors import DataError, InputError
+from bayeslaw.core.extrapolation import within_bounds
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.registry import SHIPPED
-from bayeslaw.data.splits import Split, by_loss, parse, rolling
+from bayeslaw.data.splits import Split, parse, rolling
 from bayeslaw.data.tables import validate_distillation, validate_supervised
-from bayeslaw.inference.config import ESCALATION, LAW_DEFAULTS, SamplerConfig, default_config
-from bayeslaw.inference.engine import fit
+from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
 from bayeslaw.inference.fit import Table, shipped_joint
 from bayeslaw.inference.refit import decades_beyond, fit_split, predictive
 from bayeslaw.inference.sampler import CompiledSampler
+from bayeslaw.inference.student_error import HeldOutStudents, fit_student_error, held_out_students, learning_rows
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec, joint_preset
 from bayeslaw.posterior.card import atomic_write
-from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import population_sd, resolve_calibration
+from bayeslaw.posterior.extrapolation import (
+    LOG_CEILING,
+    WITH_STUDENT_ERROR,
+    new_study_prior,
+    population_sd,
+    resolve_calibration,
+)
 from bayeslaw.posterior.likelihood import (
     log_density,
-    log_likelihood,
-    noise_draws,
-    student_log_mean,
 )
 from bayeslaw.reporting.figures import backtest_plot, png
 from bayeslaw.validate import pointfit
@@ -209,7 +212,7 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
                   "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"]),
                   "attempts": len(fit.card.get("attempts", [])), "draws": fit.card["sampler"]["draws"]}
         if calibration is not None:
-            rng = np.random.default_rng(streams.extrapolation(1000 + i))
+            rng = np.random.default_rng(streams.child("population_error", i))
             d = decades_beyond(tr, extra["N"], extra["D"])
             sd = population_sd(calibration, d, pred["log_mu"].shape[0], rng)
             log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
@@ -241,18 +244,27 @@ def _point_rows(obs: np.ndarray, pred: np.ndarray, label: str, extra: dict) -> p
                          "method": "Huber + L-BFGS-B (point)"})
 
 
-def _held_out_teachers(posterior, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
-    """Log teacher loss per draw for held-out students: the latent teacher when it was fitted, else its
-    measured loss with the model's measurement noise."""
-    ids = posterior.card["data"]["teachers"]["ids"]
-    position = {t: j for j, t in enumerate(ids)}
-    latent = posterior.draws(["log_L_T"])["log_L_T"]
-    noise = float(posterior.card["spec"]["teacher_noise"])
-    out = np.log(te["L_T"].to_numpy())[None, :] + noise * rng.standard_normal((posterior.n_draws, len(te)))
-    for k, t in enumerate(te["teacher_id"]):
-        if t in position:
-            out[:, k] = latent[:, position[t]]
-    return out
+def _student_error_sd(h: HeldOutStudents, rows: np.ndarray, learn: np.ndarray, calibration, seed: int,
+                      rng: np.random.Generator) -> tuple[np.ndarray, str, bool]:
+    """Draws ``(run, KEEP)`` of the distillation law's error sd at the held-out students ``rows``: learned from the
+    students ``learn`` (earlier splits' held-out students that this split does not predict), or, with none of them
+    beyond their fitted students, a new study of the supervised population; where it came from, and whether it
+    was learned."""
+    te = h.runs[rows]
+    n = h.log_new.shape[1]
+    try:
+        err = fit_student_error(h, learn, calibration, seed=seed, source="backtest")
+        post = err.draws(["edge", "growth"])
+        pick = rng.integers(0, post["edge"].size, n)
+        edge, growth = post["edge"][pick], post["growth"][pick]
+        how, learned = f"{int(learn.sum())} earlier held-out students", True
+    except DataError:
+        prior = new_study_prior(calibration)
+        edge = np.exp(prior["log_edge"][0] + prior["log_edge"][1] * rng.standard_normal(n))
+        growth = np.exp(prior["log_growth"][0] + prior["log_growth"][1] * rng.standard_normal(n))
+        how, learned = "the supervised population (no earlier split)", False
+    d, out = te["decades"].to_numpy(), te["outside"].to_numpy()
+    return law_error.error_sd(edge[None, :], growth[None, :], d[:, None], outside=out[:, None]), how, learned
 
 
 def table6_supervised() -> pointfit.SupervisedPoint:
@@ -264,8 +276,8 @@ def table6_supervised() -> pointfit.SupervisedPoint:
 def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None = None, *,
                           thresholds: Sequence[float] = (2.45, 2.40), supervised_threshold: float = 2.2,
                           preset: str | None = None, teacher_noise: float | None = None,
-                          supervised_scale: float | None = None, sampler=None,
-                          seed: int = 0, baseline: bool = True, baseline_starts: int = 256,
+                          supervised_scale: float | None = None, supervised_cut: bool | None = None,
+                          sampler=None, seed: int = 0, baseline: bool = True, baseline_starts: int = 256,
                           progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
     L_S >= threshold (and the supervised runs with L >= ``supervised_threshold``, if any), predict
@@ -292,34 +304,37 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
         sup_train = sup[sup["loss"].to_numpy() >= supervised_threshold].reset_index(drop=True)
         if len(sup_train) < 8:
             raise DataError(f"only {len(sup_train)} supervised runs have loss >= {supervised_threshold}; need >= 8")
-    splits = [by_loss(dis, float(th), loss="L_S") for th in thresholds]  # all checked before any fit
+    suffix = "" if sup_train is None else f", L >= {supervised_threshold:g}"
+    thresholds = sorted((float(t) for t in thresholds), reverse=True)
+    config = sampler or default_config("distillation")
+    h = held_out_students(dis, thresholds, supervised=sup_train, seed=seed, sampler=config, progress=say,
+                          preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
+                          supervised_cut=supervised_cut)
+    calibration = resolve_calibration(True)
     rows, fits = [], []
-    for i, (th, sp) in enumerate(zip(thresholds, splits, strict=True)):
-        label = f"L_S >= {th:g}" + ("" if sup_train is None else f", L >= {supervised_threshold:g}")
-        say(f"{label}: fitting on {int(sp.train.sum())} students"
-            + ("" if sup_train is None else f" and {len(sup_train)} supervised runs")
-            + f", predicting {int(sp.test.sum())} students")
-        tr, te = dis[sp.train].reset_index(drop=True), dis[sp.test].reset_index(drop=True)
-        t0 = time.perf_counter()
-        config = sampler or default_config("distillation")
-        posterior = fit(tr, law="distillation", supervised=sup_train, preset=preset, teacher_noise=teacher_noise,
-                        supervised_scale=supervised_scale, sampler=config, seed=streams.split(i),
-                        escalate=[replace(config, **rung) for rung in ESCALATION["distillation"][1:]])
-        wall = time.perf_counter() - t0
-        rng = np.random.default_rng(streams.extrapolation(i))
-        c = as_arrays(coefficients(posterior))
-        obs = te["L_S"].to_numpy()
-        log_T = _held_out_teachers(posterior, te, rng)
-        log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_T)
-        log_new = log_mu + noise_draws(posterior, log_mu.shape, rng, "sigma_dis")
-        ll = log_likelihood(posterior, log_mu, np.log(obs), "sigma_dis").values.reshape(log_mu.shape[0], -1)
+    for i, th in enumerate(thresholds):
+        label = f"L_S >= {th:g}" + suffix
+        m = (h.runs["threshold"] == th).to_numpy()
+        te = h.runs[m]
+        obs = te["observed"].to_numpy()
         extra = {"N": te["N_S"].to_numpy(), "D": te["D_S"].to_numpy(), "L_T": te["L_T"].to_numpy()}
-        rows.append(score_runs(obs, log_new, ll).assign(**extra, split=label, method="bayeslaw"))
-        diag = posterior.card["diagnostics"]
-        fits.append({"split": label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
-                     "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"]),
-                     "attempts": len(posterior.card.get("attempts", [])),
-                     "draws": posterior.card["sampler"]["draws"]})
+        noise = {"sigma": h.noise["sigma"][m].T, "nu": None if h.noise["nu"] is None else h.noise["nu"][m].T}
+        ll = log_density(np.log(obs), h.log_mu[m].T, noise["sigma"], noise["nu"])
+        rows.append(score_runs(obs, h.log_new[m].T, ll).assign(**extra, split=label, method="bayeslaw"))
+        fits.append(h.fits[i] | {"split": label})
+        if calibration is not None:
+            # the distillation law's error learned from the splits before this one, on students it does not predict
+            learn = learning_rows(h, above=th) & (h.runs["threshold"] > th).to_numpy()
+            rng = np.random.default_rng(streams.child("population_error", i))
+            sd, how, learned = _student_error_sd(h, m, learn, calibration, streams.child("leave_one_out", i), rng)
+            shift = sd * rng.standard_normal(sd.shape)
+            log_new = within_bounds(h.log_new[m], shift, h.log_E[m], LOG_CEILING).T
+            ll = log_density(np.log(obs), h.log_mu[m].T, np.sqrt(noise["sigma"] ** 2 + sd.T ** 2), noise["nu"])
+            method = WITH_STUDENT_ERROR if learned else "bayeslaw + population error (no earlier split)"
+            rows.append(score_runs(obs, log_new, ll).assign(**extra, split=label, method=method))
+            fits[-1]["distillation_error_from"] = how
+        tr = dis[dis["L_S"].to_numpy() >= th].reset_index(drop=True)
+        te = dis.loc[te["student"].to_numpy()].reset_index(drop=True)
         if baseline:
             say("baseline: Huber + L-BFGS-B from the paper's grid"
                 + (" (supervised law: Table 6)" if sup_train is None else " (supervised, then distillation)"))

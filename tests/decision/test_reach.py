@@ -7,8 +7,15 @@ import numpy as np
 import pytest
 
 from bayeslaw import api
-from bayeslaw.decision.caveats import DISTILLATION_BACKTEST, REACH, VALIDATION, distillation_backtest_caveat
+from bayeslaw.decision.caveats import (
+    ABOUT_90,
+    DISTILLATION_BACKTEST,
+    REACH,
+    VALIDATION,
+    distillation_backtest_caveat,
+)
 from bayeslaw.posterior import reach
+from bayeslaw.posterior.extrapolation import WITH_STUDENT_ERROR
 from tests.conftest import ROOT
 
 DIGITIZED = ROOT / "models/distillation_busbridge2025_digitized.nc"
@@ -51,14 +58,21 @@ def test_a_prediction_below_the_fitted_students_names_how_far(digitized):
     assert len(student) == 1 and "N_S=1e+09" in str(student[0]) and "N_S=5e+08" not in str(student[0])
 
 
-def test_reports_carry_the_in_table_backtests_coverage():
+def test_reports_carry_the_in_table_backtests_coverage(tmp_path):
     with DISTILLATION_BACKTEST.open() as f:
-        rows = [r for r in csv.DictReader(f) if r["method"] == "bayeslaw"]
+        rows = [r for r in csv.DictReader(f) if r["method"] == WITH_STUDENT_ERROR]
     c = distillation_backtest_caveat()
-    assert c.kind == VALIDATION and len(rows) == 2
+    assert c.kind == VALIDATION and len(rows) >= 2
     for r in rows:
         n = int(float(r["n_test"]))
         assert f"90% bands held {round(float(r['coverage90']) * n)} of {n}" in str(c)
+    stated = all(ABOUT_90[0] <= float(r["coverage90"]) <= ABOUT_90[1] for r in rows)
+    assert ("held about their stated rate" in str(c)) == stated
+    # a table whose bands held too little says so, and falls back to the law's bands without a learned error
+    head = "split,method,n_test,rel_error_median,rel_error_mean,coverage50,coverage90,crps,lpd\n"
+    (tmp_path / "s.csv").write_text(head + "L_S >= 2.4,bayeslaw,65,0.004,0.004,0.0,0.0923,0.008,105\n")
+    old = str(distillation_backtest_caveat(tmp_path / "s.csv"))
+    assert "were over-confident" in old and "90% bands held 6 of 65 (9%)" in old
     missing = distillation_backtest_caveat(ROOT / "no_such_file.csv")
     assert missing.kind == VALIDATION and "not been backtested" in str(missing)
     assert np.isfinite(float(rows[0]["coverage90"]))

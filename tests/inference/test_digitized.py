@@ -16,6 +16,7 @@ from bayeslaw.core import laws
 from bayeslaw.core.errors import DataWarning
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.tables import load_shipped
+from bayeslaw.model.spec import JointSpec
 from bayeslaw.reporting.text import fit_notes
 from tests.conftest import ROOT
 
@@ -76,3 +77,12 @@ def test_shipped_digitized_posterior_passes_its_gates_and_names_its_data():
     assert fit.card["spec"]["teacher_noise"] == 0.003 and len(data["students_below_teacher"]) == 41
     assert abs(fit.card["spec"]["supervised_scale"] - 1 / 3) < 1e-12
     assert float(fit.idata["posterior"]["nu"].min()) >= 1.0
+    # the cut: the students leave the supervised law at its prior (posterior sd / prior sd ~ 1, centre unmoved)
+    assert fit.card["spec"]["supervised_cut"] is True
+    contraction = again.metrics["contraction"]
+    post = fit.idata["posterior"]
+    priors = JointSpec.from_dict(fit.card["spec"]).priors
+    for name in ("log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma"):
+        assert 0.9 < contraction[name] < 1.1, (name, contraction[name])
+        x = np.log(post[name].values) if priors[name].dist == "LogNormal" else post[name].values
+        assert abs(float(x.mean()) - priors[name].kwargs["mu"]) < 0.1 * priors[name].kwargs["sigma"], name

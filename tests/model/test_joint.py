@@ -8,7 +8,7 @@ import pytest
 from bayeslaw import api
 from bayeslaw.cli import main
 from bayeslaw.core import laws
-from bayeslaw.core.errors import DataError, PriorError
+from bayeslaw.core.errors import DataError, InputError, PriorError
 from bayeslaw.core.intervals import pick
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.data.synthetic import SMALL_DESIGN, GeneratorSettings, simulate
@@ -222,3 +222,33 @@ def test_cli_fits_a_small_distillation_study(tmp_path, capsys):
     assert "Identification" in capsys.readouterr().out
     assert main(["fit", str(dis), "--law", "distillation", "--preset", "weak"]) == 2
     assert "without supervised runs the supervised law must come from the busbridge2025" in capsys.readouterr().err
+
+
+def _parents(model, name):
+    from pytensor.graph.traversal import ancestors
+
+    rv = {v.name for v in model.value_vars}
+    return {v.name.removesuffix("_log__") for v in ancestors([model.logp(vars=[model[name]], sum=True)])
+            if v.name in rv}
+
+
+def test_the_supervised_cut_keeps_the_students_out_of_the_supervised_law():
+    d = load_shipped_digitized()
+    teachers, rest, index = split_teachers(d, None)
+    cut = build_joint(JointSpec(preset="busbridge2025", supervised_cut=True), d, rest, teachers, index)
+    joint = build_joint(JointSpec(preset="busbridge2025"), d, rest, teachers, index)
+    sup = {"log_E", "log_size_term", "log_data_term", "alpha", "beta", "gamma"}
+    # the students' likelihood: with the cut it reads no supervised coefficient, without it all six
+    assert not sup & _parents(cut, "obs_student")
+    assert sup <= _parents(joint, "obs_student")
+    assert {"c0", "log_d1", "log_L_T"} <= _parents(cut, "obs_student")
+    # the cut needs a centre to cut at: refused with a weak preset
+    with pytest.raises(InputError, match="busbridge2025"):
+        JointSpec(preset="weak", supervised_cut=True)
+    assert JointSpec.from_dict(JointSpec(preset="busbridge2025", supervised_cut=True).to_dict()).supervised_cut
+
+
+def load_shipped_digitized():
+    from bayeslaw.data.tables import load_shipped
+
+    return validate_distillation(load_shipped("busbridge2025_digitized"))

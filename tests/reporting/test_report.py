@@ -214,7 +214,11 @@ def test_supervised_report_in_a_real_browser(tmp_path):
     # noise and, beyond the fitted runs, the law's extrapolation error)
     p = (a.sweep <= 2.0).mean("draw")
     c = a.compute_for_target
-    assert c is not None and float(p.sel(budget=c, method="bfill")) >= 0.9 > float(p.sel(budget=c, method="ffill"))
+    assert c is not None
+    if np.isfinite(c):
+        assert float(p.sel(budget=c, method="bfill")) >= 0.9 > float(p.sel(budget=c, method="ffill"))
+    else:  # the law's error grows about as fast as the loss falls: the chance levels off below 90% on the sweep
+        assert float(p.max()) < 0.9 and "not within 100x" in body
     assert "extrapolation error" in a.extrapolation
     # Chinchilla's own budget is 43x beyond the fitted runs
     assert any(x.kind == "reach" and "beyond the fitted runs" in str(x) for x in a.warnings)

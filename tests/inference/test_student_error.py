@@ -1,0 +1,106 @@
+"""The distillation law's own error beyond its fitted students (issue 25): where it applies, what it adds, that a
+simulated error is recovered, and that the held-out students it learns from are each counted once."""
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bayeslaw.core.errors import DataError, PosteriorError
+from bayeslaw.inference.student_error import HeldOutStudents, fit_student_error, learning_rows
+from bayeslaw.posterior.extrapolation import (
+    CALIBRATION,
+    STUDENT_ERROR,
+    StudentError,
+    load_calibration,
+    load_student_error,
+    new_study_prior,
+)
+from bayeslaw.posterior.reach import FittedStudents, student_distance, student_reach
+
+SPAN = FittedStudents(size=2e9, tokens=1e11, tokens_per_param=500.0, loss=2.3, teacher_loss=2.0)
+
+
+def test_where_the_distillation_error_applies_by_hand():
+    N = np.array([1e9, 1e9, 2e10, 1e9, 1e9])
+    D = np.array([2e10, 2e10, 2e11, 2e10, 1e12])
+    L_S = np.array([2.4, 2.25, 2.4, 2.4, 2.4])
+    L_T = np.array([2.2, 2.2, 2.2, 1.9, 2.2])
+    decades, outside = student_distance(student_reach(SPAN, N, D, L_S, L_T))
+    # inside; below the lowest fitted loss only; 10x the largest student (and 2x its tokens); a stronger teacher
+    # than any fitted; 10x the most tokens and 2x the most tokens per parameter
+    np.testing.assert_allclose(decades, [0, 0, 1, 0, 1], atol=1e-12)
+    np.testing.assert_array_equal(outside, [False, True, True, True, True])
+    err = StudentError(edge=np.array([0.003, 0.006]), growth=np.array([0.01, 0.02]), z=np.array([1.0, -2.0]),
+                       span=SPAN)
+    sd = err.sd(N, D, L_S, L_T, ndim=2)
+    expected = np.array([[0, 0.003, np.hypot(0.003, 0.01), 0.003, np.hypot(0.003, 0.01)],
+                         [0, 0.006, np.hypot(0.006, 0.02), 0.006, np.hypot(0.006, 0.02)]])
+    np.testing.assert_allclose(sd, expected, rtol=1e-12)
+    # applied: nothing inside, z sds of log loss to first order beyond, never below E
+    log_S = np.log(np.broadcast_to(L_S, (2, 5)))
+    moved = err.reached(log_S, N, D, np.log(np.broadcast_to(L_T, (2, 5))), np.log(np.full((2, 1), 1.6)))
+    np.testing.assert_array_equal(moved[:, 0], log_S[:, 0])
+    np.testing.assert_allclose(moved[0, 1] - log_S[0, 1], 0.003, rtol=0.05)
+    assert np.all(moved > np.log(1.6))
+
+
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_the_prior_is_a_new_study_of_the_supervised_population():
+    cal = load_calibration()
+    prior = new_study_prior(cal)
+    post = cal.draws(["mu_log_edge", "sd_log_edge", "mu_log_growth"])
+    assert prior["log_edge"][0] == pytest.approx(float(np.mean(post["mu_log_edge"])))
+    assert prior["log_growth"][0] == pytest.approx(float(np.mean(post["mu_log_growth"])))
+    # wider than the population mean's own uncertainty: a new study also varies around it
+    assert prior["log_edge"][1] > float(np.std(post["mu_log_edge"]))
+    assert prior["log_edge"][1] < float(np.sqrt(np.var(post["mu_log_edge"]) + np.mean(post["sd_log_edge"] ** 2)))
+
+
+def _simulated(edge: float, n: int = 240, seed: int = 3) -> HeldOutStudents:
+    """SYNTHETIC held-out students: predictive draws around a median, observed values off by the predictive noise
+    plus an error of sd ``edge`` where they lie outside (two thirds of them), each student in two splits."""
+    rng = np.random.default_rng(seed)
+    sd = rng.uniform(0.001, 0.003, n)
+    med = np.log(rng.uniform(2.2, 2.6, n))
+    outside = np.arange(n) % 3 != 0
+    obs = med + sd * rng.standard_normal(n) + np.where(outside, edge, 0.0) * rng.standard_normal(n)
+    log_new = med[:, None] + sd[:, None] * rng.standard_normal((n, 2000))
+    runs = pd.DataFrame({"split": "SYNTHETIC", "threshold": 2.4, "student": np.arange(n), "N_S": 1e9, "D_S": 2e10,
+                         "L_T": 2.3, "observed": np.exp(obs), "decades": 0.0, "outside": outside, "first": True})
+    second = runs.assign(first=False, threshold=2.35)  # the same students held out again by a later split
+    both = pd.concat([runs, second], ignore_index=True)
+    log_new = np.concatenate([log_new, log_new])
+    return HeldOutStudents(runs=both, log_new=log_new, log_mu=log_new, log_E=np.full_like(log_new, np.log(1.6)),
+                           noise={"sigma": np.full_like(log_new, 0.002), "nu": None})
+
+
+@pytest.mark.heavy
+@pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
+def test_a_simulated_error_is_recovered_from_each_student_once():
+    h = _simulated(edge=0.004)
+    rows = learning_rows(h)
+    assert rows.sum() == len(h.runs) // 2  # each student once
+    fit = fit_student_error(h, rows, load_calibration(), seed=2, source="SYNTHETIC")
+    assert fit.diagnostics_passed, fit.card["diagnostics"]["failures"]
+    lo, hi = np.quantile(fit.idata["posterior"]["edge"].values, [0.05, 0.95])
+    assert lo <= 0.004 <= hi and hi < 0.008
+    assert fit.card["data"]["n_runs"] == 240 and fit.card["data"]["n_outside"] == 160
+    # with no error at all the edge goes below what the population expects of a new study
+    none = fit_student_error(_simulated(edge=0.0), rows, load_calibration(), seed=2, source="SYNTHETIC")
+    assert float(none.idata["posterior"]["edge"].median()) < 0.5 * float(np.exp(new_study_prior(
+        load_calibration())["log_edge"][0]))
+    # nothing outside: nothing to learn from
+    inside = _simulated(0.004)
+    inside.runs["outside"] = False
+    with pytest.raises(DataError, match="nothing to learn"):
+        fit_student_error(inside, learning_rows(inside), load_calibration())
+
+
+@pytest.mark.skipif(not (STUDENT_ERROR.exists() and CALIBRATION.exists()), reason="both ship with the repository")
+def test_the_two_error_files_are_not_interchangeable():
+    with pytest.raises(PosteriorError, match="not the supervised calibration"):
+        load_calibration(STUDENT_ERROR)
+    with pytest.raises(PosteriorError, match="not a distillation-law error"):
+        load_student_error(CALIBRATION)
+    err = load_student_error()
+    assert err.diagnostics_passed and err.card["data"]["n_outside"] > 0
