@@ -16,6 +16,7 @@ import os
 import signal
 import sys
 import warnings
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -23,9 +24,9 @@ import numpy as np
 from bayeslaw import api
 from bayeslaw.core import bounds
 from bayeslaw.core.compute import SCENARIOS
-from bayeslaw.core.errors import BayeslawError, DataError, DataWarning
+from bayeslaw.core.errors import BayeslawError, DataError, DataWarning, DiagnosticsWarning, InputError
 from bayeslaw.core.progress import every_tenth
-from bayeslaw.data.registry import SHIPPED
+from bayeslaw.data.registry import DATA_DIR, SHIPPED
 from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
 from bayeslaw.reporting import text
@@ -133,6 +134,8 @@ def _data_check_args(p: argparse.ArgumentParser) -> None:
 def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
+        bounds.check_not_input(args.out, "--out", {"run table": args.data, "supervised table": args.supervised,
+                                                    "prior file": args.priors})
     fit = api.fit(
         args.data,
         law=args.law,
@@ -223,6 +226,7 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
+        bounds.check_not_input(args.out, "--out", {"posterior": args.posterior})
     fit = api.load(args.posterior)
     say = _say("plan", args)
     progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
@@ -337,6 +341,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
 def cmd_generate(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out, "--out", directory=True)
+    shipped = (DATA_DIR / "synthetic").resolve()
+    if Path(args.out).resolve() == shipped and not args.overwrite_shipped and any(shipped.glob("SYNTHETIC_*.csv")):
+        raise InputError(f"--out {args.out} holds the shipped SYNTHETIC tables (the shipped posteriors were fitted to "
+                         "them); write elsewhere, or rebuild them on purpose with --overwrite-shipped (make models)")
     dis, sup = api.generate(args.out, stem=args.stem, seed=args.seed, noise=args.noise,
                                eval_noise=args.eval_noise, outlier_df=args.outlier_df, small=args.small)
     _emit(args, f"SYNTHETIC tables written (generated from the law, not measured):\n  {dis}\n  {sup}",
@@ -348,14 +356,15 @@ def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
     common.add_argument("--quiet", action="store_true", help="no progress, no text output")
+    # no abbreviations: `plan --teacher ...` must not be read as --teacher-cap
     p = argparse.ArgumentParser(prog="bayeslaw", description=__doc__.split("\n")[0], epilog=EXIT_CODES,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+                                formatter_class=argparse.RawDescriptionHelpFormatter, allow_abbrev=False)
     sub = p.add_subparsers(dest="command", required=True)
     _add = sub.add_parser
 
     def add_parser(name: str, **kw: Any) -> argparse.ArgumentParser:
         return _add(name, parents=[common], epilog=EXIT_CODES, formatter_class=argparse.RawDescriptionHelpFormatter,
-                    **kw)
+                    allow_abbrev=False, **kw)
 
     sub.add_parser = add_parser  # every subcommand takes --json and --quiet
 
@@ -456,9 +465,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="add the optimal recipe of other scenarios as options (e.g. pretraining a new teacher)")
     r.add_argument("--students", type=int, default=1, help="students sharing one teacher")
     r.add_argument("--target", type=float, help="target loss (nats/token)")
-    r.add_argument("--teacher", nargs="+", help="teachers to compare: N_T:D_T (pretraining charged where the "
-                                               "scenario charges it), N_T:D_T:sunk or N_T:L=loss (teachers you "
-                                               "have; default: 2x and 10x the student on 20 tokens/param)")
+    r.add_argument("--teacher", nargs="+", action="extend",
+                   help="teachers to compare: N_T:D_T (pretraining charged where the scenario charges it), "
+                        "N_T:D_T:sunk or N_T:L=loss (teachers you have; default: 2x and 10x the student on 20 "
+                        "tokens/param); repeat it or list several")
     r.add_argument("--margin", type=float, default=bounds.PRACTICAL_MARGIN,
                    help="practical-equivalence margin in nats: smaller differences are a tie (default 0.01)")
     r.add_argument("--teacher-cap", default=str(bounds.TEACHER_CAP_RATIO), type=_cap,
@@ -520,6 +530,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")
     g.add_argument("--out", default="data/synthetic")
+    g.add_argument("--overwrite-shipped", action="store_true",
+                   help="let --out replace the shipped SYNTHETIC tables in data/synthetic (make models does)")
     g.add_argument("--stem", default="paper_design")
     g.add_argument("--seed", type=int, default=0)
     g.add_argument("--noise", type=float, default=0.005, help="relative noise per run (sd of log loss)")
@@ -540,10 +552,20 @@ GC_THRESHOLDS = (100_000, 50, 1000)
 def main(argv: list[str] | None = None) -> int:
     gc.set_threshold(*GC_THRESHOLDS)
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse printed why; return its code (2) instead of leaving the interpreter
+        code = exc.code if isinstance(exc.code, int) else 2
+        if code and "--json" in (sys.argv[1:] if argv is None else argv):
+            print(json.dumps({"error": "invalid command line (the message is on stderr)", "kind": "UsageError",
+                              "command": None, "exit_code": code}))
+        return code
     # the API warns Python users of what the CLI prints from the model card itself
     warnings.filterwarnings("ignore", category=DataWarning)
+    warnings.filterwarnings("ignore", category=DiagnosticsWarning)
     try:
+        if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
+            raise InputError(f"--seed {args.seed}: a seed is a non-negative integer")
         code = int(args.func(args) or 0)
         # everything is written and closed: spare the exiting interpreter a last traversal of
         # those objects (about 1 s of a 5.6 s `bayeslaw fit`)

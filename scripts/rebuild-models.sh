@@ -11,7 +11,7 @@ $B fit chinchilla --gamma fixed --seed 20240410 --out models/supervised_chinchil
 $B fit misfitting --gamma fixed --adaptation diag --target-accept 0.95 --draws 2000 \
    --seed 20250226 --out models/supervised_misfitting78.nc --quiet
 # The SYNTHETIC paper-design tables (generated from Table 6, never measured):
-$B generate --out data/synthetic --seed 20250208 --quiet
+$B generate --out data/synthetic --overwrite-shipped --seed 20250208 --quiet
 if [ -f data/synthetic/SYNTHETIC_paper_design_distillation.csv ]; then
   # Joint distillation + supervised fit on the SYNTHETIC paper-design table (generated from Table 6),
   # at the joint model's default settings (4 x 4000 draws, target_accept 0.995; docs/distillation.md),

@@ -103,6 +103,20 @@ CASES = [
     (["generate", "--out", "{d}/a_file/sub"], "is a file, not a folder", []),
     (["prior-predictive", "--N", "7", "--D", "2e10"], "raw counts", []),
     (["backtest", "{d}/runs.csv", "--split", "compute:1e30", "--out-dir", "{d}/bt"], "holds out no runs", ["bt"]),
+    # issue 26: seeds, thinning, generator settings, outputs that would destroy an input, abbreviations
+    (["predict", CHIN, "--N", "1e9", "--D", "2e10", "--seed", "-1"], "a seed is a non-negative integer", []),
+    (["fit", "{d}/runs.csv", "--thin", "200", "--out", "{d}/p.nc"], "keeps 5 of 1000 draws per chain", ["p.nc"]),
+    (["fit", "{d}/runs.csv", "--out", "{d}/runs.csv"], "is the run table this command reads", []),
+    (["plan", JOINT, "--student", "1e9", "--budget", "1e20", "--out", JOINT], "is the posterior this command reads",
+     []),
+    (["generate", "--noise", "-1", "--out", "{d}/g", "--small"], "must lie in [0, 0.5]", ["g"]),
+    (["generate", "--noise", "nan", "--out", "{d}/g", "--small"], "must lie in [0, 0.5]", ["g"]),
+    (["generate", "--noise", "1e300", "--out", "{d}/g", "--small"], "must lie in [0, 0.5]", ["g"]),
+    (["generate", "--eval-noise", "-1", "--out", "{d}/g", "--small"], "--eval-noise is the sd", ["g"]),
+    (["generate", "--outlier-df", "0", "--out", "{d}/g", "--small"], "must be positive", ["g"]),
+    (["generate", "--out", str(ROOT / "data/synthetic"), "--small"], "holds the shipped SYNTHETIC tables", []),
+    (["plan", JOINT, "--student", "1e9", "--budget", "1e20", "--teacher", "7e9:2e12:sunk"],
+     "unrecognized arguments: --teacher", []),
 ]
 
 
@@ -114,6 +128,24 @@ def test_refused_with_exit_2_and_nothing_written(files, capsys, argv, message, u
     assert message in err and "Traceback" not in err
     for name in unwritten:
         assert not (files / name).exists()
+
+
+def test_shipped_tables_and_inputs_are_untouched_by_refused_outputs(files, capsys):
+    shipped = ROOT / "data/synthetic/SYNTHETIC_paper_design_distillation.csv"
+    before = shipped.read_bytes()
+    assert main(["generate", "--out", str(shipped.parent), "--small"]) == 2
+    assert shipped.read_bytes() == before
+    runs = (files / "runs.csv").read_bytes()
+    assert main(["fit", str(files / "runs.csv"), "--out", str(files / "runs.csv")]) == 2
+    assert (files / "runs.csv").read_bytes() == runs
+
+
+def test_repeated_teachers_are_all_kept():
+    from bayeslaw.cli import build_parser
+
+    args = build_parser().parse_args(["report", JOINT, "--student", "1e9", "--budget", "1e21", "--teacher", "2e9:4e10",
+                                      "--teacher", "7e9:2e12:sunk", "1e10:L=2.1"])
+    assert args.teacher == ["2e9:4e10", "7e9:2e12:sunk", "1e10:L=2.1"]
 
 
 def test_json_errors_are_json(files, capsys):

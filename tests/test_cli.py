@@ -86,9 +86,11 @@ def test_prior_predictive(capsys):
 
 def test_help_lists_the_exit_codes(capsys):
     for argv in (["--help"], ["fit", "--help"]):
-        with pytest.raises(SystemExit):
-            main(argv)
+        assert main(argv) == 0
         assert "exit codes" in capsys.readouterr().out
+    # a usage error returns argparse's 2 (and JSON under --json) instead of leaving the interpreter
+    assert main(["fit", "--no-such-flag", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["exit_code"] == 2
 
 
 def test_a_bug_is_a_traceback_not_bad_input(monkeypatch):

@@ -117,6 +117,15 @@ def check_student_tokens(D: np.ndarray) -> None:
         raise InputError("student tokens must be raw counts within [1e6, 1e17] (e.g. 2e10, not 20)")
 
 
+def check_not_input(path: str | Path, flag: str, inputs: dict[str, Any]) -> None:
+    """That an output does not name one of the command's inputs (which writing it would destroy)."""
+    out = Path(path).resolve()
+    for what, given in inputs.items():
+        if isinstance(given, str | Path) and Path(given).exists() and Path(given).resolve() == out:
+            raise InputError(f"{flag} {path} is the {what} this command reads: writing it would destroy the input; "
+                             "choose another file")
+
+
 def check_writable(path: str | Path, flag: str, *, directory: bool = False) -> None:
     """That an output can be written, checked before any work: a file path (or a folder to write into)."""
     p = Path(path)

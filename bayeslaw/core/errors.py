@@ -34,3 +34,7 @@ class SetupError(BayeslawError, RuntimeError):
 
 class DataWarning(UserWarning):
     """Something in the data a user should know, that does not stop a fit (e.g. students below their teacher)."""
+
+
+class DiagnosticsWarning(UserWarning):
+    """A fit failed its diagnostic gates: its results are shown, and every result says so."""

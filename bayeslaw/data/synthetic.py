@@ -17,6 +17,7 @@ Noise model (relative, i.e. sd on log loss):
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -71,6 +72,22 @@ class GeneratorSettings:
     design: Design = field(default_factory=Design)
     supervised: dict[str, float] | None = None
     distillation: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int | np.integer) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        for name in ("noise", "eval_noise"):
+            v = getattr(self, name)
+            if not (isinstance(v, int | float) and math.isfinite(v) and 0 <= v <= MAX_NOISE):
+                raise InputError(f"--{name.replace('_', '-')} is the sd of log loss and must lie in [0, {MAX_NOISE}] "
+                                 f"(0.005 is 0.5%), got {v!r}")
+        if self.outlier_df is not None and not (math.isfinite(self.outlier_df) and self.outlier_df > 0):
+            raise InputError(f"--outlier-df is the Student-t noise's degrees of freedom and must be positive (leave "
+                             f"it out for normal noise), got {self.outlier_df!r}")
+
+
+#: The largest run noise the generator takes (sd of log loss): 50% scatter is no scaling study.
+MAX_NOISE = 0.5
 
 
 def _sizes(names: tuple[str, ...]) -> np.ndarray:

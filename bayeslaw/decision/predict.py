@@ -56,8 +56,30 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
     if fit.law != "supervised":
         raise InputError("this posterior is a distillation (joint) one: predict students with predict_distillation "
                          "(--N-S/--D-S and a teacher on the command line)")
-    return posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed,
-                                                calibration=calibration(extrapolation))
+    return flagged(fit, posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed,
+                                                            calibration=calibration(extrapolation)))
+
+
+def flagged(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
+    """A result that says whether the fit behind it passed its diagnostic gates (``attrs['diagnostics_passed']``,
+    and the failures when it did not).
+
+    Parameters
+    ----------
+    fit
+        The posterior the result came from.
+    ds
+        The result.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` (its dims unchanged) with the attrs set.
+    """
+    ds.attrs["diagnostics_passed"] = int(bool(fit.diagnostics_passed))  # netCDF attrs take no bools
+    if not fit.diagnostics_passed:
+        ds.attrs["diagnostics_failures"] = "; ".join(fit.card["diagnostics"]["failures"])
+    return ds
 
 
 def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
@@ -101,7 +123,7 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
     for name in v.data_vars:
         ds[name] = v[name]
     ds.attrs.update(v.attrs)
-    return with_student_reach(fit, ds)
+    return flagged(fit, with_student_reach(fit, ds))
 
 
 #: How a distilled prediction's reach beyond the fitted students is named in its Dataset.
@@ -174,7 +196,7 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
         ds = posterior_predict.summarise_draws({"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}, {"C": C},
                                                prob=prob, kind=kind).rename({"point": "budget"})
     ds.attrs["flops"] = FLOP_CONVENTIONS[flops]
-    return ds
+    return flagged(fit, ds)
 
 
 def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,

@@ -33,6 +33,9 @@ class SamplerConfig:
             raise InputError(f"sampler must be one of {SAMPLERS}, got {self.sampler!r}")
         if self.draws < 10 or self.tune < 0 or self.chains < 1 or self.thin < 1:
             raise InputError("need draws >= 10, tune >= 0, chains >= 1 and thin >= 1")
+        if self.draws // self.thin < 10:
+            raise InputError(f"--thin {self.thin} keeps {self.draws // self.thin} of {self.draws} draws per chain; "
+                             "keep at least 10 (a smaller --thin, or more --draws)")
         if self.adaptation not in ADAPTATIONS:
             raise InputError(f"adaptation must be one of {ADAPTATIONS}, got {self.adaptation!r}")
         if not 0.5 <= self.target_accept < 1:

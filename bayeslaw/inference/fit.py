@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
-from bayeslaw.core.errors import DataWarning, InputError
+from bayeslaw.core.errors import DataWarning, DiagnosticsWarning, InputError
 from bayeslaw.data import tables
 from bayeslaw.data.registry import SHIPPED
 from bayeslaw.inference.config import LAW_DEFAULTS, escalation
@@ -153,12 +153,17 @@ def fit(
 
     if law == "distillation":
         _warn_distillation_data(students, supervised, bool(supervised_cut))
-    return engine.fit(table, law=law, supervised=supervised, columns=columns, source=source,
-                         filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
-                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
-                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
-                         supervised_scale=supervised_scale, supervised_cut=supervised_cut,
-                         provenance=provenance if law == "distillation" else None, **checks)
+    result = engine.fit(table, law=law, supervised=supervised, columns=columns, source=source,
+                        filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
+                        preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
+                        progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
+                        supervised_scale=supervised_scale, supervised_cut=supervised_cut,
+                        provenance=provenance if law == "distillation" else None, **checks)
+    if not result.diagnostics_passed:  # the CLI prints FAILED from the card; Python users get it here
+        warnings.warn("the fit FAILED its diagnostic gates: " + "; ".join(result.card["diagnostics"]["failures"])
+                      + " (every prediction from it carries attrs['diagnostics_passed'] = False)",
+                      DiagnosticsWarning, stacklevel=2)
+    return result
 
 
 def shipped_joint(shipped: Any, supervised: Table | None, teacher_noise: float | None,

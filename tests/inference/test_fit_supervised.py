@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from bayeslaw import api
-from bayeslaw.core.errors import PosteriorError
+from bayeslaw.core.errors import DiagnosticsWarning, PosteriorError
 from bayeslaw.core.intervals import pick
 from bayeslaw.data.tables import load_shipped, table_hash
 from bayeslaw.posterior.card import load, save
@@ -120,10 +120,14 @@ def test_treedepth_read_under_every_stat_name():
 
 
 def test_a_short_fit_fails_loudly():
-    fit = api.fit(synthetic_supervised(n=30, seed=9), seed=0, draws=30, tune=10, chains=2)
+    with pytest.warns(DiagnosticsWarning, match="FAILED its diagnostic gates: .*ESS_bulk"):
+        fit = api.fit(synthetic_supervised(n=30, seed=9), seed=0, draws=30, tune=10, chains=2)
     diag = fit.card["diagnostics"]
     assert not diag["passed"]
     assert any("ESS_bulk" in f for f in diag["failures"])
+    # and every result from it says so (issue 26: in Python as on the command line)
+    for ds in (api.predict(fit, [1e9], [2e10]), api.optimum(fit, [1e21])):
+        assert ds.attrs["diagnostics_passed"] == 0 and "ESS_bulk" in ds.attrs["diagnostics_failures"]
 
 
 def test_shipped_posteriors_are_valid():
