@@ -117,6 +117,12 @@ CASES = [
     (["generate", "--out", str(ROOT / "data/synthetic"), "--small"], "holds the shipped SYNTHETIC tables", []),
     (["plan", JOINT, "--student", "1e9", "--budget", "1e20", "--teacher", "7e9:2e12:sunk"],
      "unrecognized arguments: --teacher", []),
+    # no inf or nan as a result: budgets and points outside the planning box are refused
+    (["predict", CHIN, "--budget", "1e40"], "lies beyond the planning box", []),
+    (["predict", CHIN, "--budget", "1e35"], "lies beyond the planning box", []),
+    (["predict", CHIN, "--budget", "1e13"], "too small to train any model", []),
+    (["predict", CHIN, "--N", "1e300", "--D", "1e300"], "beyond the planning box", []),
+    (["report", CHIN, "--budget", "1e33", "--out-dir", "{d}/rep"], "sweeps up to 100x", ["rep"]),
 ]
 
 

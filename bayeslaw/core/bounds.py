@@ -48,6 +48,10 @@ def check_points(N: np.ndarray, D: np.ndarray) -> None:
         raise InputError(
             "N or D looks scaled (N < 1e4 or D < 1e6): give raw counts, e.g. 7e9 not 7"
         )
+    if np.any(N > BOX_MAX) or np.any(D > BOX_MAX):
+        raise InputError(f"N or D above {BOX_MAX:.0e} (largest given: N {np.max(N):.3g}, D {np.max(D):.3g}) lies "
+                         "beyond the planning box, where no law fitted to today's runs says anything; give counts up "
+                         "to 1e17")
 
 
 def check_interval(prob: float, kind: str = "eti") -> None:
@@ -64,13 +68,32 @@ def check_budgets(C: np.ndarray) -> None:
         raise InputError("budgets must be positive FLOPs")
 
 
-def check_optimum_budgets(C: np.ndarray) -> None:
-    """Budgets of a compute-optimal supervised model: at least :data:`MIN_BUDGET`."""
+#: A supervised report sweeps budgets from 1/100 of its smallest to 100x its largest.
+SWEEP_HEADROOM = 100.0
+
+
+def optimum_budget_range(flops: str = "3fnd", headroom: float = 1.0) -> tuple[float, float]:
+    """The budgets whose compute-optimal model lies in the planning box (:data:`BOX_MIN` to :data:`BOX_MAX`
+    parameters and tokens) under a FLOP convention (``"3fnd"``: 3 F(N) D, ``"6nd"``), the top divided by
+    ``headroom`` (a report sweeps up to 100x its largest budget)."""
+    arch = compute.PAPER_ARCHITECTURE if flops == "3fnd" else None
+    lo = float(compute.supervised_flops(BOX_MIN, BOX_MIN, arch))
+    return lo, float(compute.supervised_flops(BOX_MAX, BOX_MAX, arch)) / headroom
+
+
+def check_optimum_budgets(C: np.ndarray, flops: str = "3fnd", headroom: float = 1.0) -> None:
+    """Budgets of a compute-optimal supervised model: inside :func:`optimum_budget_range` (outside it the search
+    has no model to offer, and used to print N* on the box's edge with an infinite loss)."""
     check_budgets(C)
-    if np.any(C < MIN_BUDGET):
-        raise InputError(
-            f"budget {C.min():.3g} FLOPs is too small to train any model (need >= 1e12 FLOPs)"
-        )
+    lo, hi = optimum_budget_range(flops, headroom)
+    if np.any(C < max(lo, MIN_BUDGET)):
+        raise InputError(f"budget {C.min():.3g} FLOPs is too small to train any model: the smallest the planner "
+                         f"considers, {BOX_MIN:.0e} parameters on {BOX_MIN:.0e} tokens, takes {lo:.2g} FLOPs")
+    if np.any(C > hi):
+        raise InputError(f"budget {C.max():.3g} FLOPs lies beyond the planning box: models of at most {BOX_MAX:.0e} "
+                         f"parameters on {BOX_MAX:.0e} tokens take at most {hi * headroom:.2g} FLOPs"
+                         + (f", and a report sweeps up to {headroom:g}x its largest budget (so <= {hi:.2g})"
+                            if headroom > 1 else ""))
 
 
 def check_loss(value: Any, what: str) -> None:

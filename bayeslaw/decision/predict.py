@@ -185,10 +185,10 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
         ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention.
     """
     C = np.atleast_1d(np.asarray(budgets, float))
-    bounds.check_optimum_budgets(C)
     bounds.check_interval(prob, kind)
     if flops not in FLOP_CONVENTIONS:
         raise InputError(f"flops (--flops) must be one of {sorted(FLOP_CONVENTIONS)}, got {flops!r}")
+    bounds.check_optimum_budgets(C, flops)
     if flops == "6nd":
         ds = posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
     else:

@@ -74,7 +74,7 @@ class Question:
         if self.student_size is None:  # a supervised-only report: budgets, target, band
             if not self.budgets:
                 raise InputError("give at least one compute budget (FLOPs)")
-            bounds.check_optimum_budgets(np.asarray(self.budgets, float))
+            bounds.check_optimum_budgets(np.asarray(self.budgets, float), headroom=bounds.SWEEP_HEADROOM)
             if self.target is not None:
                 bounds.check_loss(self.target, "target loss")
             bounds.check_interval(self.prob)

@@ -15,6 +15,7 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw import decide
+from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import as_dict, levels
@@ -81,7 +82,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
 
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
     optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))
-    sweep_C = np.geomspace(max(C.min() / 100, 1e12), C.max() * 100, 49)
+    sweep_C = np.geomspace(max(C.min() / bounds.SWEEP_HEADROOM, bounds.optimum_budget_range()[0]),
+                           C.max() * bounds.SWEEP_HEADROOM, 49)
     so = supervised_optimum(law, sweep_C)
     sweep = xr.DataArray(new_run(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
     # P(target) and the compute to be 90% sure of it are about the run you would train

@@ -178,7 +178,7 @@ def optimum_6nd(fit: Fit, C: Any, *, prob: float = 0.9, kind: str = "eti") -> xr
         ``(budget,)``; coordinate ``C`` (FLOPs) on ``budget``.
     """
     C = np.atleast_1d(np.asarray(C, float))
-    bounds.check_optimum_budgets(C)
+    bounds.check_optimum_budgets(C, "6nd")
     p = {k: v[:, None] for k, v in as_arrays(coefficients(fit, "paper")).items()
          if k in params.SUPERVISED_PAPER}
     N, D, L = laws.supervised_optimum_6nd(C[None, :], **p)

@@ -43,3 +43,15 @@ def test_planning_box_and_minimum_budget():
     with pytest.raises(InputError, match="at least one"):
         bounds.check_plan(np.array([1e9]), np.array([]), ("best_case",), 1)
     assert issubclass(InputError, BayeslawError) and issubclass(InputError, ValueError)
+
+
+def test_the_optimum_budget_range_is_the_planning_box_by_hand():
+    lo, hi = bounds.optimum_budget_range("6nd")
+    assert lo == pytest.approx(6 * 1e6 * 1e6) and hi == pytest.approx(6 * 1e17 * 1e17)
+    lo3, hi3 = bounds.optimum_budget_range("3fnd", headroom=100)
+    assert lo3 == pytest.approx(3 * compute.forward_flops_per_token(1e6) * 1e6)
+    assert hi3 == pytest.approx(3 * compute.forward_flops_per_token(1e17) * 1e17 / 100)
+    bounds.check_optimum_budgets(np.array([1e20, 1e30]))
+    for bad, match in ((1e13, "too small"), (1e35, "beyond the planning box")):
+        with pytest.raises(InputError, match=match):
+            bounds.check_optimum_budgets(np.array([1e20, bad]))
