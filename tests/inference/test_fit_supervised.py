@@ -128,6 +128,11 @@ def test_a_short_fit_fails_loudly():
     # and every result from it says so (issue 26: in Python as on the command line)
     for ds in (api.predict(fit, [1e9], [2e10]), api.optimum(fit, [1e21])):
         assert ds.attrs["diagnostics_passed"] == 0 and "ESS_bulk" in ds.attrs["diagnostics_failures"]
+    # the card's timing covers every attempt, not only the kept one
+    t = fit.card["timing"]
+    assert t["sampling_wall_seconds_all_attempts"] == pytest.approx(sum(a["sampling_wall_seconds"]
+                                                                        for a in fit.card["attempts"]))
+    assert t["sampling_wall_seconds_all_attempts"] >= t["sampling_wall_seconds"] > 0
 
 
 def test_shipped_posteriors_are_valid():
