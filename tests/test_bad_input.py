@@ -37,6 +37,19 @@ def files(tmp_path_factory):
     students.assign(L_T=np.where(students.index == 5, np.nan, students["L_T"])).to_csv(d / "teacher_nan.csv",
                                                                                          index=False)
     students.to_csv(d / "students.csv", index=False)
+    # prior files a hostile user writes (issue 26; lam = 0 segfaulted the sampler)
+    priors = {"lam0.json": '{"sigma": {"dist": "Exponential", "kwargs": {"lam": 0}}}',
+              "string.json": '{"alpha": {"dist": "LogNormal", "kwargs": {"mu": "a", "sigma": 0.1}}}',
+              "list.json": '{"alpha": {"dist": "LogNormal", "kwargs": [1, 2]}}',
+              "nodist.json": '{"alpha": {"kwargs": {"mu": 0, "sigma": 1}}}',
+              "nosigma.json": '{"alpha": {"dist": "LogNormal", "kwargs": {"mu": -1}}}',
+              "gamma.json": '{"sigma": {"dist": "Gamma", "kwargs": {"alpha": -1, "beta": 1}}}',
+              "uniform.json": '{"alpha": {"dist": "Uniform", "kwargs": {"lower": 1, "upper": 0}}}',
+              "notamapping.json": '{"alpha": 3}'}
+    for name, text in priors.items():
+        (d / name).write_text(text)
+    (d / "binary.json").write_bytes(bytes(range(256)))
+    (d / "priors_dir").mkdir()
     return d
 
 
@@ -117,6 +130,16 @@ CASES = [
     (["generate", "--out", str(ROOT / "data/synthetic"), "--small"], "holds the shipped SYNTHETIC tables", []),
     (["plan", JOINT, "--student", "1e9", "--budget", "1e20", "--teacher", "7e9:2e12:sunk"],
      "unrecognized arguments: --teacher", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/lam0.json"], "Exponential lam must be positive", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/string.json"], "kwargs must be numbers", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/list.json"], "kwargs must be a mapping", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/nodist.json"], 'lacks "dist"', []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/nosigma.json"], "LogNormal needs ['sigma']", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/gamma.json"], "Gamma alpha must be positive", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/uniform.json"], "lower (1.0) must lie below upper", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/notamapping.json"], "a prior is a mapping", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/binary.json"], "could not parse prior file", []),
+    (["fit", "{d}/runs.csv", "--priors", "{d}/priors_dir"], "is not a file", []),
     # no inf or nan as a result: budgets and points outside the planning box are refused
     (["predict", CHIN, "--budget", "1e40"], "lies beyond the planning box", []),
     (["predict", CHIN, "--budget", "1e35"], "lies beyond the planning box", []),

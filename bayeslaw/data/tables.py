@@ -138,11 +138,16 @@ def _check_numeric(df: pd.DataFrame, col: Column) -> None:
             f"column {col.name!r} ({col.unit}) must be positive; non-positive values at rows {rows}"
         )
     if col.kind == "count":
+        # row by row: one run given in billions among raw counts is as wrong as a whole column of them
         floor = _MIN_COUNT[col.unit]
-        if values.median() < floor:
+        low = values < floor
+        if low.any():
+            rows = list(df.index[low][:5])
+            shown = ", ".join(f"{v:.4g}" for v in values[low][:5])
+            which = "every row" if low.all() else f"{int(low.sum())} of {len(values)} rows, e.g. rows {rows}"
             raise DataError(
-                f"column {col.name!r} looks scaled (median {values.median():.4g}); give {col.unit} "
-                f"as raw counts, e.g. 7e9 not 7 (billions) or 7000 (millions)"
+                f"column {col.name!r} looks scaled in {which} ({shown}); give {col.unit} as raw counts, "
+                f"e.g. 7e9 not 7 (billions) or 7000 (millions)"
             )
     if col.kind == "loss":
         if values.max() > bounds.MAX_LOSS:

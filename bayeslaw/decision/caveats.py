@@ -200,8 +200,7 @@ def point_caveats(fit: Fit, points: list[tuple[str, float, float]]) -> list[Cave
             continue
         r = reach.reach(scale, N, D)
         d = reach.describe(label, float(r["size_factor"][0]), float(r["compute_factor"][0]))
-        if d:
-            notes.append(d)
+        notes += [x for x in (d, reach.describe_below(label, scale, float(N), float(D))) if x]
     found = [fit_failed(fit), data_caveat(fit), reach_caveat(reach.warning(notes))]
     return [c for c in found if c is not None]
 

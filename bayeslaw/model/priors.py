@@ -32,6 +32,10 @@ _ALLOWED = {
 # Keywords that carry the location of each location family, for shifting a prior.
 _LOCATION = {"Normal": ("mu",), "StudentT": ("mu",), "TruncatedNormal": ("mu", "lower", "upper"),
              "Uniform": ("lower", "upper")}
+# Keywords a family cannot do without (the rest of _ALLOWED's), and those that must be positive.
+_REQUIRED = {"TruncatedNormal": {"mu", "sigma"}, "StudentT": {"nu", "mu", "sigma"}}
+_POSITIVE = {"Exponential": ("lam",), "Gamma": ("alpha", "beta"), "StudentT": ("nu", "sigma"),
+             "HalfNormal": ("sigma",), "Normal": ("sigma",), "LogNormal": ("sigma",), "TruncatedNormal": ("sigma",)}
 # Keyword that carries the width of each family, for scaling a preset.
 _WIDTH = {"Normal": "sigma", "LogNormal": "sigma", "HalfNormal": "sigma", "StudentT": "sigma",
           "TruncatedNormal": "sigma"}
@@ -58,15 +62,34 @@ class Prior:
         width = _WIDTH.get(self.dist)
         if width and self.kwargs.get(width, 1.0) <= 0:
             raise PriorError(f"{self.dist} {width} must be positive")
+        missing = _REQUIRED.get(self.dist, _ALLOWED[self.dist]) - set(self.kwargs)
+        if missing:
+            raise PriorError(f"{self.dist} needs {sorted(missing)} (it has {sorted(self.kwargs)})")
+        # values PyMC would accept and then crash or sample nonsense on (lam = 0 segfaulted the sampler)
+        for key in _POSITIVE.get(self.dist, ()):
+            if self.kwargs[key] <= 0:
+                raise PriorError(f"{self.dist} {key} must be positive, got {self.kwargs[key]}")
+        if "lower" in self.kwargs and "upper" in self.kwargs and not self.kwargs["lower"] < self.kwargs["upper"]:
+            raise PriorError(f"{self.dist} lower ({self.kwargs['lower']}) must lie below upper "
+                             f"({self.kwargs['upper']})")
 
     def to_dict(self) -> dict[str, Any]:
         return {"dist": self.dist, "kwargs": dict(self.kwargs)}
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> Prior:
+        example = '{"dist": "Normal", "kwargs": {"mu": 0.0, "sigma": 1.0}}'
+        if not isinstance(d, Mapping):
+            raise PriorError(f"a prior is a mapping like {example}, not {d!r}")
         if "dist" not in d:
-            raise PriorError(f'prior {dict(d)} lacks "dist"; write {{"dist": "Normal", "kwargs": {{...}}}}')
-        return cls(str(d["dist"]), {k: float(v) for k, v in dict(d.get("kwargs", {})).items()})
+            raise PriorError(f'prior {dict(d)} lacks "dist"; write {example}')
+        kwargs = d.get("kwargs", {})
+        if not isinstance(kwargs, Mapping):
+            raise PriorError(f"prior kwargs must be a mapping of numbers like {example}, not {kwargs!r}")
+        bad = {k: v for k, v in kwargs.items() if isinstance(v, bool) or not isinstance(v, int | float)}
+        if bad:
+            raise PriorError(f"prior {d['dist']} kwargs must be numbers, got {bad}")
+        return cls(str(d["dist"]), {k: float(v) for k, v in kwargs.items()})
 
     def scaled(self, factor: float) -> Prior:
         """The same prior with its width multiplied by ``factor``."""
@@ -165,13 +188,15 @@ def read_prior_file(path: str | Path) -> dict[str, Prior]:
     path = Path(path)
     if not path.exists():
         raise PriorError(f"prior file {path} does not exist")
+    if not path.is_file():
+        raise PriorError(f"prior file {path} is not a file")
     try:
         if path.suffix.lower() == ".toml":
             raw = tomllib.loads(path.read_text())
         else:
             raw = json.loads(path.read_text())
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-        raise PriorError(f"could not parse prior file {path}: {err}") from err
+    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise PriorError(f"could not parse prior file {path} (JSON, or TOML by its .toml suffix): {err}") from err
     if not isinstance(raw, dict):
         raise PriorError(f"prior file {path} must hold a mapping of parameter name to prior")
     return from_json(raw)

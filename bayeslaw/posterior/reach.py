@@ -27,23 +27,29 @@ class FittedScale:
 
     size: float
     compute: float
+    #: the smallest fitted model and single-run compute (0: not known; nothing is then below them)
+    smallest_size: float = 0.0
+    smallest_compute: float = 0.0
 
 
 def fitted_scale(fit: Fit) -> FittedScale:
     """Read the fitted runs of a posterior (observed data; teachers from the model card's ranges)."""
     obs = fit.idata["observed_data"]
-    sizes, computes = [], []
+    sizes, computes, small, small_c = [], [], [], []
     for n, d in (("log_N", "log_D"), ("log_N_S", "log_D_S")):
         if n in obs.data_vars and obs[n].size:  # a joint fit without supervised runs has none
             N, D = np.exp(obs[n].values), np.exp(obs[d].values)
             sizes.append(N.max())
             computes.append((6.0 * N * D).max())
+            small.append(N.min())
+            small_c.append((6.0 * N * D).min())
     rng = fit.card["data"].get("range", {})
     if "N_T" in rng and "D_T" in rng:
         # an upper bound: the largest teacher on the most tokens any teacher saw
         sizes.append(rng["N_T"][1])
         computes.append(6.0 * rng["N_T"][1] * rng["D_T"][1])
-    return FittedScale(size=float(max(sizes)), compute=float(max(computes)))
+    return FittedScale(size=float(max(sizes)), compute=float(max(computes)), smallest_size=float(min(small)),
+                       smallest_compute=float(min(small_c)))
 
 
 def factors(scale: FittedScale, N, D) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +94,17 @@ def describe(label: str, size_factor: float, compute_factor: float) -> str | Non
     if not parts:
         return None
     return f"{label}: {' and '.join(parts)}"
+
+
+def describe_below(label: str, scale: FittedScale, N: float, D: float) -> str | None:
+    """A short note when a model lies more than ``WARN_FACTOR`` below the smallest fitted model or run's compute
+    (the law was not fitted there either), else None."""
+    parts = []
+    if scale.smallest_size > 0 and N < scale.smallest_size / WARN_FACTOR:
+        parts.append(f"{sci(N / scale.smallest_size)}x the smallest fitted model")
+    if scale.smallest_compute > 0 and 6.0 * N * D < scale.smallest_compute / WARN_FACTOR:
+        parts.append(f"{sci(6.0 * N * D / scale.smallest_compute)}x the smallest fitted run's compute")
+    return f"{label}: {' and '.join(parts)}" if parts else None
 
 
 def _listed(notes: list[str], most: int | None) -> str:

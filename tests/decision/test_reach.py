@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from bayeslaw import api
+from bayeslaw.core.fmt import sci
 from bayeslaw.decision.caveats import (
     ABOUT_90,
     DISTILLATION_BACKTEST,
@@ -84,3 +85,18 @@ def test_a_long_warning_counts_every_student_and_names_the_first_few():
     assert w.startswith("8 distilled student(s)") and "student 5; and 2 more" in w and "student 6" not in w
     assert reach.student_warning(notes[:3], most=6).endswith("student 0; student 1; student 2")
     assert reach.warning(notes, most=6).startswith("8 prediction(s)") and w.endswith("; and 2 more")
+
+
+def test_a_prediction_far_below_the_fitted_runs_is_named_too():
+    chin = api.load(ROOT / "models/supervised_chinchilla_epoch240.nc")
+    scale = reach.fitted_scale(chin)
+    assert 0 < scale.smallest_size < scale.size and 0 < scale.smallest_compute < scale.compute
+    ds = api.predict(chin, [1e5, 1e9], [2e6, 2e10])
+    said = [str(c) for c in api.prediction_caveats(chin, prediction=ds) if c.kind == REACH]
+    assert len(said) == 1 and "N=1e+05" in said[0] and "x the smallest fitted model" in said[0]
+    assert "N=1e+09" not in said[0]  # inside the fitted runs: nothing to say
+    # by hand: 1e5 against the smallest fitted model, 6ND against the smallest fitted run
+    note = reach.describe_below("x", scale, 1e5, 2e6)
+    assert f"{sci(1e5 / scale.smallest_size)}x the smallest fitted model" in note
+    assert f"{sci(6 * 1e5 * 2e6 / scale.smallest_compute)}x the smallest fitted run's compute" in note
+    assert reach.describe_below("x", scale, scale.smallest_size, 1e12) is None
