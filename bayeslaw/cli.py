@@ -564,8 +564,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=DataWarning)
     warnings.filterwarnings("ignore", category=DiagnosticsWarning)
     try:
-        if getattr(args, "seed", 0) is not None and getattr(args, "seed", 0) < 0:
-            raise InputError(f"--seed {args.seed}: a seed is a non-negative integer")
+        seed = getattr(args, "seed", None)
+        if seed is not None and seed < 0:
+            raise InputError(f"--seed {seed}: a seed is a non-negative integer")
         code = int(args.func(args) or 0)
         # everything is written and closed: spare the exiting interpreter a last traversal of
         # those objects (about 1 s of a 5.6 s `bayeslaw fit`)

@@ -34,8 +34,8 @@ _LOCATION = {"Normal": ("mu",), "StudentT": ("mu",), "TruncatedNormal": ("mu", "
              "Uniform": ("lower", "upper")}
 # Keywords a family cannot do without (the rest of _ALLOWED's), and those that must be positive.
 _REQUIRED = {"TruncatedNormal": {"mu", "sigma"}, "StudentT": {"nu", "mu", "sigma"}}
-_POSITIVE = {"Exponential": ("lam",), "Gamma": ("alpha", "beta"), "StudentT": ("nu", "sigma"),
-             "HalfNormal": ("sigma",), "Normal": ("sigma",), "LogNormal": ("sigma",), "TruncatedNormal": ("sigma",)}
+# (the widths are checked through _WIDTH)
+_POSITIVE = {"Exponential": ("lam",), "Gamma": ("alpha", "beta"), "StudentT": ("nu",)}
 # Keyword that carries the width of each family, for scaling a preset.
 _WIDTH = {"Normal": "sigma", "LogNormal": "sigma", "HalfNormal": "sigma", "StudentT": "sigma",
           "TruncatedNormal": "sigma"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -223,10 +223,15 @@ class StudentError:
         pick = rng.integers(0, post["edge"].size, n)
         return cls(post["edge"][pick], post["growth"][pick], rng.standard_normal(n), span)
 
+    def distance(self, N_S, D_S, L_S, L_T) -> tuple[np.ndarray, np.ndarray]:
+        """How far students ``(N_S, D_S)`` whose (median) loss is ``L_S`` and teacher's ``L_T`` lie beyond the fitted
+        students: ``(decades, outside)`` (:func:`bayeslaw.posterior.reach.student_distance`)."""
+        return student_distance(student_reach(self.span, N_S, D_S, L_S, L_T))
+
     def sd(self, N_S, D_S, L_S, L_T, ndim: int) -> np.ndarray:
         """The error's sd ``(draw, ...)`` (``ndim`` dims) at students ``(N_S, D_S)`` whose (median) loss is ``L_S``
         and teacher's ``L_T``: each shaped ``(draw, ...)`` or without the draw axis."""
-        decades, outside = student_distance(student_reach(self.span, N_S, D_S, L_S, L_T))
+        decades, outside = self.distance(N_S, D_S, L_S, L_T)
         return _sd_outside(_per_draw(self.edge, ndim), _per_draw(self.growth, ndim), decades, outside)
 
     def reached(self, log_S: np.ndarray, N_S, D_S, log_L_T: np.ndarray, log_E: np.ndarray) -> np.ndarray:
@@ -268,10 +273,6 @@ class LawError:
         edge, growth = _new_studies(cal, n, rng)
         z_s, z_t = rng.standard_normal(n), rng.standard_normal(n)
         return cls(edge, growth, z_s, z_t, scale, None if student is None else StudentError.draw(*student, n, rng))
-
-    def without_student(self) -> LawError:
-        """The same draws without the distillation law's error (for the share of a band it makes)."""
-        return replace(self, student=None)
 
     def log_error(self, N, D, z: np.ndarray) -> np.ndarray:
         """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs)."""
@@ -317,6 +318,25 @@ def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, 
     numpy.ndarray
         ``log L_S`` with the shape of ``N_S``.
     """
+    return student_outcomes(c, err, N_S, D_S, log_L_T, N_T, D_T)[0]
+
+
+def student_outcomes(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, N_T=None,
+                     D_T=None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`student_outcome` with and without the distillation law's own error (``err.student``), from one
+    evaluation of Eq. 8: the second is what the first would be without that error, for the share of a band it makes.
+
+    Parameters
+    ----------
+    c, err, N_S, D_S, log_L_T, N_T, D_T
+        As :func:`student_outcome`'s.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(log L_S, log L_S without the distillation law's error)``, each with the shape of ``N_S`` (the same array
+        twice when ``err`` carries no such error).
+    """
     log_N, log_D = np.log(np.asarray(N_S, float)), np.log(np.asarray(D_S, float))
     col = {k: _per_draw(np.asarray(v), log_N.ndim) for k, v in c.items()}
     if params.TWIN + "log_E" in c:  # a cut posterior: Eq. 8's L~_S is a fixed feature, not the law at the student
@@ -329,8 +349,8 @@ def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, 
         log_L_T = err.reached(log_L_T, N_T, D_T, err.z_teacher, col["log_E"])
     log_S = laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
     if err.student is None:
-        return log_S
-    return err.student.reached(log_S, N_S, D_S, log_L_T, col["log_E"])
+        return log_S, log_S
+    return err.student.reached(log_S, N_S, D_S, log_L_T, col["log_E"]), log_S
 
 
 #: What a plan's losses mean with and without the calibration (``attrs['extrapolation']``).
@@ -381,9 +401,10 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     """
     L_S = grid["L_S"].transpose("draw", "student_size", "budget", "scenario")
     N_S = np.broadcast_to(grid["student_size"].values[None, :, None, None], L_S.shape)
-    log_S = student_outcome(c, err, N_S, grid["D_S"].transpose(*L_S.dims).values,
-                            np.log(grid["L_T"].transpose(*L_S.dims).values),
-                            grid["N_T"].transpose(*L_S.dims).values, grid["D_T"].transpose(*L_S.dims).values)
+    log_S, log_plain = student_outcomes(c, err, N_S, grid["D_S"].transpose(*L_S.dims).values,
+                                        np.log(grid["L_T"].transpose(*L_S.dims).values),
+                                        grid["N_T"].transpose(*L_S.dims).values,
+                                        grid["D_T"].transpose(*L_S.dims).values)
     N = grid["student_size"].values[None, :, None]
     D_sup = compute.supervised_tokens(N, grid["budget"].values[None, None, :])
     L_sup = grid["L_sup"].transpose("draw", "student_size", "budget")
@@ -395,9 +416,6 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     out["diff"] = out["L_S"] - out["L_sup"]
     out.attrs["extrapolation"] = REACHED
     if err.student is not None:  # what the distillation law's own error adds: the difference without it
-        log_plain = student_outcome(c, err.without_student(), N_S, grid["D_S"].transpose(*L_S.dims).values,
-                                    np.log(grid["L_T"].transpose(*L_S.dims).values),
-                                    grid["N_T"].transpose(*L_S.dims).values, grid["D_T"].transpose(*L_S.dims).values)
         plain = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_plain), np.nan))
         out["diff_without_distillation_error"] = plain - out["L_sup"]
         out.attrs["extrapolation"] += STUDENT_REACHED

@@ -18,11 +18,12 @@ from bayeslaw.posterior.extrapolation import (
     decades_beyond,
     plan_law_error,
     student_outcome,
+    student_outcomes,
     supervised_outcome,
 )
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
 from bayeslaw.posterior.predict import band_share, bounds_of, interval, summarise_draws, with_extrapolation_share
-from bayeslaw.posterior.reach import fitted_scale, student_distance, student_reach
+from bayeslaw.posterior.reach import fitted_scale
 
 
 def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, D_T=None,
@@ -114,8 +115,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         out["loss_new"] = np.exp(add_to_log_new(base_new, run_noise, d, calibration, rng,
                                                 log_floor=c["log_E"][:, None]))
     else:
-        out["loss_new"] = np.exp(student_outcome(coefs, err, Nb, Db, new_T, **teacher) + run_noise)
-        no_student = np.exp(student_outcome(coefs, err.without_student(), Nb, Db, new_T, **teacher) + run_noise)
+        log_reached, log_plain = student_outcomes(coefs, err, Nb, Db, new_T, **teacher)
+        out["loss_new"], no_student = np.exp(log_reached + run_noise), np.exp(log_plain + run_noise)
     out["difference_law"] = out["difference"]
     out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
                          - np.exp(supervised_outcome(coefs, err, Nb, Db)))
@@ -126,8 +127,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     ds.attrs["extrapolation"] += ("; the difference carries it as a plan does (one error at the student, another at "
                                   "a teacher the law predicts)")
     if err.student is not None:
-        _, outside = student_distance(student_reach(err.student.span, N_S, D_S, np.median(np.exp(log_S), axis=0),
-                                                    np.median(np.exp(mean_T), axis=0)))
+        _, outside = err.student.distance(N_S, D_S, np.median(np.exp(log_S), axis=0), np.median(np.exp(mean_T), axis=0))
         ds["beyond_fitted_students"] = ("point", outside)
         ds["distillation_error_share"] = ("point", band_share(bounds_of(ds, "loss_new"),
                                                               interval(no_student, prob, kind)))

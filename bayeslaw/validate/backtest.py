@@ -324,7 +324,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
         fits.append(h.fits[i] | {"split": label})
         if calibration is not None:
             # the distillation law's error learned from the splits before this one, on students it does not predict
-            learn = learning_rows(h, above=th) & (h.runs["threshold"] > th).to_numpy()
+            # (a student at or above th was first held out by a split with a higher threshold)
+            learn = learning_rows(h, above=th)
             rng = np.random.default_rng(streams.child("population_error", i))
             sd, how, learned = _student_error_sd(h, m, learn, calibration, streams.child("leave_one_out", i), rng)
             shift = sd * rng.standard_normal(sd.shape)
@@ -333,19 +334,19 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
             method = WITH_STUDENT_ERROR if learned else "bayeslaw + population error (no earlier split)"
             rows.append(score_runs(obs, log_new, ll).assign(**extra, split=label, method=method))
             fits[-1]["distillation_error_from"] = how
-        tr = dis[dis["L_S"].to_numpy() >= th].reset_index(drop=True)
-        te = dis.loc[te["student"].to_numpy()].reset_index(drop=True)
         if baseline:
+            fitted = dis[dis["L_S"].to_numpy() >= th].reset_index(drop=True)
+            held = dis.loc[te["student"].to_numpy()].reset_index(drop=True)
             say("baseline: Huber + L-BFGS-B from the paper's grid"
                 + (" (supervised law: Table 6)" if sup_train is None else " (supervised, then distillation)"))
             pt = (table6_supervised() if sup_train is None else
                   pointfit.fit_supervised(sup_train["N"], sup_train["D"], sup_train["loss"],
                                           starts=pointfit.epoch_grid()[::15], tight=False))
-            dc = pointfit.fit_distillation(tr["N_S"], tr["D_S"], tr["L_T"], tr["L_S"], pt,
+            dc = pointfit.fit_distillation(fitted["N_S"], fitted["D_S"], fitted["L_T"], fitted["L_S"], pt,
                                            starts=pointfit.paper_distillation_grid(baseline_starts),
                                            delta=pointfit.PAPER_HUBER_DELTA)
-            tilde = np.exp(pt.log_loss(te["N_S"], te["D_S"]))
-            pred = laws.distillation_loss(te["N_S"].to_numpy(), te["D_S"].to_numpy(), te["L_T"].to_numpy(),
+            tilde = np.exp(pt.log_loss(held["N_S"], held["D_S"]))
+            pred = laws.distillation_loss(held["N_S"].to_numpy(), held["D_S"].to_numpy(), held["L_T"].to_numpy(),
                                           tilde, **dc)
             rows.append(_point_rows(obs, pred, label, extra))
     per_run = pd.concat(rows, ignore_index=True)
