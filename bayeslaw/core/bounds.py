@@ -35,8 +35,6 @@ LARGE_MODEL, LARGE_TOKENS, LARGE_MODEL_LOSS, MIN_LOSS_CEILING = 1e8, 2e9, 4.0, 7
 #: The planning box for sizes and tokens (Busbridge et al. App. H).
 BOX_MIN, BOX_MAX = 1e6, 1e17
 LOG_BOX_MIN, LOG_BOX_MAX = math.log(BOX_MIN), math.log(BOX_MAX)
-#: Below this many FLOPs no model can be trained at all.
-MIN_BUDGET = 1e12
 INTERVAL_KINDS = ("eti", "hdi")
 
 
@@ -86,7 +84,7 @@ def check_optimum_budgets(C: np.ndarray, flops: str = "3fnd", headroom: float = 
     has no model to offer, and used to print N* on the box's edge with an infinite loss)."""
     check_budgets(C)
     lo, hi = optimum_budget_range(flops, headroom)
-    if np.any(C < max(lo, MIN_BUDGET)):
+    if np.any(C < lo):
         raise InputError(f"budget {C.min():.3g} FLOPs is too small to train any model: the smallest the planner "
                          f"considers, {BOX_MIN:.0e} parameters on {BOX_MIN:.0e} tokens, takes {lo:.2g} FLOPs")
     if np.any(C > hi):

@@ -17,11 +17,15 @@ from bayeslaw.core.errors import InputError
 _STREAMS = ("sampling", "diagnostics", "predictive", "subsample")
 
 
-def fan_out(seed: int, n: int = 4) -> list[int]:
-    """Derive ``n`` independent 32-bit seeds from one user seed."""
+def _checked(seed: int) -> int:
     if seed is None or int(seed) < 0:
         raise InputError("a non-negative integer seed is required")
-    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(int(seed)).spawn(n)]
+    return int(seed)
+
+
+def fan_out(seed: int, n: int = 4) -> list[int]:
+    """Derive ``n`` independent 32-bit seeds from one user seed."""
+    return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(_checked(seed)).spawn(n)]
 
 
 #: Families of indexed seeds (a backtest's splits, ...). Each is spawned from the user seed at the key
@@ -69,10 +73,8 @@ class Streams:
             raise ValueError(f"unknown seed family {family!r}; add it to _FAMILIES (at the end)")
         if any(int(i) < 0 for i in index):
             raise InputError("seed indices must be non-negative")
-        if self.seed is None or int(self.seed) < 0:
-            raise InputError("a non-negative integer seed is required")
         key = (len(_STREAMS) + _FAMILIES.index(family), *(int(i) for i in index))
-        return int(np.random.SeedSequence(int(self.seed), spawn_key=key).generate_state(1)[0])
+        return int(np.random.SeedSequence(_checked(self.seed), spawn_key=key).generate_state(1)[0])
 
     def split(self, i: int) -> int:
         """The user-level seed of backtest split ``i``."""
