@@ -18,6 +18,8 @@ name                   home                                       what it does
 ``prediction_caveats`` :mod:`bayeslaw.decision.predict`           what a prediction must say beside its numbers
 ``plan``               :mod:`bayeslaw.decision.plan`              distil or train supervised, over draws
 ``report``             :mod:`bayeslaw.reporting.report`           the HTML and Markdown risk report
+``pilot``              :mod:`bayeslaw.decision.pilot`             the pilot runs worth buying (value of information)
+``read_candidates``    :mod:`bayeslaw.decision.pilot`             candidate pilot runs from a CSV file
 ``backtest``           :mod:`bayeslaw.validate.backtest`          leave-future-out backtests
 ``compare``            :mod:`bayeslaw.validate.compare`           PSIS-LOO comparison of law variants
 ``calibrate``          :mod:`bayeslaw.validate.calibration`       the law's extrapolation error across studies
@@ -44,6 +46,8 @@ VERBS: dict[str, str] = {
     "prediction_caveats": "bayeslaw.decision.predict",
     "plan": "bayeslaw.decision.plan",
     "report": "bayeslaw.reporting.report",
+    "pilot": "bayeslaw.decision.pilot",
+    "read_candidates": "bayeslaw.decision.pilot",
     "backtest": "bayeslaw.validate.backtest",
     "compare": "bayeslaw.validate.compare",
     "calibrate": "bayeslaw.validate.calibration",
@@ -62,13 +66,15 @@ TYPES: dict[str, str] = {
 NAMES: dict[str, str] = {**VERBS, **TYPES}
 
 __all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
-           "prediction_caveats", "plan", "report", "backtest", "compare", "calibrate", "calibrate_distillation",
+           "prediction_caveats", "plan", "report", "pilot", "read_candidates", "backtest", "compare", "calibrate",
+           "calibrate_distillation",
            "generate",
            "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat"]  # = NAMES (tested)
 
 if TYPE_CHECKING:
     from bayeslaw.data.synthetic import generate
     from bayeslaw.decision.caveats import Caveat
+    from bayeslaw.decision.pilot import pilot, read_candidates
     from bayeslaw.decision.plan import plan
     from bayeslaw.decision.predict import optimum, predict, predict_distillation, prediction_caveats
     from bayeslaw.decision.question import Question, Teacher

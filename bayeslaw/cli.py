@@ -290,6 +290,30 @@ def cmd_report(args: argparse.Namespace) -> int:
     return 0 if analysis.diagnosis.passed else 1
 
 
+def cmd_pilot(args: argparse.Namespace) -> int:
+    budgets = _floats(args.budget, "--budget")
+    size = None if args.student is None else float(_floats([args.student], "--student")[0])
+    question = Question(student_size=size, budgets=tuple(float(b) for b in np.sort(budgets)),
+                        scenario=args.scenario, n_students=args.students, target=args.target,
+                        teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
+                        margin=args.margin, teacher_cap=args.teacher_cap)
+    question.check()  # bad input fails before the posterior is read
+    if len(set(question.budgets)) != len(question.budgets):
+        raise InputError("--budget lists a budget twice; give each once")
+    candidates = api.read_candidates(args.candidates) if args.candidates else None
+    fit = api.load(args.posterior)
+    say = _say("pilot", args)
+    say(f"the value of {'your' if candidates else 'the default'} candidate runs for {len(question.budgets)} "
+        f"decision(s) over {min(args.draws, fit.n_draws)} draws")
+    result = api.pilot(fit, question, candidates=candidates, max_draws=args.draws, seed=args.seed, most=args.most)
+    parts = [text.data_line(fit), text.format_pilot(result)]
+    if not fit.diagnostics_passed:
+        parts.insert(0, text.failed_banner(fit))
+    _emit(args, "\n".join(parts), result.records(), fit=fit, warnings=list(result.warnings),
+          posterior=args.posterior)
+    return 0
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
     bt, paths = api.backtest(
@@ -480,6 +504,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out-dir", default="reports")
     r.add_argument("--stem", help="file name without extension (default from the question)")
     r.set_defaults(func=cmd_report)
+
+    pi = sub.add_parser("pilot", help="the pilot runs worth buying before a decision (value of information)")
+    pi.add_argument("posterior", help="a distillation (joint) posterior, or a supervised one")
+    pi.add_argument("--student", help="distillation: the student size (parameters, raw count)")
+    pi.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs")
+    pi.add_argument("--scenario", default="teacher_inference", choices=list(SCENARIOS))
+    pi.add_argument("--students", type=int, default=1, help="students sharing one teacher")
+    pi.add_argument("--target", type=float,
+                    help="supervised: the decision is whether the compute-optimal run reaches this loss")
+    pi.add_argument("--teacher", nargs="+", action="extend",
+                    help="teachers as options and for the distillation pilots: N_T:D_T, N_T:D_T:sunk or N_T:L=loss")
+    pi.add_argument("--candidates", help="CSV of candidate runs: kind (supervised|distillation), N, D and a "
+                                         "distillation run's N_T with D_T or L_T, sunk (default: a grid around "
+                                         "the question)")
+    pi.add_argument("--margin", type=float, default=bounds.PRACTICAL_MARGIN)
+    pi.add_argument("--teacher-cap", default=str(bounds.TEACHER_CAP_RATIO), type=_cap)
+    pi.add_argument("--prob", type=float, default=0.9, help="the certainty a settled verdict needs (default 0.9)")
+    pi.add_argument("--draws", type=int, default=1000, help="posterior draws (seeded subsample)")
+    pi.add_argument("--most", type=int, default=3, help="the largest set of runs bought together")
+    pi.add_argument("--seed", type=int, default=0)
+    pi.set_defaults(func=cmd_pilot)
 
     b = sub.add_parser("backtest", help="leave-future-out backtests against a point-fit baseline")
     b.add_argument("data", help=f"run table (CSV/parquet) or a shipped table: {sorted(SHIPPED)}")

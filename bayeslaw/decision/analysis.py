@@ -33,16 +33,15 @@ from bayeslaw.decision.caveats import (
     failed_gates,
     reach_caveat,
 )
-from bayeslaw.decision.pipeline import decision_draws
+from bayeslaw.decision.pipeline import decision_draws, teacher_option
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
-from bayeslaw.planning.teacher import distill_with_teacher
 from bayeslaw.posterior import draws, reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
-from bayeslaw.posterior.extrapolation import MEAN_LAW, extrapolation_share, student_outcome
+from bayeslaw.posterior.extrapolation import MEAN_LAW, extrapolation_share
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
 
 Progress = Callable[[str], None]
@@ -162,7 +161,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
     def tenths():
         return every_tenth(lambda done, total: say(f"  planned {done} of {total} draws"))
 
-    err, coefs, reached = dd.error, dd.coefs, dd.reached
+    err, reached = dd.error, dd.reached
 
     sizes = np.unique(np.concatenate([np.geomspace(N_S / 10, N_S * 10, 7), [N_S]]))
     sizes = sizes[(sizes >= bounds.BOX_MIN) & (sizes <= bounds.BOX_MAX)]
@@ -194,15 +193,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
         opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
     infeasible: dict[str, dict[float, str]] = {}
     for t in teachers:
-        r = distill_with_teacher(law, np.array([N_S]), budgets, q.scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
-                                 n_students=q.n_students, teacher_sunk=t.is_sunk)
+        r = teacher_option(dd, N_S, budgets, q.scenario, t, n_students=q.n_students)
         label = f"distil from {t.label}"
-        if err is not None:
-            predicted = t.L_T is None  # a measured teacher carries no law error
-            log_S = student_outcome(coefs, err, np.full(r["D_S"].shape, N_S), r["D_S"], np.log(r["L_T"]),
-                                    N_T=np.full(r["D_S"].shape, t.N_T) if predicted else None,
-                                    D_T=np.full(r["D_S"].shape, t.D_T) if predicted else None)
-            r["L_S"] = np.where(np.isfinite(r["L_S"]), np.exp(log_S), np.nan)
         opts[label] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"), coords={"budget": budgets})
         infeasible[label] = _why_infeasible(t, q, r)
     sweep = xr.concat(list(opts.values()), dim=xr.Variable("option", list(opts))).transpose("draw", "budget", "option")

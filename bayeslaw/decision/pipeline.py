@@ -24,8 +24,10 @@ import xarray as xr
 from bayeslaw import decide
 from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
+from bayeslaw.decision.question import Teacher
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
+from bayeslaw.planning.teacher import distill_with_teacher
 from bayeslaw.posterior import extrapolation as ex
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
@@ -112,6 +114,30 @@ class DecisionDraws:
             Dims ``(draw, student_size, budget, scenario)``.
         """
         return self.reached(plan_grid(self.law, student_sizes, budgets, scenarios, **planner))
+
+
+def teacher_option(draws: DecisionDraws, N_S: float, budgets: np.ndarray, scenario: str, teacher: Teacher, *,
+                   n_students: int = 1) -> dict[str, np.ndarray]:
+    """Distilling the student from a given teacher on each budget, over the decision's draws.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        :func:`~bayeslaw.planning.teacher.distill_with_teacher`'s ``L_S``, ``D_S``, ``L_T`` of shape
+        ``(draw, 1, budget)``, with ``L_S`` what the recipe reaches when the draws carry the law's error (a
+        teacher the law predicts meets its own; a measured one none).
+    """
+    t = teacher
+    r = distill_with_teacher(draws.law, np.array([N_S]), budgets, scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
+                             n_students=n_students, teacher_sunk=t.is_sunk)
+    if draws.error is not None:
+        predicted = t.L_T is None
+        shape = r["D_S"].shape
+        log_S = ex.student_outcome(draws.coefs, draws.error, np.full(shape, N_S), r["D_S"], np.log(r["L_T"]),
+                                   N_T=np.full(shape, t.N_T) if predicted else None,
+                                   D_T=np.full(shape, t.D_T) if predicted else None)
+        r["L_S"] = np.where(np.isfinite(r["L_S"]), np.exp(log_S), np.nan)
+    return r
 
 
 def decision_draws(fit: Fit, *, max_draws: int | None, seed: int, calibration: Fit | None) -> DecisionDraws:

@@ -313,6 +313,55 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     return "\n".join(lines)
 
 
+def format_pilot(result, *, top: int = 8) -> str:
+    """``bayeslaw pilot``'s answer: per budget, the decision as it stands (its choice, P(wrong), EVPI), the best
+    candidate runs by EVSI per FLOP, the best sets bought together and the cheapest run that settles it."""
+    rec = result.records()
+    lines = [f"What would settle it: pilot runs ranked by the expected value of sample information (EVSI) per FLOP; "
+             f"{rec['draws']} posterior draws; FLOPs = 3 F(N) D (a distillation run pays its student, its teacher's "
+             f"logits and, unless the teacher exists, its pretraining)",
+             f"losses: {rec['extrapolation']}", ""]
+    for b in rec["budgets"]:
+        unit = b.get("unit", "nats")
+        lines.append(f"budget {sci(b['budget'])} FLOPs: options {', '.join(b['options'])}")
+        if b["status"] != "ranked":
+            lines += [f"  {b['status']}", ""]
+            continue
+        lines.append(f"  now: {b['choice']}; P(a wrong decision) {b['p_wrong_before']:.0%}; "
+                     f"EVPI {b['evpi']:.4g} {unit} (the most any run could be worth)")
+        rows = [r for r in rec["candidates"] if r["budget"] == b["budget"]]
+        ranked = [r for r in rows if r["ranked"]]
+        head = (f"  {'#':>2} {'run':<82} {'FLOPs':>9} {'of budget':>9} {'EVSI':>10} {'P(wrong) after':>14} "
+                f"{'P(change)':>9}")
+        lines += [head, "  " + "-" * (len(head) - 2)]
+        for r in ranked[:top]:
+            lines.append(f"  {r['rank']:>2} {r['label']:<82} {sci(r['flops']):>9} {r['share_of_budget']:>9.1%} "
+                         f"{r['evsi']:>10.3g} {r['p_wrong_after']:>14.0%} {r['p_change']:>9.0%}")
+        if len(ranked) > top:
+            lines.append(f"  ... {len(ranked) - top} more ranked (--json lists them all)")
+        over = [r for r in rows if r["over_budget"]]
+        if over:
+            cheapest = sci(min(r["flops"] for r in over))
+            lines.append(f"  not ranked: {len(over)} run(s) cost more than the budget (cheapest {cheapest} FLOPs)")
+        weak = [r for r in ranked if r.get("ess_low_share", 0) > 0.1]
+        if weak:
+            lines.append(f"  {len(weak)} run(s) rest on degenerate importance weights (fewer than 50 effective draws "
+                         "on >10% of outcomes): their EVSI is uncertain; confirm with a refit")
+        for k, sq in enumerate(b.get("sequence", []), start=1):
+            lines.append(f"  best {k} together: {' + '.join(sq['runs'])} ({sci(sq['flops'])} FLOPs): EVSI "
+                         f"{sq['evsi']:.3g} {unit}, P(a wrong decision) {sq['p_wrong_after']:.0%} after")
+        st = b["settles"]
+        lines.append(f"  settles it: {st['run']} ({sci(st['flops'])} FLOPs), P(a wrong decision) "
+                     f"{st['p_wrong_after']:.0%} after" if st.get("run") else f"  settles it: {st['why']}")
+        lines.append("")
+    lines.append("EVSI: how much the decision's expected regret falls once the run's outcome is known (simulated "
+                 "from the posterior with the law's error and run noise, the draws re-weighted by it); "
+                 "P(change): the chance the run changes the choice")
+    for w in result.warnings:
+        lines.append(f"warning: {w}")
+    return "\n".join(lines)
+
+
 def _windows_text(summary: xr.Dataset) -> list[str]:
     from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 

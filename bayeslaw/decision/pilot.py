@@ -1,0 +1,460 @@
+"""``pilot``: the runs worth buying before a decision, ranked by what they are expected to settle per FLOP.
+
+A budget question (:class:`~bayeslaw.decision.question.Question`) becomes one decision per budget, a loss
+matrix over the posterior draws (:mod:`bayeslaw.decision.value`):
+
+- a distillation (joint) posterior: distil the student with the scenario's optimal teacher, from each given
+  teacher, or train it supervised; the loss is the student loss each option reaches (nats), with the law's
+  extrapolation error as in ``plan`` and ``report`` (the same :mod:`~bayeslaw.decision.pipeline` steps);
+- a supervised posterior with a target: will the compute-optimal run at the budget reach it (a wrong call
+  costs 1); without one: which model size to train on the budget (the loss each size reaches).
+
+Each candidate run (a supervised run ``(N, D)``, or a distillation run ``(N_S, D_S)`` from a teacher, whose
+own loss the run measures too when the law predicts it) is predicted per draw, the law's error included, so
+a run beyond the fitted runs also measures the study's departure from the law that the decision meets. Its
+expected value of sample information (EVSI) is :func:`~bayeslaw.decision.value.preposterior`'s; the ceiling is
+the decision's EVPI. Candidates are ranked by EVSI per FLOP; a candidate costing more than the budget is listed,
+not ranked; the best sets of 1, 2 and 3 runs bought together are found greedily (joint EVSI per total FLOP).
+
+What a run costs: a supervised run ``3 F(N) D``; a distillation run the student's ``3 F(N_S) D_S``, the
+teacher's logits ``F(N_T) D_S`` and, unless the teacher exists, its pretraining ``3 F(N_T) D_T``, whatever
+the question's scenario (a pilot pays for what it runs). FLOPs of the paper's architecture, as everywhere.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bayeslaw.core import bounds, compute, laws, params
+from bayeslaw.core.errors import DataError, InputError
+from bayeslaw.core.fmt import sci
+from bayeslaw.core.seeds import Streams
+from bayeslaw.decision import value as voi
+from bayeslaw.decision.caveats import Caveat, failed_gates
+from bayeslaw.decision.pipeline import DecisionDraws, calibration, decision_draws, teacher_option
+from bayeslaw.decision.question import Question, Teacher
+from bayeslaw.planning.optima import supervised_optimum
+from bayeslaw.posterior import extrapolation as ex
+from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import as_arrays, coefficients
+from bayeslaw.posterior.likelihood import noise_parameters, student_log_mean, supervised_log_mean
+
+KINDS = ("supervised", "distillation")
+#: The columns a candidates file may have (``kind``, ``N``, ``D`` required; a distillation run's teacher as
+#: ``N_T`` with ``D_T`` or a measured ``L_T``; ``sunk`` 1 for a teacher you have).
+CANDIDATE_COLUMNS = ("kind", "N", "D", "N_T", "D_T", "L_T", "sunk")
+#: Fewer draws than this preferring another option (and the answer is settled: nothing to rank).
+SETTLED = 0.01
+#: A decision in nats whose EVPI is below this share of the practical margin is settled too: even knowing the
+#: state for certain would change the student's expected loss by less than a hundredth of a practical difference.
+SETTLED_MARGIN = 0.01
+#: A run that settles a verdict spends at most this share of the budget it informs (the report's summary).
+SETTLE_SHARE = 0.10
+#: Runs bought together in the sequence.
+MOST = 3
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A pilot run one could buy: supervised ``(N, D)``, or a student ``(N, D)`` distilled from ``teacher``."""
+
+    kind: str
+    N: float
+    D: float
+    teacher: Teacher | None = None
+
+    @property
+    def flops(self) -> float:
+        if self.kind == "supervised":
+            return float(compute.supervised_flops(self.N, self.D))
+        t = self.teacher
+        return float(compute.distillation_flops(self.N, self.D, t.N_T, t.D_T if t.D_T is not None else 0.0,
+                                                "pretraining_inference", teacher_sunk=t.is_sunk))
+
+    @property
+    def label(self) -> str:
+        run = f"{sci(self.N)} params on {sci(self.D)} tokens ({self.D / self.N:.0f}/param)"
+        if self.kind == "supervised":
+            return f"supervised {run}"
+        t = self.teacher
+        teacher = (f"measured teacher {sci(t.N_T)} (L_T {t.L_T:.3f})" if t.L_T is not None
+                   else f"{'existing' if t.sunk else 'new'} teacher {sci(t.N_T)} on {sci(t.D_T)}")
+        return f"student {run} from {teacher}"
+
+    def check(self) -> None:
+        if self.kind not in KINDS:
+            raise InputError(f"a candidate's kind is one of {', '.join(KINDS)}, got {self.kind!r}")
+        for name, v in (("N", self.N), ("D", self.D)):
+            if not np.isfinite(v) or not bounds.BOX_MIN <= v <= bounds.BOX_MAX:
+                raise InputError(f"a candidate's {name} must be a raw count in [1e6, 1e17] (e.g. 1e9, not 1), "
+                                 f"got {v:g}")
+        if self.kind == "distillation":
+            if self.teacher is None:
+                raise InputError("a distillation candidate needs its teacher: N_T with D_T, or N_T with L_T")
+            self.teacher.check()
+        elif self.teacher is not None:
+            raise InputError("a supervised candidate has no teacher: drop N_T, D_T and L_T from its row")
+
+    def record(self) -> dict[str, Any]:
+        t = self.teacher
+        return {"kind": self.kind, "N": self.N, "D": self.D, "label": self.label,
+                "N_T": None if t is None else t.N_T, "D_T": None if t is None else t.D_T,
+                "L_T": None if t is None else t.L_T, "teacher_sunk": None if t is None else t.is_sunk}
+
+
+def read_candidates(path: str | Path) -> list[Candidate]:
+    """Candidates from a CSV file with the columns of :data:`CANDIDATE_COLUMNS` (unknown ones are refused)."""
+    p = Path(path)
+    if not p.is_file():
+        raise DataError(f"--candidates {path}: no such file")
+    try:
+        with p.open(newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    except (UnicodeDecodeError, csv.Error) as err:
+        raise DataError(f"--candidates {path}: not a CSV table ({err})") from err
+    if not rows:
+        raise DataError(f"--candidates {path}: no rows (columns {', '.join(CANDIDATE_COLUMNS)})")
+    unknown = [c for c in rows[0] if c not in CANDIDATE_COLUMNS]
+    if unknown or None in rows[0]:
+        raise DataError(f"--candidates {path}: unknown column(s) {', '.join(map(str, unknown)) or '(unnamed)'}; "
+                        f"the columns are {', '.join(CANDIDATE_COLUMNS)}")
+    missing = [c for c in ("kind", "N", "D") if c not in rows[0]]
+    if missing:
+        raise DataError(f"--candidates {path}: missing column(s) {', '.join(missing)}")
+    out = []
+    for i, row in enumerate(rows, start=2):
+        try:
+            num = {k: float(row[k]) for k in ("N", "D", "N_T", "D_T", "L_T") if (row.get(k) or "").strip()}
+            sunk = (row.get("sunk") or "0").strip().lower() in ("1", "true", "yes")
+        except ValueError as err:
+            raise DataError(f"--candidates {path}, line {i}: numbers like 1e9 expected ({err})") from err
+        kind = (row["kind"] or "").strip()
+        teacher = None
+        if any(k in num for k in ("N_T", "D_T", "L_T")):
+            if "N_T" not in num:
+                raise DataError(f"--candidates {path}, line {i}: a teacher needs N_T")
+            teacher = Teacher(N_T=num["N_T"], D_T=num.get("D_T"), L_T=num.get("L_T"), sunk=sunk)
+        c = Candidate(kind, num.get("N", np.nan), num.get("D", np.nan), teacher)
+        try:
+            c.check()
+        except InputError as err:
+            raise DataError(f"--candidates {path}, line {i}: {err}") from err
+        out.append(c)
+    return out
+
+
+def default_candidates(fit: Fit, question: Question, draws: DecisionDraws) -> list[Candidate]:
+    """Runs around the question, cheap to expensive.
+
+    A distillation question: supervised runs of the student's size and of a third and a tenth of it, at 20
+    and 100 tokens per parameter, and the same students distilled from each of the question's teachers
+    (:meth:`~bayeslaw.decision.question.Question.default_teachers`). A supervised question: IsoFLOP triplets
+    (the posterior median N* at a thousandth, a hundredth and a tenth of each budget, and a third and three
+    times it).
+    """
+    q = question
+    out: list[Candidate] = []
+    if q.student_size is not None:
+        for m in (0.1, 1 / 3, 1.0):
+            for tpp in (20.0, 100.0):
+                N = m * q.student_size
+                out.append(Candidate("supervised", N, tpp * N))
+                out += [Candidate("distillation", N, tpp * N, t) for t in q.default_teachers()]
+    else:
+        C = np.unique(np.outer(q.budgets, [1e-3, 1e-2, 1e-1]).ravel())
+        C = C[C >= bounds.optimum_budget_range()[0]]
+        o = supervised_optimum(draws.law, C)
+        for j, c in enumerate(C):
+            n_star = float(np.median(o["N"][:, j]))
+            for m in (1 / 3, 1.0, 3.0):
+                N = m * n_star
+                out.append(Candidate("supervised", N, float(compute.supervised_tokens(N, c))))
+    return [c for c in out if bounds.BOX_MIN <= c.N <= bounds.BOX_MAX and bounds.BOX_MIN <= c.D <= bounds.BOX_MAX]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One budget's decision: its options and their loss per draw (see :mod:`bayeslaw.decision.value`)."""
+
+    budget: float
+    options: tuple[str, ...]
+    loss: np.ndarray
+    unit: str
+    dropped: tuple[str, ...] = ()
+
+
+def _decision(budget: float, named: dict[str, np.ndarray], unit: str) -> Decision:
+    keep = {k: v for k, v in named.items() if np.isfinite(v).all()}
+    return Decision(budget, tuple(keep), np.column_stack(list(keep.values())) if keep else np.empty((0, 0)), unit,
+                    tuple(k for k in named if k not in keep))
+
+
+def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
+    """Per budget: the student's loss distilled (optimal teacher, each given teacher) or trained supervised."""
+    from bayeslaw.decision.analysis import distil_label  # one label for the option, as in the report
+
+    C = np.asarray(q.budgets, float)
+    cap = q.teacher_cap if q.scenario == "teacher_inference" else None
+    at = draws.grid([q.student_size], C, (q.scenario,), n_students=q.n_students, teacher_cap=cap).sel(
+        student_size=q.student_size, scenario=q.scenario)
+    given = {f"distil from {t.label}": teacher_option(draws, q.student_size, C, q.scenario, t,
+                                                      n_students=q.n_students)["L_S"][:, 0, :] for t in q.teachers}
+    out = []
+    for j, c in enumerate(C):
+        named = {"supervised": at["L_sup"].values[:, j], distil_label(q.scenario): at["L_S"].values[:, j]}
+        named |= {k: v[:, j] for k, v in given.items()}
+        out.append(_decision(float(c), named, "nats"))
+    return out
+
+
+def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.random.Generator) -> list[Decision]:
+    """Per budget: with a target, whether the compute-optimal run reaches it (a wrong call costs 1; the run's
+    noise included); without, which of 9 model sizes spanning the posterior's N* to train (the loss each
+    reaches)."""
+    C = np.asarray(q.budgets, float)
+    o = supervised_optimum(draws.law, C)
+    c = _coefs(fit, draws)
+    out = []
+    for j, budget in enumerate(C):
+        if q.target is not None:
+            log_L = _supervised_log(c, draws.error, o["N"][:, j], o["D"][:, j])
+            sigma, nu = _noise(fit, draws, "supervised")
+            noise = sigma * (rng.standard_normal(sigma.shape) if nu is None else rng.standard_t(nu))
+            L = np.exp(log_L + noise)
+            named = {f"it reaches {q.target:g}": (L > q.target).astype(float),
+                     f"it misses {q.target:g}": (L <= q.target).astype(float)}
+            out.append(_decision(float(budget), named, "wrong calls"))
+            continue
+        lo, hi = np.quantile(o["N"][:, j], [0.05, 0.95])
+        sizes = np.geomspace(lo / 1.5, hi * 1.5, 9)
+        named = {}
+        for N in sizes:
+            D = float(compute.supervised_tokens(N, budget))
+            if bounds.BOX_MIN <= D <= bounds.BOX_MAX:
+                named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, draws.error, np.full(draws.n, N),
+                                                                          np.full(draws.n, D)))
+        out.append(_decision(float(budget), named, "nats"))
+    return out
+
+
+def _coefs(fit: Fit, draws: DecisionDraws) -> dict[str, np.ndarray]:
+    if draws.coefs is not None:
+        return draws.coefs
+    return {k: v[draws.index] for k, v in as_arrays(coefficients(fit)).items()}
+
+
+def _supervised_log(c: dict[str, np.ndarray], err: ex.LawError | None, N: np.ndarray, D: np.ndarray) -> np.ndarray:
+    """``(draw,)`` log loss of supervised runs ``(N, D)`` (one per draw): the law, and its error where drawn."""
+    if err is not None:
+        return ex.supervised_outcome(c, err, N, D)
+    col = {k: np.asarray(c[k]) for k in params.SUPERVISED_SAMPLED}
+    return laws.supervised_log_loss_centred(np.log(N), np.log(D), **col)
+
+
+def _noise(fit: Fit, draws: DecisionDraws, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
+    name = ("sigma" if fit.law == "supervised" else "sigma_sup") if kind == "supervised" else "sigma_dis"
+    sigma, nu = noise_parameters(fit, name)
+    return sigma[draws.index], None if nu is None else nu[draws.index]
+
+
+def predicted_runs(fit: Fit, draws: DecisionDraws, cand: Candidate) -> tuple[np.ndarray, np.ndarray]:
+    """What a candidate measures, per draw: ``(predicted log loss, noise sd)``, each ``(draw, run)``.
+
+    A supervised run is one measurement (it meets the law's error at the student: one study departs from its
+    law in one direction); a distillation run measures the student and, when the law predicts its teacher,
+    the teacher too (the teacher's error is its own, as in plans).
+    """
+    c, err, n = _coefs(fit, draws), draws.error, draws.n
+    if cand.kind == "supervised":
+        pred = _supervised_log(c, err, np.full(n, cand.N), np.full(n, cand.D))
+        return pred[:, None], _noise(fit, draws, "supervised")[0][:, None]
+    if fit.law != "distillation":
+        raise InputError("a distillation candidate needs a distillation (joint) posterior; this one is supervised")
+    t = cand.teacher
+    N_S, D_S = np.full(n, cand.N), np.full(n, cand.D)
+    cols, sds = [], []
+    if t.L_T is not None:
+        log_T = np.full(n, np.log(t.L_T))
+        N_T = D_T = None
+    else:
+        log_T = supervised_log_mean(c, [t.N_T], [t.D_T])[:, 0]
+        N_T, D_T = np.full(n, t.N_T), np.full(n, t.D_T)
+        teacher_seen = log_T if err is None else err.reached(log_T, N_T, D_T, err.z_teacher, c["log_E"])
+        cols.append(teacher_seen)
+        sds.append(_noise(fit, draws, "supervised")[0])
+    if err is not None:
+        student = ex.student_outcome(c, err, N_S, D_S, log_T, N_T, D_T)
+    else:
+        student = student_log_mean(c, [cand.N], [cand.D], log_T[:, None])[0][:, 0]
+    cols.append(student)
+    sds.append(_noise(fit, draws, "distillation")[0])
+    return np.column_stack(cols), np.column_stack(sds)
+
+
+@dataclass
+class Pilot:
+    """The runs worth buying for each budget's decision (:func:`pilot`)."""
+
+    question: Question
+    budgets: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]
+    warnings: list[Caveat] = field(default_factory=list)
+    extrapolation: str = ""
+    n_draws: int = 0
+
+    def records(self) -> dict[str, Any]:
+        """Plain data for the JSON envelope: ``candidates`` (one row per candidate and budget, ranked by EVSI per
+        FLOP within each budget) and ``budgets`` (each decision, its EVPI, the sequence, the run that settles it)."""
+        return {"candidates": self.candidates, "budgets": self.budgets, "extrapolation": self.extrapolation,
+                "draws": self.n_draws}
+
+
+def _row(cand: Candidate, budget: float, v: voi.Value | None, now: voi.Now, over: bool) -> dict[str, Any]:
+    row = {**cand.record(), "budget": budget, "flops": cand.flops, "share_of_budget": cand.flops / budget,
+           "evpi": now.evpi, "p_wrong_before": now.p_wrong, "over_budget": over, "ranked": v is not None}
+    if v is None:
+        return row | {"evsi": None, "p_wrong_after": None, "value_per_flop": None}
+    method = "importance weights over the posterior draws"
+    if v.ess_low > 0.1:
+        method += (f" (fewer than {voi.ESS_FLOOR:.0f} effective draws on {v.ess_low:.0%} of outcomes: "
+                   "the weights degenerate, EVSI is uncertain; confirm with a refit)")
+    return row | {"evsi": v.evsi, "p_wrong_after": v.p_wrong_after, "regret_before": v.regret_before,
+                  "regret_after": v.regret_after, "p_change": v.p_change, "p_sure_after": v.p_sure_after,
+                  "ess_median": float(np.median(v.ess)), "ess_low_share": v.ess_low, "method": method,
+                  "value_per_flop": v.evsi / cand.flops}
+
+
+def _stack(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    return np.column_stack([r[0] for r in runs]), np.column_stack([r[1] for r in runs])
+
+
+def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | None = None, max_draws: int = 1000,
+          seed: int = 0, extrapolation: bool | str | Path = True, most: int = MOST) -> Pilot:
+    """Rank pilot runs by the value of the information they bring to ``question``'s decisions, per FLOP.
+
+    Parameters
+    ----------
+    fit
+        A distillation (joint) posterior (distil or train supervised) or a supervised one (reach a target, or
+        choose the model size).
+    question
+        The budgets and, for a distillation posterior, the student, scenario, teachers and margin.
+    candidates
+        The runs to consider (default :func:`default_candidates`).
+    max_draws, seed
+        The seeded subsample of draws (as ``plan``); the seed also draws the simulated outcomes (stream
+        ``pilot``), the same for every candidate so that their ranking is not Monte Carlo noise.
+    extrapolation
+        The law's extrapolation error beyond the fitted runs, as in ``plan`` (default: the shipped calibration).
+    most
+        The largest set of runs bought together in the sequence.
+
+    Returns
+    -------
+    Pilot
+    """
+    q = question
+    q.check()
+    if fit.law == "distillation" and q.student_size is None:
+        raise InputError("a distillation posterior's pilot question needs the student size (--student)")
+    if fit.law == "supervised" and q.student_size is not None:
+        raise InputError("a supervised posterior's pilot question is about budgets (the model size is what it "
+                         "chooses); drop --student")
+    if max_draws < 50:
+        raise InputError(f"the value of a run needs at least 50 posterior draws (--draws), got {max_draws}")
+    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
+    streams = Streams(seed)
+    decisions = (joint_decisions(draws, q) if fit.law == "distillation"
+                 else supervised_decisions(fit, draws, q, np.random.default_rng(streams.child("pilot", 0))))
+    cands = list(candidates) if candidates is not None else default_candidates(fit, q, draws)
+    if not cands:
+        raise InputError("no candidate runs: give some with --candidates")
+    for cnd in cands:
+        cnd.check()
+    runs = [predicted_runs(fit, draws, cnd) for cnd in cands]
+    rows, budgets = [], []
+    for b, dec in enumerate(decisions):
+        base = {"budget": dec.budget, "options": list(dec.options), "unit": dec.unit, "dropped": list(dec.dropped)}
+        if len(dec.options) < 2:
+            budgets.append(base | {"status": "nothing to decide: fewer than two options are feasible on every draw",
+                                   "evpi": 0.0})
+            continue
+        now = voi.now(dec.loss)
+        base |= {"choice": dec.options[now.choice], "evpi": now.evpi, "p_wrong_before": now.p_wrong,
+                 "p_best": dict(zip(dec.options, map(float, now.p_best), strict=True))}
+        tiny = dec.unit == "nats" and now.evpi < SETTLED_MARGIN * q.margin
+        if now.p_wrong < SETTLED or tiny:
+            why = (f"the options differ by too little to matter: EVPI {now.evpi:.2g} nats, below "
+                   f"{SETTLED_MARGIN:.0%} of the {q.margin:g}-nat margin" if tiny else
+                   f"fewer than {SETTLED:.0%} of draws prefer another option (EVPI {now.evpi:.2g} {dec.unit})")
+            budgets.append(base | {"status": f"settled: {why}; no run is worth buying for it"})
+            rows += [_row(cnd, dec.budget, None, now, cnd.flops > dec.budget) for cnd in cands]
+            continue
+
+        def value(idx: Sequence[int], _dec: Decision = dec, _b: int = b) -> voi.Value:
+            pred, sd = _stack([runs[i] for i in idx])
+            nu = _noise(fit, draws, "supervised")[1]
+            return voi.preposterior(_dec.loss, pred, sd, nu, np.random.default_rng(streams.child("pilot", 1, _b)),
+                                    prob=q.prob)
+
+        vals = {i: value([i]) for i, cnd in enumerate(cands) if cnd.flops <= dec.budget}
+        here = [_row(cnd, dec.budget, vals.get(i), now, cnd.flops > dec.budget) for i, cnd in enumerate(cands)]
+        here.sort(key=lambda r: (not r["ranked"], -(r["value_per_flop"] or 0.0), r["flops"]))
+        for rank, r in enumerate((r for r in here if r["ranked"]), start=1):
+            r["rank"] = rank
+        rows += here
+        base |= {"status": "ranked", "sequence": _sequence(vals, value, cands, dec.budget, most),
+                 "settles": (_settles(vals, cands, dec.budget, 1 - q.prob) if now.p_wrong > 1 - q.prob else
+                             {"run": None, "why": f"the verdict is already {1 - now.p_wrong:.0%} sure: no run is "
+                                                  f"needed to reach {q.prob:.0%}"})}
+        budgets.append(base)
+    warns = [] if fit.diagnostics_passed else [failed_gates(fit.card["diagnostics"]["failures"])]
+    return Pilot(question=q, budgets=budgets, candidates=rows, warnings=[w for w in warns if w is not None],
+                 extrapolation=draws.extrapolation, n_draws=draws.n)
+
+
+def _sequence(vals: dict[int, voi.Value], value, cands: list[Candidate], budget: float,
+              most: int) -> list[dict[str, Any]]:
+    """The best sets of 1..most runs bought together: greedily, the run that adds the most joint EVSI per
+    total FLOP, within the budget."""
+    chosen: list[int] = []
+    out = []
+    pool = [i for i, v in vals.items() if v.evsi > 0]
+    for _ in range(most):
+        best = None
+        for i in pool:
+            if i in chosen:
+                continue
+            cost = sum(cands[j].flops for j in chosen) + cands[i].flops
+            if cost > budget:
+                continue
+            v = vals[i] if not chosen else value([*chosen, i])
+            key = v.evsi / cost
+            if best is None or key > best[0]:
+                best = (key, i, v, cost)
+        if best is None:
+            break
+        _, i, v, cost = best
+        chosen.append(i)
+        out.append({"runs": [cands[j].label for j in chosen], "flops": cost, "evsi": v.evsi,
+                    "p_wrong_after": v.p_wrong_after, "p_sure_after": v.p_sure_after})
+    return out
+
+
+def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, wrong: float) -> dict[str, Any]:
+    """The cheapest run within :data:`SETTLE_SHARE` of the budget after which the verdict is expected to be
+    ``1 - wrong`` sure (expected P(a wrong decision) <= ``wrong``), or that none does."""
+    ok = [i for i, v in vals.items() if v.p_wrong_after <= wrong and cands[i].flops <= SETTLE_SHARE * budget]
+    if not ok:
+        return {"run": None, "why": f"no candidate within {SETTLE_SHARE:.0%} of the budget makes the verdict "
+                                    f"{1 - wrong:.0%} sure"}
+    i = min(ok, key=lambda k: cands[k].flops)
+    return {"run": cands[i].label, "flops": cands[i].flops, "p_wrong_after": vals[i].p_wrong_after,
+            "evsi": vals[i].evsi}
+

@@ -1,0 +1,186 @@
+"""The value of information of a decision over posterior draws: what knowing more is worth, and what a run buys.
+
+A decision here is a loss matrix ``(draw, option)``: each row a state of the world (a posterior draw with the
+law's error it meets), each column what an option loses there (nats of student loss, or 1 for a wrong call).
+The decision taken now is the option of least expected loss. Its expected regret (the loss beyond the best
+option of each state) is the expected value of perfect information, EVPI: what a budget owner would give to
+know the state.
+
+A pilot run tells part of it. Preposterior analysis (Raiffa and Schlaifer): simulate the run's outcome from
+each draw's prediction plus run noise, update the draws by their likelihood of that outcome (importance
+weights: the draws are the prior of the update, so this is Bayes' rule on the posterior's own sample), take
+the best option under the updated draws, and average over outcomes. The expected value of sample
+information, EVSI, is how much the expected regret falls; it lies in ``[0, EVPI]``.
+
+The weights are exact for the draws in hand but degenerate when an outcome is far more precise than the
+draws' spread at the run: :attr:`Value.ess` says how many draws carry each update, and
+:data:`ESS_FLOOR` is where a caller should stop trusting them and refit.
+
+Pure functions over numpy arrays; :mod:`bayeslaw.decision.pilot` builds the matrices from a posterior.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import special
+
+from bayeslaw.posterior.likelihood import log_density
+
+#: Fewer draws than this carrying an update (Kish's effective sample size) and its EVSI rests on too few draws.
+ESS_FLOOR = 50.0
+
+
+def regret(loss: np.ndarray) -> np.ndarray:
+    """Per draw and option: the loss beyond the best option in that draw (``>= 0``)."""
+    return loss - loss.min(axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Now:
+    """The decision as it stands.
+
+    Attributes
+    ----------
+    choice
+        The option of least expected loss (column index).
+    evpi
+        Its expected regret: the expected value of perfect information.
+    p_wrong
+        The probability another option is strictly better.
+    p_best
+        Per option, the probability it is the best (ties shared).
+    """
+
+    choice: int
+    evpi: float
+    p_wrong: float
+    p_best: np.ndarray
+
+
+def now(loss: np.ndarray) -> Now:
+    """The decision a loss matrix ``(draw, option)`` supports today (see :class:`Now`)."""
+    _check_loss(loss)
+    choice = int(np.argmin(loss.mean(axis=0)))
+    r = regret(loss)
+    best = r == 0
+    return Now(choice=choice, evpi=float(r[:, choice].mean()), p_wrong=float((r[:, choice] > 0).mean()),
+               p_best=(best / best.sum(axis=1, keepdims=True)).mean(axis=0))
+
+
+def _check_loss(loss: np.ndarray) -> None:
+    if loss.ndim != 2 or loss.shape[1] < 2:
+        raise ValueError(f"a decision needs a (draw, option) loss matrix with >= 2 options, got shape {loss.shape}")
+    if not np.isfinite(loss).all():
+        raise ValueError("a decision's loss matrix must be finite: drop the infeasible options first")
+
+
+def simulate(predicted: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """One outcome per draw: each draw's predicted log loss of the runs ``(draw, run)`` plus its run noise.
+
+    ``sigma`` is ``(draw, run)`` (a supervised and a distilled run have their own noise), ``nu`` ``(draw,)`` or
+    None (Normal)."""
+    z = rng.standard_normal(predicted.shape) if nu is None else rng.standard_t(
+        np.broadcast_to(nu[:, None], predicted.shape))
+    return predicted + sigma * z
+
+
+def log_weights(outcomes: np.ndarray, predicted: np.ndarray, sigma: np.ndarray,
+                nu: np.ndarray | None) -> np.ndarray:
+    """``(outcome, draw)`` normalised log weights: each draw's log likelihood of each simulated outcome.
+
+    Parameters
+    ----------
+    outcomes
+        ``(outcome, run)`` simulated log losses.
+    predicted, sigma
+        ``(draw, run)`` each draw's predicted log loss and run noise sd.
+    nu
+        ``(draw,)`` Student-t degrees of freedom, or None.
+    """
+    ll = np.zeros((outcomes.shape[0], predicted.shape[0]))
+    for k in range(outcomes.shape[1]):
+        ll += log_density(outcomes[:, k], predicted[:, k, None], sigma[:, k, None],
+                          None if nu is None else nu[:, None]).T
+    return ll - special.logsumexp(ll, axis=1, keepdims=True)
+
+
+@dataclass(frozen=True)
+class Value:
+    """What buying a set of runs is expected to do to a decision.
+
+    Attributes
+    ----------
+    evsi
+        Expected value of sample information: the expected regret of today's choice minus that of the choice
+        made after the runs, both under the updated draws (``>= 0`` by construction).
+    regret_before, regret_after
+        Those two expected regrets (the first is EVPI up to Monte Carlo error).
+    p_wrong_before, p_wrong_after
+        The probability the option chosen is not the best, before and after the runs.
+    p_change
+        The probability the runs change the choice.
+    p_sure_after
+        The probability that, after the runs, one option is best with probability ``>= prob``.
+    ess
+        Per simulated outcome, the effective number of draws carrying the update (Kish).
+    """
+
+    evsi: float
+    regret_before: float
+    regret_after: float
+    p_wrong_before: float
+    p_wrong_after: float
+    p_change: float
+    p_sure_after: float
+    ess: np.ndarray
+
+    @property
+    def ess_low(self) -> float:
+        """The share of outcomes whose update rests on fewer than :data:`ESS_FLOOR` draws."""
+        return float((self.ess < ESS_FLOOR).mean())
+
+
+def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None,
+                 rng: np.random.Generator, *, prob: float = 0.9) -> Value:
+    """The value of runs whose outcomes the draws predict (see the module docstring).
+
+    Parameters
+    ----------
+    loss
+        ``(draw, option)`` the decision's loss per draw.
+    predicted
+        ``(draw, run)`` each draw's predicted log loss of each run bought (the law's error included).
+    sigma, nu
+        Run noise: ``(draw, run)`` sd on log loss and ``(draw,)`` Student-t degrees of freedom (or None).
+    rng
+        Draws the outcomes (one per draw: the outcome's distribution is the posterior predictive).
+    prob
+        The certainty :attr:`Value.p_sure_after` asks of a verdict.
+
+    Returns
+    -------
+    Value
+    """
+    _check_loss(loss)
+    if predicted.ndim != 2 or predicted.shape[0] != loss.shape[0] or sigma.shape != predicted.shape:
+        raise ValueError("predicted and sigma must be (draw, run) with the loss matrix's draws")
+    if not np.isfinite(predicted).all():
+        raise ValueError("a run's predicted log loss must be finite in every draw")
+    w = np.exp(log_weights(simulate(predicted, sigma, nu, rng), predicted, sigma, nu))  # (outcome, draw)
+    r = regret(loss)
+    choice = int(np.argmin(loss.mean(axis=0)))
+    post = w @ loss  # (outcome, option): expected loss under each updated posterior
+    after = np.argmin(post, axis=1)
+    post_regret = w @ r
+    rows = np.arange(w.shape[0])
+    before_w = post_regret[:, choice]
+    after_w = post_regret[rows, after]
+    wrong = (r > 0).astype(float)
+    best = r == 0
+    p_best = w @ (best / best.sum(axis=1, keepdims=True))
+    return Value(evsi=float((before_w - after_w).mean()), regret_before=float(before_w.mean()),
+                 regret_after=float(after_w.mean()), p_wrong_before=float((r[:, choice] > 0).mean()),
+                 p_wrong_after=float((w @ wrong)[rows, after].mean()), p_change=float((after != choice).mean()),
+                 p_sure_after=float((p_best.max(axis=1) >= prob).mean()), ess=1.0 / (w ** 2).sum(axis=1))

@@ -1,0 +1,82 @@
+"""The value of information against closed forms: EVPI and EVSI of a Gaussian state (Raiffa and Schlaifer)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from bayeslaw.decision import value as voi
+
+
+def _normal_regret(mu: float, s: float) -> float:
+    """E[max(-theta, 0)] for theta ~ N(mu, s): the expected regret of choosing 'nothing' over 'theta'."""
+    return s * stats.norm.pdf(mu / s) - mu * stats.norm.cdf(-mu / s)
+
+
+def _gaussian_decision(mu: float, s: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    theta = np.random.default_rng(seed).normal(mu, s, n)
+    return np.column_stack([theta, np.zeros(n)]), theta  # option 0 loses theta, option 1 nothing
+
+
+@pytest.mark.parametrize(("mu", "s", "tau"), [(0.3, 1.0, 0.5), (0.1, 0.5, 1.0), (0.8, 1.0, 0.2)])
+def test_evpi_and_evsi_match_the_closed_forms(mu, s, tau):
+    loss, theta = _gaussian_decision(mu, s, 4000, 1)
+    now = voi.now(loss)
+    assert now.choice == 1  # E[theta] = mu > 0: choose the option that loses nothing
+    assert now.evpi == pytest.approx(_normal_regret(mu, s), rel=0.06)
+    assert now.p_wrong == pytest.approx(stats.norm.cdf(-mu / s), abs=0.02)
+    # a run that measures theta with noise tau: the posterior mean is N(mu, s_m) a priori
+    s_m = s * s / np.sqrt(s * s + tau * tau)
+    v = voi.preposterior(loss, theta[:, None], np.full((theta.size, 1), tau), None, np.random.default_rng(2))
+    assert v.evsi == pytest.approx(_normal_regret(mu, s_m), rel=0.12)
+    assert 0.0 <= v.evsi <= now.evpi
+    assert v.regret_before == pytest.approx(now.evpi, rel=0.1)
+
+
+def test_a_perfect_run_is_worth_evpi_and_a_useless_one_nothing():
+    loss, theta = _gaussian_decision(0.3, 1.0, 2000, 3)
+    now = voi.now(loss)
+    perfect = voi.preposterior(loss, theta[:, None], np.full((theta.size, 1), 1e-4), None, np.random.default_rng(4))
+    assert perfect.evsi == pytest.approx(now.evpi, rel=0.02)
+    assert perfect.p_wrong_after < 0.01 and perfect.p_sure_after > 0.99
+    assert perfect.ess.max() < 5  # each outcome names its draw: the weights' degeneracy is reported
+    assert perfect.ess_low == 1.0
+    useless = voi.preposterior(loss, np.zeros((theta.size, 1)), np.full((theta.size, 1), 0.1), None,
+                               np.random.default_rng(4))
+    assert useless.evsi == 0.0 and useless.p_change == 0.0
+    assert useless.ess.min() == pytest.approx(theta.size)
+
+
+def test_evsi_stays_within_zero_and_evpi_on_random_decisions():
+    rng = np.random.default_rng(5)
+    for _ in range(20):
+        n, a, k = 500, int(rng.integers(2, 5)), int(rng.integers(1, 3))
+        state = rng.standard_normal((n, 3))
+        loss = state @ rng.standard_normal((3, a)) + rng.standard_normal((n, a)) * 0.3
+        pred = state @ rng.standard_normal((3, k))
+        v = voi.preposterior(loss, pred, np.full((n, k), rng.uniform(0.05, 1.0)), rng.uniform(3, 30, n), rng)
+        now = voi.now(loss)
+        assert v.evsi >= 0.0
+        assert v.evsi <= v.regret_before + 1e-12  # exact: the chosen option's regret bounds the improvement
+        assert v.evsi <= now.evpi * 1.25 + 1e-3  # EVPI up to Monte Carlo error
+        assert 0.0 <= v.p_wrong_after <= 1.0 and 0.0 <= v.p_change <= 1.0
+
+
+def test_more_runs_are_worth_at_least_as_much():
+    loss, theta = _gaussian_decision(0.2, 1.0, 3000, 6)
+    one = voi.preposterior(loss, theta[:, None], np.full((theta.size, 1), 1.0), None, np.random.default_rng(7))
+    two = voi.preposterior(loss, np.column_stack([theta, theta]), np.full((theta.size, 2), 1.0), None,
+                           np.random.default_rng(7))
+    assert two.evsi > one.evsi  # two measurements of theta: noise tau / sqrt(2)
+    s_m = 1.0 / np.sqrt(1.0 + 0.5)
+    assert two.evsi == pytest.approx(_normal_regret(0.2, s_m), rel=0.15)
+
+
+def test_bad_matrices_are_refused():
+    with pytest.raises(ValueError, match=">= 2 options"):
+        voi.now(np.zeros((10, 1)))
+    with pytest.raises(ValueError, match="finite"):
+        voi.now(np.array([[1.0, np.nan], [0.0, 1.0]]))
+    with pytest.raises(ValueError, match="draws"):
+        voi.preposterior(np.zeros((10, 2)), np.zeros((9, 1)), np.ones((9, 1)), None, np.random.default_rng(0))
