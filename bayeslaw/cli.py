@@ -305,7 +305,8 @@ def cmd_pilot(args: argparse.Namespace) -> int:
     say = _say("pilot", args)
     say(f"the value of {'your' if candidates else 'the default'} candidate runs for {len(question.budgets)} "
         f"decision(s) over {min(args.draws, fit.n_draws)} draws")
-    result = api.pilot(fit, question, candidates=candidates, max_draws=args.draws, seed=args.seed, most=args.most)
+    result = api.pilot(fit, question, candidates=candidates, max_draws=args.draws, seed=args.seed, most=args.most,
+                       extrapolation=not args.no_extrapolation_error, refit=args.refit)
     parts = [text.data_line(fit), text.format_pilot(result)]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
@@ -523,6 +524,11 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--prob", type=float, default=0.9, help="the certainty a settled verdict needs (default 0.9)")
     pi.add_argument("--draws", type=int, default=1000, help="posterior draws (seeded subsample)")
     pi.add_argument("--most", type=int, default=3, help="the largest set of runs bought together")
+    pi.add_argument("--no-extrapolation-error", action="store_true",
+                    help="the law alone: no extrapolation error beyond the fitted runs (not recommended)")
+    pi.add_argument("--refit", type=int, default=0, metavar="K",
+                    help="supervised, without the extrapolation error: value runs whose importance weights "
+                         "degenerate by K NUTS refits (seconds each)")
     pi.add_argument("--seed", type=int, default=0)
     pi.set_defaults(func=cmd_pilot)
 

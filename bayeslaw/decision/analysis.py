@@ -33,6 +33,8 @@ from bayeslaw.decision.caveats import (
     failed_gates,
     reach_caveat,
 )
+from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
+from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question, Teacher
@@ -78,6 +80,8 @@ class Analysis:
     extrapolation_share: xr.DataArray | None = None
     #: the part of the difference's band the distillation law's own error makes (budget,)
     distillation_error_share: xr.DataArray | None = None
+    #: what would settle each budget's decision: :meth:`bayeslaw.decision.pilot.Pilot.records`
+    settle: dict[str, Any] | None = None
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -212,6 +216,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                                         .reset_coords(drop=True), q.prob)
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
+    say("what would settle it: the value of pilot runs for each budget's decision")
+    settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
+                   extrapolation=calibration if calibration is not None else False).records()
+
     say("student loss against tokens, capacity gap, predictive checks")
     D_grid = np.geomspace(2 * N_S, 2000 * N_S, 40)
     curves = {}
@@ -242,7 +250,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
                     extrapolation=dd.extrapolation, extrapolation_share=share,
-                    distillation_error_share=dis_share)
+                    distillation_error_share=dis_share, settle=settle)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

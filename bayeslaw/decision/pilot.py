@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ import numpy as np
 from bayeslaw.core import bounds, compute, laws, params
 from bayeslaw.core.errors import DataError, InputError
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision import value as voi
 from bayeslaw.decision.caveats import Caveat, failed_gates
@@ -58,6 +59,10 @@ SETTLED_MARGIN = 0.01
 SETTLE_SHARE = 0.10
 #: Runs bought together in the sequence.
 MOST = 3
+#: The fewest posterior draws a value of information is computed over (importance weights need room).
+MIN_DRAWS = 50
+#: Refit (where asked) when more than this share of a run's outcomes rest on too few effective draws.
+REFIT_WHEN = 0.1
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,19 @@ class Candidate:
 
 
 def read_candidates(path: str | Path) -> list[Candidate]:
-    """Candidates from a CSV file with the columns of :data:`CANDIDATE_COLUMNS` (unknown ones are refused)."""
+    """Candidates from a CSV file with the columns of :data:`CANDIDATE_COLUMNS`.
+
+    Parameters
+    ----------
+    path
+        A CSV file, one candidate per row.
+
+    Returns
+    -------
+    list of Candidate
+        Each checked; an unknown or missing column, a value that is not a number or a count out of range is a
+        :class:`~bayeslaw.core.errors.DataError` naming the line.
+    """
     p = Path(path)
     if not p.is_file():
         raise DataError(f"--candidates {path}: no such file")
@@ -187,12 +204,29 @@ class Decision:
     loss: np.ndarray
     unit: str
     dropped: tuple[str, ...] = ()
+    #: ``(draw, verdict)`` which verdict each draw supports (None: which option is best), for how sure it is
+    classes: np.ndarray | None = None
+    #: a supervised size decision's model sizes (to evaluate the same options on a refit's draws)
+    sizes: np.ndarray | None = None
+
+    def classes_or_best(self) -> np.ndarray:
+        if self.classes is not None:
+            return self.classes
+        best = voi.regret(self.loss) == 0
+        return best / best.sum(axis=1, keepdims=True)
 
 
-def _decision(budget: float, named: dict[str, np.ndarray], unit: str) -> Decision:
+def _decision(budget: float, named: dict[str, np.ndarray], unit: str, classes: np.ndarray | None = None) -> Decision:
     keep = {k: v for k, v in named.items() if np.isfinite(v).all()}
     return Decision(budget, tuple(keep), np.column_stack(list(keep.values())) if keep else np.empty((0, 0)), unit,
-                    tuple(k for k in named if k not in keep))
+                    tuple(k for k in named if k not in keep), classes)
+
+
+def verdict_classes(diff: np.ndarray, margin: float) -> np.ndarray:
+    """``(draw, 3)``: distillation better by more than ``margin``, worse by more, tied within it (as
+    :func:`bayeslaw.decide.verdict`: a draw where distillation cannot be carried out counts as it losing)."""
+    d = np.where(np.isfinite(diff), diff, np.inf)
+    return np.column_stack([d < -margin, d > margin, np.abs(d) <= margin]).astype(float)
 
 
 def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
@@ -207,9 +241,10 @@ def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
                                                       n_students=q.n_students)["L_S"][:, 0, :] for t in q.teachers}
     out = []
     for j, c in enumerate(C):
-        named = {"supervised": at["L_sup"].values[:, j], distil_label(q.scenario): at["L_S"].values[:, j]}
+        sup, dis = at["L_sup"].values[:, j], at["L_S"].values[:, j]
+        named = {"supervised": sup, distil_label(q.scenario): dis}
         named |= {k: v[:, j] for k, v in given.items()}
-        out.append(_decision(float(c), named, "nats"))
+        out.append(_decision(float(c), named, "nats", verdict_classes(dis - sup, q.margin)))
     return out
 
 
@@ -219,28 +254,54 @@ def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.ra
     reaches)."""
     C = np.asarray(q.budgets, float)
     o = supervised_optimum(draws.law, C)
-    c = _coefs(fit, draws)
     out = []
     for j, budget in enumerate(C):
-        if q.target is not None:
-            log_L = _supervised_log(c, draws.error, o["N"][:, j], o["D"][:, j])
-            sigma, nu = _noise(fit, draws, "supervised")
-            noise = sigma * (rng.standard_normal(sigma.shape) if nu is None else rng.standard_t(nu))
-            L = np.exp(log_L + noise)
-            named = {f"it reaches {q.target:g}": (L > q.target).astype(float),
-                     f"it misses {q.target:g}": (L <= q.target).astype(float)}
-            out.append(_decision(float(budget), named, "wrong calls"))
-            continue
         lo, hi = np.quantile(o["N"][:, j], [0.05, 0.95])
-        sizes = np.geomspace(lo / 1.5, hi * 1.5, 9)
-        named = {}
-        for N in sizes:
-            D = float(compute.supervised_tokens(N, budget))
-            if bounds.BOX_MIN <= D <= bounds.BOX_MAX:
-                named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, draws.error, np.full(draws.n, N),
-                                                                          np.full(draws.n, D)))
-        out.append(_decision(float(budget), named, "nats"))
+        sizes = None if q.target is not None else np.geomspace(lo / 1.5, hi * 1.5, 9)
+        sigma, nu = _noise(fit, draws, "supervised")
+        named = supervised_options(draws.law, _coefs(fit, draws), draws.error, float(budget), q.target, sizes,
+                                   sigma, nu, rng)
+        out.append(replace(_decision(float(budget), named, "nats" if q.target is None else "wrong calls"),
+                           sizes=sizes))
     return out
+
+
+def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | None, budget: float,
+                       target: float | None, sizes: np.ndarray | None, sigma: np.ndarray, nu: np.ndarray | None,
+                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """A supervised decision's options and their loss per draw, on any draws (the decision's, or a refit's).
+
+    Parameters
+    ----------
+    law, c, err
+        The draws (paper-scale and sampled coefficients) and the law's error each meets (None: the law alone).
+    budget
+        FLOPs.
+    target
+        Whether the draw's compute-optimal run reaches it (its run noise included): a wrong call costs 1.
+    sizes
+        Otherwise: the model sizes to choose between, each trained on the budget (the loss it reaches).
+    sigma, nu, rng
+        Run noise (per draw) for the target question.
+
+    Returns
+    -------
+    dict of numpy.ndarray
+        Option name -> ``(draw,)`` loss.
+    """
+    n = law.n_draws
+    if target is not None:
+        o = supervised_optimum(law, np.array([budget]))
+        log_L = _supervised_log(c, err, o["N"][:, 0], o["D"][:, 0])
+        L = np.exp(log_L + sigma * (rng.standard_normal(n) if nu is None else rng.standard_t(nu)))
+        return {f"it reaches {target:g}": (L > target).astype(float),
+                f"it misses {target:g}": (L <= target).astype(float)}
+    named = {}
+    for N in sizes:
+        D = float(compute.supervised_tokens(N, budget))
+        if bounds.BOX_MIN <= D <= bounds.BOX_MAX:
+            named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, err, np.full(n, N), np.full(n, D)))
+    return named
 
 
 def _coefs(fit: Fit, draws: DecisionDraws) -> dict[str, np.ndarray]:
@@ -320,10 +381,14 @@ def _row(cand: Candidate, budget: float, v: voi.Value | None, now: voi.Now, over
            "evpi": now.evpi, "p_wrong_before": now.p_wrong, "over_budget": over, "ranked": v is not None}
     if v is None:
         return row | {"evsi": None, "p_wrong_after": None, "value_per_flop": None}
-    method = "importance weights over the posterior draws"
-    if v.ess_low > 0.1:
-        method += (f" (fewer than {voi.ESS_FLOOR:.0f} effective draws on {v.ess_low:.0%} of outcomes: "
-                   "the weights degenerate, EVSI is uncertain; confirm with a refit)")
+    if v.method == "refits":
+        method = f"NUTS refits at {v.ess.size} simulated outcomes (the importance weights degenerated)"
+    else:
+        method = "importance weights over the posterior draws"
+        if v.ess_low > REFIT_WHEN:
+            method += (f" (fewer than {voi.ESS_FLOOR:.0f} effective draws on {v.ess_low:.0%} of outcomes: the "
+                       "weights degenerate and the EVSI is uncertain; more --draws, or --refit without the "
+                       "extrapolation error for a supervised posterior)")
     return row | {"evsi": v.evsi, "p_wrong_after": v.p_wrong_after, "regret_before": v.regret_before,
                   "regret_after": v.regret_after, "p_change": v.p_change, "p_sure_after": v.p_sure_after,
                   "ess_median": float(np.median(v.ess)), "ess_low_share": v.ess_low, "method": method,
@@ -335,7 +400,7 @@ def _stack(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, n
 
 
 def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | None = None, max_draws: int = 1000,
-          seed: int = 0, extrapolation: bool | str | Path = True, most: int = MOST) -> Pilot:
+          seed: int = 0, extrapolation: bool | str | Path | Fit = True, most: int = MOST, refit: int = 0) -> Pilot:
     """Rank pilot runs by the value of the information they bring to ``question``'s decisions, per FLOP.
 
     Parameters
@@ -351,9 +416,15 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
         The seeded subsample of draws (as ``plan``); the seed also draws the simulated outcomes (stream
         ``pilot``), the same for every candidate so that their ranking is not Monte Carlo noise.
     extrapolation
-        The law's extrapolation error beyond the fitted runs, as in ``plan`` (default: the shipped calibration).
+        The law's extrapolation error beyond the fitted runs, as in ``plan`` (default: the shipped calibration),
+        or the calibration posterior itself.
     most
         The largest set of runs bought together in the sequence.
+    refit
+        A supervised posterior without the law's extrapolation error: where the importance weights degenerate
+        (fewer than :data:`~bayeslaw.decision.value.ESS_FLOOR` effective draws on more than :data:`REFIT_WHEN`
+        of the outcomes), value the run by this many NUTS refits instead (:mod:`bayeslaw.inference.preposterior`;
+        seconds each). 0: never.
 
     Returns
     -------
@@ -366,9 +437,16 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     if fit.law == "supervised" and q.student_size is not None:
         raise InputError("a supervised posterior's pilot question is about budgets (the model size is what it "
                          "chooses); drop --student")
-    if max_draws < 50:
-        raise InputError(f"the value of a run needs at least 50 posterior draws (--draws), got {max_draws}")
-    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
+    if refit and (fit.law != "supervised" or extrapolation is not False):
+        raise InputError("refits value a run for a supervised posterior with the law's extrapolation error off "
+                         "(--no-extrapolation-error): a refit cannot learn that error, and a joint refit takes "
+                         "about 45 s per outcome")
+    if refit < 0:
+        raise InputError(f"--refit takes a number of simulated outcomes >= 0, got {refit}")
+    if max_draws < MIN_DRAWS:
+        raise InputError(f"the value of a run needs at least {MIN_DRAWS} posterior draws (--draws), got {max_draws}")
+    cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     streams = Streams(seed)
     decisions = (joint_decisions(draws, q) if fit.law == "distillation"
                  else supervised_decisions(fit, draws, q, np.random.default_rng(streams.child("pilot", 0))))
@@ -386,7 +464,10 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
                                    "evpi": 0.0})
             continue
         now = voi.now(dec.loss)
+        certainty = float(dec.classes_or_best().mean(axis=0).max())
+        certain = voi.sure(dec.classes_or_best(), q.prob)
         base |= {"choice": dec.options[now.choice], "evpi": now.evpi, "p_wrong_before": now.p_wrong,
+                 "sure_now": certainty,
                  "p_best": dict(zip(dec.options, map(float, now.p_best), strict=True))}
         tiny = dec.unit == "nats" and now.evpi < SETTLED_MARGIN * q.margin
         if now.p_wrong < SETTLED or tiny:
@@ -401,17 +482,22 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
             pred, sd = _stack([runs[i] for i in idx])
             nu = _noise(fit, draws, "supervised")[1]
             return voi.preposterior(_dec.loss, pred, sd, nu, np.random.default_rng(streams.child("pilot", 1, _b)),
-                                    prob=q.prob)
+                                    prob=q.prob, classes=_dec.classes_or_best())
 
         vals = {i: value([i]) for i, cnd in enumerate(cands) if cnd.flops <= dec.budget}
+        if refit:
+            for i, v in vals.items():
+                if v.ess_low > REFIT_WHEN:
+                    vals[i] = _refit_value(fit, draws, dec, q, cands[i], runs[i], now.choice, refit,
+                                           streams.child("pilot", 3, b, i))
         here = [_row(cnd, dec.budget, vals.get(i), now, cnd.flops > dec.budget) for i, cnd in enumerate(cands)]
         here.sort(key=lambda r: (not r["ranked"], -(r["value_per_flop"] or 0.0), r["flops"]))
         for rank, r in enumerate((r for r in here if r["ranked"]), start=1):
             r["rank"] = rank
         rows += here
         base |= {"status": "ranked", "sequence": _sequence(vals, value, cands, dec.budget, most),
-                 "settles": (_settles(vals, cands, dec.budget, 1 - q.prob) if now.p_wrong > 1 - q.prob else
-                             {"run": None, "why": f"the verdict is already {1 - now.p_wrong:.0%} sure: no run is "
+                 "settles": (_settles(vals, cands, dec.budget, q.prob) if not certain else
+                             {"run": None, "why": f"the verdict is already {certainty:.0%} sure: no run is "
                                                   f"needed to reach {q.prob:.0%}"})}
         budgets.append(base)
     warns = [] if fit.diagnostics_passed else [failed_gates(fit.card["diagnostics"]["failures"])]
@@ -447,14 +533,36 @@ def _sequence(vals: dict[int, voi.Value], value, cands: list[Candidate], budget:
     return out
 
 
-def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, wrong: float) -> dict[str, Any]:
-    """The cheapest run within :data:`SETTLE_SHARE` of the budget after which the verdict is expected to be
-    ``1 - wrong`` sure (expected P(a wrong decision) <= ``wrong``), or that none does."""
-    ok = [i for i, v in vals.items() if v.p_wrong_after <= wrong and cands[i].flops <= SETTLE_SHARE * budget]
+def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, prob: float) -> dict[str, Any]:
+    """The cheapest run within :data:`SETTLE_SHARE` of the budget whose outcome more likely than not leaves a
+    verdict ``prob`` sure (:attr:`~bayeslaw.decision.value.Value.p_sure_after` >= 0.5), or that none does."""
+    ok = [i for i, v in vals.items() if v.p_sure_after >= 0.5 and cands[i].flops <= SETTLE_SHARE * budget]
     if not ok:
-        return {"run": None, "why": f"no candidate within {SETTLE_SHARE:.0%} of the budget makes the verdict "
-                                    f"{1 - wrong:.0%} sure"}
+        best = max((v.p_sure_after for i, v in vals.items() if cands[i].flops <= SETTLE_SHARE * budget), default=0.0)
+        return {"run": None, "why": f"no candidate within {SETTLE_SHARE:.0%} of the budget makes a {prob:.0%}-sure "
+                                    f"verdict likely (at best {best:.0%})"}
     i = min(ok, key=lambda k: cands[k].flops)
-    return {"run": cands[i].label, "flops": cands[i].flops, "p_wrong_after": vals[i].p_wrong_after,
-            "evsi": vals[i].evsi}
+    return {"run": cands[i].label, "flops": cands[i].flops, "p_sure_after": vals[i].p_sure_after,
+            "p_wrong_after": vals[i].p_wrong_after, "evsi": vals[i].evsi}
 
+
+
+def _refit_value(fit: Fit, draws: DecisionDraws, dec: Decision, q: Question, cand: Candidate,
+                 run: tuple[np.ndarray, np.ndarray], choice: int, n: int, seed: int) -> voi.Value:
+    """A supervised run's value by ``n`` refits: outcomes simulated from ``n`` of the decision's draws, the model
+    refitted on each, the decision's options evaluated on the refit's draws."""
+    from bayeslaw.inference.preposterior import refit_with_outcomes  # PyMC: only when asked
+    from bayeslaw.posterior.draws import laws
+
+    rng = np.random.default_rng(seed)
+    pick = rng.choice(draws.n, size=n, replace=False)
+    sigma, nu = _noise(fit, draws, "supervised")
+    outcomes = voi.simulate(run[0][pick], run[1][pick], None if nu is None else nu[pick], rng)
+    losses = []
+    for f in refit_with_outcomes(fit, [(cand.N, cand.D)], outcomes, seed=seed):
+        law = laws(f)
+        c = as_arrays(coefficients(f))
+        s_f, nu_f = noise_parameters(f, "sigma")
+        named = supervised_options(law, c, None, dec.budget, q.target, dec.sizes, s_f, nu_f, rng)
+        losses.append(np.column_stack([named[o] for o in dec.options]))
+    return voi.from_posteriors(losses, choice, prob=q.prob)

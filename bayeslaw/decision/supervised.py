@@ -8,7 +8,7 @@ the fit's diagnostics and provenance. FLOPs are 3 F(N) D, as everywhere in bayes
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -21,6 +21,8 @@ from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import Caveat, check_above_floor, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
+from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import subsample
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question
@@ -47,6 +49,8 @@ class SupervisedAnalysis:
     warnings: list[Caveat] = field(default_factory=list)
     provenance: dict[str, Any] = field(default_factory=dict)
     extrapolation: str = ""
+    #: what would settle each budget's decision: :meth:`bayeslaw.decision.pilot.Pilot.records`
+    settle: dict[str, Any] | None = None
 
 
 def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0,
@@ -115,9 +119,12 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, se
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
+    say("what would settle it: the value of pilot runs for each budget's decision")
+    settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
+                   extrapolation=calibration if calibration is not None else False).records()
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
-                              warnings=warns, provenance=prov, extrapolation=extrap)
+                              warnings=warns, provenance=prov, extrapolation=extrap, settle=settle)
 
 
 def records(a: SupervisedAnalysis) -> dict[str, Any]:
@@ -135,4 +142,4 @@ def records(a: SupervisedAnalysis) -> dict[str, Any]:
             rec["fixed_size_loss"] = as_dict(np.nanquantile(a.fixed.sel(budget=c).values, qs))
         rows.append(rec)
     return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows, "extrapolation": a.extrapolation,
-            "compute_for_target": a.compute_for_target, "target": a.question.target}
+            "compute_for_target": a.compute_for_target, "target": a.question.target, "settle": a.settle}

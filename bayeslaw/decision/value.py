@@ -21,6 +21,7 @@ Pure functions over numpy arrays; :mod:`bayeslaw.decision.pilot` builds the matr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,9 +123,10 @@ class Value:
     p_change
         The probability the runs change the choice.
     p_sure_after
-        The probability that, after the runs, one option is best with probability ``>= prob``.
+        The probability that, after the runs, one verdict holds with probability ``>= prob`` (by default: one
+        option is best with that probability).
     ess
-        Per simulated outcome, the effective number of draws carrying the update (Kish).
+        Per simulated outcome, the effective number of draws carrying the update (Kish; a refit's draws).
     """
 
     evsi: float
@@ -135,6 +137,8 @@ class Value:
     p_change: float
     p_sure_after: float
     ess: np.ndarray
+    #: how the draws were updated: ``"importance weights"`` or ``"refits"``
+    method: str = "importance weights"
 
     @property
     def ess_low(self) -> float:
@@ -142,8 +146,13 @@ class Value:
         return float((self.ess < ESS_FLOOR).mean())
 
 
+def sure(classes: np.ndarray, prob: float) -> bool:
+    """Whether draws ``(draw, class)`` of mutually exclusive verdict classes already give one of them ``prob``."""
+    return bool(classes.mean(axis=0).max() >= prob)
+
+
 def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None,
-                 rng: np.random.Generator, *, prob: float = 0.9) -> Value:
+                 rng: np.random.Generator, *, prob: float = 0.9, classes: np.ndarray | None = None) -> Value:
     """The value of runs whose outcomes the draws predict (see the module docstring).
 
     Parameters
@@ -158,6 +167,9 @@ def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu:
         Draws the outcomes (one per draw: the outcome's distribution is the posterior predictive).
     prob
         The certainty :attr:`Value.p_sure_after` asks of a verdict.
+    classes
+        ``(draw, class)`` indicators of the verdict each draw supports (e.g. distillation better by more than
+        the margin, worse by more, tied within it), for :attr:`Value.p_sure_after`; default: which option is best.
 
     Returns
     -------
@@ -178,9 +190,34 @@ def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu:
     before_w = post_regret[:, choice]
     after_w = post_regret[rows, after]
     wrong = (r > 0).astype(float)
-    best = r == 0
-    p_best = w @ (best / best.sum(axis=1, keepdims=True))
+    if classes is None:
+        best = r == 0
+        classes = best / best.sum(axis=1, keepdims=True)
+    p_class = w @ classes.astype(float)
     return Value(evsi=float((before_w - after_w).mean()), regret_before=float(before_w.mean()),
                  regret_after=float(after_w.mean()), p_wrong_before=float((r[:, choice] > 0).mean()),
                  p_wrong_after=float((w @ wrong)[rows, after].mean()), p_change=float((after != choice).mean()),
-                 p_sure_after=float((p_best.max(axis=1) >= prob).mean()), ess=1.0 / (w ** 2).sum(axis=1))
+                 p_sure_after=float((p_class.max(axis=1) >= prob).mean()), ess=1.0 / (w ** 2).sum(axis=1))
+
+
+def from_posteriors(loss: Sequence[np.ndarray], choice: int, *, prob: float = 0.9,
+                    classes: Sequence[np.ndarray] | None = None) -> Value:
+    """:class:`Value` from the posteriors after each simulated outcome, each given as its own draws' loss matrix
+    ``(draw, option)`` (e.g. refits), with today's ``choice``; ``classes`` as in :func:`preposterior`."""
+    rows = []
+    for k, m in enumerate(loss):
+        _check_loss(m)
+        r = regret(m)
+        after = int(np.argmin(m.mean(axis=0)))
+        if classes is None:
+            best = r == 0
+            cl = best / best.sum(axis=1, keepdims=True)
+        else:
+            cl = classes[k]
+        rows.append((r[:, choice].mean(), r[:, after].mean(), (r[:, choice] > 0).mean(), (r[:, after] > 0).mean(),
+                     after != choice, cl.mean(axis=0).max() >= prob, m.shape[0]))
+    a = np.asarray(rows, float)
+    return Value(evsi=float((a[:, 0] - a[:, 1]).mean()), regret_before=float(a[:, 0].mean()),
+                 regret_after=float(a[:, 1].mean()), p_wrong_before=float(a[:, 2].mean()),
+                 p_wrong_after=float(a[:, 3].mean()), p_change=float(a[:, 4].mean()),
+                 p_sure_after=float(a[:, 5].mean()), ess=a[:, 6], method="refits")

@@ -25,6 +25,7 @@ from bayeslaw.core.fmt import share
 from bayeslaw.core.intervals import flatten, levels
 from bayeslaw.decision.analysis import Analysis, distil_label
 from bayeslaw.decision.caveats import FAILED_GATES
+from bayeslaw.decision.pilot import SETTLE_SHARE
 from bayeslaw.decision.question import Question, question_record
 from bayeslaw.decision.supervised import SupervisedAnalysis
 from bayeslaw.posterior.reach import WARN_FACTOR
@@ -86,7 +87,8 @@ def _slug(title: str) -> str:
 
 # -- the text, as (kind, payload) blocks shared by both formats ---------------------------------
 
-SECTIONS = ("Summary", "The question", "The verdict, budget by budget", "Decision metrics", "Figures",
+SECTIONS = ("Summary", "The question", "The verdict, budget by budget", "What would settle it", "Decision metrics",
+            "Figures",
             "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
 
 
@@ -117,6 +119,9 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             "recipe (medians)"]
     if q.target is not None:
         head.append(f"compute to be 90% sure of loss {q.target:g}")
+    settle = {b["budget"]: b for b in (a.settle or {}).get("budgets", [])}
+    if settle:
+        head.append("what would settle it")
     rows = []
     for v in verdict:
         row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
@@ -128,6 +133,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             t = v["compute_for_target"]
             row.append("not within the budgets planned" if t is None or not np.isfinite(t["flops"])
                        else f"{_g(t['flops'])} FLOPs ({'distilled' if t['option'] != 'supervised' else 'supervised'})")
+        if settle:
+            row.append(_settle_cell(settle.get(v["budget"])))
         rows.append(row)
     out.append(("table", (head, rows)))
     out.append(("toc", [(title, _slug(title)) for title in SECTIONS[1:]]))
@@ -169,6 +176,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                                  f"you could have ({_g(float(np.nanmedian(b['N_T'].values)))} parameters on "
                                  f"{_g(float(np.nanmedian(b['D_T'].values)))} tokens) would give a student loss of "
                                  f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})."))
+    out += settle_blocks(a.settle, q.prob)
     if a.compute_for_target is not None:
         parts = []
         for o in a.compute_for_target["option"].values:
@@ -323,8 +331,10 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
         out.append(("p", f"Compute to be 90% sure of reaching loss {q.target:g} with the compute-optimal model: "
                          + ("not within 100x the largest budget asked." if c is None or not np.isfinite(c)
                             else f"{_g(c)} FLOPs (interpolated on a budget grid 1/8 decade apart).")))
-    sections = ("Figures", "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
+    sections = ("What would settle it", "Figures", "Fit diagnostics", "How far the predictions extrapolate",
+                "Provenance")
     out.append(("toc", [(t, _slug(t)) for t in sections]))
+    out += settle_blocks(a.settle, q.prob)
     out.append(("h2", "Figures"))
     caps = {"budget_curve": f"Left: the loss of a compute-optimal run against budget, median and {prob} band "
                             "(the law, the run noise and the law's extrapolation error); gold lines: your budgets. "
@@ -336,6 +346,58 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
                            "posterior predictive."}
     out += [("figure", (k, images[k], cap)) for k, cap in caps.items() if k in images]
     out += _common_tail(a)
+    return out
+
+
+def _settle_cell(b: dict[str, Any] | None) -> str:
+    """The summary table's pointer to "What would settle it" for one budget."""
+    if b is None:
+        return ""
+    if b["status"] != "ranked":
+        return "nothing to buy: " + b["status"].split(": ", 1)[-1].split(";")[0]
+    st = b["settles"]
+    if st.get("run"):
+        return (f"{st['run']} ({_g(st['flops'])} FLOPs): a verdict this sure after it with probability "
+                f"{_pct(st['p_sure_after'])}")
+    return st["why"].replace("no candidate", "no run")
+
+
+def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str, Any]]:
+    """The section "What would settle it": per budget, the decision as it stands, the most any run could be
+    worth (EVPI), the cheapest run that makes the verdict ``prob`` sure, and the best runs per FLOP."""
+    if not settle:
+        return []
+    out: list[tuple[str, Any]] = [("h2", "What would settle it")]
+    out.append(("p", f"Where the answer is too close to call, what to run to know. Each candidate pilot run is "
+                     f"simulated from the posterior (the law's error and run noise included) and the draws are "
+                     f"re-weighted by its outcome; its expected value of sample information (EVSI) is how much the "
+                     f"decision's expected regret falls, at most the EVPI (what knowing the answer for certain is "
+                     f"worth). 'Settles it': the cheapest candidate within {SETTLE_SHARE:.0%} of the budget whose "
+                     f"outcome more likely than not leaves a verdict at least {prob:.0%} sure (the verdicts of the "
+                     f"summary, margin included). P(wrong): the chance the option chosen is not the best. A pilot "
+                     f"pays for what it runs (a new teacher's pretraining too). {settle['draws']} posterior draws; "
+                     "`bayeslaw pilot` ranks every candidate, or your own (--candidates)."))
+    rows = []
+    for b in settle["budgets"]:
+        if b["status"] != "ranked":
+            now = f"{b['choice']} (P(wrong) {_pct(b['p_wrong_before'])})" if "choice" in b else ""
+            rows.append([f"{_g(b['budget'])} FLOPs", now, f"{b['evpi']:.2g}", b["status"], "", ""])
+            continue
+        unit = "nats" if b["unit"] == "nats" else "wrong calls"
+        seq = b.get("sequence") or []
+        best = seq[0] if seq else None
+        three = seq[-1] if len(seq) > 1 else None
+        rows.append([f"{_g(b['budget'])} FLOPs", f"{b['choice']} (P(wrong) {_pct(b['p_wrong_before'])}; "
+                                                  f"verdict {_pct(b['sure_now'])} sure)",
+                     f"{b['evpi']:.3g} {unit}", _settle_cell(b),
+                     "none has value" if best is None else
+                     f"{best['runs'][0]} ({_g(best['flops'])} FLOPs): EVSI {best['evsi']:.3g}, P(wrong) after "
+                     f"{_pct(best['p_wrong_after'])}",
+                     "" if three is None else
+                     f"{len(three['runs'])} runs, {_g(three['flops'])} FLOPs: EVSI {three['evsi']:.3g}, P(wrong) "
+                     f"after {_pct(three['p_wrong_after'])}"])
+    out.append(("table", (["budget", "decision now", "EVPI", "settles it", "best run per FLOP",
+                           "best runs together"], rows)))
     return out
 
 

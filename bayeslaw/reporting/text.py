@@ -283,7 +283,7 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
              f"a difference within +-{margin:g} nats is a practical tie; a verdict needs {prob:.0%} probability",
              ""]
     head = (f"{'student':>8} {'budget':>8} {'scenario':<33} {'verdict':<18} {'P(better)':>9} "
-            f"{'P(>margin)':>10} {'difference [band]':<28} recipe (medians): D_S, N_T, D_T")
+            f"{'P(>margin)':>10} {'difference [band]':<28} {'settle':<6} recipe (medians): D_S, N_T, D_T")
     lines += [head, "-" * len(head)]
     for N_S in summary["student_size"].values:
         for C in summary["budget"].values:
@@ -298,9 +298,14 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
                 extra = share_note(float(s["extrapolation_share"])) if "extrapolation_share" in s else ""
                 if "distillation_error_share" in s and float(s["distillation_error_share"]) >= 0.005:
                     extra += f" ({float(s['distillation_error_share']):.0%} the distillation law's own)"
+                settle = "pilot" if str(s["verdict"].values) == "too close to call" else ""
                 lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
-                             f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {rec}{extra}")
+                             f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {settle:<6} "
+                             f"{rec}{extra}")
     lines.append("P(better): P(distillation better); P(>margin): P(distillation better by more than the margin)")
+    if (summary["verdict"] == "too close to call").any():
+        lines.append("too close to call: `bayeslaw pilot POSTERIOR --student N_S --budget C` ranks the pilot runs "
+                     "that would settle a cell (the 'settle' column), by their value of information per FLOP")
     if "extrapolation" in summary.attrs:
         lines.append(f"extrapolation error: {summary.attrs['extrapolation']}")
     if summary.sizes["budget"] >= 2:
@@ -311,6 +316,10 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     for w in summary.attrs.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def rec_prob(result) -> str:
+    return f"{result.question.prob:.0%}"
 
 
 def format_pilot(result, *, top: int = 8) -> str:
@@ -327,36 +336,42 @@ def format_pilot(result, *, top: int = 8) -> str:
         if b["status"] != "ranked":
             lines += [f"  {b['status']}", ""]
             continue
-        lines.append(f"  now: {b['choice']}; P(a wrong decision) {b['p_wrong_before']:.0%}; "
-                     f"EVPI {b['evpi']:.4g} {unit} (the most any run could be worth)")
+        lines.append(f"  now: {b['choice']}; P(a wrong decision) {b['p_wrong_before']:.0%}; the verdict "
+                     f"{b['sure_now']:.0%} sure; EVPI {b['evpi']:.4g} {unit} (the most any run could be worth)")
         rows = [r for r in rec["candidates"] if r["budget"] == b["budget"]]
         ranked = [r for r in rows if r["ranked"]]
         head = (f"  {'#':>2} {'run':<82} {'FLOPs':>9} {'of budget':>9} {'EVSI':>10} {'P(wrong) after':>14} "
-                f"{'P(change)':>9}")
+                f"{'P(change)':>9} {'P(sure) after':>13}")
         lines += [head, "  " + "-" * (len(head) - 2)]
         for r in ranked[:top]:
             lines.append(f"  {r['rank']:>2} {r['label']:<82} {sci(r['flops']):>9} {r['share_of_budget']:>9.1%} "
-                         f"{r['evsi']:>10.3g} {r['p_wrong_after']:>14.0%} {r['p_change']:>9.0%}")
+                         f"{r['evsi']:>10.3g} {r['p_wrong_after']:>14.0%} {r['p_change']:>9.0%} "
+                         f"{r['p_sure_after']:>13.0%}")
         if len(ranked) > top:
             lines.append(f"  ... {len(ranked) - top} more ranked (--json lists them all)")
         over = [r for r in rows if r["over_budget"]]
         if over:
             cheapest = sci(min(r["flops"] for r in over))
             lines.append(f"  not ranked: {len(over)} run(s) cost more than the budget (cheapest {cheapest} FLOPs)")
-        weak = [r for r in ranked if r.get("ess_low_share", 0) > 0.1]
+        weak = [r for r in ranked if r.get("ess_low_share", 0) > 0.1 and r["method"].startswith("importance")]
         if weak:
             lines.append(f"  {len(weak)} run(s) rest on degenerate importance weights (fewer than 50 effective draws "
-                         "on >10% of outcomes): their EVSI is uncertain; confirm with a refit")
+                         "on >10% of outcomes): their EVSI is uncertain (more --draws helps)")
+        refits = [r for r in ranked if r["method"].startswith("NUTS")]
+        if refits:
+            lines.append(f"  {len(refits)} run(s) valued by NUTS refits where the importance weights degenerated")
         for k, sq in enumerate(b.get("sequence", []), start=1):
             lines.append(f"  best {k} together: {' + '.join(sq['runs'])} ({sci(sq['flops'])} FLOPs): EVSI "
                          f"{sq['evsi']:.3g} {unit}, P(a wrong decision) {sq['p_wrong_after']:.0%} after")
         st = b["settles"]
-        lines.append(f"  settles it: {st['run']} ({sci(st['flops'])} FLOPs), P(a wrong decision) "
-                     f"{st['p_wrong_after']:.0%} after" if st.get("run") else f"  settles it: {st['why']}")
+        lines.append(f"  settles it: {st['run']} ({sci(st['flops'])} FLOPs): a verdict {rec_prob(result)} sure "
+                     f"after it with probability {st['p_sure_after']:.0%}" if st.get("run")
+                     else f"  settles it: {st['why']}")
         lines.append("")
     lines.append("EVSI: how much the decision's expected regret falls once the run's outcome is known (simulated "
                  "from the posterior with the law's error and run noise, the draws re-weighted by it); "
-                 "P(change): the chance the run changes the choice")
+                 "P(change): the chance the run changes the choice; P(sure) after: the chance its outcome leaves "
+                 f"a verdict {rec_prob(result)} sure (margin included)")
     for w in result.warnings:
         lines.append(f"warning: {w}")
     return "\n".join(lines)
@@ -530,6 +545,8 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                 for v in ("extrapolation_share", "distillation_error_share"):
                     if v in s:
                         rec[v] = float(s[v])
+                rec["settle_with"] = (f"bayeslaw pilot POSTERIOR --student {float(N_S):g} --budget {float(C):g} "
+                                      f"--scenario {sc}" if rec["verdict"] == "too close to call" else None)
                 cells.append(rec)
     per_size = []
     for N_S in summary["student_size"].values:
@@ -557,7 +574,8 @@ def report_records(analysis) -> dict[str, Any]:
             "extrapolation": analysis.extrapolation,
             "metrics": flatten(analysis.metrics).to_dataframe().reset_index().to_dict(orient="records"),
             "compute_for_target": (None if cft is None else
-                                   dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True)))}
+                                   dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True))),
+            "settle": analysis.settle}
 
 
 def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
