@@ -301,12 +301,17 @@ def cmd_pilot(args: argparse.Namespace) -> int:
     if len(set(question.budgets)) != len(question.budgets):
         raise InputError("--budget lists a budget twice; give each once")
     candidates = api.read_candidates(args.candidates) if args.candidates else None
+    if args.refit:
+        from bayeslaw.inference.preposterior import refit_with_outcomes  # light CLI: PyMC only when refits are asked
+    else:
+        refit_with_outcomes = None
     fit = api.load(args.posterior)
     say = _say("pilot", args)
     say(f"the value of {'your' if candidates else 'the default'} candidate runs for {len(question.budgets)} "
         f"decision(s) over {min(args.draws, fit.n_draws)} draws")
     result = api.pilot(fit, question, candidates=candidates, max_draws=args.draws, seed=args.seed, most=args.most,
-                       extrapolation=not args.no_extrapolation_error, refit=args.refit)
+                       extrapolation=not args.no_extrapolation_error, refit=args.refit,
+                       refitter=refit_with_outcomes if args.refit else None)
     parts = [text.data_line(fit), text.format_pilot(result)]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))

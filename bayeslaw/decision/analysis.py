@@ -37,7 +37,7 @@ from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
 from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
 from bayeslaw.decision.provenance import provenance
-from bayeslaw.decision.question import Question, Teacher
+from bayeslaw.decision.question import Question, Teacher, distil_label
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.posterior import draws, reach, students
@@ -122,10 +122,6 @@ class Analysis:
 
 #: The order in which a verdict's bands are written (as before the bands became a dimension).
 BOUNDS = ("median", "lower", "upper")
-
-
-def distil_label(scenario: str) -> str:
-    return f"distil, optimal teacher ({scenario.replace('_', ' ')})"
 
 
 def sweep_budgets(question: Question, n: int = 17) -> np.ndarray:

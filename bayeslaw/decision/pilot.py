@@ -24,7 +24,7 @@ the question's scenario (a pilot pays for what it runs). FLOPs of the paper's ar
 from __future__ import annotations
 
 import csv
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,14 +33,15 @@ import numpy as np
 
 from bayeslaw.core import bounds, compute, laws, params
 from bayeslaw.core.errors import DataError, InputError
-from bayeslaw.core.fmt import sci
+from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision import value as voi
 from bayeslaw.decision.caveats import Caveat, failed_gates
 from bayeslaw.decision.pipeline import DecisionDraws, calibration, decision_draws, teacher_option
-from bayeslaw.decision.question import Question, Teacher
+from bayeslaw.decision.question import Question, Teacher, distil_label
 from bayeslaw.planning.optima import supervised_optimum
+from bayeslaw.posterior import draws as posterior_draws
 from bayeslaw.posterior import extrapolation as ex
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
@@ -61,8 +62,15 @@ SETTLE_SHARE = 0.10
 MOST = 3
 #: The fewest posterior draws a value of information is computed over (importance weights need room).
 MIN_DRAWS = 50
+#: Candidates' simulated log likelihoods are kept (not recomputed for every budget and set) up to this size.
+CACHE_BYTES = 2 ** 30
 #: Refit (where asked) when more than this share of a run's outcomes rest on too few effective draws.
 REFIT_WHEN = 0.1
+
+
+#: ``refitter(fit, runs, outcomes, seed=...)``: one posterior per simulated outcome of the runs
+#: (:func:`bayeslaw.inference.preposterior.refit_with_outcomes`).
+Refitter = Callable[..., list[Fit]]
 
 
 @dataclass(frozen=True)
@@ -231,8 +239,6 @@ def verdict_classes(diff: np.ndarray, margin: float) -> np.ndarray:
 
 def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
     """Per budget: the student's loss distilled (optimal teacher, each given teacher) or trained supervised."""
-    from bayeslaw.decision.analysis import distil_label  # one label for the option, as in the report
-
     C = np.asarray(q.budgets, float)
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
     at = draws.grid([q.student_size], C, (q.scenario,), n_students=q.n_students, teacher_cap=cap).sel(
@@ -395,12 +401,9 @@ def _row(cand: Candidate, budget: float, v: voi.Value | None, now: voi.Now, over
                   "value_per_flop": v.evsi / cand.flops}
 
 
-def _stack(runs: Sequence[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    return np.column_stack([r[0] for r in runs]), np.column_stack([r[1] for r in runs])
-
-
 def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | None = None, max_draws: int = 1000,
-          seed: int = 0, extrapolation: bool | str | Path | Fit = True, most: int = MOST, refit: int = 0) -> Pilot:
+          seed: int = 0, extrapolation: bool | str | Path | Fit = True, most: int = MOST, refit: int = 0,
+          refitter: Refitter | None = None) -> Pilot:
     """Rank pilot runs by the value of the information they bring to ``question``'s decisions, per FLOP.
 
     Parameters
@@ -425,6 +428,9 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
         (fewer than :data:`~bayeslaw.decision.value.ESS_FLOOR` effective draws on more than :data:`REFIT_WHEN`
         of the outcomes), value the run by this many NUTS refits instead (:mod:`bayeslaw.inference.preposterior`;
         seconds each). 0: never.
+    refitter
+        What refits: :func:`bayeslaw.inference.preposterior.refit_with_outcomes` (passed in, as the command line
+        does, so that deciding never depends on the sampler's layer).
 
     Returns
     -------
@@ -443,6 +449,8 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
                          "about 45 s per outcome")
     if refit < 0:
         raise InputError(f"--refit takes a number of simulated outcomes >= 0, got {refit}")
+    if refit and refitter is None:
+        raise InputError("refit needs its refitter: refitter=bayeslaw.inference.preposterior.refit_with_outcomes")
     if max_draws < MIN_DRAWS:
         raise InputError(f"the value of a run needs at least {MIN_DRAWS} posterior draws (--draws), got {max_draws}")
     cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
@@ -456,6 +464,20 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     for cnd in cands:
         cnd.check()
     runs = [predicted_runs(fit, draws, cnd) for cnd in cands]
+    nu = _noise(fit, draws, "supervised")[1]
+    cache: dict[int, np.ndarray] = {}
+    keep = len(cands) * draws.n ** 2 * 8 <= CACHE_BYTES
+
+    def loglik(i: int) -> np.ndarray:
+        """``(outcome, draw)`` log likelihood of candidate ``i``'s simulated outcome (its own seed: the same
+        whether or not it is cached, and in every budget's decision and every set it joins)."""
+        if i in cache:
+            return cache[i]
+        ll = voi.log_likelihoods(*runs[i], nu, np.random.default_rng(streams.child("pilot", 1, i))).sum(axis=0)
+        if keep:
+            cache[i] = ll
+        return ll
+
     rows, budgets = [], []
     for b, dec in enumerate(decisions):
         base = {"budget": dec.budget, "options": list(dec.options), "unit": dec.unit, "dropped": list(dec.dropped)}
@@ -478,26 +500,23 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
             rows += [_row(cnd, dec.budget, None, now, cnd.flops > dec.budget) for cnd in cands]
             continue
 
-        def value(idx: Sequence[int], _dec: Decision = dec, _b: int = b) -> voi.Value:
-            pred, sd = _stack([runs[i] for i in idx])
-            nu = _noise(fit, draws, "supervised")[1]
-            return voi.preposterior(_dec.loss, pred, sd, nu, np.random.default_rng(streams.child("pilot", 1, _b)),
-                                    prob=q.prob, classes=_dec.classes_or_best())
+        def value(idx: Sequence[int], _dec: Decision = dec) -> voi.Value:
+            return voi.update(_dec.loss, sum(loglik(i) for i in idx), prob=q.prob, classes=_dec.classes_or_best())
 
         vals = {i: value([i]) for i, cnd in enumerate(cands) if cnd.flops <= dec.budget}
         if refit:
             for i, v in vals.items():
                 if v.ess_low > REFIT_WHEN:
                     vals[i] = _refit_value(fit, draws, dec, q, cands[i], runs[i], now.choice, refit,
-                                           streams.child("pilot", 3, b, i))
+                                           streams.child("pilot", 3, b, i), refitter)
         here = [_row(cnd, dec.budget, vals.get(i), now, cnd.flops > dec.budget) for i, cnd in enumerate(cands)]
         here.sort(key=lambda r: (not r["ranked"], -(r["value_per_flop"] or 0.0), r["flops"]))
         for rank, r in enumerate((r for r in here if r["ranked"]), start=1):
             r["rank"] = rank
         rows += here
         base |= {"status": "ranked", "sequence": _sequence(vals, value, cands, dec.budget, most),
-                 "settles": (_settles(vals, cands, dec.budget, q.prob) if not certain else
-                             {"run": None, "why": f"the verdict is already {certainty:.0%} sure: no run is "
+                 "settles": (_settles(vals, cands, dec.budget, q.prob, draws.n) if not certain else
+                             {"run": None, "why": f"the verdict is already {share(certainty, draws.n)} sure: no run is "
                                                   f"needed to reach {q.prob:.0%}"})}
         budgets.append(base)
     warns = [] if fit.diagnostics_passed else [failed_gates(fit.card["diagnostics"]["failures"])]
@@ -533,14 +552,15 @@ def _sequence(vals: dict[int, voi.Value], value, cands: list[Candidate], budget:
     return out
 
 
-def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, prob: float) -> dict[str, Any]:
+def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, prob: float,
+             n: int) -> dict[str, Any]:
     """The cheapest run within :data:`SETTLE_SHARE` of the budget whose outcome more likely than not leaves a
     verdict ``prob`` sure (:attr:`~bayeslaw.decision.value.Value.p_sure_after` >= 0.5), or that none does."""
     ok = [i for i, v in vals.items() if v.p_sure_after >= 0.5 and cands[i].flops <= SETTLE_SHARE * budget]
     if not ok:
         best = max((v.p_sure_after for i, v in vals.items() if cands[i].flops <= SETTLE_SHARE * budget), default=0.0)
         return {"run": None, "why": f"no candidate within {SETTLE_SHARE:.0%} of the budget makes a {prob:.0%}-sure "
-                                    f"verdict likely (at best {best:.0%})"}
+                                    f"verdict likely (at best {share(best, n)})"}
     i = min(ok, key=lambda k: cands[k].flops)
     return {"run": cands[i].label, "flops": cands[i].flops, "p_sure_after": vals[i].p_sure_after,
             "p_wrong_after": vals[i].p_wrong_after, "evsi": vals[i].evsi}
@@ -548,19 +568,16 @@ def _settles(vals: dict[int, voi.Value], cands: list[Candidate], budget: float, 
 
 
 def _refit_value(fit: Fit, draws: DecisionDraws, dec: Decision, q: Question, cand: Candidate,
-                 run: tuple[np.ndarray, np.ndarray], choice: int, n: int, seed: int) -> voi.Value:
+                 run: tuple[np.ndarray, np.ndarray], choice: int, n: int, seed: int, refitter: Refitter) -> voi.Value:
     """A supervised run's value by ``n`` refits: outcomes simulated from ``n`` of the decision's draws, the model
     refitted on each, the decision's options evaluated on the refit's draws."""
-    from bayeslaw.inference.preposterior import refit_with_outcomes  # PyMC: only when asked
-    from bayeslaw.posterior.draws import laws
-
     rng = np.random.default_rng(seed)
     pick = rng.choice(draws.n, size=n, replace=False)
     sigma, nu = _noise(fit, draws, "supervised")
     outcomes = voi.simulate(run[0][pick], run[1][pick], None if nu is None else nu[pick], rng)
     losses = []
-    for f in refit_with_outcomes(fit, [(cand.N, cand.D)], outcomes, seed=seed):
-        law = laws(f)
+    for f in refitter(fit, [(cand.N, cand.D)], outcomes, seed=seed):
+        law = posterior_draws.laws(f)
         c = as_arrays(coefficients(f))
         s_f, nu_f = noise_parameters(f, "sigma")
         named = supervised_options(law, c, None, dec.budget, q.target, dec.sizes, s_f, nu_f, rng)

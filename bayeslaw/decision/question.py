@@ -113,6 +113,11 @@ class Question:
                      if m * self.student_size <= 1e14)  # 20 tokens/param stays inside the box
 
 
+def distil_label(scenario: str) -> str:
+    """The name of the option 'distil with the scenario's optimal teacher' (reports, plans and pilots)."""
+    return f"distil, optimal teacher ({scenario.replace('_', ' ')})"
+
+
 def question_record(q: Question) -> dict[str, Any]:
     """The question as plain data (for the report's JSON and provenance)."""
     d = asdict(q)

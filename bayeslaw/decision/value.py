@@ -100,10 +100,7 @@ def log_weights(outcomes: np.ndarray, predicted: np.ndarray, sigma: np.ndarray,
     nu
         ``(draw,)`` Student-t degrees of freedom, or None.
     """
-    ll = np.zeros((outcomes.shape[0], predicted.shape[0]))
-    for k in range(outcomes.shape[1]):
-        ll += log_density(outcomes[:, k], predicted[:, k, None], sigma[:, k, None],
-                          None if nu is None else nu[:, None]).T
+    ll = log_weights_unnormalised(outcomes, predicted, sigma, nu)
     return ll - special.logsumexp(ll, axis=1, keepdims=True)
 
 
@@ -180,7 +177,36 @@ def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu:
         raise ValueError("predicted and sigma must be (draw, run) with the loss matrix's draws")
     if not np.isfinite(predicted).all():
         raise ValueError("a run's predicted log loss must be finite in every draw")
-    w = np.exp(log_weights(simulate(predicted, sigma, nu, rng), predicted, sigma, nu))  # (outcome, draw)
+    return update(loss, log_likelihoods(predicted, sigma, nu, rng).sum(axis=0), prob=prob, classes=classes)
+
+
+def log_likelihoods(predicted: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None,
+                    rng: np.random.Generator) -> np.ndarray:
+    """``(run, outcome, draw)``: each draw's log likelihood of each run's simulated outcome, one outcome per draw.
+
+    The outcomes of all runs are simulated jointly (outcome ``j`` comes from draw ``j`` for every run), so the
+    log likelihood of a set of runs is the sum of its runs' slices: sets can be valued without simulating again
+    (:func:`update`), as a greedy search over sets does.
+    """
+    outcomes = simulate(predicted, sigma, nu, rng)
+    return np.stack([log_weights_unnormalised(outcomes[:, [k]], predicted[:, [k]], sigma[:, [k]], nu)
+                     for k in range(predicted.shape[1])])
+
+
+def log_weights_unnormalised(outcomes: np.ndarray, predicted: np.ndarray, sigma: np.ndarray,
+                             nu: np.ndarray | None) -> np.ndarray:
+    """:func:`log_weights` before normalisation."""
+    ll = np.zeros((outcomes.shape[0], predicted.shape[0]))
+    for k in range(outcomes.shape[1]):
+        ll += log_density(outcomes[:, k], predicted[:, k, None], sigma[:, k, None],
+                          None if nu is None else nu[:, None]).T
+    return ll
+
+
+def update(loss: np.ndarray, log_lik: np.ndarray, *, prob: float = 0.9, classes: np.ndarray | None = None) -> Value:
+    """:class:`Value` from the joint log likelihood ``(outcome, draw)`` of simulated outcomes (see
+    :func:`preposterior`)."""
+    w = np.exp(log_lik - special.logsumexp(log_lik, axis=1, keepdims=True))  # (outcome, draw)
     r = regret(loss)
     choice = int(np.argmin(loss.mean(axis=0)))
     post = w @ loss  # (outcome, option): expected loss under each updated posterior

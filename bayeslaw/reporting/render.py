@@ -134,7 +134,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             row.append("not within the budgets planned" if t is None or not np.isfinite(t["flops"])
                        else f"{_g(t['flops'])} FLOPs ({'distilled' if t['option'] != 'supervised' else 'supervised'})")
         if settle:
-            row.append(_settle_cell(settle.get(v["budget"])))
+            row.append(_settle_cell(settle.get(v["budget"]), int(a.settle["draws"])))
         rows.append(row)
     out.append(("table", (head, rows)))
     out.append(("toc", [(title, _slug(title)) for title in SECTIONS[1:]]))
@@ -349,7 +349,7 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     return out
 
 
-def _settle_cell(b: dict[str, Any] | None) -> str:
+def _settle_cell(b: dict[str, Any] | None, n: int) -> str:
     """The summary table's pointer to "What would settle it" for one budget."""
     if b is None:
         return ""
@@ -358,7 +358,7 @@ def _settle_cell(b: dict[str, Any] | None) -> str:
     st = b["settles"]
     if st.get("run"):
         return (f"{st['run']} ({_g(st['flops'])} FLOPs): a verdict this sure after it with probability "
-                f"{_pct(st['p_sure_after'])}")
+                f"{share(st['p_sure_after'], n)}")
     return st["why"].replace("no candidate", "no run")
 
 
@@ -367,6 +367,7 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
     worth (EVPI), the cheapest run that makes the verdict ``prob`` sure, and the best runs per FLOP."""
     if not settle:
         return []
+    n = int(settle["draws"])
     out: list[tuple[str, Any]] = [("h2", "What would settle it")]
     out.append(("p", f"Where the answer is too close to call, what to run to know. Each candidate pilot run is "
                      f"simulated from the posterior (the law's error and run noise included) and the draws are "
@@ -380,22 +381,22 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
     rows = []
     for b in settle["budgets"]:
         if b["status"] != "ranked":
-            now = f"{b['choice']} (P(wrong) {_pct(b['p_wrong_before'])})" if "choice" in b else ""
+            now = f"{b['choice']} (P(wrong) {share(b['p_wrong_before'], n)})" if "choice" in b else ""
             rows.append([f"{_g(b['budget'])} FLOPs", now, f"{b['evpi']:.2g}", b["status"], "", ""])
             continue
         unit = "nats" if b["unit"] == "nats" else "wrong calls"
         seq = b.get("sequence") or []
         best = seq[0] if seq else None
         three = seq[-1] if len(seq) > 1 else None
-        rows.append([f"{_g(b['budget'])} FLOPs", f"{b['choice']} (P(wrong) {_pct(b['p_wrong_before'])}; "
-                                                  f"verdict {_pct(b['sure_now'])} sure)",
-                     f"{b['evpi']:.3g} {unit}", _settle_cell(b),
+        rows.append([f"{_g(b['budget'])} FLOPs", f"{b['choice']} (P(wrong) {share(b['p_wrong_before'], n)}; "
+                                                  f"verdict {share(b['sure_now'], n)} sure)",
+                     f"{b['evpi']:.3g} {unit}", _settle_cell(b, n),
                      "none has value" if best is None else
                      f"{best['runs'][0]} ({_g(best['flops'])} FLOPs): EVSI {best['evsi']:.3g}, P(wrong) after "
-                     f"{_pct(best['p_wrong_after'])}",
+                     f"{share(best['p_wrong_after'], n)}",
                      "" if three is None else
                      f"{len(three['runs'])} runs, {_g(three['flops'])} FLOPs: EVSI {three['evsi']:.3g}, P(wrong) "
-                     f"after {_pct(three['p_wrong_after'])}"])
+                     f"after {share(three['p_wrong_after'], n)}"])
     out.append(("table", (["budget", "decision now", "EVPI", "settles it", "best run per FLOP",
                            "best runs together"], rows)))
     return out

@@ -318,6 +318,11 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     return "\n".join(lines)
 
 
+def _of(x: float) -> str:
+    """A share of a budget (not of draws): never rounded to zero."""
+    return "<0.1%" if x < 0.001 else f"{x:.1%}"
+
+
 def rec_prob(result) -> str:
     return f"{result.question.prob:.0%}"
 
@@ -326,6 +331,7 @@ def format_pilot(result, *, top: int = 8) -> str:
     """``bayeslaw pilot``'s answer: per budget, the decision as it stands (its choice, P(wrong), EVPI), the best
     candidate runs by EVSI per FLOP, the best sets bought together and the cheapest run that settles it."""
     rec = result.records()
+    n = int(rec["draws"])
     lines = [f"What would settle it: pilot runs ranked by the expected value of sample information (EVSI) per FLOP; "
              f"{rec['draws']} posterior draws; FLOPs = 3 F(N) D (a distillation run pays its student, its teacher's "
              f"logits and, unless the teacher exists, its pretraining)",
@@ -336,17 +342,17 @@ def format_pilot(result, *, top: int = 8) -> str:
         if b["status"] != "ranked":
             lines += [f"  {b['status']}", ""]
             continue
-        lines.append(f"  now: {b['choice']}; P(a wrong decision) {b['p_wrong_before']:.0%}; the verdict "
-                     f"{b['sure_now']:.0%} sure; EVPI {b['evpi']:.4g} {unit} (the most any run could be worth)")
+        lines.append(f"  now: {b['choice']}; P(a wrong decision) {share(b['p_wrong_before'], n)}; the verdict "
+                     f"{share(b['sure_now'], n)} sure; EVPI {b['evpi']:.4g} {unit} (the most any run could be worth)")
         rows = [r for r in rec["candidates"] if r["budget"] == b["budget"]]
         ranked = [r for r in rows if r["ranked"]]
         head = (f"  {'#':>2} {'run':<82} {'FLOPs':>9} {'of budget':>9} {'EVSI':>10} {'P(wrong) after':>14} "
                 f"{'P(change)':>9} {'P(sure) after':>13}")
         lines += [head, "  " + "-" * (len(head) - 2)]
         for r in ranked[:top]:
-            lines.append(f"  {r['rank']:>2} {r['label']:<82} {sci(r['flops']):>9} {r['share_of_budget']:>9.1%} "
-                         f"{r['evsi']:>10.3g} {r['p_wrong_after']:>14.0%} {r['p_change']:>9.0%} "
-                         f"{r['p_sure_after']:>13.0%}")
+            lines.append(f"  {r['rank']:>2} {r['label']:<82} {sci(r['flops']):>9} {_of(r['share_of_budget']):>9} "
+                         f"{r['evsi']:>10.3g} {share(r['p_wrong_after'], n):>14} {share(r['p_change'], n):>9} "
+                         f"{share(r['p_sure_after'], n):>13}")
         if len(ranked) > top:
             lines.append(f"  ... {len(ranked) - top} more ranked (--json lists them all)")
         over = [r for r in rows if r["over_budget"]]
@@ -362,10 +368,10 @@ def format_pilot(result, *, top: int = 8) -> str:
             lines.append(f"  {len(refits)} run(s) valued by NUTS refits where the importance weights degenerated")
         for k, sq in enumerate(b.get("sequence", []), start=1):
             lines.append(f"  best {k} together: {' + '.join(sq['runs'])} ({sci(sq['flops'])} FLOPs): EVSI "
-                         f"{sq['evsi']:.3g} {unit}, P(a wrong decision) {sq['p_wrong_after']:.0%} after")
+                         f"{sq['evsi']:.3g} {unit}, P(a wrong decision) {share(sq['p_wrong_after'], n)} after")
         st = b["settles"]
         lines.append(f"  settles it: {st['run']} ({sci(st['flops'])} FLOPs): a verdict {rec_prob(result)} sure "
-                     f"after it with probability {st['p_sure_after']:.0%}" if st.get("run")
+                     f"after it with probability {share(st['p_sure_after'], n)}" if st.get("run")
                      else f"  settles it: {st['why']}")
         lines.append("")
     lines.append("EVSI: how much the decision's expected regret falls once the run's outcome is known (simulated "

@@ -65,11 +65,13 @@ def test_pilot_values_runs_by_refits_where_asked(small, monkeypatch):
     row_w = weights.candidates[0]
     assert weights.budgets[0]["status"] == "ranked" and row_w["method"].startswith("importance")
     monkeypatch.setattr(pilot_module, "REFIT_WHEN", -1.0)  # refit every run, as where the weights degenerate
-    refits = pilot(small, q, candidates=[run], max_draws=400, seed=0, extrapolation=False, refit=6)
+    refits = pilot(small, q, candidates=[run], max_draws=400, seed=0, extrapolation=False, refit=6,
+                   refitter=refit_with_outcomes)
     row = refits.candidates[0]
     assert row["method"].startswith("NUTS refits at 6")
     assert 0.0 <= row["evsi"] <= 1.0 and 0.0 <= row["p_wrong_after"] <= 1.0
     # six outcomes against 400 weighted ones: the same value up to the refits' Monte Carlo error
     assert abs(row["evsi"] - row_w["evsi"]) < 0.25
     with pytest.raises(InputError, match="refit"):
-        pilot(small, q, candidates=[run], max_draws=400, seed=0, refit=4)  # with the extrapolation error
+        pilot(small, q, candidates=[run], max_draws=400, seed=0, refit=4,
+              refitter=refit_with_outcomes)  # with the extrapolation error
