@@ -46,3 +46,5 @@ benchmarks: setup
 	$(VENV)/python benchmarks/sbc.py
 	JAX_ENABLE_X64=1 $(VENV)/python benchmarks/planner.py --jax
 	$(VENV)/python benchmarks/extrapolation.py
+	$(VENV)/python benchmarks/pilot.py
+	$(VENV)/python benchmarks/pilot_replay.py

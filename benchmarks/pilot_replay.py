@@ -54,7 +54,7 @@ from bayeslaw.decision import value as voi
 from bayeslaw.decision.pilot import Candidate, _coefs, _noise, predicted_runs, supervised_options
 from bayeslaw.decision.pipeline import decision_draws
 from bayeslaw.inference.config import SamplerConfig
-from bayeslaw.inference.refit import fit_split
+from bayeslaw.inference.engine import data_record, sample_fit
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec
@@ -68,6 +68,7 @@ POLICIES = ("evsi", "mspe", "v_optimal", "cheapest", "random")
 SPENDS = (0.01, 0.05, 0.10)
 RIGHT = 0.01  # nats: the practical margin (bayeslaw.core.bounds.PRACTICAL_MARGIN)
 DRAWS = 400  # posterior draws the policies weigh
+OUTCOMES = 200  # simulated outcomes per candidate (of the DRAWS)
 
 
 @dataclass
@@ -101,9 +102,16 @@ class Refitter:
         self.compiled = CompiledSampler(build_supervised(self.spec, study.everything), sampler)
 
     def __call__(self, runs: pd.DataFrame, label: str, seed: int):
+        """One NUTS fit, its diagnostics in its card; no escalation (a replay makes hundreds of fits: a failed
+        gate is recorded in the results, not retried)."""
+        tr = runs[["N", "D", "loss"]]
+        data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
+                "log_loss": np.log(tr["loss"].to_numpy())}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiagnosticsWarning)
-            return fit_split(self.compiled, self.spec, self.sampler, runs[["N", "D", "loss"]], label, seed)
+            return sample_fit(self.compiled.model, self.spec.to_dict(), "supervised",
+                              data_record(tr, f"replay {label}", None), self.sampler, seed, None, False, data=data,
+                              compiled=self.compiled)
 
 
 def options(fit, draws, budget: float, sizes: np.ndarray, err) -> np.ndarray:
@@ -138,23 +146,28 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
         draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
         loss = options(fit, draws, study.budget, sizes, draws.error)
         nu = _noise(fit, draws, "supervised")[1]
-        ll = [voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(r.N), float(r.D))), nu,
-                                  np.random.default_rng(streams.child("pilot", 9, i))).sum(axis=0)
-              for i, r in enumerate(pool.itertuples())]
-        return _greedy(lambda total: voi.update(loss, total).evsi, ll, cost, spend, higher_is_better=True)
+        ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(r.N),
+                                                                                   float(r.D))), nu,
+                                           np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                       for i, r in enumerate(pool.itertuples())])
+        return _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend, higher_is_better=True)
     draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
     target = mean_law_at(fit, draws, study.test)  # (draw, target)
     cand = mean_law_at(fit, draws, pool)  # (draw, candidate)
     sigma, nu = _noise(fit, draws, "supervised")
     if policy == "mspe":
-        ll = [voi.log_likelihoods(cand[:, [i]], sigma[:, None], nu,
-                                  np.random.default_rng(streams.child("pilot", 9, i))).sum(axis=0)
-              for i in range(cand.shape[1])]
+        ll = np.stack([voi.log_likelihoods(cand[:, [i]], sigma[:, None], nu,
+                                           np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                       for i in range(cand.shape[1])])
 
-        def mspe(total: np.ndarray) -> float:
-            w = np.exp(total - special.logsumexp(total, axis=1, keepdims=True))  # (outcome, draw)
-            m = w @ target
-            return float((w @ target ** 2 - m ** 2).mean())  # expected posterior variance = expected MSPE
+        def mspe(total: np.ndarray) -> np.ndarray:
+            out = np.empty(total.shape[0])
+            for a in range(0, total.shape[0], 32):
+                t = total[a:a + 32]
+                w = np.exp(t - special.logsumexp(t, axis=2, keepdims=True))  # (set, outcome, draw)
+                m = w @ target
+                out[a:a + 32] = (w @ target ** 2 - m ** 2).mean(axis=(1, 2))  # expected posterior variance
+            return out
 
         return _greedy(mspe, ll, cost, spend, higher_is_better=False)
     # v_optimal: Gaussian conditioning of the draws' joint covariance of (candidates, targets)
@@ -180,29 +193,28 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
         total += cost[best_i]
 
 
-def _greedy(score, ll: list[np.ndarray], cost: np.ndarray, spend: float, *, higher_is_better: bool) -> list[int]:
+def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_better: bool) -> list[int]:
     """Buy, one at a time, the run whose outcome adds the most to ``score`` (of the chosen runs' summed log
-    likelihoods) per FLOP, within ``spend``; stop when none adds anything."""
+    likelihoods ``(outcome, draw)``; vectorised over candidates) per FLOP, within ``spend``; stop when none
+    adds anything."""
     chosen: list[int] = []
     total = np.zeros_like(ll[0])
-    current = score(total)
+    current = float(score(total[None])[0])
     sign = 1.0 if higher_is_better else -1.0
     spent = 0.0
     while True:
-        best, best_i, best_val = 0.0, None, None
-        for i in range(len(cost)):
-            if i in chosen or spent + cost[i] > spend:
-                continue
-            v = score(total + ll[i])
-            gain = sign * (v - current) / cost[i]
-            if gain > best:
-                best, best_i, best_val = gain, i, v
-        if best_i is None:
+        free = np.array([i for i in range(len(cost)) if i not in chosen and spent + cost[i] <= spend], int)
+        if free.size == 0:
             return chosen
-        chosen.append(best_i)
-        total = total + ll[best_i]
-        spent += cost[best_i]
-        current = best_val
+        v = score(total[None] + ll[free])
+        gain = sign * (v - current) / cost[free]
+        k = int(np.argmax(gain))
+        if gain[k] <= 0:
+            return chosen
+        chosen.append(int(free[k]))
+        total = total + ll[free[k]]
+        spent += cost[free[k]]
+        current = float(v[k])
 
 
 def evaluate(fit, study: Study, sizes: np.ndarray, ref_loss: np.ndarray, cal, seed: int) -> dict:

@@ -247,3 +247,19 @@ def from_posteriors(loss: Sequence[np.ndarray], choice: int, *, prob: float = 0.
                  regret_after=float(a[:, 1].mean()), p_wrong_before=float(a[:, 2].mean()),
                  p_wrong_after=float(a[:, 3].mean()), p_change=float(a[:, 4].mean()),
                  p_sure_after=float(a[:, 5].mean()), ess=a[:, 6], method="refits")
+
+
+def evsi_many(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """:attr:`Value.evsi` for many candidate sets at once: ``log_lik`` is ``(set, outcome, draw)``.
+
+    What a greedy search over sets needs from :func:`update`, vectorised over the sets (in chunks, to bound
+    the memory at ``chunk`` x outcome x draw)."""
+    r = regret(loss)
+    choice = int(np.argmin(loss.mean(axis=0)))
+    out = np.empty(log_lik.shape[0])
+    for a in range(0, log_lik.shape[0], chunk):
+        ll = log_lik[a:a + chunk]
+        w = np.exp(ll - special.logsumexp(ll, axis=2, keepdims=True))  # (set, outcome, draw)
+        post_regret = w @ r  # (set, outcome, option)
+        out[a:a + chunk] = (post_regret[..., choice] - post_regret.min(axis=2)).mean(axis=1)
+    return out

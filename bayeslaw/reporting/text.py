@@ -429,6 +429,26 @@ def _cut(line: str, width: int = 211) -> str:
     return line if len(line) <= width else line[:width] + "..."
 
 
+def settle_lines(settle: dict[str, Any] | None, prob: float) -> list[str]:
+    """Per budget, what would settle the decision (the report's section of that name), in one line each."""
+    if not settle:
+        return []
+    n, out = int(settle["draws"]), ["What would settle it (`bayeslaw pilot` ranks the runs):"]
+    for b in settle["budgets"]:
+        head = f"  {sci(b['budget'])} FLOPs: "
+        if b["status"] != "ranked":
+            out.append(_cut(head + b["status"]))
+            continue
+        st, seq = b["settles"], b.get("sequence") or []
+        what = (f"{st['run']} ({sci(st['flops'])} FLOPs) leaves a {prob:.0%}-sure verdict with probability "
+                f"{share(st['p_sure_after'], n)}" if st.get("run") else st["why"])
+        if seq and not st.get("run"):
+            what += (f"; best per FLOP: {seq[0]['runs'][0]} ({sci(seq[0]['flops'])} FLOPs), P(wrong) "
+                     f"{share(b['p_wrong_before'], n)} -> {share(seq[0]['p_wrong_after'], n)}")
+        out.append(_cut(head + f"EVPI {b['evpi']:.3g} {b['unit']}; " + what))
+    return out
+
+
 def format_report(analysis, written) -> str:
     """The verdict in a few lines, and where the report is."""
     q = analysis.question
@@ -437,6 +457,7 @@ def format_report(analysis, written) -> str:
         lines.append("!! WARNING: the fit FAILED its diagnostic gates; the report says so at the top")
     if not hasattr(analysis, "options"):  # the supervised-only report
         lines += _format_supervised_report(analysis)
+        lines += settle_lines(analysis.settle, q.prob)
         lines += [_cut(f"  warning: {w}") for w in analysis.warnings]
         return "\n".join([*lines, f"report: {written.html}", f"        {written.markdown}"])
     n = int(analysis.provenance["draws_used"])
@@ -449,6 +470,7 @@ def format_report(analysis, written) -> str:
                      f"{d['median']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}] nats; recipe "
                      + ", ".join(f"{k} {sci(r['median'])}" for k, r in v["recipe"].items()
                                  if r is not None and k != "L_T"))
+    lines += settle_lines(analysis.settle, q.prob)
     for w in analysis.warnings:
         lines.append(_cut(f"  warning: {w}"))
     lines.append(f"report: {written.html}")

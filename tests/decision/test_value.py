@@ -80,3 +80,17 @@ def test_bad_matrices_are_refused():
         voi.now(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="draws"):
         voi.preposterior(np.zeros((10, 2)), np.zeros((9, 1)), np.ones((9, 1)), None, np.random.default_rng(0))
+
+
+def test_many_sets_at_once_match_one_at_a_time():
+    rng = np.random.default_rng(8)
+    state = rng.standard_normal((300, 2))
+    loss = state @ rng.standard_normal((2, 3))
+    runs = [state @ rng.standard_normal(2) for _ in range(5)]
+    ll = np.stack([voi.log_likelihoods(r[:, None], np.full((300, 1), 0.5), None, np.random.default_rng(k))[0]
+                   for k, r in enumerate(runs)])
+    many = voi.evsi_many(loss, ll, chunk=2)
+    for k in range(5):
+        assert many[k] == pytest.approx(voi.update(loss, ll[k]).evsi, rel=1e-10, abs=1e-12)
+    both = voi.update(loss, ll[0] + ll[1]).evsi
+    assert voi.evsi_many(loss, (ll[0] + ll[1])[None])[0] == pytest.approx(both, rel=1e-10)
