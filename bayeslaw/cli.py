@@ -505,7 +505,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="teacher inference: the recommended teacher's pretraining at most this multiple of the "
                         "budget (default 100; 'none': uncapped)")
     r.add_argument("--prob", type=float, default=0.9, help="band probability (default 0.9)")
-    r.add_argument("--draws", type=int, default=500, help="posterior draws to plan with (seeded subsample)")
+    r.add_argument("--draws", type=int, default=1000, help="posterior draws to plan with (seeded subsample)")
     r.add_argument("--seed", type=int, default=0)
     r.add_argument("--out-dir", default="reports")
     r.add_argument("--stem", help="file name without extension (default from the question)")

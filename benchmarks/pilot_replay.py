@@ -8,7 +8,8 @@ For each public study (Chinchilla, Marin's comma and dclm ladders, (Mis)Fitting)
 - the **start** is the cheapest tenth of the rest (at least 8 runs): what a team has before buying pilots;
 - the **pool** is everything else; each policy buys runs from it until it has spent 1%, 5% or 10% of the pool's
   cost (FLOPs 3 F(N) D), starting from the posterior fitted to the start, then the law is refitted on the start
-  and the runs bought (NUTS, compiled once per study);
+  and the runs bought (NUTS at the law's default settings with its escalation ladder, compiled once per study;
+  whether each kept fit passed its gates is in the results, ``passed``);
 - the **decision**: which of 13 model sizes to train on the largest held-out run's budget (sizes spanning the N*
   bands of the posterior fitted to the start and of the one fitted to every run); its reference is that
   all-runs posterior's choice. Scored: the
@@ -27,6 +28,9 @@ Policies (each picks greedily from the posterior fitted to the start, within the
 - ``v_optimal``: least average predictive variance over the target region, the classic linear-Gaussian design
   (the draws' covariance of the law's predictions, conditioned on each run in turn), not per cost;
 - ``cheapest``: cheapest first; ``random``: a random order (seeded).
+
+The paper's digitized students (``--distillation-seeds``, default 2): which teacher loss for the largest held-out
+student, with joint refits (about 100 s each on 2 cores: 30 minutes and more per seed).
 
 Targets (issue 28): at 5% of the pool's cost the EVSI policy's decision is right at least as often as every
 baseline's, and its regret is lower than MSPE's on most studies. Results: ``benchmarks/results/pilot_replay.*``.
@@ -49,12 +53,12 @@ from scipy import special
 from bayeslaw.core import compute
 from bayeslaw.core.errors import DiagnosticsWarning
 from bayeslaw.core.seeds import Streams
-from bayeslaw.data.tables import load_shipped, validate_supervised
+from bayeslaw.data.tables import load_shipped, validate_distillation, validate_supervised
 from bayeslaw.decision import value as voi
 from bayeslaw.decision.pilot import Candidate, _coefs, _noise, predicted_runs, supervised_options
 from bayeslaw.decision.pipeline import decision_draws
-from bayeslaw.inference.config import SamplerConfig
-from bayeslaw.inference.engine import data_record, sample_fit
+from bayeslaw.inference.config import SamplerConfig, default_config
+from bayeslaw.inference.refit import fit_split
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_supervised
 from bayeslaw.model.spec import SupervisedSpec
@@ -63,6 +67,7 @@ from bayeslaw.posterior import extrapolation as ex
 from bayeslaw.posterior.predict import predict_supervised
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 STUDIES = ("chinchilla", "marin_comma", "marin_dclm", "misfitting")
 POLICIES = ("evsi", "mspe", "v_optimal", "cheapest", "random")
 SPENDS = (0.01, 0.05, 0.10)
@@ -102,16 +107,11 @@ class Refitter:
         self.compiled = CompiledSampler(build_supervised(self.spec, study.everything), sampler)
 
     def __call__(self, runs: pd.DataFrame, label: str, seed: int):
-        """One NUTS fit, its diagnostics in its card; no escalation (a replay makes hundreds of fits: a failed
-        gate is recorded in the results, not retried)."""
-        tr = runs[["N", "D", "loss"]]
-        data = {"log_N": np.log(tr["N"].to_numpy()), "log_D": np.log(tr["D"].to_numpy()),
-                "log_loss": np.log(tr["loss"].to_numpy())}
+        """A fit as a user gets it: the law's default NUTS settings, retried along its escalation ladder when a
+        gate fails; whether the kept fit passed is recorded with every result."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DiagnosticsWarning)
-            return sample_fit(self.compiled.model, self.spec.to_dict(), "supervised",
-                              data_record(tr, f"replay {label}", None), self.sampler, seed, None, False, data=data,
-                              compiled=self.compiled)
+            return fit_split(self.compiled, self.spec, self.sampler, runs[["N", "D", "loss"]], label, seed)
 
 
 def options(fit, draws, budget: float, sizes: np.ndarray, err) -> np.ndarray:
@@ -159,22 +159,27 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
         ll = np.stack([voi.log_likelihoods(cand[:, [i]], sigma[:, None], nu,
                                            np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
                        for i in range(cand.shape[1])])
+        return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
+    return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
 
-        def mspe(total: np.ndarray) -> np.ndarray:
-            out = np.empty(total.shape[0])
-            for a in range(0, total.shape[0], 32):
-                t = total[a:a + 32]
-                w = np.exp(t - special.logsumexp(t, axis=2, keepdims=True))  # (set, outcome, draw)
-                m = w @ target
-                out[a:a + 32] = (w @ target ** 2 - m ** 2).mean(axis=(1, 2))  # expected posterior variance
-            return out
 
-        return _greedy(mspe, ll, cost, spend, higher_is_better=False)
-    # v_optimal: Gaussian conditioning of the draws' joint covariance of (candidates, targets)
-    f = np.column_stack([cand, target])
-    cov = np.cov(f, rowvar=False)
+def _expected_variance(total: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Per candidate set ``(set, outcome, draw)``: the posterior variance of the target region's predictions,
+    averaged over outcomes and targets (the expected MSPE of the posterior-mean predictor)."""
+    out = np.empty(total.shape[0])
+    for a in range(0, total.shape[0], 32):
+        t = total[a:a + 32]
+        w = np.exp(t - special.logsumexp(t, axis=2, keepdims=True))  # (set, outcome, draw)
+        m = w @ target
+        out[a:a + 32] = (w @ target ** 2 - m ** 2).mean(axis=(1, 2))
+    return out
+
+
+def _v_optimal(cand: np.ndarray, target: np.ndarray, cost: np.ndarray, spend: float, noise: float) -> list[int]:
+    """Greedy V-optimal design: the draws' joint covariance of the candidates' and targets' predictions,
+    conditioned (linear-Gaussian) on each run bought; the run that most reduces the targets' total variance."""
+    cov = np.cov(np.column_stack([cand, target]), rowvar=False)
     n_c = cand.shape[1]
-    noise = float(np.median(sigma)) ** 2
     chosen: list[int] = []
     total = 0.0
     while True:
@@ -268,11 +273,116 @@ def replay(name: str, seeds, spends, policies, sampler: SamplerConfig, cal) -> l
     return rows
 
 
+def distillation_replay(seeds, spends, policies) -> list[dict]:
+    """The paper's digitized students: which teacher (by its loss) for the largest held-out student.
+
+    Held out: the top tenth of students by compute; start: the cheapest tenth of the rest; pool: the others.
+    The decision: which of 9 teacher losses spanning the table's teachers gives the largest held-out student
+    (its size and tokens) the lowest loss (the capacity gap), scored against the shipped posterior fitted to
+    every student; predictions: the held-out students' 90% bands. A student's cost is its own training,
+    3 F(N_S) D_S: the digitized table has no teacher sizes to cost the teacher's logits.
+    """
+    from bayeslaw.data.registry import SHIPPED
+    from bayeslaw.inference.config import default_config
+    from bayeslaw.inference.engine import fit as engine_fit
+    from bayeslaw.inference.fit import shipped_joint
+    from bayeslaw.inference.student_error import predict_students
+    from bayeslaw.posterior.card import load
+    from bayeslaw.posterior.likelihood import student_log_mean
+
+    name = "busbridge2025_digitized"
+    ref = load(ROOT / "models/distillation_busbridge2025_digitized.nc")
+    dis = validate_distillation(load_shipped(name)).reset_index(drop=True)
+    dis = dis.assign(cost=compute.supervised_flops(dis["N_S"].to_numpy(), dis["D_S"].to_numpy())).sort_values("cost")
+    n_test = max(3, len(dis) // 10)
+    test, rest = dis.iloc[-n_test:], dis.iloc[:-n_test]
+    n_start = max(8, len(rest) // 10)
+    start, pool = rest.iloc[:n_start], rest.iloc[n_start:]
+    big = test.iloc[-1]
+    grid = np.geomspace(dis["L_T"].min(), dis["L_T"].max(), 9)
+    noise, scale, _ = shipped_joint(SHIPPED[name], None, None, None)
+    config = default_config("distillation")
+
+    def refit(frame: pd.DataFrame, seed: int):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return engine_fit(frame[["N_S", "D_S", "L_T", "L_S"]].reset_index(drop=True), law="distillation",
+                              sampler=config, seed=seed, teacher_noise=noise, supervised_scale=scale)
+
+    def means(fit, seed: int, frame: pd.DataFrame | None = None) -> tuple[np.ndarray, object]:
+        draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
+        c = _coefs(fit, draws)
+        if frame is None:  # the options: each teacher loss of the grid for the largest held-out student
+            log_S, _ = student_log_mean(c, np.full(grid.size, big["N_S"]), np.full(grid.size, big["D_S"]),
+                                        np.broadcast_to(np.log(grid)[None, :], (draws.n, grid.size)))
+            return np.exp(log_S), draws
+        log_S, _ = student_log_mean(c, frame["N_S"].to_numpy(), frame["D_S"].to_numpy(),
+                                    np.broadcast_to(np.log(frame["L_T"].to_numpy())[None, :], (draws.n, len(frame))))
+        return log_S, draws
+
+    ref_loss = means(ref, 0)[0].mean(axis=0)
+    cost = pool["cost"].to_numpy()
+    pool_cost = float(cost.sum())
+    rows = []
+    for seed in seeds:
+        t0 = time.perf_counter()
+        start_fit = refit(start, Streams(seed).child("pilot", 10))
+        for spend in (0.0, *spends):
+            for policy in (("start only",) if spend == 0.0 else policies):
+                t1 = time.perf_counter()
+                bought = [] if spend == 0.0 else _choose_students(policy, start_fit, pool, test, cost,
+                                                                   spend * pool_cost, means, seed)
+                pick_s = time.perf_counter() - t1
+                f = refit(pd.concat([start, pool.iloc[bought]]), Streams(seed).child("pilot", 10)) if bought \
+                    else start_fit
+                choice = int(np.argmin(means(f, seed)[0].mean(axis=0)))
+                regret = float(ref_loss[choice] - ref_loss.min())
+                p = predict_students(f, test.reset_index(drop=True), np.random.default_rng(seed))
+                obs = np.log(test["L_S"].to_numpy())
+                lo, hi = np.quantile(p["log_new"], [0.05, 0.95], axis=0)
+                med = np.exp(np.median(p["log_mu"], axis=0))
+                rows.append({"study": name, "seed": seed, "policy": policy, "spend": spend,
+                             "runs_bought": len(bought), "flops_used": float(cost[bought].sum()) / pool_cost,
+                             "pick_seconds": pick_s, "regret": regret, "right": regret <= RIGHT,
+                             "coverage90": float(((obs >= lo) & (obs <= hi)).mean()),
+                             "median_abs_error_pct": float(np.median(np.abs(med / np.exp(obs) - 1)) * 100),
+                             "diagnostics_passed": bool(f.diagnostics_passed)})
+        print(f"  {name} seed {seed}: {time.perf_counter() - t0:.0f} s", flush=True)
+    return rows
+
+
+def _choose_students(policy: str, fit, pool: pd.DataFrame, test: pd.DataFrame, cost: np.ndarray, spend: float,
+                     means, seed: int) -> list[int]:
+    """Pool students a policy buys for ``spend`` (as :func:`choose`, on the joint posterior's Eq. 8)."""
+    if policy in ("cheapest", "random"):
+        idx = np.argsort(cost) if policy == "cheapest" else np.random.default_rng(seed).permutation(len(pool))
+        out, total = [], 0.0
+        for i in idx:
+            if total + cost[i] <= spend:
+                out.append(int(i))
+                total += cost[i]
+        return out
+    streams = Streams(seed)
+    cand, draws = means(fit, seed, pool)  # (draw, candidate) log loss
+    target = means(fit, seed, test)[0]
+    sigma, nu = _noise(fit, draws, "distillation")
+    ll = np.stack([voi.log_likelihoods(cand[:, [i]], sigma[:, None], nu,
+                                       np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                   for i in range(cand.shape[1])])
+    if policy == "evsi":
+        loss = means(fit, seed)[0]
+        return _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend, higher_is_better=True)
+    if policy == "mspe":
+        return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
+    return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
+
+
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
     return (df.groupby(["study", "spend", "policy"], sort=False)
             .agg(right=("right", "mean"), regret=("regret", "mean"), coverage90=("coverage90", "mean"),
                  median_abs_error_pct=("median_abs_error_pct", "mean"), runs=("runs_bought", "mean"),
-                 flops_used=("flops_used", "mean"), seeds=("seed", "nunique"))
+                 flops_used=("flops_used", "mean"), passed=("diagnostics_passed", "mean"),
+                 seeds=("seed", "nunique"))
             .reset_index())
 
 
@@ -297,21 +407,27 @@ def main(argv=None) -> int:
     ap.add_argument("--studies", nargs="+", default=list(STUDIES))
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--out", default=str(HERE / "results"))
+    ap.add_argument("--distillation-seeds", type=int, default=2,
+                    help="seeds of the digitized students' replay (joint refits; 0 to skip)")
+    ap.add_argument("--only-distillation", action="store_true", help="the digitized students' replay alone")
     args = ap.parse_args(argv)
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
     seeds = range(1 if args.quick else args.seeds)
     spends = (0.05,) if args.quick else SPENDS
-    sampler = SamplerConfig(draws=500, tune=500)
+    sampler = default_config("supervised")
     cal = ex.resolve_calibration(True)
     t0 = time.perf_counter()
     rows = []
-    for name in studies:
+    for name in ([] if args.only_distillation else studies):
         rows += replay(name, seeds, spends, POLICIES, sampler, cal)
+    if args.distillation_seeds and not args.quick:
+        rows += distillation_replay(range(args.distillation_seeds), spends, POLICIES)
     df = pd.DataFrame(rows)
     summary = summarise(df[df["policy"] != "start only"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    stem = "pilot_replay_quick" if args.quick else "pilot_replay"
+    stem = "pilot_replay_quick" if args.quick else ("pilot_replay_distillation" if args.only_distillation
+                                                      else "pilot_replay")
     df.to_csv(out / f"{stem}_runs.csv", index=False)
     summary.to_csv(out / f"{stem}.csv", index=False)
     lines = [f"pilot replay: {len(studies)} studies x {len(seeds)} seeds x spends {list(spends)} "

@@ -131,7 +131,7 @@ def sweep_budgets(question: Question, n: int = 17) -> np.ndarray:
     return np.unique(np.concatenate([np.geomspace(lo, hi, n), question.budgets]))
 
 
-def analyse(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0, posterior_path: str | None = None,
+def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 0, posterior_path: str | None = None,
             gates: Gates | None = None, progress: Progress | None = None, calibration: Fit | None = None) -> Analysis:
     """Answer ``question`` from a joint posterior ``fit`` (see the module docstring).
 

@@ -53,7 +53,7 @@ class SupervisedAnalysis:
     settle: dict[str, Any] | None = None
 
 
-def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 500, seed: int = 0,
+def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 0,
                        posterior_path: str | None = None, gates: Gates | None = None,
                        progress=None, calibration: Fit | None = None) -> SupervisedAnalysis:
     """Answer ``question`` (budgets, target, band; a model size optional) from a supervised posterior.

@@ -17,7 +17,7 @@ from bayeslaw.reporting.render import Written
 
 
 def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "reports", stem: str | None = None,
-           max_draws: int = 500, seed: int = 0, gates: Gates | None = None,
+           max_draws: int = 1000, seed: int = 0, gates: Gates | None = None,
            progress: Any = None) -> tuple[Analysis | SupervisedAnalysis, Written]:
     """Answer a budget question and write the HTML and Markdown risk report.
 

@@ -387,7 +387,8 @@ def _windows_text(summary: xr.Dataset) -> list[str]:
     from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 
     n = int(summary.attrs["n_draws"])
-    lines = [f"Where distillation wins (P >= 0.5) between {sci(float(summary['budget'][0]))} and "
+    lines = [f"Where distillation is more likely than not better (P >= 0.5: a lean, not a verdict; each cell's "
+             f"verdict is above) between {sci(float(summary['budget'][0]))} and "
              f"{sci(float(summary['budget'][-1]))} FLOPs:"]
     for w in windows(summary["p_distill_wins"]):
         s = summary.sel(student_size=w["student_size"], scenario=w["scenario"])
