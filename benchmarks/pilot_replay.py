@@ -132,15 +132,8 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
     """Pool rows (positions) a policy buys for ``spend`` FLOPs, picked from the posterior ``fit``."""
     pool = study.pool
     cost = pool["cost"].to_numpy()
-    order: list[int] = []
     if policy in ("cheapest", "random"):
-        idx = np.argsort(cost) if policy == "cheapest" else np.random.default_rng(seed).permutation(len(pool))
-        total = 0.0
-        for i in idx:
-            if total + cost[i] <= spend:
-                order.append(int(i))
-                total += cost[i]
-        return order
+        return _blind(policy, cost, spend, seed)
     streams = Streams(seed)
     if policy == "evsi":
         draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
@@ -161,6 +154,17 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
                        for i in range(cand.shape[1])])
         return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
     return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
+
+
+def _blind(policy: str, cost: np.ndarray, spend: float, seed: int) -> list[int]:
+    """The policies that look at no posterior: cheapest first, or a seeded random order, within ``spend``."""
+    order = np.argsort(cost) if policy == "cheapest" else np.random.default_rng(seed).permutation(len(cost))
+    out, total = [], 0.0
+    for i in order:
+        if total + cost[i] <= spend:
+            out.append(int(i))
+            total += cost[i]
+    return out
 
 
 def _expected_variance(total: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -355,13 +359,7 @@ def _choose_students(policy: str, fit, pool: pd.DataFrame, test: pd.DataFrame, c
                      means, seed: int) -> list[int]:
     """Pool students a policy buys for ``spend`` (as :func:`choose`, on the joint posterior's Eq. 8)."""
     if policy in ("cheapest", "random"):
-        idx = np.argsort(cost) if policy == "cheapest" else np.random.default_rng(seed).permutation(len(pool))
-        out, total = [], 0.0
-        for i in idx:
-            if total + cost[i] <= spend:
-                out.append(int(i))
-                total += cost[i]
-        return out
+        return _blind(policy, cost, spend, seed)
     streams = Streams(seed)
     cand, draws = means(fit, seed, pool)  # (draw, candidate) log loss
     target = means(fit, seed, test)[0]
