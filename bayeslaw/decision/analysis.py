@@ -82,6 +82,8 @@ class Analysis:
     distillation_error_share: xr.DataArray | None = None
     #: what would settle each budget's decision: :meth:`bayeslaw.decision.pilot.Pilot.records`
     settle: dict[str, Any] | None = None
+    #: each given teacher's own verdict against supervised training: option label -> (budget,) decide.verdict
+    teacher_decisions: dict[str, xr.Dataset] = field(default_factory=dict)
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -116,7 +118,12 @@ class Analysis:
                         "extrapolation_share": (None if self.extrapolation_share is None
                                                 else float(self.extrapolation_share.sel(budget=c))),
                         "distillation_error_share": (None if self.distillation_error_share is None
-                                                     else float(self.distillation_error_share.sel(budget=c)))})
+                                                     else float(self.distillation_error_share.sel(budget=c))),
+                        "teachers": {label: {"verdict": str(t["verdict"].sel(budget=c).values),
+                                             "p_better": float(t["p_better"].sel(budget=c)),
+                                             "p_better_margin": float(t["p_better_margin"].sel(budget=c)),
+                                             "p_worse_margin": float(t["p_worse_margin"].sel(budget=c))}
+                                     for label, t in self.teacher_decisions.items()}})
         return out
 
 
@@ -202,6 +209,9 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     metrics = decide.summary_table(options, target=q.target, prob=q.prob)
     paired = options.sel(option=distil_label(q.scenario)) - options.sel(option="supervised")
     decisions = decide.verdict(paired, margin=q.margin, prob=q.prob)
+    teacher_decisions = {str(o): decide.verdict(options.sel(option=o) - options.sel(option="supervised"),
+                                                margin=q.margin, prob=q.prob)
+                         for o in options["option"].values if str(o).startswith("distil from ")}
     share = None
     if err is not None:
         share = extrapolation_share(paired, at["diff_law"].sel(budget=list(q.budgets)).reset_coords(drop=True),
@@ -246,7 +256,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
                     extrapolation=dd.extrapolation, extrapolation_share=share,
-                    distillation_error_share=dis_share, settle=settle)
+                    distillation_error_share=dis_share, settle=settle, teacher_decisions=teacher_decisions)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

@@ -17,7 +17,7 @@ import xarray as xr
 from bayeslaw import decide
 from bayeslaw.core import bounds
 from bayeslaw.core.errors import InputError
-from bayeslaw.core.fmt import sci
+from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import Caveat, check_above_floor, data_caveat, failed_gates, reach_caveat
@@ -51,6 +51,8 @@ class SupervisedAnalysis:
     extrapolation: str = ""
     #: what would settle each budget's decision: :meth:`bayeslaw.decision.pilot.Pilot.records`
     settle: dict[str, Any] | None = None
+    #: why no budget makes the target 90% sure (P(target) levels off), where that is so
+    target_note: str | None = None
 
 
 def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 0,
@@ -92,9 +94,11 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     sweep = xr.DataArray(new_run(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
     # P(target) and the compute to be 90% sure of it are about the run you would train
     metrics = decide.summary_table(optimum["L_new"], target=q.target, prob=q.prob)
-    cft = None
+    cft, target_note = None, None
     if q.target is not None:
         cft = float(decide.compute_for_target(sweep, q.target, prob=0.9))
+        if not np.isfinite(cft):
+            target_note = _why_not_sure(sweep, so, q.target, scale, calibration)
     fixed = None
     if q.student_size is not None:
         fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), C)[:, 0, :],
@@ -124,7 +128,29 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
                    extrapolation=calibration if calibration is not None else False).records()
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
-                              warnings=warns, provenance=prov, extrapolation=extrap, settle=settle)
+                              warnings=warns, provenance=prov, extrapolation=extrap, settle=settle,
+                              target_note=target_note)
+
+
+def _why_not_sure(sweep: xr.DataArray, optimum: dict[str, np.ndarray], target: float, scale,
+                  calibration: Fit | None) -> str:
+    """Why P(a run reaches the target) stays below 90% up to 100x the largest budget: the law's extrapolation
+    error grows with every decade beyond the fitted runs, faster than the law's loss falls there, and past the
+    decades the public studies measured it is itself extrapolated."""
+    p = (sweep < target).mean("draw").values
+    top = float(p[-1])
+    d = float(np.ravel(decades_beyond(scale, np.median(optimum["N"][:, -1]), np.median(optimum["D"][:, -1])))[0])
+    text = (f"P(a run reaches {target:g}) rises to {share(top, sweep.sizes['draw'])} at "
+            f"{sci(float(sweep['budget'][-1]))} FLOPs, where the compute-optimal run lies {d:.1f} decades beyond the "
+            f"fitted runs")
+    if calibration is None:
+        return text + ": the law's spread alone."
+    measured = float(np.max(calibration.idata["observed_data"]["decades"].values))
+    return (text + f"; there the law's extrapolation error, growing with every decade beyond the runs, widens the "
+            f"run's band about as fast as the law's loss falls, so the probability rises slowly and levels off short "
+            f"of 90%. "
+            f"The public studies measured that error up to {measured:.1f} decades beyond their fits"
+            + (": past that it is itself extrapolated." if d > measured else "."))
 
 
 def records(a: SupervisedAnalysis) -> dict[str, Any]:
@@ -142,4 +168,5 @@ def records(a: SupervisedAnalysis) -> dict[str, Any]:
             rec["fixed_size_loss"] = as_dict(np.nanquantile(a.fixed.sel(budget=c).values, qs))
         rows.append(rec)
     return {"diagnostics_passed": a.diagnosis.passed, "budgets": rows, "extrapolation": a.extrapolation,
-            "compute_for_target": a.compute_for_target, "target": a.question.target, "settle": a.settle}
+            "compute_for_target": a.compute_for_target, "target": a.question.target, "settle": a.settle,
+            "target_note": a.target_note}

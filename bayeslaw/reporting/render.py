@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from bayeslaw.core.compute import get_scenario
+from bayeslaw.core.compute import get_scenario, supervised_flops
 from bayeslaw.core.fmt import sci as _g
 from bayeslaw.core.fmt import share
 from bayeslaw.core.intervals import flatten, levels
@@ -77,6 +77,26 @@ def _short_recipe(r: dict[str, Any]) -> str:
     return ", ".join(parts) or "n/a"
 
 
+def _teacher_note(a: Analysis, budget: float) -> str:
+    """Beside a recipe: the teacher's tokens per parameter, its pretraining FLOPs, who pays them, and how often the
+    teacher-inference cap on them binds (over the draws)."""
+    r = a.recipe.sel(budget=budget)
+    N_T, D_T = r["N_T"].values, r["D_T"].values
+    ok = np.isfinite(N_T) & np.isfinite(D_T)
+    if not ok.any():
+        return ""
+    q = a.question
+    pre = supervised_flops(N_T[ok], D_T[ok])
+    sc = get_scenario(q.scenario)
+    paid = "charged to this student" if sc.delta_pretrain > 0 else "not charged in this scenario"
+    note = (f" (teacher: {np.median(D_T[ok] / N_T[ok]):,.0f} tokens/param; pretraining {_g(float(np.median(pre)))} "
+            f"FLOPs, {paid}")
+    if q.teacher_cap is not None and sc.name == "teacher_inference":
+        binds = float(np.mean(pre >= 0.99 * q.teacher_cap * budget))
+        note += f"; the {q.teacher_cap:g}x-budget cap binds in {share(binds, int(ok.sum()))} of draws"
+    return note + ")"
+
+
 VERDICT_WORDS = {"distil": "distil", "supervised": "train supervised", "practically tied": "practically tied",
                  "too close to call": "too close to call"}
 
@@ -112,8 +132,11 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     out.append(("p", f"Difference = distilled - supervised student loss in nats/token: negative means distillation "
                      f"is better. Within +-{q.margin:g} nats the two are a practical tie. A verdict needs {prob} "
                      f"probability over {n_draws} posterior draws, paired draw by draw; FLOPs are 3 F(N) D "
-                     f"(the paper's). The recipe is one you can run"
-                     + (f": its teacher's pretraining is capped at {q.teacher_cap:g}x the budget." if capped else ".")
+                     f"(the paper's). Beside each recipe: its teacher's tokens per parameter and pretraining FLOPs, "
+                     f"and who pays them"
+                     + (f"; that pretraining is capped at {q.teacher_cap:g}x the budget, and where the cap binds the "
+                        f"recipe is the best teacher the cap allows, not the best there is (a compute someone still "
+                        f"spends, though this scenario does not charge it)." if capped else ".")
                      + f" Option losses: {a.extrapolation}."))
     head = ["budget", "verdict", "P(distillation better)", f"P(better by > {q.margin:g})", "difference (band)",
             "recipe (medians)"]
@@ -128,7 +151,8 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
                f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
                + share_note(v["extrapolation_share"]) + _distillation_share(v.get("distillation_error_share")),
-               _short_recipe(v["recipe"]) if v["verdict"] != "supervised" else "train the student supervised"]
+               (_short_recipe(v["recipe"]) + _teacher_note(a, v["budget"])) if v["verdict"] != "supervised"
+               else "train the student supervised"]
         if q.target is not None:
             t = v["compute_for_target"]
             row.append("not within the budgets planned" if t is None or not np.isfinite(t["flops"])
@@ -167,6 +191,13 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                 f"Most likely best of the options compared: {v['best_option']} (P(best) "
                 f"{_pct_draws(v['p_best'], n_draws)}).")
         out.append(("p", text))
+        for label, t in v["teachers"].items():
+            why = a.infeasible.get(label, {}).get(float(v["budget"]))
+            out.append(("p", f"{label[0].upper()}{label[1:]}: " + (why if why is not None else
+                        f"{VERDICT_WORDS.get(t['verdict'], t['verdict']).upper()}; better than supervised training "
+                        f"with probability {_pct_draws(t['p_better'], n_draws)}, by more than {q.margin:g} nats "
+                        f"{_pct_draws(t['p_better_margin'], n_draws)}, worse by more than {q.margin:g} nats "
+                        f"{_pct_draws(t['p_worse_margin'], n_draws)}.")))
         if a.bound is not None:
             b = a.bound.sel(budget=v["budget"])
             if b["L_S"].notnull().any():
@@ -330,7 +361,8 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
         c = a.compute_for_target
         out.append(("p", f"Compute to be 90% sure of reaching loss {q.target:g} with the compute-optimal model: "
                          + ("not within 100x the largest budget asked." if c is None or not np.isfinite(c)
-                            else f"{_g(c)} FLOPs (interpolated on a budget grid 1/8 decade apart).")))
+                            else f"{_g(c)} FLOPs (interpolated on a budget grid 1/8 decade apart).")
+                         + (f" {a.target_note}" if a.target_note else "")))
     sections = ("What would settle it", "Figures", "Fit diagnostics", "How far the predictions extrapolate",
                 "Provenance")
     out.append(("toc", [(t, _slug(t)) for t in sections]))

@@ -427,7 +427,10 @@ def _sci_band(s: xr.Dataset, v: str) -> str:
 
 def _cut(line: str, width: int = 211) -> str:
     """A terminal line of at most ``width`` characters (the caveat's own text at most 200), '...' where cut."""
-    return line if len(line) <= width else line[:width] + "..."
+    if len(line) <= width:
+        return line
+    head = line[:width]
+    return (head[:head.rfind(" ")] if " " in head[width // 2:] else head) + " ..."  # at a word, not mid-word
 
 
 def settle_lines(settle: dict[str, Any] | None, prob: float) -> list[str]:
@@ -636,6 +639,8 @@ def _format_supervised_report(a) -> list[str]:
         c = a.compute_for_target
         lines.append(f"  compute to be 90% sure of loss {q.target:g}: "
                      + ("not within 100x the largest budget" if c is None or not np.isfinite(c) else f"{sci(c)} FLOPs"))
+        if getattr(a, "target_note", None):
+            lines.append(_cut(f"  why: {a.target_note}"))
     return lines
 
 

@@ -219,6 +219,9 @@ def test_supervised_report_in_a_real_browser(tmp_path):
         assert float(p.sel(budget=c, method="bfill")) >= 0.9 > float(p.sel(budget=c, method="ffill"))
     else:  # the law's error grows about as fast as the loss falls: the chance levels off below 90% on the sweep
         assert float(p.max()) < 0.9 and "not within 100x" in body
+        # and the report says why, with the chance at the top of the sweep and how far the studies measured
+        assert a.target_note is not None and f"{float(p.values[-1]) * 100:.0f}%" in a.target_note
+        assert "decades beyond their fits" in a.target_note and "levels off" in body
     assert "extrapolation error" in a.extrapolation
     # Chinchilla's own budget is 43x beyond the fitted runs
     assert any(x.kind == "reach" and "beyond the fitted runs" in str(x) for x in a.warnings)
@@ -284,3 +287,37 @@ def test_public_api_names_the_functions_not_the_modules():
 
     assert callable(bl.report) and callable(bl.predict) and callable(bl.plan)
     assert bl.Question is Question and bl.Teacher is Teacher
+
+
+def test_each_given_teacher_has_its_own_verdict(analysis, written):
+    """A teacher you have (or could train) is judged against supervised training on its own, paired draw by draw."""
+    for v in analysis.verdict:
+        assert set(v["teachers"]) == {f"distil from {t.label}" for t in QUESTION.teachers}
+        for label, t in v["teachers"].items():
+            d = analysis.options.sel(budget=v["budget"], option=label) - analysis.options.sel(
+                budget=v["budget"], option="supervised")
+            d = np.where(np.isfinite(d.values), d.values, np.inf)  # infeasible: distilling loses
+            assert t["p_better"] == pytest.approx(float(np.mean(d < 0)))
+            assert t["p_worse_margin"] == pytest.approx(float(np.mean(d > QUESTION.margin)))
+            expected = ("distil" if np.mean(d < -QUESTION.margin) >= 0.9 else
+                        "supervised" if np.mean(d > QUESTION.margin) >= 0.9 else
+                        "practically tied" if np.mean(np.abs(d) <= QUESTION.margin) >= 0.9 else "too close to call")
+            assert t["verdict"] == expected
+    md = written.markdown.read_text()
+    assert "Distil from existing teacher 3e9 params, L_T 2.200:" in md
+
+
+def test_recipes_say_what_the_teacher_costs_and_whether_the_cap_binds(analysis):
+    from bayeslaw.core.compute import supervised_flops
+    from bayeslaw.core.fmt import share
+    from bayeslaw.reporting.render import _teacher_note
+
+    c = QUESTION.budgets[1]
+    note = _teacher_note(analysis, c)
+    r = analysis.recipe.sel(budget=c)
+    pre = supervised_flops(r["N_T"].values, r["D_T"].values)
+    assert "tokens/param" in note and "not charged in this scenario" in note and "cap binds in" in note
+    ok = np.isfinite(pre)
+    binds = np.mean(pre[ok] >= 0.99 * QUESTION.teacher_cap * c)
+    assert f"cap binds in {share(binds, int(ok.sum()))} of draws" in note
+    assert f"{np.median(r['D_T'].values[ok] / r['N_T'].values[ok]):,.0f} tokens/param" in note
