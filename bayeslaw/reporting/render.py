@@ -158,7 +158,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
             row.append("not within the budgets planned" if t is None or not np.isfinite(t["flops"])
                        else f"{_g(t['flops'])} FLOPs ({'distilled' if t['option'] != 'supervised' else 'supervised'})")
         if settle:
-            row.append(_settle_cell(settle.get(v["budget"]), int(a.settle["draws"])))
+            row.append(_settle_cell(settle.get(v["budget"]), int(a.settle["draws"]), q.prob))
         rows.append(row)
     out.append(("table", (head, rows)))
     out.append(("toc", [(title, _slug(title)) for title in SECTIONS[1:]]))
@@ -381,7 +381,7 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
     return out
 
 
-def _settle_cell(b: dict[str, Any] | None, n: int) -> str:
+def _settle_cell(b: dict[str, Any] | None, n: int, prob: float) -> str:
     """The summary table's pointer to "What would settle it" for one budget."""
     if b is None:
         return ""
@@ -389,7 +389,7 @@ def _settle_cell(b: dict[str, Any] | None, n: int) -> str:
         return "nothing to buy: " + b["status"].split(": ", 1)[-1].split(";")[0]
     st = b["settles"]
     if st.get("run"):
-        return (f"{st['run']} ({_g(st['flops'])} FLOPs): a verdict this sure after it with probability "
+        return (f"{st['run']} ({_g(st['flops'])} FLOPs): a {_pct(prob)}-sure verdict after it with probability "
                 f"{share(st['p_sure_after'], n)}")
     return st["why"].replace("no candidate", "no run")
 
@@ -422,7 +422,7 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
         three = seq[-1] if len(seq) > 1 else None
         rows.append([f"{_g(b['budget'])} FLOPs", f"{b['choice']} (P(wrong) {share(b['p_wrong_before'], n)}; "
                                                   f"verdict {share(b['sure_now'], n)} sure)",
-                     f"{b['evpi']:.3g} {unit}", _settle_cell(b, n),
+                     f"{b['evpi']:.3g} {unit}", _settle_cell(b, n, prob),
                      "none has value" if best is None else
                      f"{best['runs'][0]} ({_g(best['flops'])} FLOPs): EVSI {best['evsi']:.3g}, P(wrong) after "
                      f"{share(best['p_wrong_after'], n)}",
