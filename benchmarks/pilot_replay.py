@@ -30,7 +30,7 @@ Policies (each picks greedily from the posterior fitted to the start, within the
 - ``cheapest``: cheapest first; ``random``: a random order (seeded).
 
 The paper's digitized students (``--distillation-seeds``, default 2): which teacher loss for the largest held-out
-student, with joint refits (about 100 s each on 2 cores: 30 minutes and more per seed).
+student, with joint refits (16 per seed; one seed took more than 20 minutes on 2 cores shared with another job).
 
 Targets (issue 28): at 5% of the pool's cost the EVSI policy's decision is right at least as often as every
 baseline's, and its regret is lower than MSPE's on most studies. Results: ``benchmarks/results/pilot_replay.*``.
