@@ -443,6 +443,11 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     if fit.law == "supervised" and q.student_size is not None:
         raise InputError("a supervised posterior's pilot question is about budgets (the model size is what it "
                          "chooses); drop --student")
+    if fit.law == "supervised" and q.teachers:
+        raise InputError("teachers (--teacher) are options of a distillation posterior's question; this posterior is "
+                         "supervised")
+    if most < 1:
+        raise InputError(f"--most takes the largest number of runs bought together, >= 1, got {most}")
     if refit and (fit.law != "supervised" or extrapolation is not False):
         raise InputError("refits value a run for a supervised posterior with the law's extrapolation error off "
                          "(--no-extrapolation-error): a refit cannot learn that error, and a joint refit takes "
