@@ -218,10 +218,7 @@ class Decision:
     sizes: np.ndarray | None = None
 
     def classes_or_best(self) -> np.ndarray:
-        if self.classes is not None:
-            return self.classes
-        best = voi.regret(self.loss) == 0
-        return best / best.sum(axis=1, keepdims=True)
+        return voi.best_option(self.loss) if self.classes is None else self.classes
 
 
 def _decision(budget: float, named: dict[str, np.ndarray], unit: str, classes: np.ndarray | None = None) -> Decision:
@@ -491,8 +488,8 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
                                    "evpi": 0.0})
             continue
         now = voi.now(dec.loss)
-        certainty = float(dec.classes_or_best().mean(axis=0).max())
-        certain = voi.sure(dec.classes_or_best(), q.prob)
+        certainty = float(dec.classes_or_best().mean(axis=0).max())  # how sure the surest verdict is now
+        certain = certainty >= q.prob
         base |= {"choice": dec.options[now.choice], "evpi": now.evpi, "p_wrong_before": now.p_wrong,
                  "sure_now": certainty,
                  "p_best": dict(zip(dec.options, map(float, now.p_best), strict=True))}

@@ -135,9 +135,9 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
 def _why_not_sure(sweep: xr.DataArray, optimum: dict[str, np.ndarray], target: float, scale,
                   calibration: Fit | None) -> str:
     """Why P(a run reaches the target) stays below 90% up to 100x the largest budget: the law's extrapolation
-    error grows with every decade beyond the fitted runs, faster than the law's loss falls there, and past the
+    error grows with every decade beyond the fitted runs, about as fast as the law's loss falls there, and past the
     decades the public studies measured it is itself extrapolated."""
-    p = (sweep < target).mean("draw").values
+    p = decide.prob_below(sweep, target).values  # P(target) as the report's table reads it
     top = float(p[-1])
     d = float(np.ravel(decades_beyond(scale, np.median(optimum["N"][:, -1]), np.median(optimum["D"][:, -1])))[0])
     text = (f"P(a run reaches {target:g}) rises to {share(top, sweep.sizes['draw'])} at "

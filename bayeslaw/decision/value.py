@@ -38,6 +38,12 @@ def regret(loss: np.ndarray) -> np.ndarray:
     return loss - loss.min(axis=1, keepdims=True)
 
 
+def best_option(loss: np.ndarray) -> np.ndarray:
+    """Per draw and option: 1 where the option is the best in that draw (ties share it), else 0."""
+    best = regret(loss) == 0
+    return best / best.sum(axis=1, keepdims=True)
+
+
 @dataclass(frozen=True)
 class Now:
     """The decision as it stands.
@@ -65,9 +71,8 @@ def now(loss: np.ndarray) -> Now:
     _check_loss(loss)
     choice = int(np.argmin(loss.mean(axis=0)))
     r = regret(loss)
-    best = r == 0
     return Now(choice=choice, evpi=float(r[:, choice].mean()), p_wrong=float((r[:, choice] > 0).mean()),
-               p_best=(best / best.sum(axis=1, keepdims=True)).mean(axis=0))
+               p_best=best_option(loss).mean(axis=0))
 
 
 def _check_loss(loss: np.ndarray) -> None:
@@ -143,11 +148,6 @@ class Value:
         return float((self.ess < ESS_FLOOR).mean())
 
 
-def sure(classes: np.ndarray, prob: float) -> bool:
-    """Whether draws ``(draw, class)`` of mutually exclusive verdict classes already give one of them ``prob``."""
-    return bool(classes.mean(axis=0).max() >= prob)
-
-
 def preposterior(loss: np.ndarray, predicted: np.ndarray, sigma: np.ndarray, nu: np.ndarray | None,
                  rng: np.random.Generator, *, prob: float = 0.9, classes: np.ndarray | None = None) -> Value:
     """The value of runs whose outcomes the draws predict (see the module docstring).
@@ -216,10 +216,7 @@ def update(loss: np.ndarray, log_lik: np.ndarray, *, prob: float = 0.9, classes:
     before_w = post_regret[:, choice]
     after_w = post_regret[rows, after]
     wrong = (r > 0).astype(float)
-    if classes is None:
-        best = r == 0
-        classes = best / best.sum(axis=1, keepdims=True)
-    p_class = w @ classes.astype(float)
+    p_class = w @ (best_option(loss) if classes is None else classes.astype(float))
     return Value(evsi=float((before_w - after_w).mean()), regret_before=float(before_w.mean()),
                  regret_after=float(after_w.mean()), p_wrong_before=float((r[:, choice] > 0).mean()),
                  p_wrong_after=float((w @ wrong)[rows, after].mean()), p_change=float((after != choice).mean()),
@@ -235,11 +232,7 @@ def from_posteriors(loss: Sequence[np.ndarray], choice: int, *, prob: float = 0.
         _check_loss(m)
         r = regret(m)
         after = int(np.argmin(m.mean(axis=0)))
-        if classes is None:
-            best = r == 0
-            cl = best / best.sum(axis=1, keepdims=True)
-        else:
-            cl = classes[k]
+        cl = best_option(m) if classes is None else classes[k]
         rows.append((r[:, choice].mean(), r[:, after].mean(), (r[:, choice] > 0).mean(), (r[:, after] > 0).mean(),
                      after != choice, cl.mean(axis=0).max() >= prob, m.shape[0]))
     a = np.asarray(rows, float)
