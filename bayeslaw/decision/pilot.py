@@ -445,12 +445,12 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
                          "supervised")
     if most < 1:
         raise InputError(f"--most takes the largest number of runs bought together, >= 1, got {most}")
+    if refit < 0:
+        raise InputError(f"--refit takes a number of simulated outcomes >= 0, got {refit}")
     if refit and (fit.law != "supervised" or extrapolation is not False):
         raise InputError("refits value a run for a supervised posterior with the law's extrapolation error off "
                          "(--no-extrapolation-error): a refit cannot learn that error, and a joint refit takes "
                          "about 45 s per outcome")
-    if refit < 0:
-        raise InputError(f"--refit takes a number of simulated outcomes >= 0, got {refit}")
     if refit and refitter is None:
         raise InputError("refit needs its refitter: refitter=bayeslaw.inference.preposterior.refit_with_outcomes")
     if max_draws < MIN_DRAWS:

@@ -132,6 +132,9 @@ def test_cli_json_envelope_and_bad_candidate_files(tmp_path, capsys):
     assert main(["pilot", CHINCHILLA, "--budget", "1e21", "--teacher", "7e9:L=2.0"]) == 2
     assert "teachers (--teacher) are options of a distillation" in capsys.readouterr().err
     assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "--most", "0"]) == 2
+    capsys.readouterr()
+    assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "--refit", "-1"]) == 2
+    assert "--refit takes a number of simulated outcomes >= 0, got -1" in capsys.readouterr().err
     assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "--draws", "10"]) == 2
     assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "1e21"]) == 2
     assert "a budget twice" in capsys.readouterr().err
