@@ -14,7 +14,8 @@ from bayeslaw.core.version import VERSION
 __version__ = VERSION
 
 __all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
-           "prediction_caveats", "plan", "report", "backtest", "compare", "calibrate", "generate", "Fit", "Gates",
+           "prediction_caveats", "cheapest",
+           "plan", "report", "backtest", "compare", "calibrate", "generate", "Fit", "Gates",
            "SamplerConfig", "Question", "Teacher", "Caveat", "__version__"]
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ if TYPE_CHECKING:
         Teacher,
         backtest,
         calibrate,
+        cheapest,
         compare,
         diagnose,
         fit,

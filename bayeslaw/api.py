@@ -16,6 +16,7 @@ name                   home                                       what it does
 ``predict_distillation`` :mod:`bayeslaw.decision.predict`         a distilled student against its supervised twin
 ``optimum``            :mod:`bayeslaw.decision.predict`           the compute-optimal supervised model per budget
 ``prediction_caveats`` :mod:`bayeslaw.decision.predict`           what a prediction must say beside its numbers
+``cheapest``           :mod:`bayeslaw.decision.lifetime`          the cheapest N, D to reach a loss, serving paid
 ``plan``               :mod:`bayeslaw.decision.plan`              distil or train supervised, over draws
 ``report``             :mod:`bayeslaw.reporting.report`           the HTML and Markdown risk report
 ``pilot``              :mod:`bayeslaw.decision.pilot`             the pilot runs worth buying (value of information)
@@ -44,6 +45,7 @@ VERBS: dict[str, str] = {
     "predict_distillation": "bayeslaw.decision.predict",
     "optimum": "bayeslaw.decision.predict",
     "prediction_caveats": "bayeslaw.decision.predict",
+    "cheapest": "bayeslaw.decision.lifetime",
     "plan": "bayeslaw.decision.plan",
     "report": "bayeslaw.reporting.report",
     "pilot": "bayeslaw.decision.pilot",
@@ -62,18 +64,23 @@ TYPES: dict[str, str] = {
     "Question": "bayeslaw.decision.question",
     "Teacher": "bayeslaw.decision.question",
     "Caveat": "bayeslaw.decision.caveats",
+    "Demand": "bayeslaw.core.serving",
+    "Prices": "bayeslaw.core.serving",
+    "Lifetime": "bayeslaw.core.serving",
 }
 NAMES: dict[str, str] = {**VERBS, **TYPES}
 
 __all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
-           "prediction_caveats", "plan", "report", "pilot", "read_candidates", "backtest", "compare", "calibrate",
-           "calibrate_distillation",
-           "generate",
-           "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat"]  # = NAMES (tested)
+           "prediction_caveats", "cheapest", "plan", "report", "pilot", "read_candidates", "backtest", "compare",
+           "calibrate", "calibrate_distillation", "generate",
+           "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat",
+           "Demand", "Prices", "Lifetime"]  # = NAMES (tested)
 
 if TYPE_CHECKING:
+    from bayeslaw.core.serving import Demand, Lifetime, Prices
     from bayeslaw.data.synthetic import generate
     from bayeslaw.decision.caveats import Caveat
+    from bayeslaw.decision.lifetime import cheapest
     from bayeslaw.decision.pilot import pilot, read_candidates
     from bayeslaw.decision.plan import plan
     from bayeslaw.decision.predict import optimum, predict, predict_distillation, prediction_caveats

@@ -23,9 +23,10 @@ import numpy as np
 
 from bayeslaw import api
 from bayeslaw.core import bounds
-from bayeslaw.core.compute import SCENARIOS
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, SCENARIOS
 from bayeslaw.core.errors import BayeslawError, DataError, DataWarning, DiagnosticsWarning, InputError
 from bayeslaw.core.progress import every_tenth
+from bayeslaw.core.serving import OUTPUT_SHARE, Demand, Lifetime, Prices
 from bayeslaw.data.registry import DATA_DIR, SHIPPED
 from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
@@ -171,12 +172,34 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     return 0 if diag.passed else 1
 
 
+def _serving_args(p: argparse.ArgumentParser) -> None:
+    """The serving demand and, for costs in money, the prices (docs/serving.md)."""
+    p.add_argument("--inference-tokens", dest="inference_tokens", type=float, default=0.0,
+                   help="tokens the trained model will serve over its lifetime (raw count; default 0: training "
+                        "only); each costs one forward pass, F(N) FLOPs (2N with --flops 6nd)")
+    p.add_argument("--output-share", dest="output_share", type=float, default=OUTPUT_SHARE,
+                   help=f"share of the inference tokens that are generated (decode); only prices use it "
+                        f"(default {OUTPUT_SHARE}: 1000 input and 250 output tokens per request)")
+    p.add_argument("--prices", default=None,
+                   help="cost --target recipes in money: 'default' (A100s: training $1.40/h at utilisation 0.5; "
+                        "int8 serving $0.60/h, prefill 0.4, decode 0.2) or key=value pairs over it, keys "
+                        "train_peak, serve_peak, train_hour, serve_hour, train_utilisation, prefill_utilisation, "
+                        "decode_utilisation")
+
+
+def _lifetime(args: argparse.Namespace) -> Lifetime:
+    """The lifetime cost the serving options describe (checked: exit 2 with what to change)."""
+    demand = Demand.total(args.inference_tokens, args.output_share)
+    prices = None if args.prices is None else Prices.parse(args.prices)
+    return Lifetime(demand, prices, None if getattr(args, "flops", "3fnd") == "6nd" else PAPER_ARCHITECTURE)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
     parts, payload = [], {}
     ds = opt = None
     if fit.law == "distillation":
-        if args.N or args.D or args.budget:
+        if args.N or args.D or args.budget or args.target is not None:
             raise DataError("this posterior is a distillation (joint) one: give the student as --N-S and --D-S and "
                             "the teacher as --L-T, or --N-T and --D-T")
         if not _pair(args.N_S, args.D_S, "--N-S and --D-S"):
@@ -198,13 +221,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
                              kind=args.interval, seed=args.seed)
             parts.append(text.format_prediction(ds))
             payload["prediction"] = text.prediction_records(ds)
+        life = _lifetime(args)
         if args.budget:
+            if life.prices is not None:
+                raise DataError("--prices costs the --target question in money; a --budget is in FLOPs: drop one")
             opt = api.optimum(fit, _floats(args.budget, "--budget"), prob=args.prob,
-                              kind=args.interval, flops=args.flops)
+                              kind=args.interval, flops=args.flops, inference_tokens=life.demand.tokens)
             parts.append(text.format_optimum(opt))
             payload["optimum"] = text.prediction_records(opt)
+        if args.target is not None:
+            from bayeslaw.decision.lifetime import records  # light CLI: the verb's own JSON form
+
+            cheap = api.cheapest(fit, args.target, life, prob=args.prob, kind=args.interval, seed=args.seed)
+            parts.append(text.format_cheapest(cheap))
+            payload["cheapest"] = records(cheap)
         if not parts:
-            raise DataError("give --N and --D for a prediction, or --budget for the optimum")
+            raise DataError("give --N and --D for a prediction, --budget for the optimum, or --target for the "
+                            "cheapest recipe that reaches a loss")
     parts.insert(0, text.data_line(fit))
     warns = api.prediction_caveats(fit, prediction=ds, optimum=opt)
     parts += [f"warning: {w}" for w in warns]
@@ -446,6 +479,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="--budget: count FLOPs as the paper does, 3 F(N) D (default), or as 6ND")
     q.add_argument("--margin", type=float, default=None,
                    help="distillation: practical-equivalence margin in nats (default 0.01)")
+    q.add_argument("--target", type=float, default=None,
+                   help="the cheapest N and D whose run reaches this loss (nats/token) with probability --prob, "
+                        "training plus serving --inference-tokens (Sardana et al.)")
+    _serving_args(q)
     q.add_argument("--seed", type=int, default=0)
     q.set_defaults(func=cmd_predict)
 

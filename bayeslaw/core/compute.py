@@ -272,3 +272,12 @@ class CostModel:
     def serving_flops(self, N: Array, xp: ModuleType = np) -> Array:
         """FLOPs of serving ``serving_tokens`` with a model of size ``N``: ``F(N)`` per token."""
         return forward_flops_per_token(N, self.arch, xp) * self.serving_tokens
+
+    def log_training_budget(self, log_C: Array, log_F_N: Array, xp: ModuleType = np) -> Array:
+        """``log (C - F(N) T)``: what a lifetime budget ``C`` leaves for training once serving ``T`` tokens with
+        a model of forward cost ``F`` is paid; NaN where serving alone costs ``C`` or more."""
+        if self.serving_tokens == 0:
+            return log_C + 0.0 * log_F_N
+        frac = xp.exp(log_F_N + math.log(self.serving_tokens) - log_C)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return xp.where(frac < 1.0, log_C + xp.log1p(-xp.minimum(frac, 1.0)), xp.nan)

@@ -14,6 +14,8 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds
+from bayeslaw.core.bounds import BOX_MIN
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import pick
 from bayeslaw.decision.caveats import REACH, Caveat, check_above_floor, point_caveats
@@ -163,7 +165,8 @@ def with_student_reach(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
 FLOP_CONVENTIONS = {"3fnd": "3 F(N) D (the paper's; F(N) forward FLOPs per token, App. H)", "6nd": "6 N D"}
 
 
-def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flops: str = "3fnd") -> xr.Dataset:
+def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flops: str = "3fnd",
+            inference_tokens: float = 0.0) -> xr.Dataset:
     """Compute-optimal supervised ``N*, D*, L*`` at budgets as distributions.
 
     Parameters
@@ -177,6 +180,10 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
     flops
         ``"3fnd"`` (default): FLOPs are 3 F(N) D, as in the paper and the planner, so a budget gives
         the same N* everywhere in bayeslaw; ``"6nd"``: Chinchilla's 6 N D (closed form).
+    inference_tokens
+        Tokens the model will serve over its lifetime: the budget then pays for training and serving, one
+        forward pass ``F(N)`` (2N under ``"6nd"``) per token (Sardana et al.), and the optimum moves to a smaller
+        model trained longer. 0 (default): training only.
 
     Returns
     -------
@@ -189,13 +196,22 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
     if flops not in FLOP_CONVENTIONS:
         raise InputError(f"flops (--flops) must be one of {sorted(FLOP_CONVENTIONS)}, got {flops!r}")
     bounds.check_optimum_budgets(C, flops)
-    if flops == "6nd":
+    serving = CostModel(arch=None if flops == "6nd" else PAPER_ARCHITECTURE, serving_tokens=inference_tokens)
+    if flops == "6nd" and inference_tokens == 0:
         ds = posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
     else:
-        o = supervised_optimum(laws(fit), C)
-        ds = posterior_predict.summarise_draws({"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}, {"C": C},
-                                               prob=prob, kind=kind).rename({"point": "budget"})
+        least = float(serving.serving_flops(BOX_MIN)) * (1.0 + 1e-9)
+        if inference_tokens > 0 and np.any(C <= least):
+            raise InputError(f"serving {inference_tokens:.3g} tokens costs {least:.3g} FLOPs even with the smallest "
+                             f"model the planner considers ({BOX_MIN:.0e} parameters), which leaves nothing of the "
+                             f"{C.min():.3g} FLOP budget for training: raise --budget or lower --inference-tokens")
+        o = supervised_optimum(laws(fit), C, arch=serving.arch, serving_tokens=inference_tokens)
+        draws = {"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}
+        if inference_tokens > 0:
+            draws["serving_flops"] = serving.serving_flops(o["N"])
+        ds = posterior_predict.summarise_draws(draws, {"C": C}, prob=prob, kind=kind).rename({"point": "budget"})
     ds.attrs["flops"] = FLOP_CONVENTIONS[flops]
+    ds.attrs["inference_tokens"] = float(inference_tokens)
     return flagged(fit, ds)
 
 

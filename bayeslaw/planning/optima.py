@@ -58,20 +58,32 @@ def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarr
 
 
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
-                       iters: int | None = None, xp=np) -> dict[str, np.ndarray]:
-    """argmin L(N, D) subject to 3 F(N) D = C, per draw and budget: N*, D*, L* of shape (draw, budget)."""
+                       iters: int | None = None, xp=np, serving_tokens: float = 0.0) -> dict[str, np.ndarray]:
+    """argmin L(N, D) subject to 3 F(N) D + F(N) T = C, per draw and budget: N*, D*, L* of shape (draw, budget).
+
+    ``serving_tokens`` T is the lifetime demand the model serves (Sardana et al.): 0 is the paper's optimum.
+    Where serving alone takes the whole budget for every size, the draw's recipe is NaN.
+    """
     log_C = xp.log(xp.asarray(C, dtype=float))[None, :] + xp.zeros((law.n_draws, 1))
-    cost = CostModel(arch=arch)
+    cost = CostModel(arch=arch, serving_tokens=serving_tokens)
+
+    def log_tokens(log_C, log_N):
+        log_F = cost.log_F(log_N, xp)
+        log_D = cost.log_tokens(cost.log_training_budget(log_C, log_F, xp), log_F)
+        # no training budget left (serving takes it all): below every bound, so infeasible
+        return xp.where(xp.isnan(log_D), -xp.inf, log_D)
 
     def objective(log_N):
-        log_D = cost.log_tokens(log_C[..., None], cost.log_F(log_N, xp))
+        log_D = log_tokens(log_C[..., None], log_N)
         val = _log_sup_nd(xp, law, log_N, log_D)
         return xp.where((log_D >= LOG_MIN) & (log_D <= LOG_MAX), val, xp.inf)
 
     log_N, v = _search_1d(objective, _linspace(xp.full((1, 1), LOG_MIN), LOG_MAX, COARSE["supervised"], xp),
                           LOG_MIN, LOG_MAX, iters=iters or GOLDEN_ITERS, xp=xp)
-    log_D = cost.log_tokens(log_C, cost.log_F(log_N, xp))
-    return {"N": xp.exp(log_N), "D": xp.exp(log_D), "L": xp.exp(v)}
+    log_D = log_tokens(log_C, log_N)
+    ok = xp.isfinite(v)
+    return {"N": xp.where(ok, xp.exp(log_N), xp.nan), "D": xp.where(ok, xp.exp(log_D), xp.nan),
+            "L": xp.where(ok, xp.exp(v), xp.nan)}
 
 
 def supervised_student(law: Laws, N_S: np.ndarray, C: np.ndarray,

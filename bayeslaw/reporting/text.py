@@ -243,14 +243,60 @@ def _verdict_probs(ds: xr.Dataset, i: int | None = None) -> str:
 def format_optimum(ds: xr.Dataset) -> str:
     ds = flatten(ds)  # bands as one variable per bound
     prob = ds.attrs["interval_prob"]
-    lines = [f"Compute-optimal supervised training (FLOPs = {ds.attrs.get('flops', '6 N D')}), median [{prob:.0%} "
-             f"{ds.attrs['interval_kind']}]:"]
+    T = ds.attrs.get("inference_tokens", 0.0)
+    serving = (f"; the budget also pays for serving {T:.3g} tokens, one forward pass each" if T else "")
+    lines = [f"Compute-optimal supervised training (FLOPs = {ds.attrs.get('flops', '6 N D')}{serving}), median "
+             f"[{prob:.0%} {ds.attrs['interval_kind']}]:"]
     for i in range(ds.sizes["budget"]):
         parts = [f"C={float(ds['C'][i]):.3g}"]
         for v, unit in (("N_opt", "params"), ("D_opt", "tokens"), ("L_opt", "nats")):
             parts.append(f"{v[0]}* {_fmt(float(ds[v + '_median'][i]))} "
                          f"[{_fmt(float(ds[v + '_lower'][i]))}, {_fmt(float(ds[v + '_upper'][i]))}] {unit}")
         lines.append("  " + "  ".join(parts))
+    return "\n".join(lines)
+
+
+def _money(x: float, unit: str) -> str:
+    return f"${x:,.0f}" if unit == "$" else f"{x:.3g} FLOPs"
+
+
+def format_cheapest(ds: xr.Dataset) -> str:
+    """:func:`bayeslaw.decision.lifetime.cheapest`'s answer: the per-draw recipe's bands and the one to commit to.
+
+    Parameters
+    ----------
+    ds
+        Its result.
+    """
+    a, unit = ds.attrs, ds.attrs["unit"]
+    f = flatten(ds).isel(point=0)
+    prob = a["interval_prob"]
+    T = a["inference_tokens"]
+    demand = (f"serving {T:.3g} tokens ({a['input_tokens']:.3g} in, {a['output_tokens']:.3g} out)" if T > 0
+              else "training only (no serving demand: --inference-tokens)")
+    conv = "3 F(N) D + F(N) per served token" if a["flops"] == "3fnd" else "6ND + 2N per served token"
+    lines = [f"The cheapest recipe that reaches {a['target']:g} nats/token, {demand}; lifetime cost in {unit} "
+             f"({conv}), median [{prob:.0%} {a['interval_kind']}] over the posterior's draws:"]
+
+    def band(v: str, fmt) -> str:
+        return f"{fmt(float(f[v + '_median']))} [{fmt(float(f[v + '_lower']))}, {fmt(float(f[v + '_upper']))}]"
+
+    lines.append(f"  per draw: N {band('N', _fmt)} params, D {band('D', _fmt)} tokens, cost "
+                 f"{band('cost', lambda x: _money(x, unit))}")
+    if T > 0:
+        lines.append(f"  against the equal-loss recipe that ignores serving it saves "
+                     f"{band('saving', lambda x: f'{100 * x:.1f}%')} of the lifetime cost")
+    if a["p_recipe_exists"] < 1:
+        lines.append(f"  in {share(1 - a['p_recipe_exists'], a['n_draws'])} of the draws no recipe within the "
+                     "planning box reaches it (the bands are over the others)")
+    if np.isfinite(a["commit_N"]):
+        lines.append(f"  to be {prob:.0%} sure a new run reaches it (the law, run noise and, beyond the fitted runs, "
+                     f"its extrapolation error {a['extrapolation']}): N {_fmt(a['commit_N'])}, D {_fmt(a['commit_D'])} "
+                     f"({a['commit_tokens_per_param']:.0f} tokens/param), cost {_money(a['commit_cost'], unit)}")
+    else:
+        lines.append(f"  no recipe within the planning box makes a new run {prob:.0%} sure to reach it (the most any "
+                     f"gives: {share(a['commit_best_prob'], a['n_draws'])}; the law's extrapolation error grows "
+                     "with distance from the fitted runs): lower --prob or raise --target")
     return "\n".join(lines)
 
 
