@@ -197,7 +197,7 @@ def _lifetime(args: argparse.Namespace) -> Lifetime:
 def cmd_predict(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
     parts, payload = [], {}
-    ds = opt = None
+    ds = opt = cheap = None
     if fit.law == "distillation":
         if args.N or args.D or args.budget or args.target is not None:
             raise DataError("this posterior is a distillation (joint) one: give the student as --N-S and --D-S and "
@@ -239,7 +239,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             raise DataError("give --N and --D for a prediction, --budget for the optimum, or --target for the "
                             "cheapest recipe that reaches a loss")
     parts.insert(0, text.data_line(fit))
-    warns = api.prediction_caveats(fit, prediction=ds, optimum=opt)
+    warns = api.prediction_caveats(fit, prediction=ds, optimum=opt, cheapest=cheap)
     parts += [f"warning: {w}" for w in warns]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))

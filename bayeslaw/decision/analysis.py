@@ -32,6 +32,7 @@ from bayeslaw.decision.caveats import (
     distillation_backtest_caveat,
     failed_gates,
     reach_caveat,
+    reach_row,
 )
 from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
 from bayeslaw.decision.pilot import pilot
@@ -250,7 +251,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     warns = [c for c in found if c is not None]
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
-    prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
+    prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
     return Analysis(question=q, card=fit.card, diagnosis=diagnosis, options=options, metrics=metrics, recipe=at,
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
@@ -301,11 +302,8 @@ def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...])
 
     def add(label: str, N: float, D: float) -> None:
         r = reach.reach(scale, N, D)
-        sf, cf = float(r["size_factor"][0]), float(r["compute_factor"][0])
-        rows.append({"prediction": label, "size": N, "tokens": D, "size_factor": sf, "compute_factor": cf,
-                     "beyond": bool(r["beyond"][0])})
-        w = reach.describe(label, sf, cf)
-        if w:
+        rows.append(reach_row(label, N, D, r))
+        if w := reach.describe_reach(label, r):
             warns.append(w)
 
     for c in q.budgets:

@@ -137,24 +137,21 @@ def on_bounds(summary: xr.Dataset) -> list[Caveat]:
 
 
 def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
-    """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs."""
+    """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs in size or
+    compute, or past the most tokens per parameter of any fitted run."""
     scale = reach.fitted_scale(fit)
     notes = []
     for n in summary["student_size"].values:
         for c in summary["budget"].values:
-            worst = []
-            sup = reach.reach(scale, float(n), compute.supervised_tokens(float(n), float(c)))
-            worst.append(("supervised student", float(sup["size_factor"][0]), float(sup["compute_factor"][0])))
+            worst = [("supervised student", reach.reach(scale, float(n),
+                                                        compute.supervised_tokens(float(n), float(c))))]
             for sc in summary["scenario"].values:
                 s = summary.sel(student_size=n, budget=c, scenario=sc)
                 N_T, D_T = float(pick(s, "N_T")), float(pick(s, "D_T"))
                 if np.isfinite(N_T) and np.isfinite(D_T):
-                    r = reach.reach(scale, N_T, D_T)
-                    worst.append((f"teacher ({SCENARIOS[str(sc)].label})", float(r["size_factor"][0]),
-                                  float(r["compute_factor"][0])))
-            for label, sf, cf in worst:
-                d = reach.describe(f"{label} for {sci(float(n))} params at {sci(float(c))} FLOPs", sf, cf)
-                if d:
+                    worst.append((f"teacher ({SCENARIOS[str(sc)].label})", reach.reach(scale, N_T, D_T)))
+            for label, r in worst:
+                if d := reach.describe_reach(f"{label} for {sci(float(n))} params at {sci(float(c))} FLOPs", r):
                     notes.append(d)
     return reach_caveat(reach.warning(notes, most=PLAN_NOTES))
 
@@ -180,6 +177,14 @@ def plan_student_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
     return reach_caveat(reach.student_warning(notes, most=PLAN_NOTES))
 
 
+def reach_row(label: str, N: float, D: float, r) -> dict:
+    """One row of a report's reach table from :func:`bayeslaw.posterior.reach.reach`'s result for ``(N, D)``."""
+    return {"prediction": label, "size": N, "tokens": D, "size_factor": float(r["size_factor"][0]),
+            "compute_factor": float(r["compute_factor"][0]), "tokens_per_param": float(r["tokens_per_param"][0]),
+            "ratio_factor": float(r["ratio_factor"][0]),
+            "beyond": bool(r["beyond"][0]) or bool(r["beyond_ratio"][0])}
+
+
 def reach_caveat(text: str | None) -> Caveat | None:
     """A reach warning (:func:`bayeslaw.posterior.reach.warning`) as a caveat."""
     return None if text is None else Caveat(REACH, text)
@@ -198,8 +203,7 @@ def point_caveats(fit: Fit, points: list[tuple[str, float, float]]) -> list[Cave
     for label, N, D in points:
         if not (np.isfinite(N) and np.isfinite(D)):
             continue
-        r = reach.reach(scale, N, D)
-        d = reach.describe(label, float(r["size_factor"][0]), float(r["compute_factor"][0]))
+        d = reach.describe_reach(label, reach.reach(scale, N, D))
         notes += [x for x in (d, reach.describe_below(label, scale, float(N), float(D))) if x]
     found = [fit_failed(fit), data_caveat(fit), reach_caveat(reach.warning(notes))]
     return [c for c in found if c is not None]

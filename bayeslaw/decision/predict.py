@@ -216,7 +216,7 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
 
 
 def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
-                       optimum: xr.Dataset | None = None) -> list[Caveat]:
+                       optimum: xr.Dataset | None = None, cheapest: xr.Dataset | None = None) -> list[Caveat]:
     """What a prediction must say beside its numbers: failed gates, the data, the reach of its points.
 
     Parameters
@@ -227,6 +227,8 @@ def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
         :func:`predict`'s or :func:`predict_distillation`'s result (its points are ``N``/``D`` or ``N_S``/``D_S``).
     optimum
         :func:`optimum`'s result (its median recipes are the points).
+    cheapest
+        :func:`bayeslaw.decision.lifetime.cheapest`'s result (its median and committed recipes are the points).
 
     Returns
     -------
@@ -248,6 +250,10 @@ def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,
         for c, N, D in zip(optimum["C"].values.tolist(), pick(optimum, "N_opt").values.tolist(),
                            pick(optimum, "D_opt").values.tolist(), strict=True):
             found.append((f"optimum at {c:.3g} FLOPs (median)", N, D))
+    if cheapest is not None:
+        found.append(("cheapest recipe (median draw)", float(pick(cheapest, "N").values[0]),
+                      float(pick(cheapest, "D").values[0])))
+        found.append(("committed recipe", cheapest.attrs["commit_N"], cheapest.attrs["commit_D"]))
     out = point_caveats(fit, found)
     if w := reach.student_warning(students):
         out.append(Caveat(REACH, w))

@@ -20,7 +20,14 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.seeds import Streams
-from bayeslaw.decision.caveats import Caveat, check_above_floor, data_caveat, failed_gates, reach_caveat
+from bayeslaw.decision.caveats import (
+    Caveat,
+    check_above_floor,
+    data_caveat,
+    failed_gates,
+    reach_caveat,
+    reach_row,
+)
 from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
 from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import subsample
@@ -107,10 +114,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     for j, c in enumerate(C):
         N, D = float(np.median(o["N"][:, j])), float(np.median(o["D"][:, j]))
         r = reach.reach(scale, N, D)
-        sf, cf = float(r["size_factor"][0]), float(r["compute_factor"][0])
-        rows.append({"prediction": f"compute-optimal model at {sci(c)} FLOPs (median)", "size": N, "tokens": D,
-                     "size_factor": sf, "compute_factor": cf, "beyond": bool(r["beyond"][0])})
-        if d := reach.describe(rows[-1]["prediction"], sf, cf):
+        rows.append(reach_row(f"compute-optimal model at {sci(c)} FLOPs (median)", N, D, r))
+        if d := reach.describe_reach(rows[-1]["prediction"], r):
             notes.append(d)
     found = [None if diagnosis.passed else failed_gates(diagnosis.failures), reach_caveat(reach.warning(notes)),
              data_caveat(fit)]
@@ -119,7 +124,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     (_, mu, obs, sigma), = observed_terms(fit)
     ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
     prov = provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
-    prov.update(fitted_size=scale.size, fitted_compute=scale.compute)
+    prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")

@@ -6,6 +6,12 @@ module measures the reach of each prediction as two factors: the model size over
 fitted model, and the training compute (6 N D of one model) over the largest fitted run's.
 Beyond ``WARN_FACTOR`` (one decade) either way, reports print a warning: in the Chinchilla
 and Epoch analyses one decade past the largest run is already where fits disagree.
+
+A third distance is the tokens per parameter, over the most any fitted run had. It gets a warning
+as soon as a prediction leaves the measured range: heavily over-trained runs lie inside the fitted
+size and compute, yet fits made at typical ratios overestimate what extra tokens buy there
+(Sardana et al. 2024: a fit to their runs at <= 250 tokens per parameter is optimistic by a median
+4% on their runs at 500-10,000).
 """
 
 from __future__ import annotations
@@ -30,12 +36,14 @@ class FittedScale:
     #: the smallest fitted model and single-run compute (0: not known; nothing is then below them)
     smallest_size: float = 0.0
     smallest_compute: float = 0.0
+    #: the most tokens per parameter of any fitted run (inf: not known; nothing is then beyond it)
+    ratio: float = float("inf")
 
 
 def fitted_scale(fit: Fit) -> FittedScale:
     """Read the fitted runs of a posterior (observed data; teachers from the model card's ranges)."""
     obs = fit.idata["observed_data"]
-    sizes, computes, small, small_c = [], [], [], []
+    sizes, computes, small, small_c, ratios = [], [], [], [], []
     for n, d in (("log_N", "log_D"), ("log_N_S", "log_D_S")):
         if n in obs.data_vars and obs[n].size:  # a joint fit without supervised runs has none
             N, D = np.exp(obs[n].values), np.exp(obs[d].values)
@@ -43,13 +51,14 @@ def fitted_scale(fit: Fit) -> FittedScale:
             computes.append((6.0 * N * D).max())
             small.append(N.min())
             small_c.append((6.0 * N * D).min())
+            ratios.append((D / N).max())
     rng = fit.card["data"].get("range", {})
     if "N_T" in rng and "D_T" in rng:
         # an upper bound: the largest teacher on the most tokens any teacher saw
         sizes.append(rng["N_T"][1])
         computes.append(6.0 * rng["N_T"][1] * rng["D_T"][1])
     return FittedScale(size=float(max(sizes)), compute=float(max(computes)), smallest_size=float(min(small)),
-                       smallest_compute=float(min(small_c)))
+                       smallest_compute=float(min(small_c)), ratio=float(max(ratios)))
 
 
 def factors(scale: FittedScale, N, D) -> tuple[np.ndarray, np.ndarray]:
@@ -74,26 +83,53 @@ def reach(scale: FittedScale, N, D) -> xr.Dataset:
     Returns
     -------
     xarray.Dataset
-        ``size_factor``, ``compute_factor`` and ``beyond`` (either above ``WARN_FACTOR``) with dims
+        ``size_factor``, ``compute_factor`` and ``beyond`` (either above ``WARN_FACTOR``), ``tokens_per_param``,
+        ``ratio_factor`` (over the most any fitted run had) and ``beyond_ratio`` (above 1) with dims
         ``(point,)``; ``attrs`` hold the factor and the fitted scale.
     """
     size, comp = np.broadcast_arrays(*factors(scale, N, D))
-    ds = xr.Dataset({"size_factor": (("point",), size.ravel()), "compute_factor": (("point",), comp.ravel())})
+    tpp = np.broadcast_to(np.asarray(D, float) / np.asarray(N, float), size.shape)
+    ds = xr.Dataset({"size_factor": (("point",), size.ravel()), "compute_factor": (("point",), comp.ravel()),
+                     "tokens_per_param": (("point",), tpp.ravel()),
+                     "ratio_factor": (("point",), tpp.ravel() / scale.ratio)})
     ds["beyond"] = (ds["size_factor"] > WARN_FACTOR) | (ds["compute_factor"] > WARN_FACTOR)
-    ds.attrs.update(warn_factor=WARN_FACTOR, fitted_size=scale.size, fitted_compute=scale.compute)
+    ds["beyond_ratio"] = ds["ratio_factor"] > 1.0
+    ds.attrs.update(warn_factor=WARN_FACTOR, fitted_size=scale.size, fitted_compute=scale.compute,
+                    fitted_ratio=scale.ratio)
     return ds
 
 
-def describe(label: str, size_factor: float, compute_factor: float) -> str | None:
-    """A short note when a model lies more than ``WARN_FACTOR`` beyond the fitted runs, else None."""
+def describe(label: str, size_factor: float, compute_factor: float, tokens_per_param: float = float("nan"),
+             ratio_factor: float = float("nan")) -> str | None:
+    """A short note when a model lies more than ``WARN_FACTOR`` beyond the fitted runs in size or compute, or
+    beyond the most tokens per parameter any fitted run had, else None."""
     parts = []
     if np.isfinite(size_factor) and size_factor > WARN_FACTOR:
         parts.append(f"{sci(size_factor)}x the largest fitted model")
     if np.isfinite(compute_factor) and compute_factor > WARN_FACTOR:
         parts.append(f"{sci(compute_factor)}x the largest fitted run's compute")
+    if np.isfinite(ratio_factor) and ratio_factor > 1.0:
+        parts.append(f"{tokens_per_param:,.0f} tokens per parameter, {ratio_factor:.3g}x the most of any fitted run "
+                     f"({tokens_per_param / ratio_factor:,.0f})")
     if not parts:
         return None
     return f"{label}: {' and '.join(parts)}"
+
+
+def describe_reach(label: str, r: xr.Dataset, i: int = 0) -> str | None:
+    """:func:`describe` for point ``i`` of a :func:`reach` result.
+
+    Parameters
+    ----------
+    label
+        What the point is, for the note.
+    r
+        :func:`reach`'s result.
+    i
+        The point.
+    """
+    return describe(label, *(float(r[k][i]) for k in ("size_factor", "compute_factor", "tokens_per_param",
+                                                      "ratio_factor")))
 
 
 def describe_below(label: str, scale: FittedScale, N: float, D: float) -> str | None:
@@ -118,8 +154,9 @@ def warning(notes: list[str], most: int | None = None) -> str | None:
     """One warning for all predictions beyond ``WARN_FACTOR`` (counting all, naming at most ``most``)."""
     if not notes:
         return None
-    return (f"{len(notes)} prediction(s) reach more than {WARN_FACTOR:.0f}x beyond the fitted runs, where only the "
-            f"law's form carries them: " + _listed(notes, most))
+    return (f"{len(notes)} prediction(s) lie beyond the fitted runs (more than {WARN_FACTOR:.0f}x in size or compute, "
+            f"or past the most tokens per parameter measured), where only the law's form carries them: "
+            + _listed(notes, most))
 
 
 @dataclass(frozen=True)

@@ -445,12 +445,16 @@ def _common_tail(a) -> list[tuple[str, Any]]:
     out.append(("h2", "How far the predictions extrapolate"))
     out.append(("p", f"Size and compute (6 N D of one model) of each prediction over the largest fitted model "
                      f"({_g(a.provenance.get('fitted_size', float('nan')))} parameters) and the largest fitted "
-                     f"run's compute ({_g(a.provenance.get('fitted_compute', float('nan')))} FLOPs). Beyond "
-                     f"{WARN_FACTOR:.0f}x the bands only hold if the law's form does; they cannot show that it "
-                     "fails."))
+                     f"run's compute ({_g(a.provenance.get('fitted_compute', float('nan')))} FLOPs), and its tokens "
+                     f"per parameter over the most of any fitted run "
+                     f"({_g(a.provenance.get('fitted_ratio', float('nan')))}). Beyond {WARN_FACTOR:.0f}x in size "
+                     "or compute, or past the measured tokens per parameter, the bands only hold if the law's form "
+                     "does; they cannot show that it fails."))
     rows = [[r["prediction"], _g(r["size"]), _g(r["tokens"]), f"{_g(r['size_factor'])}x",
-             f"{_g(r['compute_factor'])}x", "WARNING" if r["beyond"] else "ok"] for r in a.reach]
-    out.append(("table", (["prediction", "size", "tokens", "size factor", "compute factor", ""], rows)))
+             f"{_g(r['compute_factor'])}x", f"{r['tokens_per_param']:,.0f} ({_g(r['ratio_factor'])}x)",
+             "WARNING" if r["beyond"] else "ok"] for r in a.reach]
+    out.append(("table", (["prediction", "size", "tokens", "size factor", "compute factor",
+                           "tokens/param (factor)", ""], rows)))
     out.append(("h2", "Provenance"))
     p = a.provenance
     rows = [["posterior", str(p.get("posterior"))], ["model card hash", str(p.get("config_hash"))],
