@@ -25,6 +25,7 @@ name                   home                                       what it does
 ``compare``            :mod:`bayeslaw.validate.compare`           PSIS-LOO comparison of law variants
 ``calibrate``          :mod:`bayeslaw.validate.calibration`       the law's extrapolation error across studies
 ``calibrate_distillation`` :mod:`bayeslaw.inference.student_error` the distillation law's error beyond its students
+``calibrate_ratio``    :mod:`bayeslaw.validate.ratio_drift`       the drift past the fitted tokens per parameter
 ``generate``           :mod:`bayeslaw.data.synthetic`             a SYNTHETIC paper-design study
 =====================  =========================================  ==============================================
 """
@@ -54,6 +55,7 @@ VERBS: dict[str, str] = {
     "compare": "bayeslaw.validate.compare",
     "calibrate": "bayeslaw.validate.calibration",
     "calibrate_distillation": "bayeslaw.inference.student_error",
+    "calibrate_ratio": "bayeslaw.validate.ratio_drift",
     "generate": "bayeslaw.data.synthetic",
 }
 #: The types a user needs beside the verbs, and where they live.
@@ -72,7 +74,7 @@ NAMES: dict[str, str] = {**VERBS, **TYPES}
 
 __all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
            "prediction_caveats", "cheapest", "plan", "report", "pilot", "read_candidates", "backtest", "compare",
-           "calibrate", "calibrate_distillation", "generate",
+           "calibrate", "calibrate_distillation", "calibrate_ratio", "generate",
            "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat",
            "Demand", "Prices", "Lifetime"]  # = NAMES (tested)
 
@@ -96,6 +98,7 @@ if TYPE_CHECKING:
     from bayeslaw.validate.backtest import backtest
     from bayeslaw.validate.calibration import calibrate
     from bayeslaw.validate.compare import compare
+    from bayeslaw.validate.ratio_drift import calibrate_ratio
 
 
 def __getattr__(name: str) -> Any:

@@ -383,6 +383,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
+    if args.ratio:
+        if args.distillation:
+            raise DataError("--ratio and --distillation learn different errors: give one")
+        fit, table, paths = api.calibrate_ratio(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
+                                                seed=args.seed, progress=_say("calibrate", args))
+        shown = text.format_ratio_drift(fit, table) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
+        _emit(args, shown, {"card": fit.card, "paths": paths,
+                            "loso": None if table is None else table.to_dict(orient="records")},
+              fit=None, posterior=paths["ratio_drift"])
+        return 0 if fit.diagnostics_passed else 1
     if args.distillation:
         fit, h, paths = api.calibrate_distillation(args.distillation, out=args.out, out_dir=args.out_dir,
                                                    seed=args.seed, progress=_say("calibrate", args))
@@ -580,8 +590,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--supervised", help="distillation only: the supervised runs table")
     b.add_argument("--columns", help="map canonical names to your table's, e.g. N=params,D=tokens,loss=val_loss")
     b.add_argument("--split", nargs="+", default=["rolling"],
-                   help="supervised splits: compute:C (fit 6ND < C), loss:L (fit loss >= L), largest:K, "
-                        "rolling[:C1,C2,...] (default: rolling at the 50/65/80%% compute quantiles)")
+                   help="supervised splits: compute:C (fit 6ND < C), loss:L (fit loss >= L), ratio:R (fit D/N <= R), "
+                        "largest:K, rolling[:C1,C2,...] (default: rolling at the 50/65/80%% compute quantiles)")
     b.add_argument("--student-threshold", nargs="+", default=["2.45", "2.40"],
                    help="distillation: one split per threshold, fitting the students with L_S >= it "
                         "(default 2.45 2.40)")
@@ -618,6 +628,10 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--distillation", nargs="?", const="busbridge2025_digitized", default=None, metavar="TABLE",
                     help="learn the distillation law's own error beyond its fitted students instead, from a "
                          "distillation table (default the paper's digitized students; models/distillation_error.nc)")
+    ca.add_argument("--ratio", action="store_true",
+                    help="learn how the law errs past the tokens per parameter it was fitted on instead (one split "
+                         "by tokens per parameter per study; models/ratio_drift.nc; --loso also scores it study by "
+                         "study)")
     ca.add_argument("--seed", type=int, default=0)
     ca.set_defaults(func=cmd_calibrate)
 

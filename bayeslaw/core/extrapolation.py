@@ -79,3 +79,9 @@ def within_bounds(log_L: Array, shift: Array, log_floor: Array, log_ceiling: Arr
     moved = xp.minimum(xp.maximum(moved, log_floor), log_ceiling)  # the asymptotes, not a rounding past them
     # no error (inside the fitted runs) leaves the law exactly as it is
     return xp.where(shift == 0, log_L, xp.where(inside, moved, log_L + shift))
+
+
+def ratio_decades(ratio_factor: Array, xp: ModuleType = np) -> Array:
+    """Decades past the most tokens per parameter of the fitted runs, from a run's tokens per parameter over that
+    most (0 within them; NaN stays NaN)."""
+    return xp.maximum(0.0, xp.log10(ratio_factor))

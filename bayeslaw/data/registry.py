@@ -70,6 +70,11 @@ SHIPPED: dict[str, Shipped] = {
         "muennighoff_single_epoch", "muennighoff2023_dataconstrained/muennighoff_single_epoch.csv",
         {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id"},
         "Muennighoff et al. (2023) runs without repeated data (D <= U), C4 validation loss (29 runs)", ""),
+    "sardana2024": Shipped(
+        "sardana2024", "sardana2024_beyond_chinchilla/sardana2024_NDL.csv",
+        {"N": "N", "D": "D", "loss": "loss", "run_id": "run_id", "group": "model"},
+        "Sardana et al. (2024) MPT-style models, 150M-6B, 10-250 tokens per parameter, smoothed final training "
+        "loss (39 runs; their runs above 250 tokens per parameter are withheld for independent checks)", ""),
     "busbridge2025_digitized": Shipped(
         "busbridge2025_digitized",
         "distillation_busbridge2025_digitized/busbridge2025_digitized_students_fit.csv",

@@ -52,6 +52,12 @@ def by_loss(table: pd.DataFrame, threshold: float, *, loss: str = "loss") -> Spl
     return _checked(Split("loss", f"{loss} >= {threshold:g}", L >= threshold, L < threshold))
 
 
+def by_ratio(table: pd.DataFrame, ratio: float, *, size: str = "N", tokens: str = "D") -> Split:
+    """Fit on runs with at most ``ratio`` tokens per parameter, predict the more heavily trained ones."""
+    r = table[tokens].to_numpy(float) / table[size].to_numpy(float)
+    return _checked(Split("ratio", f"D/N <= {ratio:g}", r <= ratio, r > ratio))
+
+
 def largest(table: pd.DataFrame, k: int = 1, *, size: str = "N") -> Split:
     """Hold out every run of the ``k`` largest model sizes."""
     sizes = np.unique(table[size].to_numpy(float))
@@ -69,7 +75,8 @@ def rolling(table: pd.DataFrame, cutoffs=None, *, size: str = "N", tokens: str =
 
 
 def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Split]:
-    """``compute:1e21``, ``loss:2.2``, ``largest:1``, ``rolling`` or ``rolling:1e20,1e21``."""
+    """``compute:1e21``, ``loss:2.2``, ``ratio:250`` (tokens per parameter), ``largest:1``, ``rolling`` or
+    ``rolling:1e20,1e21``."""
     size, tokens, loss = ("N_S", "D_S", "L_S") if law == "distillation" else ("N", "D", "loss")
     kind, _, arg = spec.partition(":")
     try:
@@ -77,6 +84,8 @@ def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Sp
             return [by_compute(table, float(arg), size=size, tokens=tokens)]
         if kind == "loss":
             return [by_loss(table, float(arg), loss=loss)]
+        if kind == "ratio":
+            return [by_ratio(table, float(arg), size=size, tokens=tokens)]
         if kind == "largest":
             return [largest(table, int(arg or 1), size=size)]
         if kind == "rolling":
@@ -86,4 +95,4 @@ def parse(spec: str, table: pd.DataFrame, *, law: str = "supervised") -> list[Sp
         if isinstance(err, DataError):
             raise
         raise DataError(f"bad split {spec!r}: {err}") from err
-    raise DataError(f"split must be compute:C, loss:L, largest:K or rolling[:C1,C2,...]; got {spec!r}")
+    raise DataError(f"split must be compute:C, loss:L, ratio:R, largest:K or rolling[:C1,C2,...]; got {spec!r}")

@@ -31,7 +31,7 @@ from bayeslaw.planning.lifetime import target_recipe
 from bayeslaw.planning.optima import _log_sup_nd
 from bayeslaw.posterior import predict as posterior_predict
 from bayeslaw.posterior.card import Fit
-from bayeslaw.posterior.extrapolation import LOG_CEILING, LawError
+from bayeslaw.posterior.extrapolation import LOG_CEILING, LawError, resolve_drift
 from bayeslaw.posterior.likelihood import noise_draws
 from bayeslaw.posterior.reach import fitted_scale
 
@@ -125,7 +125,8 @@ def commit_recipe(fit: Fit, law: Laws, idx: np.ndarray, target: float, lifetime:
     rng = np.random.default_rng(Streams(seed).predictive)
     n = law.n_draws
     noise = noise_draws(fit, (n, 1), rng, draws=idx)[:, :, None]
-    err = None if calibration is None else LawError.draw(calibration, fitted_scale(fit), n, rng)
+    err = (None if calibration is None else
+           LawError.draw(calibration, fitted_scale(fit), n, rng, drift=resolve_drift(calibration)))
 
     def p_reach(log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:
         """P(new run <= target) on a (size, tokens) grid."""

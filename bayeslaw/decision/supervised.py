@@ -37,7 +37,7 @@ from bayeslaw.planning.optima import supervised_optimum, supervised_student
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
-from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
+from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond, ratio_decades, resolve_drift
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms
 
 
@@ -90,8 +90,9 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
         noise = noise_draws(fit, L.shape, rng, draws=idx)
         if calibration is None:
             return np.exp(np.log(L) + noise)
-        d = decades_beyond(scale, np.median(N, axis=0), np.median(D, axis=0))
-        return np.exp(add_to_log_new(np.log(L) + noise, 0.0, d, calibration, rng))
+        N, D = np.median(N, axis=0), np.median(D, axis=0)
+        return np.exp(add_to_log_new(np.log(L) + noise, 0.0, decades_beyond(scale, N, D), calibration, rng,
+                                     ratio=ratio_decades(scale, N, D), drift=resolve_drift(calibration)))
 
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
     optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))

@@ -91,14 +91,18 @@ def _sub(x: np.ndarray, n: int) -> np.ndarray:
 
 def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras | None = None,
              sampler: SamplerConfig | None = None, progress: Callable[[str], None] | None = None,
-             study_offset: int = 0) -> HeldOut:
+             study_offset: int = 0,
+             splitter: Callable[[str, pd.DataFrame], list[Split]] = study_splits) -> HeldOut:
     """Fit every study's splits (each study's model compiled once) and collect the held-out predictions.
 
     Split ``i`` of the ``k``-th study is seeded by ``Streams(seed).child("study_split", k + study_offset, i)``, so
     studies fitted one call at a time (``study_offset`` their position) give the same draws as one call.
     ``extras`` (an evaluation's hook, e.g. :func:`bayeslaw.validate.calibration.evaluation_extras`) adds per
     split what other methods predict for the held-out runs: columns of ``runs`` and, optionally, new-run draws
-    with an in-sample calibrated error; without it those are absent (``point``) or NaN.
+    with an in-sample calibrated error; without it those are absent (``point``) or NaN. ``splitter`` gives each
+    study's splits (default :func:`study_splits`, by compute; the tokens-per-parameter drift uses its own).
+    Each held-out run records its ``decades`` beyond the fitted runs in size or compute and its
+    ``ratio_decades`` beyond the most tokens per parameter of any of them.
     """
     say = progress or (lambda _m: None)
     sampler = sampler or default_config("supervised")
@@ -107,7 +111,7 @@ def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras 
     for k, name in enumerate(studies):
         df = load_shipped(name)
         try:
-            splits = study_splits(name, df)
+            splits = splitter(name, df)
         except DataError as err:
             skipped[name] = str(err)
             say(f"skipped: {err}")
@@ -125,9 +129,10 @@ def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras 
             more = {} if extras is None else extras(name, sp, tr, te, compiled, spec, sampler, seed_i, new, d)
             if "log_new_insample" in more:
                 log_in.append(more.pop("log_new_insample"))
+            ratio = (te["D"] / te["N"]).to_numpy() / float((tr["D"] / tr["N"]).max())
             rows.append(pd.DataFrame({"study": name, "split": sp.label, "N": te["N"].to_numpy(),
                                       "D": te["D"].to_numpy(), "observed": te["loss"].to_numpy(), "decades": d,
-                                      **more}))
+                                      "ratio_decades": np.maximum(0.0, np.log10(ratio)), **more}))
             log_new.append(new.T)
             n_te = len(te)
             preds.append({"log_mu": keep["log_mu"].T, "sigma": np.repeat(keep["sigma"][None, :], n_te, 0),

@@ -239,6 +239,37 @@ def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
     return model
 
 
+#: Priors of the tokens-per-parameter drift (per decade beyond the most tokens per parameter fitted, on log loss):
+#: a mean shift within about +-20% per decade, study-to-study spread and extra error of a few percent per decade.
+RATIO_DRIFT_PRIORS = {"mu_slope": (0.0, 0.1), "sd_slope": 0.05, "spread": 0.05}
+
+
+def build_ratio_drift(residual: np.ndarray, sd: np.ndarray, ratio_decades: np.ndarray, study: np.ndarray,
+                      studies: list[str]) -> pm.Model:
+    """How a scaling law errs on runs trained on more tokens per parameter than any it was fitted on.
+
+    A held-out run ``i`` of study ``j``, ``d_i`` decades past the fitted runs' most tokens per parameter: its
+    log-loss residual (observed minus the posterior predictive median) is Student-t with location
+    ``slope_j d_i`` (a signed drift: fits at typical ratios overestimate what extra tokens buy) and scale
+    ``sqrt(sd_i**2 + (spread d_i)**2)``. ``slope_j`` is drawn around a population mean with a population sd
+    (non-centred), so a new study draws its own.
+    """
+    pri = RATIO_DRIFT_PRIORS
+    with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
+        r = pm.Data("residual", residual, dims="run")
+        s = pm.Data("predictive_sd", sd, dims="run")
+        d = pm.Data("ratio_decades", ratio_decades, dims="run")
+        j = pm.Data("study_index", study, dims="run")
+        mu = pm.Normal("mu_slope", *pri["mu_slope"])
+        tau = pm.HalfNormal("sd_slope", pri["sd_slope"])
+        z = pm.Normal("z_slope", 0.0, 1.0, dims="study")
+        slope = pm.Deterministic("slope", mu + tau * z, dims="study")
+        spread = pm.HalfNormal("spread", pri["spread"])
+        nu = create_nu(_nu_prior())
+        pm.StudentT("obs", nu=nu, mu=slope[j] * d, sigma=pt.sqrt(s ** 2 + (spread * d) ** 2), observed=r, dims="run")
+    return model
+
+
 def discrepancy_parts(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
                       study: np.ndarray) -> tuple[Any, ...]:
     """Inside a model with ``study`` and ``run`` dims: the discrepancy model's data and its population of edge

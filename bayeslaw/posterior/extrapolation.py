@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,6 +43,9 @@ CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_ca
 #: The shipped distillation-law error (rebuilt by ``bayeslaw calibrate --distillation``), and the model that makes it.
 STUDENT_ERROR = Path(__file__).resolve().parents[2] / "models" / "distillation_error.nc"
 STUDENT_ERROR_MODEL = "bayeslaw.model.build.build_student_discrepancy"
+#: The shipped tokens-per-parameter drift (rebuilt by ``bayeslaw calibrate --ratio``), and the model that makes it.
+RATIO_DRIFT = Path(__file__).resolve().parents[2] / "models" / "ratio_drift.nc"
+RATIO_DRIFT_MODEL = "bayeslaw.model.build.build_ratio_drift"
 #: How backtests name the distillation law's bands with its learned error (what predictions use by default).
 WITH_STUDENT_ERROR = "bayeslaw + distillation error"
 
@@ -64,9 +67,9 @@ def load_calibration(path: str | Path | None = None) -> Fit:
     if key is not None and key in _LOADED:
         return _LOADED[key]
     cal = load(path, expect_law="calibration")
-    if cal.card["spec"].get("model") == STUDENT_ERROR_MODEL:
-        raise PosteriorError(f"{path} is the distillation law's error, not the supervised calibration: give "
-                             f"{CALIBRATION.name} (or leave the calibration at its default)")
+    if cal.card["spec"].get("model") in (STUDENT_ERROR_MODEL, RATIO_DRIFT_MODEL):
+        raise PosteriorError(f"{path} is another error model ({cal.card['spec'].get('model')}), not the supervised "
+                             f"calibration: give {CALIBRATION.name} (or leave the calibration at its default)")
     _check_version(cal, path, "bayeslaw calibrate")
     if key is not None:
         _LOADED[key] = cal
@@ -89,6 +92,41 @@ def load_student_error(path: str | Path | None = None) -> Fit:
                              f"{err.card['spec'].get('model')}); rebuild it with `bayeslaw calibrate --distillation`")
     _check_version(err, path, "bayeslaw calibrate --distillation")
     return err
+
+
+def load_drift(path: str | Path | None = None) -> Fit:
+    """The tokens-per-parameter drift posterior (:mod:`bayeslaw.inference.ratio_drift`), verified as
+    :func:`load_calibration` verifies the calibration (and loaded once per file version in a process)."""
+    path = Path(path or RATIO_DRIFT)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime, st.st_size)
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    drift = load(path, expect_law="calibration")
+    if drift.card["spec"].get("model") != RATIO_DRIFT_MODEL:
+        raise PosteriorError(f"{path} is not a tokens-per-parameter drift (it was made by "
+                             f"{drift.card['spec'].get('model')}); rebuild it with `bayeslaw calibrate --ratio`")
+    _check_version(drift, path, "bayeslaw calibrate --ratio")
+    if key is not None:
+        _LOADED[key] = drift
+    return drift
+
+
+def resolve_drift(calibration: Fit | None) -> Fit | None:
+    """The tokens-per-parameter drift that goes with a calibration: the shipped one where a calibration is used and
+    the drift exists, else None (the law's error then grows with size and compute only)."""
+    if calibration is None or not RATIO_DRIFT.exists():
+        return None
+    return load_drift()
+
+
+def ratio_decades(scale: FittedScale, N, D) -> np.ndarray:
+    """Decades past the most tokens per parameter of any fitted run (0 within them; NaN stays NaN)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return law_error.ratio_decades(np.asarray(D, float) / np.asarray(N, float) / scale.ratio)
 
 
 def resolve_student_error(extrapolation: bool | str | Path) -> Fit | None:
@@ -185,7 +223,8 @@ LOG_CEILING = math.log(PAPER_ARCHITECTURE.uniform_loss)
 
 
 def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.ndarray, cal: Fit,
-                   rng: np.random.Generator, log_floor: np.ndarray | float | None = None) -> np.ndarray:
+                   rng: np.random.Generator, log_floor: np.ndarray | float | None = None, *,
+                   ratio: np.ndarray | None = None, drift: Fit | None = None) -> np.ndarray:
     """New-run log-loss draws ``(draw, point)``: ``log_mean`` with the population's extrapolation error beyond the
     runs, then the run's ``noise``.
 
@@ -195,12 +234,34 @@ def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.
     students, whose Eq. 8 turns a teacher or student below E into hundreds of nats) the error moves each draw's
     loss within ``(E, ceiling)`` (:func:`bayeslaw.core.extrapolation.within_bounds`): the calibrated error to
     first order, never a loss no language model has.
+
+    With a ``drift`` (:func:`load_drift`) and each point's ``ratio`` decades past the fitted runs' most tokens per
+    parameter, a new study's signed drift and its spread are added to the error too.
     """
     sd = population_sd(cal, decades, log_mean.shape[0], rng)
     shift = sd * rng.standard_normal(sd.shape)
+    if drift is not None and ratio is not None:
+        shift = shift + drift_shift(drift, np.asarray(ratio, float)[None, :], log_mean.shape[0], rng)
     if log_floor is None:
         return np.minimum(log_mean + noise + shift, LOG_CEILING)
     return law_error.within_bounds(log_mean, shift, log_floor, LOG_CEILING) + noise
+
+
+def new_study_drift(drift: Fit, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` new studies' tokens-per-parameter drift: slope (log loss per decade) and spread, each from a
+    population draw of :func:`bayeslaw.inference.ratio_drift.fit_ratio_drift`'s posterior."""
+    post = drift.draws(["mu_slope", "sd_slope", "spread"])
+    pick = rng.integers(0, post["mu_slope"].size, n)
+    slope = post["mu_slope"][pick] + post["sd_slope"][pick] * _central(rng, n)
+    return slope, post["spread"][pick]
+
+
+def drift_shift(drift: Fit, ratio_decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws ``(n, point)`` of the log-loss shift of runs ``ratio_decades`` (shape ``(1, point)`` or ``(n, point)``)
+    past the fitted runs' most tokens per parameter: a new study's signed drift plus its spread (0 inside)."""
+    slope, spread = new_study_drift(drift, n, rng)
+    d = np.maximum(np.asarray(ratio_decades, float), 0.0)
+    return slope[:, None] * d + spread[:, None] * d * rng.standard_normal(np.broadcast_shapes(d.shape, (n, 1)))
 
 
 @dataclass(frozen=True)
@@ -266,19 +327,32 @@ class LawError:
     scale: FittedScale
     #: the distillation law's own error (None: not included)
     student: StudentError | None = None
+    #: each draw's new-study drift past the fitted runs' most tokens per parameter (log loss per decade) and its
+    #: spread (None: not included)
+    slope: np.ndarray | None = None
+    spread: np.ndarray | None = None
 
     @classmethod
     def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator,
-             student: tuple[Fit, FittedStudents] | None = None) -> LawError:
+             student: tuple[Fit, FittedStudents] | None = None, drift: Fit | None = None) -> LawError:
         edge, growth = _new_studies(cal, n, rng)
         z_s, z_t = rng.standard_normal(n), rng.standard_normal(n)
-        return cls(edge, growth, z_s, z_t, scale, None if student is None else StudentError.draw(*student, n, rng))
+        err = cls(edge, growth, z_s, z_t, scale, None if student is None else StudentError.draw(*student, n, rng))
+        if drift is None:
+            return err
+        return replace(err, **dict(zip(("slope", "spread"), new_study_drift(drift, n, rng), strict=True)))
 
     def log_error(self, N, D, z: np.ndarray) -> np.ndarray:
-        """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs)."""
+        """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs), and
+        past the fitted tokens per parameter the drift: its signed shift, its spread added to the sd."""
         d = decades_beyond(self.scale, N, D)
         k = d.ndim
-        return _per_draw(z, k) * _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
+        sd = _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
+        if self.slope is None:
+            return _per_draw(z, k) * sd
+        r = np.broadcast_to(ratio_decades(self.scale, N, D), d.shape)
+        sd = np.sqrt(sd ** 2 + (_per_draw(self.spread, k) * r) ** 2)
+        return _per_draw(z, k) * sd + _per_draw(self.slope, k) * r
 
     def reached(self, log_L: np.ndarray, N, D, z: np.ndarray, log_E: np.ndarray) -> np.ndarray:
         """``log_L`` (shape ``(draw, ...)``) with the law's error at ``(N, D)``, kept between each draw's
@@ -374,7 +448,7 @@ def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray, rng: np.random.Ge
     span = fitted_students(fit)
     err = student_error if student_error is not None else (resolve_student_error(True) if span else None)
     student = None if err is None or span is None else (err, span)
-    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student)
+    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student, resolve_drift(cal))
 
 
 def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawError) -> xr.Dataset:

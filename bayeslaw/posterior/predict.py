@@ -18,7 +18,7 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band_name, pick
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond
+from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond, ratio_decades, resolve_drift
 from bayeslaw.posterior.likelihood import noise_draws, supervised_log_mean
 from bayeslaw.posterior.reach import fitted_scale
 
@@ -104,12 +104,20 @@ def predict_supervised(
         ds.attrs["extrapolation"] = ("not included: new-run bands hold the law's uncertainty and the run noise "
                                      "only (no extrapolation calibration: `bayeslaw calibrate` builds it)")
         return ds
-    d = decades_beyond(fitted_scale(fit), N, D)
-    # a supervised run's error on log loss as the leave-one-study-out evaluation validated it
-    wide = add_to_log_new(log_new, 0.0, d, calibration, rng)
+    scale = fitted_scale(fit)
+    d = decades_beyond(scale, N, D)
+    # a supervised run's error on log loss as the leave-one-study-out evaluation validated it; past the fitted
+    # tokens per parameter also the drift learned across studies (docs/serving.md)
+    wide = add_to_log_new(log_new, 0.0, d, calibration, rng, ratio=ratio_decades(scale, N, D),
+                          drift=resolve_drift(calibration))
     ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(wide)}, {"N": N, "D": D}, prob=prob,
                          kind=kind)
-    return with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
+    ds = with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
+    ds["ratio_decades"] = ("point", ratio_decades(scale, N, D))
+    if resolve_drift(calibration) is not None:
+        ds.attrs["extrapolation"] += ("; past the fitted runs' most tokens per parameter also a drift learned across "
+                                      "eight studies (models/ratio_drift.nc): such runs come out worse than the law")
+    return ds
 
 
 def band_share(with_error: tuple[np.ndarray, np.ndarray], without: tuple[np.ndarray, np.ndarray]) -> np.ndarray:

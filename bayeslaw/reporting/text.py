@@ -177,7 +177,10 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
         lines.append(
             f"  {where}: median {ds['loss_mean_median'][i]:.4f}  mean law "
             f"[{ds['loss_mean_lower'][i]:.4f}, {ds['loss_mean_upper'][i]:.4f}]  new run "
-            f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]")
+            f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]"
+            # past the fitted tokens per parameter the new run is drifted off the law: its own median then
+            + (f" (median {ds['loss_new_median'][i]:.4f})" if "ratio_decades" in ds
+               and float(ds["ratio_decades"][i]) > 0 else ""))
         if "difference_median" in ds:
             lines.append(
                 f"    same student trained supervised on D_S: {ds['loss_supervised_median'][i]:.4f} "
@@ -709,6 +712,43 @@ def format_student_error(fit: Fit, splits: list[dict]) -> str:
     for f in splits:
         lines.append(f"  split {f['split']}: {f['n_train']} fitted, {f['n_test']} held out, gates "
                      + ("passed" if f["diagnostics_passed"] else f"FAILED ({f['failures']})"))
+    diag = fit.card["diagnostics"]
+    lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
+    return "\n".join(lines)
+
+
+def format_ratio_drift(fit: Fit, loso: pd.DataFrame | None) -> str:
+    """The tokens-per-parameter drift in words (population slope and spread, per study) and, when evaluated, its
+    leave-one-study-out scores against today's bands.
+
+    Parameters
+    ----------
+    fit
+        The drift posterior (:func:`bayeslaw.inference.ratio_drift.fit_ratio_drift`).
+    loso
+        :func:`bayeslaw.validate.ratio_drift.loso_scores`'s table, or None.
+    """
+    post = fit.idata["posterior"]
+    q = levels(0.9)
+
+    def band(x) -> str:
+        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
+        return f"{100 * me:+.2f}% [{100 * lo:+.2f}%, {100 * hi:+.2f}%]"
+
+    data = fit.card["data"]
+    lines = [f"How the law errs past the fitted tokens per parameter, learned from {data['n_runs']} held-out runs of "
+             f"{len(data['studies'])} studies (log loss per decade past the most tokens per parameter fitted; "
+             "positive: runs come out worse than the law), median [90%]:",
+             f"  population drift {band(post['mu_slope'])}, study-to-study sd {band(post['sd_slope'])}, "
+             f"extra error {band(post['spread'])} per decade"]
+    for i, s in enumerate(data["studies"]):
+        lines.append(f"  {s} (cut {data['cuts'][s]:g} tokens/param): drift {band(post['slope'].isel(study=i))}")
+    if loso is not None:
+        lines.append("leave-one-study-out (each study predicted by a drift learned from the others):")
+        for _, r in loso.iterrows():
+            lines.append(f"  {r['study']:<26} {r['method']:<40} n={int(r['n']):<3} 90%: {r['cover90']:.2f}  "
+                         f"50%: {r['cover50']:.2f}  median |error| {100 * r['median_abs_error']:.2f}%  signed "
+                         f"{100 * r['median_signed_error']:+.2f}%  CRPS {r['crps']:.4f}")
     diag = fit.card["diagnostics"]
     lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
     return "\n".join(lines)

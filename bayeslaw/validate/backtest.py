@@ -386,7 +386,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     supervised
         Distillation only: the supervised runs (optional, as in :func:`fit`).
     splits
-        Supervised: ``compute:C``, ``loss:L``, ``largest:K`` or ``rolling[:C1,...]``.
+        Supervised: ``compute:C``, ``loss:L``, ``ratio:R``, ``largest:K`` or ``rolling[:C1,...]``.
     student_threshold, supervised_threshold
         Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
         predict the rest); supervised runs are fitted when their loss is at or above the other.
