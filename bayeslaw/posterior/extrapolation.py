@@ -50,7 +50,8 @@ RATIO_DRIFT_MODEL = "bayeslaw.model.build.build_ratio_drift"
 WITH_STUDENT_ERROR = "bayeslaw + distillation error"
 
 
-_LOADED: dict[tuple[str, float, int], Fit] = {}
+#: Verified posteriors by (kind, path, mtime, size): a file is checked once per process as the kind it was asked as.
+_LOADED: dict[tuple[str, str, float, int], Fit] = {}
 
 
 def load_calibration(path: str | Path | None = None) -> Fit:
@@ -61,7 +62,7 @@ def load_calibration(path: str | Path | None = None) -> Fit:
     path = Path(path or CALIBRATION)
     try:
         st = path.stat()
-        key = (str(path.resolve()), st.st_mtime, st.st_size)
+        key = ("calibration", str(path.resolve()), st.st_mtime, st.st_size)
     except OSError:
         key = None
     if key is not None and key in _LOADED:
@@ -100,7 +101,7 @@ def load_drift(path: str | Path | None = None) -> Fit:
     path = Path(path or RATIO_DRIFT)
     try:
         st = path.stat()
-        key = (str(path.resolve()), st.st_mtime, st.st_size)
+        key = ("drift", str(path.resolve()), st.st_mtime, st.st_size)
     except OSError:
         key = None
     if key is not None and key in _LOADED:
