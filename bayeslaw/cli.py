@@ -264,21 +264,52 @@ def cmd_plan(args: argparse.Namespace) -> int:
     say = _say("plan", args)
     progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
-    sizes, budgets = _floats(args.student, "--student"), _floats(args.budget, "--budget")
+    budgets = _floats(args.budget, "--budget")
+    demand = _floats(args.inference_tokens, "--inference-tokens")
+    if args.student is None:
+        return _plan_free_size(args, fit, budgets, demand)
+    if demand.size > 1:
+        raise DataError("several --inference-tokens compare a chosen student size: leave out --student, or give one")
+    args.inference_tokens = float(demand[0])
+    sizes = _floats(args.student, "--student")
     n_draws = min(args.draws, fit.n_draws) if args.draws else fit.n_draws
     say(f"planning {n_draws} posterior draws x {sizes.size} student size(s) x {budgets.size} budget(s) x "
         f"{len(args.scenario)} scenario(s)")
     grid, summary = api.plan(fit, sizes, budgets, tuple(args.scenario), n_students=args.students,
                              max_draws=args.draws, seed=args.seed, prob=args.prob, progress=progress,
                              backend=args.backend, scheduler=args.scheduler, out=args.out, margin=args.margin,
-                             teacher_cap=args.teacher_cap)
+                             teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
     parts = [text.data_line(fit), text.format_plan(summary, detail=args.detail)]
+    if args.inference_tokens:
+        parts.insert(1, f"each budget is a lifetime budget: the student's serving of {args.inference_tokens:.3g} "
+                        "tokens (one forward pass each) is paid from it before training")
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     if args.out:
         parts.append(f"full grid written: {args.out}")
     _emit(args, "\n".join(parts), text.plan_records(summary), fit=fit,
           warnings=list(summary.attrs.get("warnings", [])), posterior=args.posterior)
+    return 0
+
+
+def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, demand: np.ndarray) -> int:
+    """``plan`` without ``--student``: the size per route, budget and serving demand (docs/serving.md)."""
+    from bayeslaw.decision.free_size import free_size, free_size_caveats  # light CLI: only this mode needs it
+
+    if args.out:
+        raise DataError("--out writes the per-draw grid of fixed student sizes; without --student there is none")
+    _say("plan", args)(f"choosing the student size: {min(args.draws or fit.n_draws, fit.n_draws)} draws x "
+                       f"{budgets.size} budget(s) x {demand.size} serving demand(s)")
+    ds = free_size(fit, budgets, tuple(args.scenario), inference_tokens=demand, n_students=args.students,
+                   max_draws=args.draws, seed=args.seed, prob=args.prob, margin=args.margin,
+                   teacher_cap=args.teacher_cap)
+    parts = [text.data_line(fit), text.format_free_size(ds)]
+    warns = free_size_caveats(fit, ds)
+    parts += [f"warning: {w}" for w in warns]
+    if not fit.diagnostics_passed:
+        parts.insert(0, text.failed_banner(fit))
+    _emit(args, "\n".join(parts), {"free_size": text.free_size_records(ds)}, fit=fit, warnings=warns,
+          posterior=args.posterior)
     return 0
 
 
@@ -508,7 +539,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     pl = sub.add_parser("plan", help="distil or train supervised: probabilities, bands, recipes")
     pl.add_argument("posterior", help="a distillation (joint) posterior")
-    pl.add_argument("--student", nargs="+", required=True, help="student sizes (parameters)")
+    pl.add_argument("--student", nargs="+", default=None,
+                    help="student sizes (parameters); leave out to choose the size: per route, the size of lowest "
+                         "loss at each (lifetime) budget, from 1e7 to 1e12 parameters")
     pl.add_argument("--budget", nargs="+", required=True, help="compute budgets (FLOPs)")
     pl.add_argument("--scenario", nargs="+", default=["teacher_inference"],
                     choices=list(SCENARIOS))
@@ -526,6 +559,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--margin", type=float, default=None,
                     help="practical-equivalence margin in nats: smaller differences are a tie (default 0.01)")
     pl.add_argument("--detail", action="store_true", help="also print every cell's losses and recipe with bands")
+    pl.add_argument("--inference-tokens", dest="inference_tokens", nargs="+", default=["0"],
+                    help="tokens the student will serve over its lifetime (raw count; default 0): each budget is then "
+                         "a lifetime budget and the student's serving is paid from it first; without --student "
+                         "several values compare how the choice moves with demand")
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")

@@ -143,8 +143,9 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
     notes = []
     for n in summary["student_size"].values:
         for c in summary["budget"].values:
-            worst = [("supervised student", reach.reach(scale, float(n),
-                                                        compute.supervised_tokens(float(n), float(c))))]
+            train = (float(summary["training_budget"].sel(student_size=n, budget=c)) if "training_budget" in summary
+                     else float(c))  # with serving, what the budget leaves for training
+            worst = [("supervised student", reach.reach(scale, float(n), compute.supervised_tokens(float(n), train)))]
             for sc in summary["scenario"].values:
                 s = summary.sel(student_size=n, budget=c, scenario=sc)
                 N_T, D_T = float(pick(s, "N_T")), float(pick(s, "D_T"))

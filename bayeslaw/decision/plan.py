@@ -11,6 +11,7 @@ import xarray as xr
 
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
+from bayeslaw.core.serving import Demand
 from bayeslaw.decision.caveats import plan_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration, decision_draws, summarise_decision
 from bayeslaw.posterior.card import Fit, write_dataset
@@ -21,7 +22,7 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
          chunk: int | None = None, backend: str = "numpy", scheduler: str | None = None,
          progress: Any = None, out: str | Path | None = None, margin: float | None = None,
          teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
-         extrapolation: Extrapolation = True) -> tuple[xr.Dataset, xr.Dataset]:
+         extrapolation: Extrapolation = True, inference_tokens: float = 0.0) -> tuple[xr.Dataset, xr.Dataset]:
     """Distil or train supervised? Per-draw optima and their summary (see :mod:`bayeslaw.planning`).
 
     Parameters
@@ -52,6 +53,9 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
         Losses and differences include the supervised law's extrapolation error beyond the fitted runs
         (:func:`bayeslaw.posterior.extrapolation.plan_with_law_error`), from the shipped calibration (True,
         default), a calibration file, or not at all (False: the law's expectation).
+    inference_tokens
+        Tokens the student will serve over its lifetime: each budget is then a lifetime budget and the student's
+        serving (one forward pass per token) is paid from it before training (Sardana et al.). 0: training only.
 
     Returns
     -------
@@ -78,9 +82,17 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     bounds.check_teacher_cap(teacher_cap)
     draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
     grid = draws.grid(N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend, scheduler=scheduler,
-                      progress=progress, teacher_cap=teacher_cap)
+                      progress=progress, teacher_cap=teacher_cap, serving_tokens=_tokens(inference_tokens))
     if out is not None:
         write_dataset(grid, out)
     summary = summarise_decision(grid, prob=prob, margin=margin)
+    if "training_budget" in grid:
+        summary["training_budget"] = grid["training_budget"]
+        summary.attrs["serving_tokens"] = grid.attrs["serving_tokens"]
     summary.attrs["warnings"] = plan_caveats(fit, summary)
     return grid, summary
+
+
+def _tokens(inference_tokens: float) -> float:
+    """A serving demand checked as one (exit 2 with what to fix)."""
+    return Demand.total(inference_tokens).tokens

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import xarray as xr
 
 from bayeslaw.core import bounds
-from bayeslaw.core.compute import PAPER_ARCHITECTURE, Architecture
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, Architecture, CostModel
 from bayeslaw.core.errors import InputError, SetupError
 from bayeslaw.core.params import Laws
 from bayeslaw.planning.dask import map_chunks
@@ -102,7 +103,8 @@ def plan_chunk(sub: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, 
 def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SCENARIO_NAMES, *,
               n_students: int = 1, arch: Architecture | None = PAPER_ARCHITECTURE, chunk: int | None = None,
               iters: int | None = None, backend: str = "numpy", scheduler: str | None = None,
-              progress: Callable[[int, int], None] | None = None, teacher_cap: float | None = None) -> xr.Dataset:
+              progress: Callable[[int, int], None] | None = None, teacher_cap: float | None = None,
+              serving_tokens: float = 0.0, infeasible: str = "raise") -> xr.Dataset:
     """Distillation and supervised optima for every draw, student size, budget and scenario.
 
     Draws are processed ``chunk`` at a time (default :func:`auto_chunk`: one search grid within
@@ -133,6 +135,14 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     teacher_cap
         Teacher inference: the teacher's pretraining compute at most this multiple of the budget
         (:func:`bayeslaw.planning.optima.distillation_optimum`); None: unbounded (the 1e17-token bound).
+    serving_tokens
+        Tokens the student will serve over its lifetime (Sardana et al.): each budget is then a lifetime budget,
+        and the student's serving, ``F(N_S)`` per token, is paid from it before any training (charged to the
+        student only: the supervised and the distilled student of one size serve alike). The supervised optimum
+        is then the lifetime-optimal model. 0: training only.
+    infeasible
+        With serving: where it leaves too little of a budget to train a student, refuse (``"raise"``) or leave
+        the cells NaN (``"nan"``: a search over student sizes).
 
     Returns
     -------
@@ -146,6 +156,10 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     C = np.atleast_1d(np.asarray(budgets, float))
     scenarios = tuple(scenarios)
     bounds.check_plan(N_S, C, scenarios, n_students)
+    if serving_tokens:
+        return _with_serving(law, N_S, C, scenarios, serving_tokens, n_students=n_students, arch=arch, chunk=chunk,
+                             iters=iters, backend=backend, scheduler=scheduler, progress=progress,
+                             teacher_cap=teacher_cap, infeasible=infeasible)
     if not law.has_distillation:
         raise InputError("distillation planning needs a distillation (joint) posterior, not a supervised one")
     if chunk is None:
@@ -169,4 +183,41 @@ def plan_grid(law: Laws, student_sizes, budgets, scenarios: tuple[str, ...] = SC
     ds.attrs.update(n_students=n_students, bounds=f"sizes and tokens in [{bounds.BOX_MIN:.0e}, {bounds.BOX_MAX:.0e}]",
                     teacher_cap="none" if teacher_cap is None else float(teacher_cap),
                     flops="3 F(N) per training token, F(N) of App. H" if arch else "F(N) = 2N")
+    return ds
+
+
+def _with_serving(law: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[str, ...], serving_tokens: float,
+                  *, infeasible: str = "raise", **kw: Any) -> xr.Dataset:
+    """:func:`plan_grid` with each student's serving paid from the budget first: one training budget per size.
+
+    Where serving leaves too little to train the student on 1e6 tokens, ``infeasible="raise"`` refuses the question
+    and ``"nan"`` (a search over sizes) leaves those cells NaN."""
+    serving = CostModel(arch=kw["arch"], serving_tokens=serving_tokens).serving_flops(N_S)
+    left = C[None, :] - serving[:, None]
+    enough = left >= np.array([bounds.min_budget(n) for n in N_S])[:, None]
+    if infeasible == "raise" and not enough.all():
+        i, j = np.argwhere(~enough)[0]
+        raise InputError(f"serving {serving_tokens:.3g} tokens with a {N_S[i]:.3g}-parameter student costs "
+                         f"{serving[i]:.3g} FLOPs, which leaves too little of the {C[j]:.3g} FLOP budget to train "
+                         "it: raise --budget, lower --inference-tokens or plan a smaller student")
+    progress = kw.pop("progress")
+    parts = []
+    for i, n in enumerate(N_S):
+        ok = enough[i]
+        if ok.any():
+            part = plan_grid(law, [n], left[i, ok], scenarios, **kw).assign_coords(budget=C[ok])
+        else:  # a template of the right variables, all NaN
+            part = plan_grid(law, [bounds.BOX_MIN], C[:1], scenarios, **kw).assign_coords(student_size=[n]) * np.nan
+            part = part.assign_coords(budget=C[:1])
+        parts.append(part.reindex(budget=C))
+    if progress:
+        progress(law.n_draws, law.n_draws)
+    ds = xr.concat(parts, dim="student_size", data_vars="minimal", coords="minimal", compat="override")
+    ds.attrs = next((p.attrs for p in parts if p.attrs), {})
+    # the supervised optimum of a lifetime budget: training and serving the same demand
+    opt = supervised_optimum(law, C, kw["arch"], iters=kw["iters"], serving_tokens=serving_tokens)
+    for k, v in opt.items():
+        ds[f"{k}_opt"] = (("draw", "budget"), v)
+    ds["training_budget"] = (("student_size", "budget"), left)
+    ds.attrs["serving_tokens"] = float(serving_tokens)
     return ds

@@ -481,7 +481,11 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
                                         grid["N_T"].transpose(*L_S.dims).values,
                                         grid["D_T"].transpose(*L_S.dims).values)
     N = grid["student_size"].values[None, :, None]
-    D_sup = compute.supervised_tokens(N, grid["budget"].values[None, None, :])
+    # with a serving demand the student trains on what its serving leaves of each budget
+    train = (grid["training_budget"].transpose("student_size", "budget").values[None] if "training_budget" in grid
+             else grid["budget"].values[None, None, :])
+    with np.errstate(invalid="ignore"):
+        D_sup = compute.supervised_tokens(N, train)
     L_sup = grid["L_sup"].transpose("draw", "student_size", "budget")
     log_sup = supervised_outcome(c, err, np.broadcast_to(N, L_sup.shape), np.broadcast_to(D_sup, L_sup.shape))
     out = grid.copy()

@@ -259,6 +259,66 @@ def format_optimum(ds: xr.Dataset) -> str:
     return "\n".join(lines)
 
 
+def format_free_size(ds: xr.Dataset) -> str:
+    """:func:`bayeslaw.decision.free_size.free_size`'s answer: per serving demand and budget, each route's chosen
+    student size, its tokens per parameter and loss, and the verdict of the best distilled against the best
+    supervised student.
+
+    Parameters
+    ----------
+    ds
+        Its result.
+    """
+    prob = ds.attrs["interval_prob"]
+    lines = [f"The student size as a choice ({ds.attrs['sizes']}), per route: the size of lowest loss in each of "
+             f"{ds.attrs['n_draws']} posterior draws; medians [{prob:.0%} bands]; {ds.attrs['budgets']}",
+             f"{'serving':>8} {'budget':>8} {'route':<46} {'student size':<26} {'tokens/param':>13} "
+             f"{'loss':<24} {'P(best)':>7}"]
+    for t in ds["tokens"].values:
+        for c in ds["budget"].values:
+            cell = ds.sel(tokens=t, budget=c)
+            for r in ds["route"].values:
+                x = cell.sel(route=r)
+                if not np.isfinite(float(x["size_median"])):
+                    lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} no size leaves a training budget")
+                    continue
+                size = f"{_fmt(float(x['size_median']))} [{_fmt(float(x['size_lower']))}, " \
+                       f"{_fmt(float(x['size_upper']))}]"
+                loss = f"{float(x['loss_median']):.4f} [{float(x['loss_lower']):.3f}, {float(x['loss_upper']):.3f}]"
+                tpp = float(x["tokens_per_param_median"])
+                lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} {size:<26} {tpp:>13,.0f} "
+                             f"{loss:<24} {share(float(x['p_best']), ds.attrs['n_draws']):>7}")
+            lines.append(f"{'':>17} verdict: {str(cell['verdict'].values)} (best {cell['distil_route'].values} "
+                         f"against best supervised: P(distillation better) "
+                         f"{share(float(cell['p_distil']), ds.attrs['n_draws'])})")
+    lines.append(f"losses: {ds.attrs['extrapolation']}")
+    return "\n".join(lines)
+
+
+def free_size_records(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """:func:`format_free_size`'s table as JSON records, one per serving demand, budget and route.
+
+    Parameters
+    ----------
+    ds
+        :func:`bayeslaw.decision.free_size.free_size`'s result.
+    """
+    out = []
+    for t in ds["tokens"].values:
+        for c in ds["budget"].values:
+            cell = ds.sel(tokens=t, budget=c)
+            for r in ds["route"].values:
+                x = cell.sel(route=r)
+                rec = {"inference_tokens": float(t), "budget": float(c), "route": str(r),
+                       "p_best": float(x["p_best"]), "verdict": str(cell["verdict"].values),
+                       "p_distil": float(cell["p_distil"]), "distil_route": str(cell["distil_route"].values)}
+                for v in ("size", "loss", "tokens_per_param"):
+                    rec[v] = {b: (float(x[f"{v}_{b}"]) if np.isfinite(float(x[f"{v}_{b}"])) else None)
+                              for b in ("lower", "median", "upper")}
+                out.append(rec)
+    return out
+
+
 def _money(x: float, unit: str) -> str:
     return f"${x:,.0f}" if unit == "$" else f"{x:.3g} FLOPs"
 

@@ -15,8 +15,11 @@ from bayeslaw.core import bounds, compute, laws, params
 
 
 def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, starts: int = 30,
-            seed: int = 0) -> tuple[float, np.ndarray | None]:
+            seed: int = 0, serving_tokens: float = 0.0) -> tuple[float, np.ndarray | None]:
     """``(L_S*, (N_T*, D_T*, D_S*))`` of the best successful start; ``(nan, None)`` if none succeeded.
+
+    ``serving_tokens``: the student's lifetime serving, ``F(N_S)`` FLOPs per token, is part of the budget
+    constraint (Eq. 9 plus serving equals ``C``), written here as a constraint, not as a smaller budget.
 
     In the best case the teacher is free and only its loss is chosen (``D_S`` follows from the
     budget); the returned point is then ``(L_T*, nan, D_S)``.
@@ -30,7 +33,7 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
         return laws.supervised_loss(N, D, **sup)
 
     if sc.name == "best_case":
-        D_S = compute.supervised_tokens(N_S, C)
+        D_S = compute.supervised_tokens(N_S, C - compute.forward_flops_per_token(N_S) * serving_tokens)
         tilde = L(N_S, D_S)
         lo = np.log(L(bounds.BOX_MAX, bounds.BOX_MAX))
         box = [(lo, lo + np.log(10))]
@@ -46,9 +49,11 @@ def optimum(coefs: dict[str, float], N_S: float, C: float, scenario: str, *, sta
         N_T, D_T, D_S = np.exp(x)
         return float(laws.distillation_loss(N_S, D_S, L(N_T, D_T), L(N_S, D_S), **dis))
 
+    serving = compute.forward_flops_per_token(N_S) * serving_tokens
+
     def budget(x):
         N_T, D_T, D_S = np.exp(x)
-        return compute.distillation_flops(N_S, D_S, N_T, D_T, sc) / C - 1
+        return (compute.distillation_flops(N_S, D_S, N_T, D_T, sc) + serving) / C - 1
 
     best = None
     for _ in range(starts):

@@ -1,0 +1,169 @@
+"""The student size as a choice: per route, the size that reaches the lowest loss at a lifetime budget.
+
+``bayeslaw plan`` without ``--student``. A team that will serve many tokens wants a smaller model trained longer
+(Sardana et al. 2024), and whether to distil it changes with that size. For every posterior draw, budget and
+serving demand ``T`` this searches a log grid of student sizes per route -- supervised, and distilled in each
+scenario -- for the size with the lowest loss under the law (each size's serving, ``F(N_S) T``, paid from the
+budget first), then reads off what that recipe reaches with the law's error (the same draws and error as
+``plan``). The paired difference of the two routes' best students gives the verdict, as in ``plan``.
+
+The size is chosen per draw on the law's expectation, not on the error's realisation: a choice made knowing a
+draw's error would be an oracle's.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from bayeslaw import decide
+from bayeslaw.core import bounds
+from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
+from bayeslaw.core.errors import InputError
+from bayeslaw.core.intervals import levels
+from bayeslaw.core.serving import Demand
+from bayeslaw.decision.caveats import Caveat, point_caveats
+from bayeslaw.decision.pipeline import Extrapolation, calibration, decision_draws
+from bayeslaw.decision.question import distil_label
+from bayeslaw.planning.grid import plan_grid
+from bayeslaw.posterior.card import Fit
+
+#: Candidate student sizes: four per decade from 1e7 to 1e12 parameters.
+SIZES = np.geomspace(1e7, 1e12, 21)
+SUPERVISED = "supervised"
+#: The verdict where serving leaves no candidate size anything to train with.
+NO_RECIPE = "no recipe: serving takes the budget"
+
+
+def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -> xr.Dataset:
+    """Per draw (and every other dim but ``student_size``): the size of least law loss, what it reaches, its tokens."""
+    filled = law_loss.fillna(np.inf)
+    none = np.isinf(filled.min("student_size"))
+    i = filled.argmin("student_size")
+    size = xr.broadcast(law_loss["student_size"], law_loss)[0]
+    out = xr.Dataset({"size": size, "loss": reached, "student_tokens": xr.broadcast(tokens, law_loss)[0]})
+    return out.isel(student_size=i).where(~none).drop_vars("student_size", errors="ignore")
+
+
+def _route_bests(draws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float, n_students: int,
+                 teacher_cap: float | None) -> xr.Dataset:
+    """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``)."""
+    grid = plan_grid(draws.law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
+                     serving_tokens=t, infeasible="nan" if t > 0 else "raise")
+    reached = draws.reached(grid)
+    train = grid["training_budget"] if "training_budget" in grid else xr.DataArray(
+        np.broadcast_to(C, (N.size, C.size)), dims=("student_size", "budget"), coords=grid["L_sup"].isel(draw=0).coords)
+    sup_tokens = train / (3.0 * xr.DataArray(CostModel(arch=PAPER_ARCHITECTURE, serving_tokens=1.0).serving_flops(N),
+                                             dims="student_size", coords={"student_size": N}))
+    routes = {SUPERVISED: _best(grid["L_sup"], reached["L_sup"], sup_tokens)}
+    for sc in scenarios:
+        routes[distil_label(sc)] = _best(grid["L_S"].sel(scenario=sc, drop=True),
+                                         reached["L_S"].sel(scenario=sc, drop=True),
+                                         grid["D_S"].sel(scenario=sc, drop=True))
+    return xr.concat(list(routes.values()), dim=xr.Variable("route", list(routes)))
+
+
+def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_inference",), *,
+              inference_tokens: Sequence[float] = (0.0,), sizes: Any = None, n_students: int = 1,
+              max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
+              teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
+              extrapolation: Extrapolation = True) -> xr.Dataset:
+    """Per route, budget and serving demand: the student size of lowest loss, its loss, and distil or not.
+
+    Parameters
+    ----------
+    fit
+        A joint (distillation) posterior.
+    budgets
+        Lifetime budgets (FLOPs): training, the teacher's share the scenario charges, and the student's serving.
+    scenarios
+        The distillation routes' compute scenarios.
+    inference_tokens
+        Serving demands to compare (tokens over the student's lifetime; 0: training only).
+    sizes
+        Candidate student sizes (default :data:`SIZES`).
+    n_students, max_draws, seed, prob, margin, teacher_cap, extrapolation
+        As in :func:`bayeslaw.decision.plan.plan`.
+
+    Returns
+    -------
+    xarray.Dataset
+        Per draw (dims ``(draw, tokens, budget, route)``) ``size`` (the chosen student size), ``loss`` (what it
+        reaches), ``student_tokens`` and ``tokens_per_param``, and with dims ``(tokens, budget, route)`` medians
+        and bands of size, loss and tokens per parameter (``size_median``, ``size_lower``, ``size_upper``, ...)
+        and ``p_best`` (P(the route's best student is the best of all routes));
+        with dims ``(tokens, budget)`` ``p_distil`` (P(the best distilled route beats the best supervised student)),
+        ``verdict`` and ``distil_route`` (the distilled route compared: the one of least expected loss).
+    """
+    C = np.atleast_1d(np.asarray(budgets, float))
+    T = np.atleast_1d(np.asarray(inference_tokens, float))
+    for t in T:
+        Demand.total(t)
+    N = SIZES if sizes is None else np.atleast_1d(np.asarray(sizes, float))
+    bounds.check_plan(N, np.array([C.max()]), scenarios, n_students)
+    bounds.check_budgets(C)
+    bounds.check_interval(prob)
+    bounds.check_teacher_cap(teacher_cap)
+    if not scenarios:
+        raise InputError("give at least one scenario for the distilled route")
+    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
+    with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
+        parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]
+    ds = xr.concat(parts, dim=xr.Variable("tokens", T))
+    ds = ds.assign_coords(tokens=T, budget=C).transpose("draw", "tokens", "budget", "route")
+    ds["tokens_per_param"] = ds["student_tokens"] / ds["size"]
+    q = levels(prob)
+    for v in ("size", "loss", "tokens_per_param"):
+        # quantiles over the draws that have a recipe (a size whose serving leaves nothing has none)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            band = ds[v].quantile(q, dim="draw", skipna=True)
+        for name, k in zip(("lower", "median", "upper"), range(3), strict=True):
+            ds[f"{v}_{name}"] = band.isel(quantile=k, drop=True)
+    best = ds["loss"].fillna(np.inf).argmin("route")
+    ds["p_best"] = xr.concat([(best == i).mean("draw") for i in range(ds.sizes["route"])], dim="route").assign_coords(
+        route=ds["route"])
+    distilled = [r for r in ds["route"].values if r != SUPERVISED]
+    pick = ds["loss"].sel(route=distilled).mean("draw", skipna=True).fillna(np.inf).argmin("route")
+    chosen = ds["loss"].sel(route=distilled).isel(route=pick)
+    diff = chosen.drop_vars("route") - ds["loss"].sel(route=SUPERVISED, drop=True)
+    ds["distil_route"] = ds["route"].sel(route=distilled).isel(route=pick).drop_vars("route")
+    v = decide.verdict(diff, prob=prob, **({} if margin is None else {"margin": margin}))
+    ds["p_distil"], ds["verdict"] = v["p_better"], v["verdict"]
+    nothing = ds["loss"].isnull().all(["draw", "route"])
+    ds["verdict"] = ds["verdict"].where(~nothing, NO_RECIPE)
+    ds.attrs.update(interval_prob=prob, n_draws=int(draws.n), extrapolation=draws.extrapolation,
+                    sizes=f"{N.size} sizes from {N.min():.3g} to {N.max():.3g}",
+                    budgets="lifetime budgets: training, the teacher's share the scenario charges, and the "
+                            "student's serving (one forward pass per token)")
+    return ds
+
+
+def free_size_caveats(fit: Fit, ds: xr.Dataset) -> list[Caveat]:
+    """Failed gates, the data, and one reach caveat for the chosen students (each cell's median recipe).
+
+    Parameters
+    ----------
+    fit
+        The posterior planned from.
+    ds
+        :func:`free_size`'s result.
+
+    Returns
+    -------
+    list of Caveat
+        In the order to show them.
+    """
+    points = []
+    for t in ds["tokens"].values:
+        for c in ds["budget"].values:
+            for r in ds["route"].values:
+                x = ds.sel(tokens=t, budget=c, route=r)
+                N = float(x["size_median"])
+                D = N * float(x["tokens_per_param_median"])
+                points.append((f"{r} at {c:.0e} FLOPs, serving {t:.0e} tokens: student", N, D))
+    return point_caveats(fit, points)
