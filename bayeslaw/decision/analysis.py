@@ -34,6 +34,7 @@ from bayeslaw.decision.caveats import (
     reach_caveat,
     reach_row,
 )
+from bayeslaw.decision.free_size import free_size
 from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
 from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
@@ -48,6 +49,8 @@ from bayeslaw.posterior.extrapolation import MEAN_LAW, extrapolation_share
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
 
 Progress = Callable[[str], None]
+#: The serving demands the report's "If the student will be served" table compares (tokens over its lifetime).
+SERVING_DEMANDS = (0.0, 1e11, 1e12, 1e13)
 
 
 @dataclass
@@ -85,6 +88,9 @@ class Analysis:
     settle: dict[str, Any] | None = None
     #: each given teacher's own verdict against supervised training: option label -> (budget,) decide.verdict
     teacher_decisions: dict[str, xr.Dataset] = field(default_factory=dict)
+    #: the student size as a choice per serving demand (:func:`bayeslaw.decision.free_size.free_size` at the
+    #: question's budgets and scenario, for :data:`SERVING_DEMANDS`)
+    serving: xr.Dataset | None = None
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -223,6 +229,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
                                         .reset_coords(drop=True), q.prob)
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
+    say(f"if the student will be served: its size per route for {len(SERVING_DEMANDS)} serving demands")
+    serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=SERVING_DEMANDS,
+                        n_students=q.n_students, max_draws=max_draws, seed=seed, prob=q.prob, margin=q.margin,
+                        teacher_cap=cap, extrapolation=calibration if calibration is not None else False)
     say("what would settle it: the value of pilot runs for each budget's decision")
     settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
                    extrapolation=calibration if calibration is not None else False).records()
@@ -257,7 +267,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
                     extrapolation=dd.extrapolation, extrapolation_share=share,
-                    distillation_error_share=dis_share, settle=settle, teacher_decisions=teacher_decisions)
+                    distillation_error_share=dis_share, settle=settle, teacher_decisions=teacher_decisions,
+                    serving=serving)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

@@ -71,7 +71,7 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
               inference_tokens: Sequence[float] = (0.0,), sizes: Any = None, n_students: int = 1,
               max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
               teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
-              extrapolation: Extrapolation = True) -> xr.Dataset:
+              extrapolation: Extrapolation | Fit = True) -> xr.Dataset:
     """Per route, budget and serving demand: the student size of lowest loss, its loss, and distil or not.
 
     Parameters
@@ -86,8 +86,10 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
         Serving demands to compare (tokens over the student's lifetime; 0: training only).
     sizes
         Candidate student sizes (default :data:`SIZES`).
-    n_students, max_draws, seed, prob, margin, teacher_cap, extrapolation
+    n_students, max_draws, seed, prob, margin, teacher_cap
         As in :func:`bayeslaw.decision.plan.plan`.
+    extrapolation
+        As in :func:`bayeslaw.decision.plan.plan`, or a loaded calibration.
 
     Returns
     -------
@@ -110,7 +112,8 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_teacher_cap(teacher_cap)
     if not scenarios:
         raise InputError("give at least one scenario for the distilled route")
-    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
+    cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
         parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]
     ds = xr.concat(parts, dim=xr.Variable("tokens", T))

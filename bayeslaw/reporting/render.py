@@ -107,7 +107,8 @@ def _slug(title: str) -> str:
 
 # -- the text, as (kind, payload) blocks shared by both formats ---------------------------------
 
-SECTIONS = ("Summary", "The question", "The verdict, budget by budget", "What would settle it", "Decision metrics",
+SECTIONS = ("Summary", "The question", "The verdict, budget by budget", "What would settle it",
+            "If the student will be served", "Decision metrics",
             "Figures",
             "Fit diagnostics", "How far the predictions extrapolate", "Provenance")
 
@@ -208,6 +209,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                                  f"{_g(float(np.nanmedian(b['D_T'].values)))} tokens) would give a student loss of "
                                  f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})."))
     out += settle_blocks(a.settle, q.prob)
+    out += serving_blocks(a.serving)
     if a.compute_for_target is not None:
         parts = []
         for o in a.compute_for_target["option"].values:
@@ -392,6 +394,39 @@ def _settle_cell(b: dict[str, Any] | None, n: int, prob: float) -> str:
         return (f"{st['run']} ({_g(st['flops'])} FLOPs): a {_pct(prob)}-sure verdict after it with probability "
                 f"{share(st['p_sure_after'], n)}")
     return st["why"].replace("no candidate", "no run")
+
+
+def serving_blocks(ds: xr.Dataset | None) -> list[tuple[str, Any]]:
+    """The section "If the student will be served": per serving demand and budget, the student size each route
+    would choose and the verdict of the best distilled against the best supervised student (docs/serving.md)."""
+    if ds is None:
+        return []
+    n = int(ds.attrs["n_draws"])
+    out: list[tuple[str, Any]] = [("h2", "If the student will be served"), ("p", (
+        "The question above fixes the student's size. A model that will serve many tokens is cheaper as a smaller "
+        "one trained longer, and whether to distil it changes with that size. Here each budget is a lifetime "
+        "budget that also pays for the student's serving (one forward pass per token), and the student's size is "
+        f"chosen per route in each of {n} posterior draws ({ds.attrs['sizes']}, the size of lowest loss under "
+        "the law); the losses are what those recipes reach, as above. `bayeslaw plan POSTERIOR --budget ... "
+        "--inference-tokens T1 T2 ...` (without --student) gives this table for any demands."))]
+    rows = []
+    for t in ds["tokens"].values:
+        for c in ds["budget"].values:
+            cell = ds.sel(tokens=t, budget=c)
+            parts = []
+            for r in ds["route"].values:
+                x = cell.sel(route=r)
+                if not np.isfinite(float(x["size_median"])):
+                    parts.append("-")
+                    continue
+                parts.append(f"{_g(float(x['size_median']))} ({float(x['tokens_per_param_median']):,.0f}/param): "
+                             f"{_loss(float(x['loss_median']))}")
+            rows.append([_g(float(t)) if t else "0", f"{_g(float(c))} FLOPs", *parts, str(cell["verdict"].values),
+                         _pct_draws(float(cell["p_distil"]), n)])
+    head = ["inference tokens", "budget", *[f"{r}: size (tokens/param): loss" for r in ds["route"].values],
+            "verdict", "P(distillation better)"]
+    out.append(("table", (head, rows)))
+    return out
 
 
 def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str, Any]]:

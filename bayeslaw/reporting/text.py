@@ -716,7 +716,8 @@ def report_records(analysis) -> dict[str, Any]:
             "metrics": flatten(analysis.metrics).to_dataframe().reset_index().to_dict(orient="records"),
             "compute_for_target": (None if cft is None else
                                    dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True))),
-            "settle": analysis.settle}
+            "settle": analysis.settle,
+            "serving": None if analysis.serving is None else free_size_records(analysis.serving)}
 
 
 def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
