@@ -209,6 +209,10 @@ class Laws:
     twin_alpha: np.ndarray | None = None
     twin_beta: np.ndarray | None = None
     twin_gamma: np.ndarray | None = None
+    #: the planner's expected drift past the fitted runs' most tokens per parameter (``drift_ratio``, per draw): a
+    #: teacher the planner trains longer than that is charged ``drift_slope`` log loss per decade (None: the law)
+    drift_slope: np.ndarray | None = None
+    drift_ratio: np.ndarray | None = None
 
     @property
     def n_draws(self) -> int:

@@ -167,7 +167,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     N_S, q = question.student_size, question
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
     dd = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration)
-    law, idx, n = dd.law, dd.index, dd.n
+    law, idx, n = dd.planning_law, dd.index, dd.n  # with a drift, the planner charges over-trained teachers
 
     say("diagnostics: r_hat, ESS, divergences, tree depth, E-BFMI, PSIS-LOO, predictive coverage")
     diagnosis = diagnose(fit, gates)

@@ -7,8 +7,9 @@ scenario -- for the size with the lowest loss under the law (each size's serving
 budget first), then reads off what that recipe reaches with the law's error (the same draws and error as
 ``plan``). The paired difference of the two routes' best students gives the verdict, as in ``plan``.
 
-The size is chosen per draw on the law's expectation, not on the error's realisation: a choice made knowing a
-draw's error would be an oracle's.
+The size is chosen per draw on the law's expectation (and, past the fitted tokens per parameter, the draw's expected
+drift, as the planner charges a teacher), not on the error's realisation: a choice made knowing a draw's error
+would be an oracle's.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from bayeslaw.decision.caveats import Caveat, point_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration, decision_draws
 from bayeslaw.decision.question import distil_label
 from bayeslaw.planning.grid import plan_grid
+from bayeslaw.planning.optima import drift_penalty
 from bayeslaw.posterior.card import Fit
 
 #: Candidate student sizes: four per decade from 1e7 to 1e12 parameters.
@@ -52,14 +54,20 @@ def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -
 def _route_bests(draws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float, n_students: int,
                  teacher_cap: float | None) -> xr.Dataset:
     """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``)."""
-    grid = plan_grid(draws.law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
+    grid = plan_grid(draws.planning_law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
                      serving_tokens=t, infeasible="nan" if t > 0 else "raise")
     reached = draws.reached(grid)
     train = grid["training_budget"] if "training_budget" in grid else xr.DataArray(
         np.broadcast_to(C, (N.size, C.size)), dims=("student_size", "budget"), coords=grid["L_sup"].isel(draw=0).coords)
     sup_tokens = train / (3.0 * xr.DataArray(CostModel(arch=PAPER_ARCHITECTURE, serving_tokens=1.0).serving_flops(N),
                                              dims="student_size", coords={"student_size": N}))
-    routes = {SUPERVISED: _best(grid["L_sup"], reached["L_sup"], sup_tokens)}
+    choice = grid["L_sup"]
+    law = draws.planning_law
+    if law.drift_slope is not None:  # choose as the evaluation charges: past the fitted ratio, the drift too
+        log_N = np.log(N)[None, :, None]
+        log_D = np.log(sup_tokens.transpose("student_size", "budget").values)[None]
+        choice = choice * np.exp(drift_penalty(law, log_N, log_D))
+    routes = {SUPERVISED: _best(choice, reached["L_sup"], sup_tokens)}
     for sc in scenarios:
         routes[distil_label(sc)] = _best(grid["L_S"].sel(scenario=sc, drop=True),
                                          reached["L_S"].sel(scenario=sc, drop=True),

@@ -14,7 +14,7 @@ steps, so they answer the same question the same way:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +76,16 @@ class DecisionDraws:
         return self.law.n_draws
 
     @property
+    def planning_law(self) -> Laws:
+        """The draws the planner optimises: the law, and where the law's error carries a drift past the fitted tokens
+        per parameter, each draw's drift too, so that a recipe is not chosen to train a teacher where the
+        evaluation then charges it (:func:`bayeslaw.planning.optima.drift_tokens`)."""
+        if self.error is None or self.error.slope is None:
+            return self.law
+        ratio = np.full(self.n, self.error.scale.ratio)
+        return replace(self.law, drift_slope=np.asarray(self.error.slope, float), drift_ratio=ratio)
+
+    @property
     def extrapolation(self) -> str:
         """What the decision's losses include (:data:`~bayeslaw.posterior.extrapolation.REACHED` or ``MEAN_LAW``)."""
         return ex.MEAN_LAW if self.error is None else ex.REACHED
@@ -113,7 +123,7 @@ class DecisionDraws:
         xarray.Dataset
             Dims ``(draw, student_size, budget, scenario)``.
         """
-        return self.reached(plan_grid(self.law, student_sizes, budgets, scenarios, **planner))
+        return self.reached(plan_grid(self.planning_law, student_sizes, budgets, scenarios, **planner))
 
 
 def teacher_option(draws: DecisionDraws, N_S: float, budgets: np.ndarray, scenario: str, teacher: Teacher, *,

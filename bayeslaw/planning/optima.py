@@ -57,6 +57,48 @@ def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarr
     return laws.supervised_log_loss(log_N, log_D, **params.supervised_to_log(c, xp), xp=xp)
 
 
+#: Bisection steps for the drift-aware teacher's tokens (the bracket is at most 25 nats: 40 steps reach 1e-11).
+DRIFT_STEPS = 40
+_LN10 = math.log(10.0)
+
+
+def drift_penalty(law: Laws, log_N, log_D, xp=np) -> np.ndarray:
+    """The planner's expected drift past the fitted tokens per parameter: ``slope * decades past drift_ratio``
+    (log loss), draws on axis 0 of ``broadcast(log_N, log_D)``."""
+    nd = len(np.broadcast_shapes(xp.shape(log_N), xp.shape(log_D))) - 1
+    past = (log_D - log_N - xp.log(_shape(law.drift_ratio, nd, xp))) / _LN10
+    return _shape(law.drift_slope, nd, xp) * xp.maximum(past, 0.0)
+
+
+def drift_tokens(law: Laws, log_N, nd: int, xp=np) -> np.ndarray:
+    """log D that minimises a model's law loss plus its drift (:func:`drift_penalty`), per draw and size.
+
+    Below the fitted runs' most tokens per parameter more tokens only help; past it each decade costs ``slope``
+    while the law's gain per decade, ``-d log L / d log D * ln 10``, falls: the optimum is where they meet, or the
+    boundary itself where the gain there is already smaller (bisection: the gain falls monotonically).
+    """
+    c = {k: _shape(getattr(law, k), nd, xp) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
+    slope = _shape(law.drift_slope, nd, xp) / _LN10  # per nat of log D
+    lo = log_N + xp.log(_shape(law.drift_ratio, nd, xp))
+
+    def gain(x):
+        """-d log L / d log D of the law at log D = x."""
+        S = c["A"] * xp.exp(-c["alpha"] * log_N) + c["B"] * xp.exp(-c["beta"] * x)
+        L = c["E"] + S ** c["gamma"]
+        return c["gamma"] * S ** (c["gamma"] - 1.0) * c["beta"] * c["B"] * xp.exp(-c["beta"] * x) / L
+
+    hi = xp.maximum(lo, LOG_MAX)
+
+    def step(state):
+        a, b = state
+        mid = 0.5 * (a + b)
+        more = gain(mid) > slope
+        return xp.where(more, mid, a), xp.where(more, b, mid)
+
+    a, b = _repeat(DRIFT_STEPS, step, (lo + 0 * hi, hi), xp)
+    return xp.where(gain(lo) > slope, b, lo)
+
+
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
                        iters: int | None = None, xp=np, serving_tokens: float = 0.0) -> dict[str, np.ndarray]:
     """argmin L(N, D) subject to 3 F(N) D + F(N) T = C, per draw and budget: N*, D*, L* of shape (draw, budget).
@@ -183,11 +225,20 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
 
     if sc.name == "teacher_inference":
         def teacher_tokens(log_NT, nd):
-            """As many as the cap allows (the teacher costs nothing here), at most the 1e17 bound."""
+            """As many as the cap allows (the teacher costs nothing here), at most the 1e17 bound; with a drift,
+            no longer than where another token's gain falls below the drift's cost."""
             if teacher_cap is None:
-                return xp.full_like(log_NT, LOG_MAX)
-            log_cap = log_C[(...,) + (None,) * nd] + math.log(teacher_cap)
-            return xp.minimum(LOG_MAX, cost.log_tokens(log_cap, cost.log_F(log_NT, xp)))
+                most = xp.full_like(log_NT, LOG_MAX) + 0 * log_C[(...,) + (None,) * nd]
+            else:
+                log_cap = log_C[(...,) + (None,) * nd] + math.log(teacher_cap)
+                most = xp.minimum(LOG_MAX, cost.log_tokens(log_cap, cost.log_F(log_NT, xp)))
+            if law.drift_slope is None:
+                return most
+            return xp.minimum(most, drift_tokens(law, log_NT, len(lead) - 1 + nd, xp))
+
+        def teacher_loss(log_NT, log_DT):
+            log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
+            return log_LT if law.drift_slope is None else log_LT + drift_penalty(law, log_NT, log_DT, xp)
 
         def tokens(log_NT):
             return log_C[..., None] - cost.log_student_token(log_FS[..., None], cost.log_F(log_NT, xp), xp)
@@ -195,7 +246,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
         def obj(log_NT):
             log_DS = tokens(log_NT)
             log_DT = teacher_tokens(log_NT, 1)
-            log_LT = _log_sup_nd(xp, law, log_NT, log_DT)
+            log_LT = teacher_loss(log_NT, log_DT)
             return xp.where(ok(log_DS, log_NT, log_DT), student(log_DS, log_LT, 1), xp.inf)
 
         log_NT, v = search("teacher_inference", obj, xp.full((1, 1, 1), LOG_MIN),

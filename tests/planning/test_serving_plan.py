@@ -12,6 +12,8 @@ from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.decision.free_size import NO_RECIPE, SIZES, SUPERVISED, free_size
 from bayeslaw.decision.pipeline import decision_draws
 from bayeslaw.planning.grid import plan_grid
+from bayeslaw.planning.optima import drift_penalty
+from bayeslaw.posterior.extrapolation import resolve_calibration
 from bayeslaw.validate import slsqp
 from tests.conftest import ROOT
 
@@ -72,11 +74,16 @@ def test_more_demand_a_smaller_student_in_every_draw(chosen):
 
 
 def test_the_chosen_size_beats_its_neighbours(digitized, chosen):
-    """Per draw, no other candidate size of the same route reaches a lower law loss (the argmin is one)."""
-    law = decision_draws(digitized, max_draws=400, seed=0, calibration=None).law  # the same subsample
+    """Per draw, no other candidate size of the same route has a lower expected loss (the law and, past the fitted
+    tokens per parameter, the draw's expected drift): the chosen size is the argmin."""
+    dd = decision_draws(digitized, max_draws=400, seed=0, calibration=resolve_calibration(True))  # the same draws
+    law = dd.planning_law
+    assert law.drift_slope is not None
     grid = plan_grid(law, SIZES, [1e22], ("teacher_inference",), serving_tokens=1e12, infeasible="nan",
                      teacher_cap=100.0)
-    law_loss = grid["L_sup"].isel(budget=0)
+    D = grid["training_budget"].isel(budget=0).values / (3 * compute.forward_flops_per_token(SIZES))
+    penalty = drift_penalty(law, np.log(SIZES)[None, :], np.log(D)[None, :])
+    law_loss = grid["L_sup"].isel(budget=0) * np.exp(penalty)
     picked = chosen["size"].sel(tokens=1e12, budget=1e22, route=SUPERVISED).reset_coords(drop=True)
     at = law_loss.sel(student_size=picked)  # pointwise: each draw its own size
     np.testing.assert_array_equal(at.values, law_loss.fillna(np.inf).min("student_size").values)
