@@ -198,8 +198,17 @@ def test_a_plan_carries_the_law_errors_beyond_the_runs(posterior):
         # ... and under the cut the distilled student does not carry the supervised law's error at the student
         # (its L~_S is Table 6's): nothing cancels, the difference widens at least as much as the supervised loss
         assert widen("diff") > widen("L_sup")
-    # a zero-mean error does not move the medians much
-    assert float(grid["L_sup"].sel(far).median()) == pytest.approx(float(law["L_sup"].sel(far).median()), rel=5e-3)
+    # the error is zero-mean but for the drift past the fitted tokens per parameter: that moves the supervised
+    # student's median up by about the population's drift per decade times its decades past (docs/serving.md)
+    from bayeslaw.core.compute import supervised_tokens
+    from bayeslaw.posterior.extrapolation import load_drift, ratio_decades
+    from bayeslaw.posterior.reach import fitted_scale
+
+    d = float(ratio_decades(fitted_scale(fit), 1e9, supervised_tokens(1e9, big)))
+    assert d > 0.5
+    mu = float(np.median(load_drift().draws(["mu_slope"])["mu_slope"]))
+    moved = np.log(float(grid["L_sup"].sel(far).median()) / float(law["L_sup"].sel(far).median()))
+    assert moved == pytest.approx(mu * d, rel=0.3)
 
 
 @pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
