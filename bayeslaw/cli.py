@@ -339,7 +339,7 @@ def cmd_report(args: argparse.Namespace) -> int:
                         n_students=args.students, target=args.target,
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
                         other_scenarios=tuple(args.compare_scenarios or ()), margin=args.margin,
-                        teacher_cap=args.teacher_cap)
+                        teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
     question.check()  # bad input fails before the posterior is read
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
 
@@ -588,6 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--teacher-cap", default=str(bounds.TEACHER_CAP_RATIO), type=_cap,
                    help="teacher inference: the recommended teacher's pretraining at most this multiple of the "
                         "budget (default 100; 'none': uncapped)")
+    r.add_argument("--inference-tokens", dest="inference_tokens", type=float, default=0.0,
+                   help="tokens the model will serve over its lifetime (raw count; default 0): each budget is then a "
+                        "lifetime budget that pays for its serving first (docs/serving.md)")
     r.add_argument("--prob", type=float, default=0.9, help="band probability (default 0.9)")
     r.add_argument("--draws", type=int, default=1000, help="posterior draws to plan with (seeded subsample)")
     r.add_argument("--seed", type=int, default=0)

@@ -7,6 +7,7 @@ helper only calls the object's own methods, so this module imports nothing but n
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -56,7 +57,9 @@ def band(x: Any, prob: float, dim: str = "draw") -> Any:
     The same kind of object, ``dim`` replaced by ``ci_bound`` (``lower``, ``median``, ``upper``);
     ``attrs`` hold ``interval_kind`` ("eti") and ``interval_prob``.
     """
-    out = x.quantile(list(levels(prob)), dim=dim).rename(quantile="ci_bound")
+    with warnings.catch_warnings():  # a cell with no recipe in any draw (all NaN) has a NaN band, said elsewhere
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        out = x.quantile(list(levels(prob)), dim=dim).rename(quantile="ci_bound")
     out = out.assign_coords(ci_bound=list(CI_BOUND))
     out.attrs.update(interval_kind="eti", interval_prob=prob)
     return out

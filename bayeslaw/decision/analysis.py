@@ -181,19 +181,20 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     sizes = sizes[(sizes >= bounds.BOX_MIN) & (sizes <= bounds.BOX_MAX)]
     coarse = sweep_budgets(q, n=13)
     say(f"planning the map ({q.scenario.replace('_', ' ')}): {n} draws x {sizes.size} sizes x {coarse.size} budgets")
+    serve = {"serving_tokens": q.inference_tokens, "infeasible": "nan"}  # lifetime budgets pay serving first
     grid = reached(plan_grid(law, sizes, coarse, (q.scenario,), n_students=q.n_students, chunk=100,
-                             progress=tenths(), teacher_cap=cap))
+                             progress=tenths(), teacher_cap=cap, **serve))
     summary = summarise(grid, q.prob)
     # the question's size on a fine budget sweep (1/8 decade): recipe, options, compute for the target
     budgets = sweep_budgets(q, n=49)
     say(f"planning the student of {sci(N_S)} parameters: {n} draws x {budgets.size} budgets")
     at = reached(plan_grid(law, [N_S], budgets, (q.scenario,), n_students=q.n_students, chunk=100,
-                           progress=tenths(), teacher_cap=cap)).sel(student_size=N_S, scenario=q.scenario)
+                           progress=tenths(), teacher_cap=cap, **serve)).sel(student_size=N_S, scenario=q.scenario)
     bound = None
     if cap is not None:
         say("the best teacher you could have (no cap on its pretraining): a bound, not a recipe")
         bound = plan_grid(law, [N_S], np.asarray(q.budgets), (q.scenario,), n_students=q.n_students,
-                          chunk=100).sel(student_size=N_S, scenario=q.scenario)
+                          chunk=100, **serve).sel(student_size=N_S, scenario=q.scenario)
 
     say("options: supervised, optimal teacher, chosen teachers")
     opts = {"supervised": at["L_sup"].reset_coords(drop=True),
@@ -203,11 +204,12 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
             continue
         say(f"planning the alternative scenario {sc.replace('_', ' ')}")
         alt = reached(plan_grid(law, [N_S], budgets, (sc,), n_students=q.n_students, chunk=100,
-                                teacher_cap=q.teacher_cap if sc == "teacher_inference" else None))
+                                teacher_cap=q.teacher_cap if sc == "teacher_inference" else None, **serve))
         opts[distil_label(sc)] = alt["L_S"].sel(student_size=N_S, scenario=sc).reset_coords(drop=True)
     infeasible: dict[str, dict[float, str]] = {}
     for t in teachers:
-        r = teacher_option(dd, N_S, budgets, q.scenario, t, n_students=q.n_students)
+        r = teacher_option(dd, N_S, budgets, q.scenario, t, n_students=q.n_students,
+                           serving_tokens=q.inference_tokens)
         label = f"distil from {t.label}"
         opts[label] = xr.DataArray(r["L_S"][:, 0, :], dims=("draw", "budget"), coords={"budget": budgets})
         infeasible[label] = _why_infeasible(t, q, r)
@@ -318,7 +320,8 @@ def _reach(fit: Fit, q: Question, at: xr.Dataset, teachers: tuple[Teacher, ...])
             warns.append(w)
 
     for c in q.budgets:
-        add(f"supervised student at {sci(c)} FLOPs", q.student_size, compute.supervised_tokens(q.student_size, c))
+        add(f"supervised student at {sci(c)} FLOPs", q.student_size,
+            compute.supervised_tokens(q.student_size, c - q.serving_flops(q.student_size)))
         a = at.sel(budget=c).median("draw", skipna=True)
         if np.isfinite(float(a["D_S"])):
             add(f"distilled student at {sci(c)} FLOPs", q.student_size, float(a["D_S"]))

@@ -238,10 +238,12 @@ def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
     """Per budget: the student's loss distilled (optimal teacher, each given teacher) or trained supervised."""
     C = np.asarray(q.budgets, float)
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
-    at = draws.grid([q.student_size], C, (q.scenario,), n_students=q.n_students, teacher_cap=cap).sel(
-        student_size=q.student_size, scenario=q.scenario)
+    at = draws.grid([q.student_size], C, (q.scenario,), n_students=q.n_students, teacher_cap=cap,
+                    serving_tokens=q.inference_tokens).sel(student_size=q.student_size, scenario=q.scenario)
     given = {f"distil from {t.label}": teacher_option(draws, q.student_size, C, q.scenario, t,
-                                                      n_students=q.n_students)["L_S"][:, 0, :] for t in q.teachers}
+                                                      n_students=q.n_students,
+                                                      serving_tokens=q.inference_tokens)["L_S"][:, 0, :]
+             for t in q.teachers}
     out = []
     for j, c in enumerate(C):
         sup, dis = at["L_sup"].values[:, j], at["L_S"].values[:, j]

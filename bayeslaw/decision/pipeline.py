@@ -22,6 +22,8 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw import decide
+from bayeslaw.core.bounds import min_budget
+from bayeslaw.core.compute import CostModel
 from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.question import Teacher
@@ -127,7 +129,7 @@ class DecisionDraws:
 
 
 def teacher_option(draws: DecisionDraws, N_S: float, budgets: np.ndarray, scenario: str, teacher: Teacher, *,
-                   n_students: int = 1) -> dict[str, np.ndarray]:
+                   n_students: int = 1, serving_tokens: float = 0.0) -> dict[str, np.ndarray]:
     """Distilling the student from a given teacher on each budget, over the decision's draws.
 
     Returns
@@ -138,14 +140,19 @@ def teacher_option(draws: DecisionDraws, N_S: float, budgets: np.ndarray, scenar
         teacher the law predicts meets its own; a measured one none).
     """
     t = teacher
-    r = distill_with_teacher(draws.law, np.array([N_S]), budgets, scenario, N_T=t.N_T, D_T=t.D_T, L_T=t.L_T,
-                             n_students=n_students, teacher_sunk=t.is_sunk)
+    budgets = np.asarray(budgets, float)
+    train = budgets - float(CostModel(serving_tokens=serving_tokens).serving_flops(N_S))  # serving is paid first
+    short = train < min_budget(N_S)
+    r = distill_with_teacher(draws.law, np.array([N_S]), np.where(short, budgets, train), scenario, N_T=t.N_T,
+                             D_T=t.D_T, L_T=t.L_T, n_students=n_students, teacher_sunk=t.is_sunk)
+    r = {k: np.where(short[None, None, :], np.nan, v) for k, v in r.items()}
     if draws.error is not None:
         predicted = t.L_T is None
         shape = r["D_S"].shape
-        log_S = ex.student_outcome(draws.coefs, draws.error, np.full(shape, N_S), r["D_S"], np.log(r["L_T"]),
-                                   N_T=np.full(shape, t.N_T) if predicted else None,
-                                   D_T=np.full(shape, t.D_T) if predicted else None)
+        with np.errstate(invalid="ignore"):  # budgets the teacher cannot be used on are NaN, and stay so
+            log_S = ex.student_outcome(draws.coefs, draws.error, np.full(shape, N_S), r["D_S"], np.log(r["L_T"]),
+                                       N_T=np.full(shape, t.N_T) if predicted else None,
+                                       D_T=np.full(shape, t.D_T) if predicted else None)
         r["L_S"] = np.where(np.isfinite(r["L_S"]), np.exp(log_S), np.nan)
     return r
 

@@ -13,6 +13,7 @@ import numpy as np
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
+from bayeslaw.core.serving import Demand
 
 
 @dataclass(frozen=True)
@@ -69,12 +70,32 @@ class Question:
     #: teacher inference: the recommended teacher's pretraining at most this multiple of the budget
     #: (None: uncapped); the uncapped optimum is shown as a bound, never as the recipe
     teacher_cap: float | None = bounds.TEACHER_CAP_RATIO
+    #: tokens the student (or the supervised model) will serve over its lifetime: each budget is then a lifetime
+    #: budget that pays for that serving first (docs/serving.md)
+    inference_tokens: float = 0.0
+
+    def serving_flops(self, N: float) -> float:
+        """What serving :attr:`inference_tokens` costs a model of ``N`` parameters (one forward pass per token).
+
+        Parameters
+        ----------
+        N
+            Model size.
+        """
+        return float(compute.CostModel(serving_tokens=self.inference_tokens).serving_flops(N))
 
     def check(self) -> None:
+        Demand.total(self.inference_tokens)  # a finite count >= 0, or exit 2 saying so
         if self.student_size is None:  # a supervised-only report: budgets, target, band
             if not self.budgets:
                 raise InputError("give at least one compute budget (FLOPs)")
             bounds.check_optimum_budgets(np.asarray(self.budgets, float), headroom=bounds.SWEEP_HEADROOM)
+            least = self.serving_flops(bounds.BOX_MIN)
+            if self.inference_tokens and min(self.budgets) <= least:
+                raise InputError(f"serving {self.inference_tokens:.3g} tokens costs {least:.3g} FLOPs even with the "
+                                 f"smallest model ({bounds.BOX_MIN:.0e} parameters), which leaves nothing of the "
+                                 f"{min(self.budgets):.3g} FLOP budget to train with: raise --budget or lower "
+                                 "--inference-tokens")
             if self.target is not None:
                 bounds.check_loss(self.target, "target loss")
             bounds.check_interval(self.prob)
@@ -92,12 +113,15 @@ class Question:
         bounds.check_interval(self.prob)
         bounds.check_margin(self.margin)
         bounds.check_teacher_cap(self.teacher_cap)
-        need = bounds.min_budget(self.student_size)
-        most = need / bounds.BOX_MIN * bounds.BOX_MAX
+        serving = self.serving_flops(self.student_size)
+        need = bounds.min_budget(self.student_size) + serving
+        most = bounds.min_budget(self.student_size) / bounds.BOX_MIN * bounds.BOX_MAX + serving
         for c in self.budgets:
             if not np.isfinite(c) or c < need:
+                extra = (f", of which serving {self.inference_tokens:.3g} tokens takes {serving:.3g}; lower "
+                         "--inference-tokens or raise the budget" if serving else "")
                 raise InputError(f"budget {c:.3g} FLOPs cannot train a {self.student_size:.3g}-parameter student on "
-                                 f"the minimum 1e6 tokens (needs >= {need:.3g} FLOPs)")
+                                 f"the minimum 1e6 tokens (needs >= {need:.3g} FLOPs{extra})")
             if c > most:
                 raise InputError(f"budget {c:.3g} FLOPs is beyond the planning box: a {self.student_size:.3g}-"
                                  f"parameter student trained on it would see more than 1e17 tokens (at most "

@@ -81,7 +81,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     diagnosis = diagnose(fit, gates)
     C = np.asarray(q.budgets, float)
     say(f"compute-optimal models at {C.size} budget(s) over {law.n_draws} draws")
-    o = supervised_optimum(law, C)
+    T = q.inference_tokens  # lifetime budgets pay this serving first (docs/serving.md)
+    o = supervised_optimum(law, C, serving_tokens=T)
     scale = reach.fitted_scale(fit)
     rng = np.random.default_rng(Streams(seed).predictive)
 
@@ -98,8 +99,10 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))
     sweep_C = np.geomspace(max(C.min() / bounds.SWEEP_HEADROOM, bounds.optimum_budget_range()[0]),
                            C.max() * bounds.SWEEP_HEADROOM, 49)
-    so = supervised_optimum(law, sweep_C)
+    with np.errstate(invalid="ignore"):  # a sweep budget that serving takes whole has no model: NaN
+        so = supervised_optimum(law, sweep_C, serving_tokens=T)
     sweep = xr.DataArray(new_run(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
+    sweep = sweep.dropna("budget", how="all")  # budgets that serving takes whole buy no model
     # P(target) and the compute to be 90% sure of it are about the run you would train
     metrics = decide.summary_table(optimum["L_new"], target=q.target, prob=q.prob)
     cft, target_note = None, None
@@ -109,8 +112,10 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
             target_note = _why_not_sure(sweep, so, q.target, scale, calibration)
     fixed = None
     if q.student_size is not None:
-        fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), C)[:, 0, :],
-                             dims=("draw", "budget"), coords={"budget": C})
+        train = np.maximum(C - q.serving_flops(q.student_size), 0.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), train)[:, 0, :],
+                                 dims=("draw", "budget"), coords={"budget": C})
     rows, notes = [], []
     for j, c in enumerate(C):
         N, D = float(np.median(o["N"][:, j])), float(np.median(o["D"][:, j]))
@@ -129,9 +134,11 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
-    say("what would settle it: the value of pilot runs for each budget's decision")
-    settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
-                   extrapolation=calibration if calibration is not None else False).records()
+    settle = None  # the supervised pilot's decisions do not take a serving demand yet (docs/serving.md)
+    if not T:
+        say("what would settle it: the value of pilot runs for each budget's decision")
+        settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
+                       extrapolation=calibration if calibration is not None else False).records()
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
                               warnings=warns, provenance=prov, extrapolation=extrap, settle=settle,

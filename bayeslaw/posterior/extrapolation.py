@@ -476,18 +476,19 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     """
     L_S = grid["L_S"].transpose("draw", "student_size", "budget", "scenario")
     N_S = np.broadcast_to(grid["student_size"].values[None, :, None, None], L_S.shape)
-    log_S, log_plain = student_outcomes(c, err, N_S, grid["D_S"].transpose(*L_S.dims).values,
-                                        np.log(grid["L_T"].transpose(*L_S.dims).values),
-                                        grid["N_T"].transpose(*L_S.dims).values,
-                                        grid["D_T"].transpose(*L_S.dims).values)
+    with np.errstate(invalid="ignore"):  # cells without a recipe (NaN) stay NaN, and are masked below
+        log_S, log_plain = student_outcomes(c, err, N_S, grid["D_S"].transpose(*L_S.dims).values,
+                                            np.log(grid["L_T"].transpose(*L_S.dims).values),
+                                            grid["N_T"].transpose(*L_S.dims).values,
+                                            grid["D_T"].transpose(*L_S.dims).values)
     N = grid["student_size"].values[None, :, None]
     # with a serving demand the student trains on what its serving leaves of each budget
     train = (grid["training_budget"].transpose("student_size", "budget").values[None] if "training_budget" in grid
              else grid["budget"].values[None, None, :])
-    with np.errstate(invalid="ignore"):
-        D_sup = compute.supervised_tokens(N, train)
     L_sup = grid["L_sup"].transpose("draw", "student_size", "budget")
-    log_sup = supervised_outcome(c, err, np.broadcast_to(N, L_sup.shape), np.broadcast_to(D_sup, L_sup.shape))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        D_sup = compute.supervised_tokens(N, train)
+        log_sup = supervised_outcome(c, err, np.broadcast_to(N, L_sup.shape), np.broadcast_to(D_sup, L_sup.shape))
     out = grid.copy()
     out["L_S_law"], out["L_sup_law"], out["diff_law"] = grid["L_S"], grid["L_sup"], grid["diff"]
     out["L_S"] = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_S), np.nan))

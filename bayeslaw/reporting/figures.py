@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import textwrap
+import warnings
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -85,6 +86,13 @@ def win_probability_map(summary: xr.Dataset, scenario: str, *, marks: Sequence[t
     return fig
 
 
+def _quantiles(v, q: list[float]) -> np.ndarray:
+    """Quantiles over draws; a budget with no recipe in any draw (all NaN) is a gap in the band, not a warning."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        return v.quantile(q, dim="draw").values
+
+
 def allocations(at_size: xr.Dataset, *, prob: float = 0.9, budgets: Sequence[float] = ()) -> Figure:
     """Optimal distillation recipe and student losses against budget, medians with bands.
 
@@ -98,7 +106,7 @@ def allocations(at_size: xr.Dataset, *, prob: float = 0.9, budgets: Sequence[flo
                                ("D_T", "teacher tokens $D_T^*$", COLORS[2])):
         v = at_size[name]
         if v.notnull().any():
-            qs = v.quantile(q, dim="draw").values
+            qs = _quantiles(v, q)
             ax1.fill_between(C, qs[0], qs[2], color=color, alpha=0.2, lw=0)
             ax1.plot(C, qs[1], color=color, label=label)
     ax1.set(xscale="log", yscale="log", xlabel="compute budget (FLOPs)", ylabel="parameters / tokens",
@@ -106,7 +114,7 @@ def allocations(at_size: xr.Dataset, *, prob: float = 0.9, budgets: Sequence[flo
     ax1.legend(fontsize=8)
     for name, label, color in (("L_S", "distilled (optimal recipe)", COLORS[0]),
                                ("L_sup", "supervised (whole budget)", SUPERVISED)):
-        qs = at_size[name].quantile(q, dim="draw").values
+        qs = _quantiles(at_size[name], q)
         ax2.fill_between(C, qs[0], qs[2], color=color, alpha=0.2, lw=0)
         ax2.plot(C, qs[1], color=color, label=label, ls="-" if name == "L_S" else "--")
     ax2.set(xscale="log", xlabel="compute budget (FLOPs)", ylabel="student cross-entropy (nats/token)",

@@ -166,7 +166,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
 
     out.append(("h2", "The question"))
     rows = [["student size", f"{_g(q.student_size)} parameters"],
-            ["budget(s)", ", ".join(f"{_g(c)} FLOPs" for c in q.budgets)],
+            ["budget(s)", ", ".join(f"{_g(c)} FLOPs" for c in q.budgets) + _serving_note(q)],
             ["scenario", f"{sc.name}: {sc.label}"],
             ["students sharing the teacher", str(q.n_students)],
             ["target loss", "none" if q.target is None else f"{q.target:g} nats/token"],
@@ -316,6 +316,14 @@ def _metrics_against_verdict(q: Question, verdict: list[dict[str, Any]], metrics
     return notes
 
 
+def _serving_note(q: Question) -> str:
+    """What a budget pays for when the question has a serving demand (docs/serving.md), else nothing."""
+    if not q.inference_tokens:
+        return ""
+    return (f" Each budget is a lifetime budget: serving {_g(q.inference_tokens)} tokens (one forward pass each) is "
+            "paid from it before training.")
+
+
 def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     """The supervised-only report: what each budget buys, with certainty, then the same diagnostics."""
     q = a.question
@@ -333,7 +341,7 @@ def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tup
                      f"train (its noise and, beyond the fitted runs, the law's own error: {a.extrapolation}): "
                      f"medians with {prob} bands over {n_draws} posterior draws."
                      + ("" if q.target is None else f" P(target): the probability that the run reaches "
-                                                    f"{q.target:g}.")))
+                                                    f"{q.target:g}.") + _serving_note(q)))
     head = (["budget", "N* (params)", "D* (tokens)", "L* (nats/token)", "a run's loss"]
             + (["P(target)"] if q.target else []))
     if a.fixed is not None:

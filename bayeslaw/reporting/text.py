@@ -575,7 +575,9 @@ def format_report(analysis, written) -> str:
         return "\n".join([*lines, f"report: {written.html}", f"        {written.markdown}"])
     n = int(analysis.provenance["draws_used"])
     lines.append(f"Student {sci(q.student_size)} parameters, scenario {q.scenario}, "
-                 f"{q.n_students} student(s) per teacher; {DIFFERENCE}; practical tie within +-{q.margin:g} nats")
+                 f"{q.n_students} student(s) per teacher; {DIFFERENCE}; practical tie within +-{q.margin:g} nats"
+                 + (f"; lifetime budgets: serving {q.inference_tokens:.3g} tokens paid first" if q.inference_tokens
+                    else ""))
     for v in analysis.verdict:
         d = v["diff"]
         lines.append(f"  {sci(v['budget'])} FLOPs: {v['verdict']}: P(distillation better) {share(v['p_better'], n)}, "
@@ -736,7 +738,10 @@ def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
 
 def _format_supervised_report(a) -> list[str]:
     q, n = a.question, int(a.provenance["draws_used"])
-    lines = [f"Compute-optimal supervised model per budget (FLOPs = 3 F(N) D; medians with {q.prob:.0%} bands)"]
+    serving = (f"; lifetime budgets: serving {q.inference_tokens:.3g} tokens paid first" if q.inference_tokens
+               else "")
+    lines = [f"Compute-optimal supervised model per budget (FLOPs = 3 F(N) D{serving}; medians with {q.prob:.0%} "
+             "bands)"]
     for c in q.budgets:
         x = a.optimum.sel(budget=c)
         L = np.quantile(x["L"].values, levels(q.prob))

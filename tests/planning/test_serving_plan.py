@@ -107,3 +107,21 @@ def test_free_size_cli_json(capsys):
     assert {r["inference_tokens"] for r in rows} == {0.0, 1e12}
     sup = {r["inference_tokens"]: r["size"]["median"] for r in rows if r["route"] == SUPERVISED}
     assert sup[1e12] < sup[0.0]
+
+
+def test_report_with_a_serving_demand(tmp_path, capsys):
+    """report --inference-tokens: lifetime budgets; the supervised student trains on what serving leaves."""
+    import json
+
+    from bayeslaw.cli import main
+
+    rc = main(["report", str(DIGITIZED), "--student", "1e9", "--budget", "1e21", "1e22", "--inference-tokens",
+               "1e11", "--draws", "200", "--out-dir", str(tmp_path), "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    assert any("lifetime budget" in p.read_text() for p in tmp_path.glob("*.md"))
+    verdicts = out["result"]["verdict"]
+    assert [v["budget"] for v in verdicts] == [1e21, 1e22]
+    assert main(["report", str(DIGITIZED), "--student", "1e9", "--budget", "1e20", "--inference-tokens", "1e12",
+                 "--out-dir", str(tmp_path)]) == 2
+    assert "serving" in capsys.readouterr().err
