@@ -48,3 +48,4 @@ benchmarks: setup
 	$(VENV)/python benchmarks/extrapolation.py
 	$(VENV)/python benchmarks/pilot.py
 	$(VENV)/python benchmarks/pilot_replay.py
+	$(VENV)/python benchmarks/serving.py

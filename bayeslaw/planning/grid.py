@@ -201,15 +201,16 @@ def _with_serving(law: Laws, N_S: np.ndarray, C: np.ndarray, scenarios: tuple[st
                          f"{serving[i]:.3g} FLOPs, which leaves too little of the {C[j]:.3g} FLOP budget to train "
                          "it: raise --budget, lower --inference-tokens or plan a smaller student")
     progress = kw.pop("progress")
-    parts = []
+    parts: list[xr.Dataset | None] = []
     for i, n in enumerate(N_S):
         ok = enough[i]
-        if ok.any():
-            part = plan_grid(law, [n], left[i, ok], scenarios, **kw).assign_coords(budget=C[ok])
-        else:  # a template of the right variables, all NaN
-            part = plan_grid(law, [bounds.BOX_MIN], C[:1], scenarios, **kw).assign_coords(student_size=[n]) * np.nan
-            part = part.assign_coords(budget=C[:1])
-        parts.append(part.reindex(budget=C))
+        parts.append(plan_grid(law, [n], left[i, ok], scenarios, **kw).assign_coords(budget=C[ok]).reindex(budget=C)
+                     if ok.any() else None)
+    template = next((p for p in parts if p is not None), None)
+    if template is None:  # no size can train on any budget: the planner's variables, all NaN
+        template = plan_grid(law, [bounds.BOX_MIN], C, scenarios, **kw)
+    parts = [p if p is not None else (template * np.nan).assign_coords(student_size=[n])
+             for p, n in zip(parts, N_S, strict=True)]
     if progress:
         progress(law.n_draws, law.n_draws)
     ds = xr.concat(parts, dim="student_size", data_vars="minimal", coords="minimal", compat="override")

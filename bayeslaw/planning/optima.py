@@ -57,8 +57,9 @@ def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarr
     return laws.supervised_log_loss(log_N, log_D, **params.supervised_to_log(c, xp), xp=xp)
 
 
-#: Bisection steps for the drift-aware teacher's tokens (the bracket is at most 25 nats: 40 steps reach 1e-11).
-DRIFT_STEPS = 40
+#: Newton steps for the drift-aware teacher's tokens: log of the law's gain per nat of log D is close to linear in
+#: log D (slope about -beta), so a few steps from the boundary reach machine precision.
+DRIFT_STEPS = 6
 _LN10 = math.log(10.0)
 
 
@@ -74,29 +75,40 @@ def drift_tokens(law: Laws, log_N, nd: int, xp=np) -> np.ndarray:
     """log D that minimises a model's law loss plus its drift (:func:`drift_penalty`), per draw and size.
 
     Below the fitted runs' most tokens per parameter more tokens only help; past it each decade costs ``slope``
-    while the law's gain per decade, ``-d log L / d log D * ln 10``, falls: the optimum is where they meet, or the
-    boundary itself where the gain there is already smaller (bisection: the gain falls monotonically).
+    while the law's gain, ``g = -d log L / d log D``, falls: the optimum is where ``g`` meets the drift per nat, or
+    the boundary itself where ``g`` is already smaller there. With ``u = B D^-beta`` and ``S = A N^-alpha + u``,
+    ``log g = log(gamma beta) + (gamma - 1) log S + log u - log(E + S^gamma)``, solved by Newton steps from the
+    boundary (clipped to the planning box).
     """
     c = {k: _shape(getattr(law, k), nd, xp) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
-    slope = _shape(law.drift_slope, nd, xp) / _LN10  # per nat of log D
+    log_k = xp.log(_shape(law.drift_slope, nd, xp) / _LN10)  # the drift per nat of log D
     lo = log_N + xp.log(_shape(law.drift_ratio, nd, xp))
-
-    def gain(x):
-        """-d log L / d log D of the law at log D = x."""
-        S = c["A"] * xp.exp(-c["alpha"] * log_N) + c["B"] * xp.exp(-c["beta"] * x)
-        L = c["E"] + S ** c["gamma"]
-        return c["gamma"] * S ** (c["gamma"] - 1.0) * c["beta"] * c["B"] * xp.exp(-c["beta"] * x) / L
-
     hi = xp.maximum(lo, LOG_MAX)
+    a = c["A"] * xp.exp(-c["alpha"] * log_N)
+    g, b = c["gamma"], c["beta"]
+
+    log_B, log_gb = xp.log(c["B"]), xp.log(g * b)
+
+    def log_gain(x):
+        """``log g`` and its derivative in ``x = log D`` (four transcendental calls: this runs in every search)."""
+        log_u = log_B - b * x
+        u = xp.exp(log_u)
+        S = a + u
+        log_S = xp.log(S)
+        Sg = xp.exp(g * log_S)
+        ESg = c["E"] + Sg
+        value = log_gb + (g - 1.0) * log_S + log_u - xp.log(ESg)
+        slope = -b * (1.0 + u / S * ((g - 1.0) - g * Sg / ESg))
+        return value, slope
 
     def step(state):
-        a, b = state
-        mid = 0.5 * (a + b)
-        more = gain(mid) > slope
-        return xp.where(more, mid, a), xp.where(more, b, mid)
+        (x,) = state
+        v, d = log_gain(x)
+        return (xp.clip(x - (v - log_k) / d, lo, hi),)
 
-    a, b = _repeat(DRIFT_STEPS, step, (lo + 0 * hi, hi), xp)
-    return xp.where(gain(lo) > slope, b, lo)
+    start, _ = log_gain(lo + 0 * hi)
+    (x,) = _repeat(DRIFT_STEPS, step, (lo + 0 * hi,), xp)
+    return xp.where(start > log_k, x, lo)
 
 
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,
