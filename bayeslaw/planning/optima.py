@@ -81,7 +81,8 @@ def drift_tokens(law: Laws, log_N, nd: int, xp=np) -> np.ndarray:
     boundary (clipped to the planning box).
     """
     c = {k: _shape(getattr(law, k), nd, xp) for k in ("E", "A", "B", "alpha", "beta", "gamma")}
-    log_k = xp.log(_shape(law.drift_slope, nd, xp) / _LN10)  # the drift per nat of log D
+    slope = _shape(law.drift_slope, nd, xp)
+    log_k = xp.log(xp.maximum(slope, 1e-12) / _LN10)  # the drift per nat of log D
     lo = log_N + xp.log(_shape(law.drift_ratio, nd, xp))
     hi = xp.maximum(lo, LOG_MAX)
     a = c["A"] * xp.exp(-c["alpha"] * log_N)
@@ -108,7 +109,8 @@ def drift_tokens(law: Laws, log_N, nd: int, xp=np) -> np.ndarray:
 
     start, _ = log_gain(lo + 0 * hi)
     (x,) = _repeat(DRIFT_STEPS, step, (lo + 0 * hi,), xp)
-    return xp.where(start > log_k, x, lo)
+    # a draw whose drift does not penalise (slope <= 0: rare, a new study's tail) trains as long as allowed
+    return xp.where(slope <= 0, hi, xp.where(start > log_k, x, lo))
 
 
 def supervised_optimum(law: Laws, C: np.ndarray, arch: Architecture | None = PAPER_ARCHITECTURE,

@@ -40,6 +40,11 @@ def test_a_boundary_that_already_pays_is_kept():
     assert got == pytest.approx(math.log(20.0 * 1e9), abs=1e-12)
 
 
+def test_a_drift_that_does_not_penalise_sets_no_limit():
+    law = with_drift(Laws.from_points(HOFFMANN), slope=-0.01, ratio=20.0)
+    assert float(drift_tokens(law, np.array([[math.log(1e9)]]), 1)[0, 0]) == pytest.approx(math.log(1e17))
+
+
 def test_penalty_by_hand():
     law = with_drift(Laws.from_points(HOFFMANN), slope=0.05, ratio=100.0)
     pen = drift_penalty(law, np.array([[math.log(1e9)] * 3]), np.log(np.array([[5e10, 1e11, 1e13]])))
