@@ -9,37 +9,25 @@ information. Target (issue 28): ``pilot`` <= 30 s on 2 cores, no GPU. Results: `
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from _results import write_results  # noqa: E402
+from _results import time_cli, write_results  # noqa: E402
 
 TARGET = 30.0
 QUESTION = ["models/distillation_busbridge2025_digitized.nc", "--student", "1e9", "--budget", "1e20", "1e21",
             "1e22", "--scenario", "teacher_inference", "--draws", "1000", "--quiet"]
 
 
-def _time(argv: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run([str(ROOT / ".venv/bin/bayeslaw"), *argv], cwd=ROOT, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    pilot = _time(["pilot", *QUESTION], args.repeats)
-    plan = _time(["plan", *QUESTION], args.repeats)
+    pilot = time_cli(["pilot", *QUESTION], args.repeats)
+    plan = time_cli(["plan", *QUESTION], args.repeats)
     res = {"pilot_seconds": pilot, "plan_seconds": plan, "ratio_pilot_to_plan": pilot / plan, "target_s": TARGET,
            "met": pilot <= TARGET, "repeats": args.repeats}
     print(f"bayeslaw pilot (main job's question, 1000 draws, 18 default candidates, 3 budgets): {pilot:.1f} s")

@@ -10,16 +10,13 @@ the same run is ``plan`` of the same budgets at one fixed student size and no de
 from __future__ import annotations
 
 import argparse
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
-from _results import write_results  # noqa: E402
+from _results import time_cli, write_results  # noqa: E402
 
 TARGET = 15.0
 COMMON = ["models/distillation_busbridge2025_digitized.nc", "--budget", "1e20", "1e21", "1e22", "1e23",
@@ -28,21 +25,12 @@ FREE = ["plan", *COMMON, "--inference-tokens", "0", "1e11", "1e12", "1e13"]
 FIXED = ["plan", *COMMON, "--student", "1e9"]
 
 
-def _time(argv: list[str], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        subprocess.run([str(ROOT / ".venv/bin/bayeslaw"), *argv], cwd=ROOT, check=True, capture_output=True)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args(argv)
-    free = _time(FREE, args.repeats)
-    fixed = _time(FIXED, args.repeats)
+    free = time_cli(FREE, args.repeats)
+    fixed = time_cli(FIXED, args.repeats)
     res = {"free_size_seconds": free, "fixed_size_seconds": fixed, "ratio_free_to_fixed": free / fixed,
            "target_s": TARGET, "met": free <= TARGET, "repeats": args.repeats}
     print(f"bayeslaw plan, student size chosen (4 budgets x 4 demands, 21 sizes, 1000 draws): {free:.1f} s")

@@ -150,13 +150,14 @@ def held_out(studies: Sequence[str] = STUDIES, *, seed: int = 0, extras: Extras 
                    log_new_insample=np.concatenate(log_in) if log_in else empty)
 
 
-def residual_data(h: HeldOut, studies: Sequence[str]) -> dict[str, np.ndarray]:
-    """What the discrepancy model sees of the held-out runs of ``studies``."""
+def residual_data(h: HeldOut, studies: Sequence[str], distance: str = "decades") -> dict[str, np.ndarray]:
+    """What the discrepancy model sees of the held-out runs of ``studies``: residual, predictive sd, study, and as
+    ``decades`` the runs' column ``distance`` (decades beyond the fitted runs; ``ratio_decades`` for the drift)."""
     m = h.runs["study"].isin(studies).to_numpy()
     names = [s for s in studies if s in set(h.runs["study"])]
     med = np.median(h.log_new[m], axis=1)
     return {"residual": np.log(h.runs["observed"].to_numpy()[m]) - med, "sd": np.std(h.log_new[m], axis=1),
-            "decades": h.runs["decades"].to_numpy()[m],
+            "decades": h.runs[distance].to_numpy()[m],
             "study": np.array([names.index(s) for s in h.runs["study"][m]]), "studies": names}
 
 

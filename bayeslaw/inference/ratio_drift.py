@@ -22,7 +22,7 @@ import pandas as pd
 
 from bayeslaw.core.errors import DataError
 from bayeslaw.data.splits import Split, by_ratio
-from bayeslaw.inference.calibration import HeldOut, held_out
+from bayeslaw.inference.calibration import HeldOut, held_out, residual_data
 from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.inference.engine import sample_fit
 from bayeslaw.model.build import RATIO_DRIFT_PRIORS, build_ratio_drift
@@ -77,12 +77,9 @@ def drift_data(h: HeldOut, studies: Sequence[str]) -> dict[str, np.ndarray]:
     studies
         Which of its studies to use.
     """
-    m = h.runs["study"].isin(studies).to_numpy()
-    names = [s for s in studies if s in set(h.runs["study"])]
-    med = np.median(h.log_new[m], axis=1)
-    return {"residual": np.log(h.runs["observed"].to_numpy()[m]) - med, "sd": np.std(h.log_new[m], axis=1),
-            "ratio_decades": h.runs["ratio_decades"].to_numpy()[m],
-            "study": np.array([names.index(s) for s in h.runs["study"][m]]), "studies": names}
+    data = residual_data(h, studies, distance="ratio_decades")
+    data["ratio_decades"] = data.pop("decades")
+    return data
 
 
 def fit_ratio_drift(h: HeldOut, studies: Sequence[str], *, seed: int = 0,

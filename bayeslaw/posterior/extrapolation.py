@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -59,22 +60,31 @@ def load_calibration(path: str | Path | None = None) -> Fit:
 
     Loaded and verified once per file version in a process, so that a prediction costs no extra read.
     """
-    path = Path(path or CALIBRATION)
+    def verify(cal: Fit, path: Path) -> None:
+        if cal.card["spec"].get("model") in (STUDENT_ERROR_MODEL, RATIO_DRIFT_MODEL):
+            raise PosteriorError(f"{path} is another error model ({cal.card['spec'].get('model')}), not the "
+                                 f"supervised calibration: give {CALIBRATION.name} (or leave the calibration at its "
+                                 "default)")
+        _check_version(cal, path, "bayeslaw calibrate")
+
+    return _load_verified("calibration", Path(path or CALIBRATION), verify)
+
+
+def _load_verified(kind: str, path: Path, verify: Callable[[Fit, Path], None]) -> Fit:
+    """An error-model posterior loaded and checked by ``verify`` once per file version (path, mtime, size) and kind
+    in a process."""
     try:
         st = path.stat()
-        key = ("calibration", str(path.resolve()), st.st_mtime, st.st_size)
+        key = (kind, str(path.resolve()), st.st_mtime, st.st_size)
     except OSError:
         key = None
     if key is not None and key in _LOADED:
         return _LOADED[key]
-    cal = load(path, expect_law="calibration")
-    if cal.card["spec"].get("model") in (STUDENT_ERROR_MODEL, RATIO_DRIFT_MODEL):
-        raise PosteriorError(f"{path} is another error model ({cal.card['spec'].get('model')}), not the supervised "
-                             f"calibration: give {CALIBRATION.name} (or leave the calibration at its default)")
-    _check_version(cal, path, "bayeslaw calibrate")
+    fit = load(path, expect_law="calibration")
+    verify(fit, path)
     if key is not None:
-        _LOADED[key] = cal
-    return cal
+        _LOADED[key] = fit
+    return fit
 
 
 def _check_version(cal: Fit, path: Path, rebuild: str) -> None:
@@ -98,22 +108,13 @@ def load_student_error(path: str | Path | None = None) -> Fit:
 def load_drift(path: str | Path | None = None) -> Fit:
     """The tokens-per-parameter drift posterior (:mod:`bayeslaw.inference.ratio_drift`), verified as
     :func:`load_calibration` verifies the calibration (and loaded once per file version in a process)."""
-    path = Path(path or RATIO_DRIFT)
-    try:
-        st = path.stat()
-        key = ("drift", str(path.resolve()), st.st_mtime, st.st_size)
-    except OSError:
-        key = None
-    if key is not None and key in _LOADED:
-        return _LOADED[key]
-    drift = load(path, expect_law="calibration")
-    if drift.card["spec"].get("model") != RATIO_DRIFT_MODEL:
-        raise PosteriorError(f"{path} is not a tokens-per-parameter drift (it was made by "
-                             f"{drift.card['spec'].get('model')}); rebuild it with `bayeslaw calibrate --ratio`")
-    _check_version(drift, path, "bayeslaw calibrate --ratio")
-    if key is not None:
-        _LOADED[key] = drift
-    return drift
+    def verify(drift: Fit, path: Path) -> None:
+        if drift.card["spec"].get("model") != RATIO_DRIFT_MODEL:
+            raise PosteriorError(f"{path} is not a tokens-per-parameter drift (it was made by "
+                                 f"{drift.card['spec'].get('model')}); rebuild it with `bayeslaw calibrate --ratio`")
+        _check_version(drift, path, "bayeslaw calibrate --ratio")
+
+    return _load_verified("drift", Path(path or RATIO_DRIFT), verify)
 
 
 def resolve_drift(calibration: Fit | None) -> Fit | None:

@@ -759,15 +759,17 @@ def _format_supervised_report(a) -> list[str]:
     return lines
 
 
+def _pct_band(x: Any, fmt: str = ".2f") -> str:
+    """A posterior quantity in percent: median [90% equal-tailed interval]."""
+    lo, me, hi = np.quantile(np.asarray(x).ravel(), levels(0.9))
+    return f"{100 * me:{fmt}}% [{100 * lo:{fmt}}%, {100 * hi:{fmt}}%]"
+
+
 def format_student_error(fit: Fit, splits: list[dict]) -> str:
     """The distillation law's error posterior in words: its step and growth against the supervised population's
     new study (its prior), what it was learned from, and the split fits' gates."""
     post = fit.idata["posterior"]
-    q = levels(0.9)
-
-    def band(x) -> str:
-        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
-        return f"{100 * me:.2f}% [{100 * lo:.2f}%, {100 * hi:.2f}%]"
+    band = _pct_band
 
     data, prior = fit.card["data"], fit.card["spec"]["priors"]
     lines = [f"The distillation law's error beyond its fitted students, learned from {data['n_runs']} held-out "
@@ -795,18 +797,16 @@ def format_ratio_drift(fit: Fit, loso: pd.DataFrame | None) -> str:
         :func:`bayeslaw.validate.ratio_drift.loso_scores`'s table, or None.
     """
     post = fit.idata["posterior"]
-    q = levels(0.9)
 
     def band(x) -> str:
-        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
-        return f"{100 * me:+.2f}% [{100 * lo:+.2f}%, {100 * hi:+.2f}%]"
+        return _pct_band(x, "+.2f")
 
     data = fit.card["data"]
     lines = [f"How the law errs past the fitted tokens per parameter, learned from {data['n_runs']} held-out runs of "
              f"{len(data['studies'])} studies (log loss per decade past the most tokens per parameter fitted; "
              "positive: runs come out worse than the law), median [90%]:",
-             f"  population drift {band(post['mu_slope'])}, study-to-study sd {band(post['sd_slope'])}, "
-             f"extra error {band(post['spread'])} per decade"]
+             f"  population drift {band(post['mu_slope'])}, study-to-study sd {_pct_band(post['sd_slope'])}, "
+             f"extra error {_pct_band(post['spread'])} per decade"]
     for i, s in enumerate(data["studies"]):
         lines.append(f"  {s} (cut {data['cuts'][s]:g} tokens/param): drift {band(post['slope'].isel(study=i))}")
     if loso is not None:
@@ -825,11 +825,7 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFr
     """The calibration posterior in words (population and per-study edge and growth) and, when evaluated, the
     leave-one-study-out scores, what wider bands would do, and each study against the population's own spread."""
     post = fit.idata["posterior"]
-    q = levels(0.9)
-
-    def band(x) -> str:
-        lo, me, hi = np.quantile(np.asarray(x).ravel(), q)
-        return f"{100 * me:.2f}% [{100 * lo:.2f}%, {100 * hi:.2f}%]"
+    band = _pct_band
 
     data = fit.card["data"]
     lines = [f"Extrapolation error of the law, learned from {len(data['studies'])} studies "
