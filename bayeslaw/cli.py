@@ -360,7 +360,7 @@ def cmd_pilot(args: argparse.Namespace) -> int:
     question = Question(student_size=size, budgets=tuple(float(b) for b in np.sort(budgets)),
                         scenario=args.scenario, n_students=args.students, target=args.target,
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
-                        margin=args.margin, teacher_cap=args.teacher_cap)
+                        margin=args.margin, teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
     question.check()  # bad input fails before the posterior is read
     if len(set(question.budgets)) != len(question.budgets):
         raise InputError("--budget lists a budget twice; give each once")
@@ -622,6 +622,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="supervised, without the extrapolation error: value runs whose importance weights "
                          "degenerate by K NUTS refits (seconds each)")
     pi.add_argument("--seed", type=int, default=0)
+    pi.add_argument("--inference-tokens", dest="inference_tokens", type=float, default=0.0,
+                    help="distillation: tokens the student will serve over its lifetime (default 0); each budget is "
+                         "then a lifetime budget that pays for its serving first (docs/serving.md)")
     pi.set_defaults(func=cmd_pilot)
 
     b = sub.add_parser("backtest", help="leave-future-out backtests against a point-fit baseline")

@@ -26,6 +26,7 @@ from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.progress import every_tenth
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import (
+    REACH,
     Caveat,
     check_above_floor,
     data_caveat,
@@ -34,7 +35,7 @@ from bayeslaw.decision.caveats import (
     reach_caveat,
     reach_row,
 )
-from bayeslaw.decision.free_size import free_size
+from bayeslaw.decision.free_size import free_size, free_size_caveats
 from bayeslaw.decision.pilot import MIN_DRAWS as PILOT_MIN_DRAWS
 from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
@@ -261,6 +262,9 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     found = [None if diagnosis.passed else failed_gates(diagnosis.failures), distillation_backtest_caveat(),
              reach_caveat(reach.warning(notes)), _student_reach(fit, q, at), data_caveat(fit)]
     warns = [c for c in found if c is not None]
+    # the serving section's chosen students, where they lie beyond the fitted runs or students
+    warns += [Caveat(c.kind, f"If the student will be served: {c}") for c in free_size_caveats(fit, serving)
+              if c.kind == REACH]
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
     scale = reach.fitted_scale(fit)
     prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)

@@ -27,11 +27,12 @@ from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import levels
 from bayeslaw.core.serving import Demand
-from bayeslaw.decision.caveats import Caveat, point_caveats
+from bayeslaw.decision.caveats import REACH, Caveat, point_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration, decision_draws
 from bayeslaw.decision.question import distil_label
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
+from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 
 #: Candidate student sizes: four per decade from 1e7 to 1e12 parameters.
@@ -169,12 +170,21 @@ def free_size_caveats(fit: Fit, ds: xr.Dataset) -> list[Caveat]:
     list of Caveat
         In the order to show them.
     """
-    points = []
+    points, students = [], []
+    span = reach.fitted_students(fit)
     for t in ds["tokens"].values:
         for c in ds["budget"].values:
             for r in ds["route"].values:
                 x = ds.sel(tokens=t, budget=c, route=r)
                 N = float(x["size_median"])
                 D = N * float(x["tokens_per_param_median"])
-                points.append((f"{r} at {c:.0e} FLOPs, serving {t:.0e} tokens: student", N, D))
-    return point_caveats(fit, points)
+                label = f"{r} at {c:.0e} FLOPs, serving {t:.0e} tokens: student"
+                points.append((label, N, D))
+                if r != SUPERVISED and span is not None and np.isfinite(N):
+                    far = reach.student_reach(span, N, D, float(x["loss_median"]), np.nan)
+                    if note := reach.describe_student(label, {k: float(v) for k, v in far.items()}):
+                        students.append(note)
+    out = point_caveats(fit, points)
+    if w := reach.student_warning(students, most=6):
+        out.append(Caveat(REACH, w))
+    return out

@@ -378,7 +378,7 @@ class Pilot:
         """Plain data for the JSON envelope: ``candidates`` (one row per candidate and budget, ranked by EVSI per
         FLOP within each budget) and ``budgets`` (each decision, its EVPI, the sequence, the run that settles it)."""
         return {"candidates": self.candidates, "budgets": self.budgets, "extrapolation": self.extrapolation,
-                "draws": self.n_draws}
+                "draws": self.n_draws, "inference_tokens": self.question.inference_tokens}
 
 
 def _row(cand: Candidate, budget: float, v: voi.Value | None, now: voi.Now, over: bool) -> dict[str, Any]:
@@ -442,6 +442,9 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     if fit.law == "supervised" and q.student_size is not None:
         raise InputError("a supervised posterior's pilot question is about budgets (the model size is what it "
                          "chooses); drop --student")
+    if fit.law == "supervised" and q.inference_tokens:
+        raise InputError("a supervised posterior's pilot question does not take a serving demand yet "
+                         "(--inference-tokens): its decisions are about training budgets alone (docs/serving.md)")
     if fit.law == "supervised" and q.teachers:
         raise InputError("teachers (--teacher) are options of a distillation posterior's question; this posterior is "
                          "supervised")

@@ -170,6 +170,8 @@ class FittedStudents:
     tokens_per_param: float
     loss: float
     teacher_loss: float
+    #: the fewest tokens per parameter any student saw (0: not known; nothing is then below it)
+    fewest_tokens_per_param: float = 0.0
 
 
 def fitted_students(fit: Fit) -> FittedStudents | None:
@@ -182,7 +184,7 @@ def fitted_students(fit: Fit) -> FittedStudents | None:
     low_S = rng.get("L_S", [np.nan])[0]
     low_T = rng.get("L_T", [np.nan])[0]
     return FittedStudents(size=float(N.max()), tokens=float(D.max()), tokens_per_param=float((D / N).max()),
-                          loss=float(low_S), teacher_loss=float(low_T))
+                          loss=float(low_S), teacher_loss=float(low_T), fewest_tokens_per_param=float((D / N).min()))
 
 
 def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndarray]:
@@ -203,14 +205,17 @@ def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndar
     dict of numpy.ndarray
         ``size_factor``, ``token_factor``, ``tokens_per_param_factor`` (over the fitted maxima; > 1 beyond them),
         ``loss_below`` and ``teacher_loss_below`` (the relative distance below the lowest fitted student's and
-        teacher's loss; 0 inside), each the inputs' broadcast shape.
+        teacher's loss; 0 inside), ``tokens_per_param_below`` (the relative distance below the fewest tokens per
+        parameter of any fitted student; 0 inside), each the inputs' broadcast shape.
     """
     N_S, D_S, L_S, L_T = np.broadcast_arrays(*(np.asarray(x, float) for x in (N_S, D_S, L_S, L_T)))
     with np.errstate(invalid="ignore", divide="ignore"):
         return {"size_factor": N_S / span.size, "token_factor": D_S / span.tokens,
                 "tokens_per_param_factor": (D_S / N_S) / span.tokens_per_param,
                 "loss_below": np.maximum(0.0, 1.0 - L_S / span.loss),
-                "teacher_loss_below": np.maximum(0.0, 1.0 - L_T / span.teacher_loss)}
+                "teacher_loss_below": np.maximum(0.0, 1.0 - L_T / span.teacher_loss),
+                "tokens_per_param_below": (np.maximum(0.0, 1.0 - (D_S / N_S) / span.fewest_tokens_per_param)
+                                           if span.fewest_tokens_per_param > 0 else np.zeros(N_S.shape))}
 
 
 def student_distance(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -237,6 +242,10 @@ def student_distance(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 LOSS_WARN = 0.01
 
 
+#: A distilled student trained on fewer than half the fewest tokens per parameter any fitted student saw is named.
+TOKENS_BELOW_WARN = 0.5
+
+
 def describe_student(label: str, r: dict[str, float]) -> str | None:
     """A short note when a distilled student lies beyond the fitted students (:func:`student_reach` of one point),
     else None."""
@@ -249,6 +258,10 @@ def describe_student(label: str, r: dict[str, float]) -> str | None:
         parts.append(f"{r['loss_below']:.1%} below the lowest fitted student loss")
     if np.isfinite(r["teacher_loss_below"]) and r["teacher_loss_below"] > LOSS_WARN:
         parts.append(f"its teacher {r['teacher_loss_below']:.1%} below the lowest fitted teacher loss")
+    # fewer tokens per parameter than any fitted student: the law's form alone (its learned error is not applied)
+    below = r.get("tokens_per_param_below", 0.0)
+    if np.isfinite(below) and below > TOKENS_BELOW_WARN:
+        parts.append(f"{1 - below:.2g}x the fewest tokens per parameter of any fitted student (its form alone)")
     return f"{label}: {', '.join(parts)}" if parts else None
 
 

@@ -443,7 +443,9 @@ def format_pilot(result, *, top: int = 8) -> str:
     n = int(rec["draws"])
     lines = [f"What would settle it: pilot runs ranked by the expected value of sample information (EVSI) per FLOP; "
              f"{rec['draws']} posterior draws; FLOPs = 3 F(N) D (a distillation run pays its student, its teacher's "
-             f"logits and, unless the teacher exists, its pretraining)",
+             f"logits and, unless the teacher exists, its pretraining)"
+             + (f"; each budget is a lifetime budget that pays for serving {rec['inference_tokens']:.3g} tokens "
+                "first (the pilot runs themselves are not served)" if rec.get("inference_tokens") else ""),
              f"losses: {rec['extrapolation']}", ""]
     for b in rec["budgets"]:
         unit = b.get("unit", "nats")

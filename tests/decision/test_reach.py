@@ -100,3 +100,13 @@ def test_a_prediction_far_below_the_fitted_runs_is_named_too():
     assert f"{sci(1e5 / scale.smallest_size)}x the smallest fitted model" in note
     assert f"{sci(6 * 1e5 * 2e6 / scale.smallest_compute)}x the smallest fitted run's compute" in note
     assert reach.describe_below("x", scale, scale.smallest_size, 1e12) is None
+
+
+def test_a_student_on_fewer_tokens_per_parameter_than_any_fitted_one_is_named(digitized):
+    span = reach.fitted_students(digitized)
+    assert 0 < span.fewest_tokens_per_param < span.tokens_per_param
+    r = reach.student_reach(span, [1e9, 1e9], [span.fewest_tokens_per_param * 1e9, 4e9], [2.5, 2.5], [2.3, 2.3])
+    assert r["tokens_per_param_below"][0] == pytest.approx(0.0, abs=1e-12)
+    assert r["tokens_per_param_below"][1] == pytest.approx(1 - 4.0 / span.fewest_tokens_per_param)
+    note = reach.describe_student("x", {k: float(v[1]) for k, v in r.items()})
+    assert "fewest tokens per parameter" in note

@@ -126,3 +126,19 @@ def test_report_with_a_serving_demand(tmp_path, capsys):
     assert main(["report", str(DIGITIZED), "--student", "1e9", "--budget", "1e20", "--inference-tokens", "1e12",
                  "--out-dir", str(tmp_path)]) == 2
     assert "serving" in capsys.readouterr().err
+
+
+def test_pilot_with_a_serving_demand(capsys):
+    """pilot --inference-tokens: a joint question's decisions on lifetime budgets (the options' losses are the
+    serving-aware plan's); a supervised posterior refuses it, saying why."""
+    import json
+
+    from bayeslaw.cli import main
+
+    assert main(["pilot", str(DIGITIZED), "--student", "1e9", "--budget", "1e21", "--inference-tokens", "1e11",
+                 "--draws", "200", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["result"]
+    assert out["inference_tokens"] == 1e11 and out["candidates"]
+    chinchilla = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
+    assert main(["pilot", chinchilla, "--budget", "1e21", "--inference-tokens", "1e11"]) == 2
+    assert "serving demand" in capsys.readouterr().err
