@@ -94,6 +94,20 @@ def check_optimum_budgets(C: np.ndarray, flops: str = "3fnd", headroom: float = 
                             if headroom > 1 else ""))
 
 
+def check_serving_budgets(C: np.ndarray, inference_tokens: float,
+                          arch: compute.Architecture | None = compute.PAPER_ARCHITECTURE) -> None:
+    """Lifetime budgets of a model chosen by the planner: serving ``inference_tokens`` with the smallest model it
+    considers (:data:`BOX_MIN` parameters) must leave something of every budget to train with."""
+    if not inference_tokens:
+        return
+    cost = float(compute.CostModel(arch=arch, serving_tokens=inference_tokens).serving_flops(BOX_MIN))
+    C = np.atleast_1d(np.asarray(C, float))
+    if np.any(C <= cost * (1.0 + 1e-9)):  # within rounding of the cost, nothing is left either
+        raise InputError(f"serving {inference_tokens:.3g} tokens costs {cost:.3g} FLOPs even with the smallest model "
+                         f"the planner considers ({BOX_MIN:.0e} parameters), which leaves nothing of the {C.min():.3g} "
+                         "FLOP budget for training: raise --budget or lower --inference-tokens")
+
+
 def check_loss(value: Any, what: str) -> None:
     """A loss (or array of them) in nats/token: finite, in (0, :data:`MAX_LOSS`)."""
     v = np.atleast_1d(np.asarray(value, float))

@@ -234,8 +234,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
 
     say(f"if the student will be served: its size per route for {len(SERVING_DEMANDS)} serving demands")
     serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=SERVING_DEMANDS,
-                        n_students=q.n_students, max_draws=max_draws, seed=seed, prob=q.prob, margin=q.margin,
-                        teacher_cap=cap, extrapolation=calibration if calibration is not None else False)
+                        n_students=q.n_students, prob=q.prob, margin=q.margin, teacher_cap=cap, draws=dd)
     say("what would settle it: the value of pilot runs for each budget's decision")
     settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
                    extrapolation=calibration if calibration is not None else False).records()

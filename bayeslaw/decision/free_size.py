@@ -14,7 +14,6 @@ would be an oracle's.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,13 +21,12 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw import decide
-from bayeslaw.core import bounds
-from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
+from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
-from bayeslaw.core.intervals import levels
+from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.serving import Demand
 from bayeslaw.decision.caveats import REACH, Caveat, point_caveats
-from bayeslaw.decision.pipeline import Extrapolation, calibration, decision_draws
+from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration, decision_draws
 from bayeslaw.decision.question import distil_label
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
@@ -52,16 +50,15 @@ def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -
     return out.isel(student_size=i).where(~none).drop_vars("student_size", errors="ignore")
 
 
-def _route_bests(draws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float, n_students: int,
-                 teacher_cap: float | None) -> xr.Dataset:
+def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float,
+                 n_students: int, teacher_cap: float | None) -> xr.Dataset:
     """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``)."""
     grid = plan_grid(draws.planning_law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
                      serving_tokens=t, infeasible="nan" if t > 0 else "raise")
     reached = draws.reached(grid)
-    train = grid["training_budget"] if "training_budget" in grid else xr.DataArray(
-        np.broadcast_to(C, (N.size, C.size)), dims=("student_size", "budget"), coords=grid["L_sup"].isel(draw=0).coords)
-    sup_tokens = train / (3.0 * xr.DataArray(CostModel(arch=PAPER_ARCHITECTURE, serving_tokens=1.0).serving_flops(N),
-                                             dims="student_size", coords={"student_size": N}))
+    train = grid["training_budget"] if "training_budget" in grid else grid["budget"]
+    sizes = xr.DataArray(N, dims="student_size", coords={"student_size": N})
+    sup_tokens = compute.supervised_tokens(sizes, train).transpose("student_size", "budget")
     choice = grid["L_sup"]
     law = draws.planning_law
     if law.drift_slope is not None:  # choose as the evaluation charges: past the fitted ratio, the drift too
@@ -80,7 +77,7 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
               inference_tokens: Sequence[float] = (0.0,), sizes: Any = None, n_students: int = 1,
               max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
               teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
-              extrapolation: Extrapolation | Fit = True) -> xr.Dataset:
+              extrapolation: Extrapolation | Fit = True, draws: DecisionDraws | None = None) -> xr.Dataset:
     """Per route, budget and serving demand: the student size of lowest loss, its loss, and distil or not.
 
     Parameters
@@ -99,6 +96,9 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
         As in :func:`bayeslaw.decision.plan.plan`.
     extrapolation
         As in :func:`bayeslaw.decision.plan.plan`, or a loaded calibration.
+    draws
+        The decision's draws when a caller already holds them (the report: the same subsample and law's error),
+        instead of drawing them again from ``max_draws``, ``seed`` and ``extrapolation``.
 
     Returns
     -------
@@ -121,21 +121,19 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_teacher_cap(teacher_cap)
     if not scenarios:
         raise InputError("give at least one scenario for the distilled route")
-    cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
-    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
+    if draws is None:
+        cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+        draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
         parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]
     ds = xr.concat(parts, dim=xr.Variable("tokens", T))
     ds = ds.assign_coords(tokens=T, budget=C).transpose("draw", "tokens", "budget", "route")
     ds["tokens_per_param"] = ds["student_tokens"] / ds["size"]
-    q = levels(prob)
     for v in ("size", "loss", "tokens_per_param"):
-        # quantiles over the draws that have a recipe (a size whose serving leaves nothing has none)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)
-            band = ds[v].quantile(q, dim="draw", skipna=True)
-        for name, k in zip(("lower", "median", "upper"), range(3), strict=True):
-            ds[f"{v}_{name}"] = band.isel(quantile=k, drop=True)
+        # bands over the draws that have a recipe (a size whose serving leaves nothing has none)
+        b = band(ds[v], prob)
+        for name in CI_BOUND:
+            ds[f"{v}_{name}"] = b.sel(ci_bound=name, drop=True)
     best = ds["loss"].fillna(np.inf).argmin("route")
     ds["p_best"] = xr.concat([(best == i).mean("draw") for i in range(ds.sizes["route"])], dim="route").assign_coords(
         route=ds["route"])

@@ -14,7 +14,6 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds
-from bayeslaw.core.bounds import BOX_MIN
 from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import pick
@@ -200,11 +199,7 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
     if flops == "6nd" and inference_tokens == 0:
         ds = posterior_predict.optimum_6nd(fit, C, prob=prob, kind=kind)
     else:
-        least = float(serving.serving_flops(BOX_MIN)) * (1.0 + 1e-9)
-        if inference_tokens > 0 and np.any(C <= least):
-            raise InputError(f"serving {inference_tokens:.3g} tokens costs {least:.3g} FLOPs even with the smallest "
-                             f"model the planner considers ({BOX_MIN:.0e} parameters), which leaves nothing of the "
-                             f"{C.min():.3g} FLOP budget for training: raise --budget or lower --inference-tokens")
+        bounds.check_serving_budgets(C, inference_tokens, serving.arch)
         o = supervised_optimum(laws(fit), C, arch=serving.arch, serving_tokens=inference_tokens)
         draws = {"N_opt": o["N"], "D_opt": o["D"], "L_opt": o["L"]}
         if inference_tokens > 0:

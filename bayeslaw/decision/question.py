@@ -90,12 +90,7 @@ class Question:
             if not self.budgets:
                 raise InputError("give at least one compute budget (FLOPs)")
             bounds.check_optimum_budgets(np.asarray(self.budgets, float), headroom=bounds.SWEEP_HEADROOM)
-            least = self.serving_flops(bounds.BOX_MIN)
-            if self.inference_tokens and min(self.budgets) <= least:
-                raise InputError(f"serving {self.inference_tokens:.3g} tokens costs {least:.3g} FLOPs even with the "
-                                 f"smallest model ({bounds.BOX_MIN:.0e} parameters), which leaves nothing of the "
-                                 f"{min(self.budgets):.3g} FLOP budget to train with: raise --budget or lower "
-                                 "--inference-tokens")
+            bounds.check_serving_budgets(np.asarray(self.budgets, float), self.inference_tokens)
             if self.target is not None:
                 bounds.check_loss(self.target, "target loss")
             bounds.check_interval(self.prob)
