@@ -278,7 +278,8 @@ def cmd_plan(args: argparse.Namespace) -> int:
     grid, summary = api.plan(fit, sizes, budgets, tuple(args.scenario), n_students=args.students,
                              max_draws=args.draws, seed=args.seed, prob=args.prob, progress=progress,
                              backend=args.backend, scheduler=args.scheduler, out=args.out, margin=args.margin,
-                             teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
+                             teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens,
+                             teachers=tuple(_teacher(t) for t in args.teacher or []))
     parts = [text.data_line(fit), text.format_plan(summary, detail=args.detail)]
     if args.inference_tokens:
         parts.insert(1, f"each budget is a lifetime budget: the student's serving of {args.inference_tokens:.3g} "
@@ -298,6 +299,8 @@ def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, dem
 
     if args.out:
         raise DataError("--out writes the per-draw grid of fixed student sizes; without --student there is none")
+    if args.teacher:
+        raise DataError("--teacher compares given teachers for a chosen student: give its size (--student)")
     _say("plan", args)(f"choosing the student size: {min(args.draws or fit.n_draws, fit.n_draws)} draws x "
                        f"{budgets.size} budget(s) x {demand.size} serving demand(s)")
     ds = free_size(fit, budgets, tuple(args.scenario), inference_tokens=demand, n_students=args.students,
@@ -559,6 +562,9 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--margin", type=float, default=None,
                     help="practical-equivalence margin in nats: smaller differences are a tie (default 0.01)")
     pl.add_argument("--detail", action="store_true", help="also print every cell's losses and recipe with bands")
+    pl.add_argument("--teacher", nargs="+", action="extend",
+                    help="teachers to compare, each with its own verdict: N_T:D_T (pretraining charged where the "
+                         "scenario charges it), N_T:D_T:sunk or N_T:L=loss (teachers you have)")
     pl.add_argument("--inference-tokens", dest="inference_tokens", nargs="+", default=["0"],
                     help="tokens the student will serve over its lifetime (raw count; default 0): each budget is then "
                          "a lifetime budget and the student's serving is paid from it first; without --student "

@@ -154,6 +154,10 @@ def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
             for label, r in worst:
                 if d := reach.describe_reach(f"{label} for {sci(float(n))} params at {sci(float(c))} FLOPs", r):
                     notes.append(d)
+    for label in summary["teacher"].values if "teacher" in summary.coords else []:
+        t = summary.attrs["given_teachers"][str(label)]  # (N_T, D_T) of a teacher the law predicts
+        if t is not None and (d := reach.describe_reach(str(label), reach.reach(scale, *t))):
+            notes.append(d)
     return reach_caveat(reach.warning(notes, most=PLAN_NOTES))
 
 
@@ -179,8 +183,13 @@ def plan_student_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
 
 
 def reach_row(label: str, N: float, D: float, r) -> dict:
-    """One row of a report's reach table from :func:`bayeslaw.posterior.reach.reach`'s result for ``(N, D)``."""
-    return {"prediction": label, "size": N, "tokens": D, "size_factor": float(r["size_factor"][0]),
+    """One row of a report's reach table from :func:`bayeslaw.posterior.reach.reach`'s result for ``(N, D)``.
+
+    ``flops`` is the run's training compute in the reports' convention (3 F(N) D); ``compute_factor`` stays the
+    ratio of N x D products, the distance the law's extrapolation error was learned on.
+    """
+    return {"prediction": label, "size": N, "tokens": D, "flops": float(compute.supervised_flops(N, D)),
+            "size_factor": float(r["size_factor"][0]),
             "compute_factor": float(r["compute_factor"][0]), "tokens_per_param": float(r["tokens_per_param"][0]),
             "ratio_factor": float(r["ratio_factor"][0]),
             "beyond": bool(r["beyond"][0]) or bool(r["beyond_ratio"][0])}

@@ -486,17 +486,18 @@ def _common_tail(a) -> list[tuple[str, Any]]:
     if a.diagnosis.warnings:
         out.append(("p", "Notes: " + "; ".join(a.diagnosis.warnings)))
     out.append(("h2", "How far the predictions extrapolate"))
-    out.append(("p", f"Size and compute (6 N D of one model) of each prediction over the largest fitted model "
-                     f"({_g(a.provenance.get('fitted_size', float('nan')))} parameters) and the largest fitted "
-                     f"run's compute ({_g(a.provenance.get('fitted_compute', float('nan')))} FLOPs), and its tokens "
-                     f"per parameter over the most of any fitted run "
-                     f"({_g(a.provenance.get('fitted_ratio', float('nan')))}). Beyond {WARN_FACTOR:.0f}x in size "
-                     "or compute, or past the measured tokens per parameter, the bands only hold if the law's form "
+    out.append(("p", f"How far each prediction lies from the fitted runs: its size over the largest fitted model "
+                     f"({_g(a.provenance.get('fitted_size', float('nan')))} parameters), its N x D over the largest "
+                     "fitted run's (the distance the law's extrapolation error was learned on; the FLOPs column is "
+                     "the report's 3 F(N) D of one model), and its tokens per parameter over the most of any fitted "
+                     f"run ({_g(a.provenance.get('fitted_ratio', float('nan')))}). Beyond {WARN_FACTOR:.0f}x in size "
+                     "or N x D, or past the measured tokens per parameter, the bands only hold if the law's form "
                      "does; they cannot show that it fails."))
-    rows = [[r["prediction"], _g(r["size"]), _g(r["tokens"]), f"{_g(r['size_factor'])}x",
-             f"{_g(r['compute_factor'])}x", f"{r['tokens_per_param']:,.0f} ({_g(r['ratio_factor'])}x)",
+    rows = [[r["prediction"], _g(r["size"]), _g(r["tokens"]), _g(r["flops"]) if "flops" in r else "",
+             f"{_g(r['size_factor'])}x", f"{_g(r['compute_factor'])}x",
+             f"{r['tokens_per_param']:,.0f} ({_g(r['ratio_factor'])}x)",
              "WARNING" if r["beyond"] else "ok"] for r in a.reach]
-    out.append(("table", (["prediction", "size", "tokens", "size factor", "compute factor",
+    out.append(("table", (["prediction", "size", "tokens", "FLOPs (3 F(N) D)", "size factor", "N x D factor",
                            "tokens/param (factor)", ""], rows)))
     out.append(("h2", "Provenance"))
     p = a.provenance

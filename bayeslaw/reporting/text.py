@@ -415,6 +415,8 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     if (summary["verdict"] == "too close to call").any():
         lines.append("too close to call: `bayeslaw pilot POSTERIOR --student N_S --budget C` ranks the pilot runs "
                      "that would settle a cell (the 'settle' column), by their value of information per FLOP")
+    if "teacher_verdict" in summary:
+        lines += _teachers_text(summary, n)
     if "extrapolation" in summary.attrs:
         lines.append(f"extrapolation error: {summary.attrs['extrapolation']}")
     if summary.sizes["budget"] >= 2:
@@ -425,6 +427,29 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     for w in summary.attrs.get("warnings", []):
         lines.append(f"warning: {w}")
     return "\n".join(lines)
+
+
+def _teachers_text(summary: xr.Dataset, n: int) -> list[str]:
+    """The given teachers' rows of ``format_plan``: each teacher's own verdict against supervised training."""
+    lines = ["", "Given teachers (--teacher), each against supervised training on the same draws:"]
+    head = (f"{'student':>8} {'budget':>8} {'scenario':<33} {'verdict':<18} {'P(better)':>9} {'P(>margin)':>10} "
+            f"{'difference [band]':<28} D_S (median)")
+    for t in summary["teacher"].values:
+        lines += ["", f"distil from {t}", head, "-" * len(head)]
+        for N_S in summary["student_size"].values:
+            for C in summary["budget"].values:
+                for sc in summary["scenario"].values:
+                    s = summary.sel(teacher=t, student_size=N_S, budget=C, scenario=sc)
+                    row = f"{sci(float(N_S)):>8} {sci(float(C)):>8} {SCENARIOS[str(sc)].label:<33} "
+                    if bool(s["teacher_unaffordable"]):
+                        lines.append(row + "cannot be used: its charged pretraining exceeds the budget, or the "
+                                           "student would leave the planner's bounds")
+                        continue
+                    lines.append(row + f"{str(s['teacher_verdict'].values):<18} "
+                                 f"{share(float(s['teacher_p_better']), n):>9} "
+                                 f"{share(float(s['teacher_p_better_margin']), n):>10} "
+                                 f"{_band(s, 'teacher_diff'):<28} {sci(float(s['teacher_D_S_median']))}")
+    return lines
 
 
 def _of(x: float) -> str:
@@ -669,6 +694,18 @@ def envelope(command: str, result: Any, *, fit: Fit | None = None, warnings: lis
     })
 
 
+def _teacher_record(s: xr.Dataset, label: str) -> dict[str, Any]:
+    """One given teacher's verdict in one plan cell, for JSON (None where the teacher cannot be used)."""
+    if bool(s["teacher_unaffordable"]):
+        return {"teacher": label, "verdict": None, "usable": False}
+    rec: dict[str, Any] = {"teacher": label, "usable": True, "verdict": str(s["teacher_verdict"].values)}
+    for v in ("p_better", "p_better_margin", "p_worse_margin"):
+        rec[v] = float(s[f"teacher_{v}"])
+    for v in ("diff", "D_S"):
+        rec[v] = {k: float(s[f"teacher_{v}_{k}"]) for k in ("median", "lower", "upper")}
+    return rec
+
+
 def plan_records(summary: xr.Dataset) -> dict[str, Any]:
     """``bayeslaw plan --json``'s result: one record per cell (verdict, probabilities, bands, recipe), the
     windows where distillation wins and the crossover summaries."""
@@ -692,6 +729,10 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                         rec[v] = float(s[v])
                 rec["settle_with"] = (f"bayeslaw pilot POSTERIOR --student {float(N_S):g} --budget {float(C):g} "
                                       f"--scenario {sc}" if rec["verdict"] == "too close to call" else None)
+                if "teacher_verdict" in summary:
+                    rec["teachers"] = [_teacher_record(summary.sel(teacher=t, student_size=N_S, budget=C,
+                                                                   scenario=sc), str(t))
+                                       for t in summary["teacher"].values]
                 cells.append(rec)
     per_size = []
     for N_S in summary["student_size"].values:
