@@ -198,6 +198,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     fit = api.load(args.posterior)
     parts, payload = [], {}
     ds = opt = cheap = None
+    say = _say("predict", args)
+    progress = every_tenth(lambda done, total: say(f"predicted {done} of {total} points"))
     if fit.law == "distillation":
         if args.N or args.D or args.budget or args.target is not None:
             raise DataError("this posterior is a distillation (joint) one: give the student as --N-S and --D-S and "
@@ -209,7 +211,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
             L_T=_floats(args.L_T, "--L-T") if args.L_T else None,
             N_T=_floats(args.N_T, "--N-T") if args.N_T else None,
             D_T=_floats(args.D_T, "--D-T") if args.D_T else None,
-            prob=args.prob, kind=args.interval, seed=args.seed, margin=args.margin)
+            prob=args.prob, kind=args.interval, seed=args.seed, margin=args.margin, progress=progress)
         parts.append(text.format_prediction(ds))
         payload["prediction"] = text.prediction_records(ds)
     else:
@@ -218,7 +220,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
                             "teacher options need a distillation posterior")
         if _pair(args.N, args.D, "--N and --D"):
             ds = api.predict(fit, _floats(args.N, "--N"), _floats(args.D, "--D"), prob=args.prob,
-                             kind=args.interval, seed=args.seed)
+                             kind=args.interval, seed=args.seed, progress=progress)
             parts.append(text.format_prediction(ds))
             payload["prediction"] = text.prediction_records(ds)
         life = _lifetime(args)

@@ -7,6 +7,8 @@ model per budget) and :func:`prediction_caveats` (failed gates, the data, the re
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -17,6 +19,7 @@ from bayeslaw.core import bounds
 from bayeslaw.core.compute import PAPER_ARCHITECTURE, CostModel
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import pick
+from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import REACH, Caveat, check_above_floor, point_caveats
 from bayeslaw.decision.pipeline import Extrapolation, calibration
 from bayeslaw.planning.optima import supervised_optimum
@@ -26,9 +29,17 @@ from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
 from bayeslaw.posterior.predict import points
 
+#: Draws x points per chunk of a prediction: each chunk's (draw, point) arrays stay at 32 MiB (1,024 points of 4,000
+#: draws), so a million points need no more memory than a thousand, only time.
+CHUNK_VALUES = 2**22
+#: With ``keep_draws=None`` a prediction keeps its per-draw arrays up to this many draws x points (about 134 MB per
+#: variable); beyond, only their bands, medians and per-point summaries.
+KEEP_DRAWS_MAX = 2**24
+
 
 def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", seed: int = 0,
-            extrapolation: Extrapolation = True) -> xr.Dataset:
+            extrapolation: Extrapolation = True, keep_draws: bool | None = None,
+            progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Supervised loss at new ``(N, D)``: mean-law and new-run bands.
 
     Parameters
@@ -36,7 +47,7 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
     fit
         A supervised posterior.
     N, D
-        Model sizes and training tokens (raw counts), broadcast against each other.
+        Model sizes and training tokens (raw counts, 1-D), broadcast against each other.
     prob, kind
         The interval's probability and kind (``"eti"`` or ``"hdi"``).
     seed
@@ -44,12 +55,18 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
     extrapolation
         Add the law's extrapolation error beyond the fitted runs to the new-run band, from the shipped
         calibration (True, default), a calibration file, or not at all (False).
+    keep_draws
+        Keep the ``(draw, point)`` arrays (True), only their summaries (False), or keep them while they are
+        small (None: up to :data:`KEEP_DRAWS_MAX` values). Points are computed in chunks of :data:`CHUNK_VALUES`
+        draws x points either way.
+    progress
+        Called as ``progress(points_done, points)`` after each chunk (where there is more than one).
 
     Returns
     -------
     xarray.Dataset
-        ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` and their median and bounds with
-        dims ``(point,)`` (see :func:`bayeslaw.posterior.predict.predict_supervised`).
+        ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` (unless the draws are not kept) and their median
+        and bounds with dims ``(point,)`` (see :func:`bayeslaw.posterior.predict.predict_supervised`).
     """
     N, D = points(N, D)
     bounds.check_points(N, D)
@@ -57,8 +74,62 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
     if fit.law != "supervised":
         raise InputError("this posterior is a distillation (joint) one: predict students with predict_distillation "
                          "(--N-S/--D-S and a teacher on the command line)")
-    return flagged(fit, posterior_predict.predict_supervised(fit, N, D, prob=prob, kind=kind, seed=seed,
-                                                            calibration=calibration(extrapolation)))
+    cal = calibration(extrapolation)
+
+    def chunk(at: slice, chunk_seed: int) -> xr.Dataset:
+        return posterior_predict.predict_supervised(fit, N[at], D[at], prob=prob, kind=kind, seed=chunk_seed,
+                                                    calibration=cal)
+
+    return flagged(fit, in_chunks(chunk, N.size, fit.n_draws, seed=seed, keep_draws=keep_draws, progress=progress))
+
+
+def in_chunks(run: Callable[[slice, int], xr.Dataset], n_points: int, n_draws: int, *, seed: int,
+              keep_draws: bool | None = None, progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
+    """A prediction computed a chunk of points at a time (:data:`CHUNK_VALUES` draws x points), each chunk's draws
+    reduced before the next.
+
+    Chunk 0 is seeded by ``seed`` itself (a prediction that fits in one chunk is the one-pass result) and
+    chunk ``i`` by the seed stream ``Streams(seed).child("predict_chunk", i)``, so the result does not depend on
+    the memory available. Points in different chunks meet independent draws of the law's error; every point's
+    band is the same distribution either way.
+
+    Parameters
+    ----------
+    run
+        ``run(points, seed)``: the prediction of the points in the slice, with dims ``(draw, point)``.
+    n_points, n_draws
+        The number of points and of posterior draws.
+    seed
+        The prediction's seed.
+    keep_draws
+        As in :func:`predict`.
+    progress
+        ``progress(points_done, n_points)`` after each chunk, where there is more than one.
+
+    Returns
+    -------
+    xarray.Dataset
+        The chunks joined along the ``point`` dim; without the variables of dims ``(draw, point)`` unless they
+        are kept (``attrs['draws_kept']`` says which, 1 or 0).
+    """
+    keep = n_points * n_draws <= KEEP_DRAWS_MAX if keep_draws is None else bool(keep_draws)
+    size = max(1, CHUNK_VALUES // n_draws)
+    parts = []
+    for i, start in enumerate(range(0, n_points, size)):
+        part = run(slice(start, start + size), seed if i == 0 else Streams(seed).child("predict_chunk", i))
+        if not keep:
+            part = part.drop_vars([v for v in part.data_vars if "draw" in part[v].dims])
+            gc.collect()  # xarray objects hold reference cycles: free the chunk's draws now, not at the next gen-2 pass
+        parts.append(part)
+        if progress is not None and n_points > size:  # one chunk: nothing to report
+            progress(min(start + size, n_points), n_points)
+    out = parts[0] if len(parts) == 1 else xr.concat(parts, dim="point", data_vars="minimal", coords="minimal",
+                                                     compat="override", combine_attrs="override", join="exact")
+    out.attrs["draws_kept"] = int(keep)
+    if not keep:
+        out.attrs["draws_note"] = (f"{n_points} points x {n_draws} draws: only the bands and medians are kept "
+                                   "(keep_draws=True keeps the draws)")
+    return out
 
 
 def flagged(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
@@ -85,7 +156,8 @@ def flagged(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
 
 def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: Any = None, D_T: Any = None,
                          prob: float = 0.9, kind: str = "eti", seed: int = 0, margin: float | None = None,
-                         extrapolation: Extrapolation = True) -> xr.Dataset:
+                         extrapolation: Extrapolation = True, keep_draws: bool | None = None,
+                         progress: Callable[[int, int], None] | None = None) -> xr.Dataset:
     """Student-loss bands for a distillation posterior.
 
     Parameters
@@ -103,6 +175,8 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
         default :data:`bayeslaw.decide.MARGIN`).
     extrapolation
         As in :func:`predict`: the law's extrapolation error beyond the fitted runs in the new-run band.
+    keep_draws, progress
+        As in :func:`predict` (points are computed in chunks of :data:`CHUNK_VALUES` draws x points).
 
     Returns
     -------
@@ -118,13 +192,31 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
     if L_T is not None and fit.law == "distillation":
         for value in np.atleast_1d(np.asarray(L_T, float)):
             check_above_floor(fit, float(value), "teacher loss L_T")
-    ds = students.predict(fit, N_S=N_S, D_S=D_S, L_T=L_T, N_T=N_T, D_T=D_T, prob=prob, kind=kind, seed=seed,
-                          calibration=calibration(extrapolation))
-    v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
-    for name in v.data_vars:
-        ds[name] = v[name]
-    ds.attrs.update(v.attrs)
+    teacher = {k: _per_point(v, N_S.size, k) for k, v in (("L_T", L_T), ("N_T", N_T), ("D_T", D_T))}
+    cal = calibration(extrapolation)
+
+    def chunk(at: slice, chunk_seed: int) -> xr.Dataset:
+        ds = students.predict(fit, N_S=N_S[at], D_S=D_S[at], **{k: None if v is None else v[at]
+                                                                for k, v in teacher.items()},
+                              prob=prob, kind=kind, seed=chunk_seed, calibration=cal)
+        v = decide.verdict(ds["difference"], margin=decide.MARGIN if margin is None else margin, prob=prob)
+        for name in v.data_vars:
+            ds[name] = v[name]
+        ds.attrs.update(v.attrs)
+        return ds
+
+    ds = in_chunks(chunk, N_S.size, fit.n_draws, seed=seed, keep_draws=keep_draws, progress=progress)
     return flagged(fit, with_student_reach(fit, ds))
+
+
+def _per_point(value: Any, n: int, name: str) -> np.ndarray | None:
+    """A teacher input as one value per point (a single value repeated), or None."""
+    if value is None:
+        return None
+    x = np.atleast_1d(np.asarray(value, float))
+    if x.ndim != 1 or x.size not in (1, n):
+        raise InputError(f"{name} takes one value or one per student ({n}), got shape {x.shape}")
+    return np.broadcast_to(x, (n,))
 
 
 #: How a distilled prediction's reach beyond the fitted students is named in its Dataset.

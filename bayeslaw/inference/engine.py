@@ -8,6 +8,7 @@ supervised + distillation model on a distillation table with its supervised runs
 from __future__ import annotations
 
 import json
+import time
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,6 +28,7 @@ from bayeslaw.data.tables import (
     validate_distillation,
     validate_supervised,
 )
+from bayeslaw.inference import exact_loo
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.build import build_joint, build_supervised
@@ -90,10 +92,29 @@ def sample_fit(model: pm.Model, spec_dict: dict, law: str, df_record: dict, samp
                          "sampling_wall_seconds": timing["sampling_wall_seconds"]})
         if fit.diagnostics_passed:
             break
+    if law == "supervised" and not fit.diagnostics_passed and exact_loo.only_pareto_failures(fit):
+        fit = _settle_pareto_k(fit, compiled, data, streams, gates or Gates(), config)
     fit.card["attempts"] = attempts
     # the card's timing is the kept attempt's; what the whole escalated fit cost is the sum
     fit.card["timing"]["sampling_wall_seconds_all_attempts"] = float(sum(a["sampling_wall_seconds"]
                                                                          for a in attempts))
+    return fit
+
+
+def _settle_pareto_k(fit: Fit, compiled: CompiledSampler, data: dict | None, streams: Streams, gates: Gates,
+                     config: SamplerConfig) -> Fit:
+    """A supervised fit that failed only on Pareto k, after the escalation: exact leave-one-out for its few flagged
+    runs (:mod:`bayeslaw.inference.exact_loo`), recorded in the card and judged by the same gate."""
+    runs = exact_loo.flagged_runs(fit, gates)
+    if not 0 < runs.size <= exact_loo.MAX_RUNS:
+        return fit
+    if data is None:
+        data = {k: np.asarray(compiled.model[k].get_value()) for k in exact_loo.DATA}
+    t0 = time.perf_counter()
+    fit.card["diagnostics"]["metrics"]["exact_loo"] = exact_loo.exact_loo(
+        fit, compiled, data, runs, seed=streams.child("exact_loo", 0), config=config, gates=gates)
+    fit.card["diagnostics"] = diagnose(fit, gates, seed=streams.diagnostics).to_dict()
+    fit.card["timing"]["exact_loo_seconds"] = time.perf_counter() - t0
     return fit
 
 

@@ -168,8 +168,28 @@ def _unloaded_jax_hidden() -> Iterator[None]:
             sys.modules["jax"] = mod
 
 
-def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates) -> tuple[Any, Diagnosis]:
-    """PSIS-LOO from a pointwise log-likelihood ``(chain, draw, run)``; gates on Pareto k."""
+def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates,
+              exact: list[dict[str, Any]] | None = None) -> tuple[Any, Diagnosis]:
+    """PSIS-LOO from a pointwise log-likelihood ``(chain, draw, run)``; gates on Pareto k.
+
+    Parameters
+    ----------
+    posterior, log_lik
+        The posterior draws and the pointwise log-likelihood.
+    gates
+        The thresholds: more than ``max_bad_pareto_k_fraction`` of the runs with Pareto k above
+        ``max_pareto_k`` fails.
+    exact
+        Exact leave-one-out results for runs of high k (:func:`bayeslaw.inference.exact_loo.exact_loo`, as
+        the card records them): a run the other runs predict within their 99% band is influential, not
+        unexplained, and does not count against the gate; its exact elpd replaces the PSIS estimate. One they
+        do not predict fails the fit, named.
+
+    Returns
+    -------
+    tuple
+        ArviZ's LOO result and a :class:`Diagnosis`.
+    """
     log_lik = log_lik.assign_coords(chain=posterior["chain"], draw=posterior["draw"])
     tree = xr.DataTree.from_dict({"posterior": posterior,
                                   "log_likelihood": xr.Dataset({"obs": log_lik})})
@@ -178,16 +198,32 @@ def loo_check(posterior: xr.Dataset, log_lik: xr.DataArray, gates: Gates) -> tup
         with _unloaded_jax_hidden():
             loo = az.loo(tree, pointwise=True)
     k = np.asarray(loo.pareto_k)
-    bad = int(np.sum(k > gates.max_pareto_k))
-    metrics = {"elpd_loo": float(loo.elpd), "elpd_loo_se": float(loo.se), "p_loo": float(loo.p),
+    flagged = np.flatnonzero(k > gates.max_pareto_k)
+    by_run = {int(r["run"]): r for r in exact or [] if int(r["run"]) in set(flagged.tolist())}
+    settled = [i for i, r in by_run.items() if r["consistent"]]
+    outliers = [i for i, r in by_run.items() if not r["consistent"]]
+    bad = int(flagged.size)
+    unsettled = bad - len(settled)
+    elpd = float(loo.elpd) + sum(r["elpd_exact"] - float(loo.elpd_i.values[i]) for i, r in by_run.items())
+    metrics = {"elpd_loo": elpd, "elpd_loo_se": float(loo.se), "p_loo": float(loo.p),
                "max_pareto_k": float(np.max(k)), "n_pareto_k_bad": bad, "n_obs": int(k.size)}
+    if by_run:
+        metrics["exact_loo"] = list(by_run.values())
+        metrics["n_pareto_k_settled"] = len(settled)
     d = Diagnosis(metrics)
-    if bad > gates.max_bad_pareto_k_fraction * k.size:
+    if outliers:
+        d.failures.append(f"run(s) {outliers} are not predicted by the other runs (exact leave-one-out: outside "
+                          "their 99% band): check them, or the law's form there")
+    if unsettled - len(outliers) > gates.max_bad_pareto_k_fraction * k.size:
         d.failures.append(
-            f"{bad} of {k.size} runs have Pareto k > {gates.max_pareto_k}: PSIS-LOO unreliable"
+            f"{unsettled} of {k.size} runs have Pareto k > {gates.max_pareto_k}: PSIS-LOO unreliable"
         )
     elif bad:
-        d.warnings.append(f"{bad} run(s) have Pareto k > {gates.max_pareto_k} (influential runs)")
+        note = f"{bad} run(s) have Pareto k > {gates.max_pareto_k} (influential runs)"
+        if settled:
+            note += (f"; exact leave-one-out (a refit without each) predicts {len(settled)} of them within the "
+                     "other runs' 99% band: influential, not unexplained")
+        d.warnings.append(note)
     return loo, d
 
 
@@ -254,7 +290,8 @@ def diagnose(fit: Fit, gates: Gates | None = None, seed: int | None = None) -> D
         lls.append(log_likelihood(fit, log_mu, observed, sigma_name))
         obs_all.append(observed)
         pred_all.append(log_mu + noise_draws(fit, log_mu.shape, rng, sigma_name))
-    _, loo_d = loo_check(fit.idata["posterior"].to_dataset(), xr.concat(lls, dim="run"), gates)
+    exact = fit.card.get("diagnostics", {}).get("metrics", {}).get("exact_loo")  # refits recorded at fit time
+    _, loo_d = loo_check(fit.idata["posterior"].to_dataset(), xr.concat(lls, dim="run"), gates, exact)
     parts.append(loo_d)
     parts.append(ppc_check(np.concatenate(obs_all), np.concatenate(pred_all, axis=1), gates))
     out = merge(*parts)

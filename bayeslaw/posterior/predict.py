@@ -25,7 +25,13 @@ from bayeslaw.posterior.reach import fitted_scale
 
 def points(*values: Any) -> list[np.ndarray]:
     """Inputs broadcast against each other as float arrays of at least one dimension."""
-    arrays = [np.atleast_1d(np.asarray(v, float)) for v in values]
+    try:
+        arrays = [np.atleast_1d(np.asarray(v, float)) for v in values]
+    except (TypeError, ValueError, OverflowError) as err:
+        raise InputError(f"sizes and tokens must be numbers (raw counts): {err}") from err
+    if any(a.ndim > 1 for a in arrays):
+        raise InputError(f"sizes and tokens are 1-D lists of points, got shapes {[a.shape for a in arrays]}: "
+                         "flatten them (e.g. numpy.ravel) and reshape the result")
     try:
         return list(np.broadcast_arrays(*arrays))
     except ValueError as err:
