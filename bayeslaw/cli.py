@@ -367,8 +367,6 @@ def cmd_pilot(args: argparse.Namespace) -> int:
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
                         margin=args.margin, teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
     question.check()  # bad input fails before the posterior is read
-    if len(set(question.budgets)) != len(question.budgets):
-        raise InputError("--budget lists a budget twice; give each once")
     candidates = api.read_candidates(args.candidates) if args.candidates else None
     if args.refit:
         from bayeslaw.inference.preposterior import refit_with_outcomes  # light CLI: PyMC only when refits are asked
@@ -417,8 +415,17 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    if args.out:
-        bounds.check_writable(args.out, "--out")
+    from bayeslaw.decision.pipeline import SHIPPED_ERROR_MODELS  # light CLI: paths only
+
+    shipped = SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "distillation_error" if args.distillation
+                                   else "calibration"]
+    out = Path(args.out) if args.out else shipped
+    if out.resolve() == shipped.resolve() and out.exists() and not args.overwrite_shipped:
+        raise InputError(f"{'--out ' + args.out if args.out else 'by default this'} would overwrite the shipped "
+                         f"{shipped.name} (every prediction's bands use it): give --out elsewhere, or rebuild it on "
+                         "purpose with --overwrite-shipped (make models)")
+    bounds.check_writable(str(out), "--out")
+    bounds.check_writable(args.out_dir, "--out-dir", directory=True)
     if args.ratio:
         if args.distillation:
             raise DataError("--ratio and --distillation learn different errors: give one")
@@ -684,6 +691,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "by tokens per parameter per study; models/ratio_drift.nc; --loso also scores it study by "
                          "study)")
     ca.add_argument("--seed", type=int, default=0)
+    ca.add_argument("--overwrite-shipped", action="store_true",
+                    help="allow writing over the shipped posterior in models/ (make models does)")
     ca.set_defaults(func=cmd_calibrate)
 
     g = sub.add_parser("generate", help="write a SYNTHETIC paper-design distillation study")

@@ -34,11 +34,11 @@ $B fit busbridge2025_digitized --law distillation --seed 20250208 --thin 2 \
    --out models/distillation_busbridge2025_digitized.nc --quiet
 # The law's extrapolation error learned from seven public studies (docs/validation.md): leave-future-out splits
 # of each, a hierarchical model over them. `bayeslaw calibrate --loso` also writes its evaluation.
-$B calibrate --seed 0 --quiet
+$B calibrate --seed 0 --overwrite-shipped --quiet
 # How the law errs past the tokens per parameter it was fitted on: one split by tokens per parameter in each of eight
 # studies, a hierarchical drift over them; --loso scores it study by study (docs/serving.md).
-$B calibrate --ratio --loso --seed 0 --out-dir reports/calibration --quiet
+$B calibrate --ratio --loso --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
 # The distillation law's own error beyond its fitted students: the paper's protocol inside its digitized runs at
 # four student-loss thresholds, the supervised population above as its prior (docs/validation.md).
-$B calibrate --distillation --seed 0 --out-dir reports/calibration --quiet
+$B calibrate --distillation --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
 echo "rebuilt: $(ls models/*.nc)"

@@ -141,7 +141,7 @@ def test_a_closed_pipe_ends_quietly():
     assert "Traceback" not in err and "Broken pipe" not in err, err
 
 
-def test_calibrate_says_what_wider_bands_would_do_and_where_each_study_falls(monkeypatch, capsys):
+def test_calibrate_says_what_wider_bands_would_do_and_where_each_study_falls(monkeypatch, capsys, tmp_path):
     # the rendering of `calibrate --loso` (the evaluation itself takes ten minutes: its tables as shipped)
     import numpy as np
     import pandas as pd
@@ -153,7 +153,8 @@ def test_calibrate_says_what_wider_bands_would_do_and_where_each_study_falls(mon
     rep = ROOT / "reports/calibration"
     tables = LosoSummary(*(pd.read_csv(rep / f) for f in ("loso_summary.csv", "widths.csv", "expected_coverage.csv")))
     monkeypatch.setattr(api, "calibrate", lambda *a, **k: (load_calibration(), tables, {}))
-    assert main(["calibrate", "--loso"]) == 0
+    out_args = ["--out", str(tmp_path / "cal.nc")]  # not the shipped file (nothing is written: the fit is stubbed)
+    assert main(["calibrate", "--loso", *out_args]) == 0
     out = capsys.readouterr().out
     first = tables.widths.iloc[0]
     assert f"x1     90% {first['coverage_90']:.3f}" in out
@@ -161,7 +162,7 @@ def test_calibrate_says_what_wider_bands_would_do_and_where_each_study_falls(mon
     assert out.count("misses ") == len(missed) and out.count("every target holds") == len(tables.widths) - len(missed)
     both = float(np.prod(1 - tables.expected["p_below_target"]))
     assert f"all studies >= 0.75 if the population were exactly right: probability {both:.2f}" in out
-    assert main(["calibrate", "--loso", "--json"]) == 0
+    assert main(["calibrate", "--loso", "--json", *out_args]) == 0
     res = json.loads(capsys.readouterr().out)["result"]
     assert [w["width"] for w in res["widths"]] == tables.widths["width"].tolist()
     assert {e["study"] for e in res["expected_coverage"]} == set(tables.expected["study"])

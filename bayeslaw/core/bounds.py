@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ import numpy as np
 
 from bayeslaw.core import compute
 from bayeslaw.core.errors import InputError
+from bayeslaw.core.fmt import sci
 
 #: Smallest plausible raw counts; below these a column was almost surely scaled.
 MIN_PARAMS = 1e4
@@ -134,9 +136,14 @@ def check_plan(N_S: np.ndarray, C: np.ndarray, scenarios: Iterable[str], n_stude
     """Student sizes, budgets, scenarios and students per teacher of a planning question."""
     if np.size(N_S) == 0 or np.size(C) == 0:
         raise InputError("give at least one student size and one compute budget (FLOPs)")
+    scenarios = tuple(scenarios)
+    if not scenarios:
+        raise InputError(f"give at least one compute scenario (one of {', '.join(compute.SCENARIOS)})")
     if not in_box(N_S):
         raise InputError("student sizes must be raw parameter counts within [1e6, 1e17] (e.g. 1e9, not 1)")
     check_budgets(C)
+    check_distinct(N_S, "student size")
+    check_distinct(C, "budget")
     smallest = min_budget(np.min(N_S))
     if np.any(C < smallest):
         raise InputError(f"budget {C.min():.3g} FLOPs cannot train the smallest student on the minimum 1e6 tokens "
@@ -144,6 +151,18 @@ def check_plan(N_S: np.ndarray, C: np.ndarray, scenarios: Iterable[str], n_stude
     for s in scenarios:
         compute.get_scenario(s)
     check_n_students(n_students)
+
+
+def check_distinct(values: np.ndarray, what: str) -> None:
+    """Each value given once: a repeated size or budget is a typo, and would be a table row and a grid cell twice."""
+    v = np.ravel(np.asarray(values, float))
+    if np.unique(v).size < v.size:
+        seen, twice = set(), []
+        for x in v:
+            if x in seen:
+                twice.append(sci(float(x)))
+            seen.add(x)
+        raise InputError(f"each {what} once, please: {', '.join(dict.fromkeys(twice))} is given more than once")
 
 
 def check_student_tokens(D: np.ndarray) -> None:
@@ -174,6 +193,12 @@ def check_writable(path: str | Path, flag: str, *, directory: bool = False) -> N
         raise InputError(f"{flag} {p}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise InputError(f"{flag} {p}: cannot write in {parent} (permission denied); choose another place")
+    # os.access says yes to root on a read-only file system or a pseudo-file system: try a file there
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as err:
+        raise InputError(f"{flag} {p}: cannot write in {parent} ({err.strerror or err}); choose another place") from err
 
 
 #: The default cap on a teacher's pretraining compute where the scenario does not charge it (teacher

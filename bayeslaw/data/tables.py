@@ -117,7 +117,14 @@ def _rename(df: pd.DataFrame, columns: Mapping[str, str] | None, schema: tuple[C
     return df.drop(columns=shadowed).rename(columns={src: dst for dst, src in columns.items()})
 
 
+#: The smallest loss a run table may hold (nats/token): well below any language model's validation cross-entropy
+#: (the best measured are above 1), far above a number that is not a loss (1e-300).
+MIN_LOSS = 0.01
+
+
 def _check_numeric(df: pd.DataFrame, col: Column) -> None:
+    if pd.api.types.is_bool_dtype(df[col.name]):
+        raise DataError(f"column {col.name!r} holds True/False values, not numbers: give the {col.description}")
     values = pd.to_numeric(df[col.name], errors="coerce")
     bad = values.isna() & df[col.name].notna()
     if bad.any():
@@ -149,7 +156,18 @@ def _check_numeric(df: pd.DataFrame, col: Column) -> None:
                 f"column {col.name!r} looks scaled in {which} ({shown}); give {col.unit} as raw counts, "
                 f"e.g. 7e9 not 7 (billions) or 7000 (millions)"
             )
+        high = values > bounds.BOX_MAX
+        if high.any():
+            rows = list(df.index[high][:5])
+            raise DataError(f"column {col.name!r} has values up to {values.max():.4g} (rows {rows}), beyond the "
+                            f"{bounds.BOX_MAX:.0e} bayeslaw plans with and far beyond any run trained: give "
+                            f"{col.unit} as raw counts")
     if col.kind == "loss":
+        if values.min() < MIN_LOSS:
+            rows = list(df.index[values < MIN_LOSS][:5])
+            raise DataError(f"column {col.name!r} has values down to {values.min():.3g} (rows {rows}): no language "
+                            f"model's cross-entropy is below {MIN_LOSS} nats/token; give the validation loss in "
+                            "nats/token")
         if values.max() > bounds.MAX_LOSS:
             rows = list(df.index[values > bounds.MAX_LOSS][:5])
             raise DataError(
@@ -165,7 +183,9 @@ def validate(
     columns: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Validate a run table against a schema; return it with canonical columns only."""
-    df = _rename(read_table(source), columns, schema)
+    raw = read_table(source)
+    _check_labels(raw, schema)
+    df = _rename(raw, columns, schema)
     if len(df) == 0:
         raise DataError("run table is empty")
     missing = [c.name for c in schema if c.required and c.name not in df.columns]
@@ -182,6 +202,18 @@ def validate(
         elif col.required or df[col.name].notna().any():
             _check_numeric(df, col)
     return df
+
+
+def _check_labels(df: pd.DataFrame, schema: tuple[Column, ...]) -> None:
+    """A column label given twice: refused, not one of the two silently used (pandas reads a repeated CSV header as
+    ``loss`` and ``loss.1``)."""
+    labels = [str(c) for c in df.columns]
+    twice = sorted({c for c in labels if labels.count(c) > 1})
+    names = {c.name for c in schema}
+    twice += sorted({c.rsplit(".", 1)[0] for c in labels if "." in c and c.rsplit(".", 1)[0] in names
+                     and c.rsplit(".", 1)[1].isdigit()})
+    if twice:
+        raise DataError(f"column(s) {twice} appear more than once in the run table: keep one of each")
 
 
 def _check_not_perplexity(df: pd.DataFrame, loss: str, size: str, tokens: str) -> None:

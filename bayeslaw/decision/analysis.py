@@ -154,6 +154,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     extrapolation error beyond the fitted runs (one error per draw at the student, shared by all options,
     and one at each teacher the law predicts; :mod:`bayeslaw.posterior.extrapolation`).
     """
+    fit.require("distillation", verb="a distillation report")
     say = progress or (lambda _msg: None)
     question.check()
     if fit.law != "distillation":

@@ -110,6 +110,7 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
         with dims ``(tokens, budget)`` ``p_distil`` (P(the best distilled route beats the best supervised student)),
         ``verdict`` and ``distil_route`` (the distilled route compared: the one of least expected loss).
     """
+    fit.require("distillation", verb="plan")
     C = np.atleast_1d(np.asarray(budgets, float))
     T = np.atleast_1d(np.asarray(inference_tokens, float))
     for t in T:

@@ -70,6 +70,7 @@ def cheapest(fit: Fit, target: float, lifetime: Lifetime = TRAINING_ONLY, *, pro
         their bands; ``attrs`` hold the unit, target, demand, prices and the committed recipe (``commit_N``,
         ``commit_D``, ``commit_cost``, ``commit_prob``; NaN where no recipe in the box reaches ``prob``).
     """
+    fit.require("supervised", verb="predict --target")
     if not 0.5 <= prob < 1:
         raise InputError(f"--prob must be in [0.5, 1), got {prob}")
     check_above_floor(fit, target, "target loss (--target)")

@@ -37,7 +37,7 @@ from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision import value as voi
-from bayeslaw.decision.caveats import Caveat, failed_gates
+from bayeslaw.decision.caveats import Caveat, check_above_floor, failed_gates
 from bayeslaw.decision.pipeline import DecisionDraws, calibration, decision_draws, teacher_option
 from bayeslaw.decision.question import Question, Teacher, distil_label
 from bayeslaw.planning.optima import supervised_optimum
@@ -435,6 +435,7 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     -------
     Pilot
     """
+    fit.require("supervised", "distillation", verb="pilot")
     q = question
     q.check()
     if fit.law == "distillation" and q.student_size is None:
@@ -448,6 +449,8 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     if fit.law == "supervised" and q.teachers:
         raise InputError("teachers (--teacher) are options of a distillation posterior's question; this posterior is "
                          "supervised")
+    if q.target is not None:
+        check_above_floor(fit, q.target, "target loss")
     if most < 1:
         raise InputError(f"--most takes the largest number of runs bought together, >= 1, got {most}")
     if refit < 0:

@@ -38,6 +38,11 @@ from bayeslaw.posterior.draws import laws
 Extrapolation = bool | str | Path
 
 
+#: The shipped error models every decision loads (``bayeslaw calibrate`` refuses to write over them by accident).
+SHIPPED_ERROR_MODELS = {"calibration": ex.CALIBRATION, "ratio_drift": ex.RATIO_DRIFT,
+                        "distillation_error": ex.STUDENT_ERROR}
+
+
 #: The calibration an ``extrapolation=`` option names (:func:`bayeslaw.posterior.extrapolation.resolve_calibration`).
 calibration = ex.resolve_calibration
 

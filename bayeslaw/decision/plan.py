@@ -85,6 +85,7 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
         (dims ``(teacher, student_size, budget, scenario)``: the verdict, P(better), the difference's band and
         the student's tokens; ``teacher_unaffordable`` where the teacher cannot be used on that budget).
     """
+    fit.require("distillation", verb="plan")
     N_S = np.atleast_1d(np.asarray(student_sizes, float))
     C = np.atleast_1d(np.asarray(budgets, float))
     if scenarios is None:

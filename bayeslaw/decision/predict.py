@@ -68,6 +68,7 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
         ``loss_mean`` and ``loss_new`` with dims ``(draw, point)`` (unless the draws are not kept) and their median
         and bounds with dims ``(point,)`` (see :func:`bayeslaw.posterior.predict.predict_supervised`).
     """
+    fit.require("supervised", "distillation", verb="predict")
     N, D = points(N, D)
     bounds.check_points(N, D)
     bounds.check_interval(prob, kind)
@@ -186,6 +187,7 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
         (see :func:`bayeslaw.posterior.students.predict`); the verdict of the difference (``verdict``,
         ``p_better``, ``p_better_margin``, ``p_worse_margin``, ``p_tied``) with dims ``(point,)``.
     """
+    fit.require("supervised", "distillation", verb="predict")
     N_S, D_S = points(N_S, D_S)
     bounds.check_points(N_S, D_S)
     bounds.check_interval(prob, kind)
@@ -282,6 +284,7 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
         ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)`` and their summaries with dims
         ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention.
     """
+    fit.require("supervised", "distillation", verb="predict --budget")
     C = np.atleast_1d(np.asarray(budgets, float))
     bounds.check_interval(prob, kind)
     if flops not in FLOP_CONVENTIONS:

@@ -86,6 +86,7 @@ class Question:
 
     def check(self) -> None:
         Demand.total(self.inference_tokens)  # a finite count >= 0, or exit 2 saying so
+        bounds.check_distinct(np.asarray(self.budgets, float), "budget")
         if self.student_size is None:  # a supervised-only report: budgets, target, band
             if not self.budgets:
                 raise InputError("give at least one compute budget (FLOPs)")

@@ -69,6 +69,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
 
     P(target) and the compute to be 90% sure of it are about the run one would train: the law, the run
     noise and, with a ``calibration``, the law's extrapolation error beyond the fitted runs."""
+    fit.require("supervised", verb="a supervised report")
     say = progress or (lambda _m: None)
     q = question
     q.check()

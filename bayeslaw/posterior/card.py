@@ -166,6 +166,27 @@ class Fit:
     def law(self) -> str:
         return self.card["law"]
 
+    def require(self, *laws: str, verb: str) -> None:
+        """Refuse (exit 2) a posterior of another law for ``verb``, saying what it is and what to give instead.
+
+        Parameters
+        ----------
+        *laws
+            The laws ``verb`` takes (``"supervised"``, ``"distillation"``).
+        verb
+            What is being asked (e.g. ``"plan"``), for the message.
+        """
+        if self.law in laws:
+            return
+        what = {"calibration": "an error model (the law's extrapolation error, its drift past the fitted tokens per "
+                               "parameter, or the distillation law's own error), not a fit of runs",
+                "supervised": "a supervised posterior", "distillation": "a distillation (joint) posterior"}
+        wanted = " or ".join(what[law] for law in laws)
+        examples = {"supervised": "models/supervised_chinchilla_epoch240.nc",
+                    "distillation": "models/distillation_busbridge2025_digitized.nc"}
+        raise PosteriorError(f"{verb} needs {wanted} (e.g. {examples[laws[0]]}); this one is "
+                             f"{what.get(self.law, repr(self.law))}")
+
     @property
     def diagnostics_passed(self) -> bool:
         return bool(self.card.get("diagnostics", {}).get("passed", False))
@@ -259,6 +280,9 @@ def load(
     path = Path(path)
     if not path.exists():
         raise PosteriorError(f"posterior file {path} does not exist; fit one with `bayeslaw fit`")
+    if path.is_dir():
+        raise PosteriorError(f"{path} is a folder, not a posterior file "
+                             "(e.g. models/supervised_chinchilla_epoch240.nc)")
     try:
         tree = xr.open_datatree(path, engine="h5netcdf").load()
     except Exception as err:

@@ -48,6 +48,9 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
         :class:`~bayeslaw.decision.supervised.SupervisedAnalysis`, and the written paths.
     """
     question.check()
+    if stem is not None and (not stem.strip() or Path(stem).name != stem or stem in (".", "..")):
+        raise InputError(f"--stem names the report's files, not a path: got {stem!r} (e.g. 'budget_1e21'; "
+                         "--out-dir says where they go)")
     if max_draws < 1:
         raise InputError(f"the number of posterior draws to plan with (--draws) must be >= 1, got {max_draws}")
     path = None

@@ -136,12 +136,16 @@ def format_diagnosis(fit: Fit, diag: Diagnosis) -> str:
         ("tree-depth hits", f"{m['treedepth_hits']} (limit {m['max_treedepth']})",
          f"<= {g.get('max_treedepth_fraction', 0):.0%} of draws"),
         ("min E-BFMI", f"{m['min_bfmi']:.2f}", f">= {g.get('min_bfmi')}"),
-        ("PSIS-LOO elpd", f"{m['elpd_loo']:.1f} (se {m['elpd_loo_se']:.1f}, p_loo {m['p_loo']:.1f})", ""),
-        ("max Pareto k", f"{m['max_pareto_k']:.2f} ({m['n_pareto_k_bad']} runs > {g.get('max_pareto_k')})",
-         f"<= {g.get('max_bad_pareto_k_fraction', 0):.0%} of runs bad"),
-        ("PPC coverage 50%", f"{m['ppc_coverage50']:.1%}", "~50%"),
-        ("PPC coverage 90%", f"{m['ppc_coverage90']:.1%}", f">= {g.get('ppc_min_coverage90', 0):.0%}"),
     ]
+    if "elpd_loo" in m:  # a model of runs; an error model (law "calibration") has the sampler's gates only
+        settled = f", {m['n_pareto_k_settled']} explained by exact LOO" if m.get("n_pareto_k_settled") else ""
+        rows += [
+            ("PSIS-LOO elpd", f"{m['elpd_loo']:.1f} (se {m['elpd_loo_se']:.1f}, p_loo {m['p_loo']:.1f})", ""),
+            ("max Pareto k", f"{m['max_pareto_k']:.2f} ({m['n_pareto_k_bad']} runs > {g.get('max_pareto_k')}{settled})",
+             f"<= {g.get('max_bad_pareto_k_fraction', 0):.0%} of runs bad"),
+            ("PPC coverage 50%", f"{m['ppc_coverage50']:.1%}", "~50%"),
+            ("PPC coverage 90%", f"{m['ppc_coverage90']:.1%}", f">= {g.get('ppc_min_coverage90', 0):.0%}"),
+        ]
     w = max(len(r[0]) for r in rows)
     lines = [f"Diagnostics for the {fit.law} fit ({m['n_draws']} draws):"]
     lines += [f"  {a:<{w}}  {b:<40} gate {c}" for a, b, c in rows]
