@@ -49,3 +49,4 @@ benchmarks: setup
 	$(VENV)/python benchmarks/pilot.py
 	$(VENV)/python benchmarks/pilot_replay.py
 	$(VENV)/python benchmarks/serving.py
+	$(VENV)/python benchmarks/predict_stream.py
