@@ -25,6 +25,7 @@ import xarray as xr
 
 from bayeslaw.core import bounds, intervals
 from bayeslaw.core.errors import InputError
+from bayeslaw.core.fmt import share
 
 DIM = "draw"
 
@@ -294,6 +295,59 @@ def summary_table(loss: xr.DataArray, *, target: float | None = None, levels: Se
 MARGIN = bounds.PRACTICAL_MARGIN
 #: The verdicts, in the order the text explains them.
 VERDICTS = ("distil", "supervised", "practically tied", "too close to call")
+
+
+def lean(verdict: str, p_better: float, prob: float) -> str | None:
+    """What a too-close-to-call verdict still says when one option is better with probability >= ``prob``.
+
+    The verdict asks whether one option is better *by more than the margin*; a difference that is surely of one sign
+    but may be smaller than the margin is not a verdict, yet it is not a coin toss either.
+
+    Parameters
+    ----------
+    verdict
+        :func:`verdict`'s verdict.
+    p_better
+        P(distillation better), i.e. P(diff < 0).
+    prob
+        How sure a verdict must be.
+
+    Returns
+    -------
+    str or None
+        ``"leans distil"`` or ``"leans supervised"`` for a too-close-to-call verdict whose sign is that sure,
+        else None.
+    """
+    if verdict != "too close to call" or not np.isfinite(p_better):
+        return None
+    if p_better >= prob:
+        return "leans distil"
+    if 1 - p_better >= prob:
+        return "leans supervised"
+    return None
+
+
+def lean_note(verdict: str, p_better: float, prob: float, n_draws: int) -> str:
+    """:func:`lean` as a phrase beside a verdict ("" when it says nothing).
+
+    Parameters
+    ----------
+    verdict, p_better, prob
+        As in :func:`lean`.
+    n_draws
+        The draws the probability is a share of (for its rounding, :func:`bayeslaw.core.fmt.share`).
+
+    Returns
+    -------
+    str
+        E.g. "leans supervised: supervised training is better with probability 96%, but not surely by more than
+        the margin".
+    """
+    side = lean(verdict, p_better, prob)
+    if side is None:
+        return ""
+    winner, p = ("distillation", p_better) if side == "leans distil" else ("supervised training", 1 - p_better)
+    return f"{side}: {winner} is better with probability {share(p, n_draws)}, but not surely by more than the margin"
 
 
 def verdict(diff: xr.DataArray, margin: float = MARGIN, prob: float = 0.9, dim: str = DIM) -> xr.Dataset:

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from bayeslaw import decide
 from bayeslaw.core.compute import get_scenario, supervised_flops
 from bayeslaw.core.fmt import sci as _g
 from bayeslaw.core.fmt import share
@@ -101,6 +102,12 @@ VERDICT_WORDS = {"distil": "distil", "supervised": "train supervised", "practica
                  "too close to call": "too close to call"}
 
 
+def _lean_brackets(verdict: str, p_better: float, prob: float, n_draws: int) -> str:
+    """:func:`bayeslaw.decide.lean_note` in brackets after a verdict, or nothing."""
+    note = decide.lean_note(verdict, p_better, prob, n_draws)
+    return f" ({note})" if note else ""
+
+
 def _slug(title: str) -> str:
     return "".join(c if c.isalnum() else "-" for c in title.lower()).strip("-")
 
@@ -148,7 +155,9 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         head.append("what would settle it")
     rows = []
     for v in verdict:
-        row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"])),
+        leans = decide.lean(str(v["verdict"]), v["p_better"], q.prob) if v["p_better"] is not None else None
+        row = [f"{_g(v['budget'])} FLOPs", VERDICT_WORDS.get(v["verdict"], str(v["verdict"]))
+               + (f" ({leans})" if leans else ""),
                _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws),
                f"{v['diff']['median']:+.4f} ({v['diff']['lower']:+.4f} to {v['diff']['upper']:+.4f})"
                + share_note(v["extrapolation_share"]) + _distillation_share(v.get("distillation_error_share")),
@@ -183,7 +192,10 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
     for v in verdict:
         p_win, p_m = _pct_draws(v["p_better"], n_draws), _pct_draws(v["p_better_margin"], n_draws)
         p_w = _pct_draws(v["p_worse_margin"], n_draws)
-        text = (f"At {_g(v['budget'])} FLOPs: {VERDICT_WORDS.get(v['verdict'], v['verdict']).upper()}. "
+        note = (decide.lean_note(str(v["verdict"]), v["p_better"], q.prob, n_draws)
+                if v["p_better"] is not None else "")
+        text = (f"At {_g(v['budget'])} FLOPs: {VERDICT_WORDS.get(v['verdict'], v['verdict']).upper()}"
+                f"{f' ({note})' if note else ''}. "
                 f"Distillation with the recommended recipe is better with probability {p_win}, better by more than "
                 f"{q.margin:g} nats with probability {p_m}, worse by more than {q.margin:g} nats with probability "
                 f"{p_w}. Student loss distilled {_band(v['distil'])} against supervised {_band(v['supervised'])}; "
@@ -195,10 +207,11 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
         for label, t in v["teachers"].items():
             why = a.infeasible.get(label, {}).get(float(v["budget"]))
             out.append(("p", f"{label[0].upper()}{label[1:]}: " + (why if why is not None else
-                        f"{VERDICT_WORDS.get(t['verdict'], t['verdict']).upper()}; better than supervised training "
-                        f"with probability {_pct_draws(t['p_better'], n_draws)}, by more than {q.margin:g} nats "
-                        f"{_pct_draws(t['p_better_margin'], n_draws)}, worse by more than {q.margin:g} nats "
-                        f"{_pct_draws(t['p_worse_margin'], n_draws)}.")))
+                        f"{VERDICT_WORDS.get(t['verdict'], t['verdict']).upper()}"
+                        f"{_lean_brackets(t['verdict'], t['p_better'], q.prob, n_draws)}; better than supervised "
+                        f"training with probability {_pct_draws(t['p_better'], n_draws)}, by more than "
+                        f"{q.margin:g} nats {_pct_draws(t['p_better_margin'], n_draws)}, worse by more than "
+                        f"{q.margin:g} nats {_pct_draws(t['p_worse_margin'], n_draws)}.")))
         if a.bound is not None:
             b = a.bound.sel(budget=v["budget"])
             if b["L_S"].notnull().any():

@@ -387,6 +387,8 @@ def _band(s: xr.Dataset, v: str, fmt: str = "+.4f") -> str:
 def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
     """The planner's answer: conventions, one row per (student size, budget, scenario) with its verdict,
     the budget windows in which distillation wins, and with ``detail`` the full recipe of every cell."""
+    from bayeslaw import decide  # light CLI: xarray, when a plan is shown
+
     summary = flatten(summary)  # bands as one variable per bound
     prob, n = summary.attrs["interval_prob"], int(summary.attrs["n_draws"])
     margin = float(summary.attrs["margin"])
@@ -412,6 +414,8 @@ def format_plan(summary: xr.Dataset, *, detail: bool = False) -> str:
                 if "distillation_error_share" in s and float(s["distillation_error_share"]) >= 0.005:
                     extra += f" ({float(s['distillation_error_share']):.0%} the distillation law's own)"
                 settle = "pilot" if str(s["verdict"].values) == "too close to call" else ""
+                if leans := decide.lean(str(s["verdict"].values), float(s["p_better"]), prob):
+                    extra += f"; {leans}, not surely by the margin"
                 lines.append(row + f"{str(s['verdict'].values):<18} {share(float(s['p_better']), n):>9} "
                              f"{share(float(s['p_better_margin']), n):>10} {_band(s, 'diff'):<28} {settle:<6} "
                              f"{rec}{extra}")
@@ -609,10 +613,14 @@ def format_report(analysis, written) -> str:
                  f"{q.n_students} student(s) per teacher; {DIFFERENCE}; practical tie within +-{q.margin:g} nats"
                  + (f"; lifetime budgets: serving {q.inference_tokens:.3g} tokens paid first" if q.inference_tokens
                     else ""))
+    from bayeslaw import decide  # light CLI: after the report is written
+
     for v in analysis.verdict:
         d = v["diff"]
-        lines.append(f"  {sci(v['budget'])} FLOPs: {v['verdict']}: P(distillation better) {share(v['p_better'], n)}, "
-                     f"by more than {q.margin:g} nats {share(v['p_better_margin'], n)}; difference "
+        leans = decide.lean(v["verdict"], v["p_better"], q.prob) if v["p_better"] is not None else None
+        lines.append(f"  {sci(v['budget'])} FLOPs: {v['verdict']}{f' ({leans})' if leans else ''}: "
+                     f"P(distillation better) {share(v['p_better'], n)}, by more than {q.margin:g} nats "
+                     f"{share(v['p_better_margin'], n)}; difference "
                      f"{d['median']:+.4f} [{d['lower']:+.4f}, {d['upper']:+.4f}] nats; recipe "
                      + ", ".join(f"{k} {sci(r['median'])}" for k, r in v["recipe"].items()
                                  if r is not None and k != "L_T"))
@@ -714,6 +722,7 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
     """``bayeslaw plan --json``'s result: one record per cell (verdict, probabilities, bands, recipe), the
     windows where distillation wins and the crossover summaries."""
     summary = flatten(summary)  # bands as one variable per bound
+    from bayeslaw import decide  # light CLI: xarray, when a plan is shown
     from bayeslaw.planning.summary import windows  # light CLI: xarray, when a plan is shown
 
     cells = []
@@ -731,6 +740,8 @@ def plan_records(summary: xr.Dataset) -> dict[str, Any]:
                 for v in ("extrapolation_share", "distillation_error_share"):
                     if v in s:
                         rec[v] = float(s[v])
+                rec["lean"] = (decide.lean(rec["verdict"], rec["p_better"], float(summary.attrs["interval_prob"]))
+                               if rec["verdict"] is not None else None)
                 rec["settle_with"] = (f"bayeslaw pilot POSTERIOR --student {float(N_S):g} --budget {float(C):g} "
                                       f"--scenario {sc}" if rec["verdict"] == "too close to call" else None)
                 if "teacher_verdict" in summary:
