@@ -295,7 +295,9 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                        "from the posterior predictive, an S shape means mis-set noise, a tilt means bias.",
         "ppc_intervals_dis": "Posterior predictive check, distilled students: each observed run against its "
                              "predicted median and 90% interval for a new run.",
-        "ppc_pit_dis": "PIT-ECDF (ArviZ), distilled students: read as for the supervised runs.",
+        "ppc_pit_dis": "PIT-ECDF (ArviZ), distilled students: the difference between the empirical CDF of the "
+                       "students' probability integral transforms and the uniform one; near zero the students look "
+                       "like draws from the posterior predictive, an S shape means mis-set noise, a tilt means bias.",
     }
     for key, cap in captions.items():
         if key in images:

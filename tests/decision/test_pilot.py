@@ -137,4 +137,4 @@ def test_cli_json_envelope_and_bad_candidate_files(tmp_path, capsys):
     assert "--refit takes a number of simulated outcomes >= 0, got -1" in capsys.readouterr().err
     assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "--draws", "10"]) == 2
     assert main(["pilot", JOINT, "--student", "1e9", "--budget", "1e21", "1e21"]) == 2
-    assert "a budget twice" in capsys.readouterr().err
+    assert "each budget once" in capsys.readouterr().err
