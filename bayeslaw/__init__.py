@@ -13,7 +13,8 @@ from bayeslaw.core.version import VERSION
 
 __version__ = VERSION
 
-__all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
+__all__ = ["fit", "load", "point_law", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation",
+           "optimum",
            "prediction_caveats", "cheapest",
            "plan", "report", "backtest", "compare", "calibrate", "generate", "Fit", "Gates",
            "SamplerConfig", "Question", "Teacher", "Caveat", "__version__"]
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
         load,
         optimum,
         plan,
+        point_law,
         predict,
         predict_distillation,
         prediction_caveats,

@@ -9,6 +9,7 @@ name                   home                                       what it does
 =====================  =========================================  ==============================================
 ``fit``                :mod:`bayeslaw.inference.fit`              a law fitted to runs with NUTS, with its card
 ``load``               :mod:`bayeslaw.posterior.card`             a saved posterior, its card verified
+``point_law``          :mod:`bayeslaw.posterior.point`            a published law as a one-draw stand-in
 ``diagnose``           :mod:`bayeslaw.posterior.diagnostics`      every diagnostic gate
 ``summary``            :mod:`bayeslaw.posterior.draws`            ArviZ's summary of the coefficients
 ``prior_predictive``   :mod:`bayeslaw.inference.prior`            what the priors imply
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 VERBS: dict[str, str] = {
     "fit": "bayeslaw.inference.fit",
     "load": "bayeslaw.posterior.card",
+    "point_law": "bayeslaw.posterior.point",
     "diagnose": "bayeslaw.posterior.diagnostics",
     "summary": "bayeslaw.posterior.draws",
     "prior_predictive": "bayeslaw.inference.prior",
@@ -72,7 +74,8 @@ TYPES: dict[str, str] = {
 }
 NAMES: dict[str, str] = {**VERBS, **TYPES}
 
-__all__ = ["fit", "load", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation", "optimum",
+__all__ = ["fit", "load", "point_law", "diagnose", "summary", "prior_predictive", "predict", "predict_distillation",
+           "optimum",
            "prediction_caveats", "cheapest", "plan", "report", "pilot", "read_candidates", "backtest", "compare",
            "calibrate", "calibrate_distillation", "calibrate_ratio", "generate",
            "Fit", "Gates", "SamplerConfig", "Question", "Teacher", "Caveat",
@@ -94,6 +97,7 @@ if TYPE_CHECKING:
     from bayeslaw.posterior.card import Fit, load
     from bayeslaw.posterior.diagnostics import Gates, diagnose
     from bayeslaw.posterior.draws import summary
+    from bayeslaw.posterior.point import point_law
     from bayeslaw.reporting.report import report
     from bayeslaw.validate.backtest import backtest
     from bayeslaw.validate.calibration import calibrate

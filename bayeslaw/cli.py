@@ -96,6 +96,12 @@ def _say(prefix: str, args: argparse.Namespace):
     return say
 
 
+COEFFICIENTS_HELP = ("a published point law instead of a posterior, answered as one draw (no posterior uncertainty, "
+                     "no run noise, no extrapolation error): a preset (table6, table6-supervised, hoffmann, sardana, "
+                     "epoch), key=value pairs on the paper's scale (E,A,B,alpha,beta[,gamma] and for distillation "
+                     "A_p,B_p,alpha_p,beta_p,gamma_p,c0,c1,f1,d1), or a preset then overrides (table6,E=1.7)")
+
+
 def _sampler_config(args: argparse.Namespace, law: str) -> SamplerConfig:
     """The sampler options of a command; what is not given takes the law's default."""
     return default_config(law, sampler=args.sampler, draws=args.draws, tune=args.tune,
@@ -194,8 +200,21 @@ def _lifetime(args: argparse.Namespace) -> Lifetime:
     return Lifetime(demand, prices, None if getattr(args, "flops", "3fnd") == "6nd" else PAPER_ARCHITECTURE)
 
 
+def _fit_or_point(args: argparse.Namespace) -> Any:
+    """The posterior named, or the published point law of ``--coefficients`` (one draw; docs/guide.md)."""
+    if args.coefficients is not None:
+        if args.posterior is not None:
+            raise DataError(f"give a posterior or --coefficients, not both (got {args.posterior} and "
+                            f"--coefficients {args.coefficients})")
+        return api.point_law(args.coefficients)
+    if args.posterior is None:
+        raise DataError("give a posterior (e.g. models/supervised_chinchilla_epoch240.nc), or a published law with "
+                        "--coefficients (e.g. --coefficients table6, or E=1.69,A=406.4,B=410.7,alpha=0.34,beta=0.28)")
+    return api.load(args.posterior)
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
-    fit = api.load(args.posterior)
+    fit = _fit_or_point(args)
     parts, payload = [], {}
     ds = opt = cheap = None
     say = _say("predict", args)
@@ -261,8 +280,9 @@ def cmd_prior_predictive(args: argparse.Namespace) -> int:
 def cmd_plan(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
-        bounds.check_not_input(args.out, "--out", {"posterior": args.posterior})
-    fit = api.load(args.posterior)
+        if args.posterior:
+            bounds.check_not_input(args.out, "--out", {"posterior": args.posterior})
+    fit = _fit_or_point(args)
     say = _say("plan", args)
     progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
@@ -516,7 +536,8 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_diagnose)
 
     q = sub.add_parser("predict", help="loss bands at new runs; supervised optimum at budgets")
-    q.add_argument("posterior")
+    q.add_argument("posterior", nargs="?", default=None, help="a posterior (or give --coefficients)")
+    q.add_argument("--coefficients", default=None, help=COEFFICIENTS_HELP)
     q.add_argument("--N", nargs="+", help="parameters (raw count)")
     q.add_argument("--D", nargs="+", help="tokens (raw count)")
     q.add_argument("--budget", nargs="+", help="FLOPs (3 F(N) D, or 6ND with --flops 6nd) for the compute-optimal "
@@ -550,7 +571,9 @@ def build_parser() -> argparse.ArgumentParser:
     pp.set_defaults(func=cmd_prior_predictive)
 
     pl = sub.add_parser("plan", help="distil or train supervised: probabilities, bands, recipes")
-    pl.add_argument("posterior", help="a distillation (joint) posterior")
+    pl.add_argument("posterior", nargs="?", default=None,
+                    help="a distillation (joint) posterior (or give --coefficients)")
+    pl.add_argument("--coefficients", default=None, help=COEFFICIENTS_HELP)
     pl.add_argument("--student", nargs="+", default=None,
                     help="student sizes (parameters); leave out to choose the size: per route, the size of lowest "
                          "loss at each (lifetime) budget, from 1e7 to 1e12 parameters")

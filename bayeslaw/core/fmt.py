@@ -24,13 +24,16 @@ def share(p: float | None, n: int) -> str:
 
     ``<0.2%`` and ``>99.8%`` (for 500 draws) only when none or all of the draws agree; any other
     share is printed with as many decimals as it takes not to read as 0% or 100%, so 1 of 500
-    draws is "0.2%", never "0%", and 499 of 500 is "99.8%", never "100%". ``n/a`` for None or NaN.
+    draws is "0.2%", never "0%", and 499 of 500 is "99.8%", never "100%". ``n/a`` for None or NaN. One draw (a
+    point law) is the law's own answer: "0%" or "100%".
     """
     if p is None or not math.isfinite(p):
         return "n/a"
     if n < 1:
         raise ValueError(f"a share needs at least one draw, got n={n}")
     k = round(p * n)
+    if n == 1:  # one draw (a point law): the law's own answer, not an estimate
+        return "100%" if k >= 1 else "0%"
     if k <= 0:
         return f"<{_trim(100 / n)}%"
     if k >= n:

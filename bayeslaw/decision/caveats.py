@@ -25,6 +25,7 @@ from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
 from bayeslaw.posterior.extrapolation import WITH_STUDENT_ERROR
+from bayeslaw.posterior.point import POINT_NOTE
 
 #: A recipe value this close (relative) to a planner bound sits on it.
 ON_BOUND = 0.01
@@ -110,6 +111,8 @@ def data_caveat(fit: Fit) -> Caveat | None:
 def data_warning(fit: Fit) -> str | None:
     """A warning naming SYNTHETIC data or the data's provenance; None for a user's own runs."""
     data = fit.card["data"]
+    if fit.is_point:
+        return f"{POINT_NOTE} ({data['source']})"
     if "SYNTHETIC" in str(data.get("source", "")):
         return ("this posterior was fitted to SYNTHETIC runs generated from the paper's published law, not to "
                 "measured runs: it shows what the paper's law implies, with the uncertainty such a study would leave")
@@ -139,6 +142,8 @@ def on_bounds(summary: xr.Dataset) -> list[Caveat]:
 def plan_reach(fit: Fit, summary: xr.Dataset) -> Caveat | None:
     """One warning for the recipes and supervised students that lie more than 10x beyond the fitted runs in size or
     compute, or past the most tokens per parameter of any fitted run."""
+    if fit.is_point:  # no fitted runs: said by the data caveat
+        return None
     scale = reach.fitted_scale(fit)
     notes = []
     for n in summary["student_size"].values:
@@ -208,6 +213,8 @@ def plan_caveats(fit: Fit, summary: xr.Dataset) -> list[Caveat]:
 
 def point_caveats(fit: Fit, points: list[tuple[str, float, float]]) -> list[Caveat]:
     """Failed gates, the data and one reach caveat for predictions at ``(label, N, D)`` points."""
+    if fit.is_point:  # no fitted runs to reach beyond: the data caveat says so
+        return [c for c in (data_caveat(fit),) if c is not None]
     scale = reach.fitted_scale(fit)
     notes = []
     for label, N, D in points:

@@ -26,7 +26,7 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.serving import Demand
 from bayeslaw.decision.caveats import REACH, Caveat, point_caveats
-from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration, decision_draws
+from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration_for, decision_draws
 from bayeslaw.decision.question import distil_label
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
@@ -123,7 +123,7 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     if not scenarios:
         raise InputError("give at least one scenario for the distilled route")
     if draws is None:
-        cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+        cal = calibration_for(fit, extrapolation)
         draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
         parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]

@@ -26,7 +26,7 @@ from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.core.serving import TRAINING_ONLY, Lifetime
 from bayeslaw.decision.caveats import check_above_floor
-from bayeslaw.decision.pipeline import Extrapolation, calibration, subsample
+from bayeslaw.decision.pipeline import Extrapolation, calibration_for, subsample
 from bayeslaw.planning.lifetime import target_recipe
 from bayeslaw.planning.optima import _log_sup_nd
 from bayeslaw.posterior import predict as posterior_predict
@@ -86,7 +86,7 @@ def cheapest(fit: Fit, target: float, lifetime: Lifetime = TRAINING_ONLY, *, pro
     # bands over the draws that reach it; the share that do not is said beside them
     kept = {k: v[reached][:, None] for k, v in draws.items()}
     ds = posterior_predict.summarise_draws(kept, {"target": np.array([target])}, prob=prob, kind=kind)
-    cal = calibration(extrapolation)
+    cal = calibration_for(fit, extrapolation)
     commit = commit_recipe(fit, law, idx, target, lifetime, prob=prob, seed=seed, calibration=cal)
     ds.attrs.update(unit=lifetime.unit, target=target, inference_tokens=lifetime.demand.tokens,
                     input_tokens=lifetime.demand.input_tokens, output_tokens=lifetime.demand.output_tokens,

@@ -38,7 +38,7 @@ from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision import value as voi
 from bayeslaw.decision.caveats import Caveat, check_above_floor, failed_gates
-from bayeslaw.decision.pipeline import DecisionDraws, calibration, decision_draws, teacher_option
+from bayeslaw.decision.pipeline import DecisionDraws, calibration_for, decision_draws, teacher_option
 from bayeslaw.decision.question import Question, Teacher, distil_label
 from bayeslaw.planning.optima import supervised_optimum
 from bayeslaw.posterior import draws as posterior_draws
@@ -436,6 +436,9 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     Pilot
     """
     fit.require("supervised", "distillation", verb="pilot")
+    if fit.is_point:
+        raise InputError("the value of a pilot run is what it would teach a posterior; a point law has no uncertainty "
+                         "to reduce: give a posterior")
     q = question
     q.check()
     if fit.law == "distillation" and q.student_size is None:
@@ -463,7 +466,7 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
         raise InputError("refit needs its refitter: refitter=bayeslaw.inference.preposterior.refit_with_outcomes")
     if max_draws < MIN_DRAWS:
         raise InputError(f"the value of a run needs at least {MIN_DRAWS} posterior draws (--draws), got {max_draws}")
-    cal = extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+    cal = calibration_for(fit, extrapolation)
     draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     streams = Streams(seed)
     decisions = (joint_decisions(draws, q) if fit.law == "distillation"

@@ -47,6 +47,27 @@ SHIPPED_ERROR_MODELS = {"calibration": ex.CALIBRATION, "ratio_drift": ex.RATIO_D
 calibration = ex.resolve_calibration
 
 
+def calibration_for(fit: Fit, extrapolation: Extrapolation | Fit) -> Fit | None:
+    """The extrapolation calibration a decision on ``fit`` uses: the one ``extrapolation`` names (or is), and none
+    for a point law, which has no fitted runs to measure the distance from (:mod:`bayeslaw.posterior.point`).
+
+    Parameters
+    ----------
+    fit
+        The posterior (or point law) decided on.
+    extrapolation
+        True (the shipped calibration), a calibration file or posterior, or False.
+
+    Returns
+    -------
+    Fit or None
+        The calibration posterior, or None (the law's expectation).
+    """
+    if fit.is_point:
+        return None
+    return extrapolation if isinstance(extrapolation, Fit) else calibration(extrapolation)
+
+
 def subsample(fit: Fit, max_draws: int | None, seed: int) -> tuple[Laws, np.ndarray]:
     """The posterior's coefficient draws, a seeded subsample of ``max_draws`` of them where there are more,
     and which draws (flattened chain x draw) they are."""

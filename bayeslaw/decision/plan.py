@@ -18,7 +18,7 @@ from bayeslaw.decision.caveats import check_above_floor, plan_caveats
 from bayeslaw.decision.pipeline import (
     DecisionDraws,
     Extrapolation,
-    calibration,
+    calibration_for,
     decision_draws,
     summarise_decision,
     teacher_option,
@@ -100,7 +100,7 @@ def plan(fit: Fit, student_sizes: Any, budgets: Any, scenarios: Sequence[str] | 
     bounds.check_teacher_cap(teacher_cap)
     teachers = tuple(teachers)
     check_teachers(fit, teachers)
-    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration(extrapolation))
+    draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration_for(fit, extrapolation))
     grid = draws.grid(N_S, C, scenarios, n_students=n_students, chunk=chunk, backend=backend, scheduler=scheduler,
                       progress=progress, teacher_cap=teacher_cap, serving_tokens=_tokens(inference_tokens))
     if teachers:

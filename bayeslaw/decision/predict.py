@@ -21,12 +21,13 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import pick
 from bayeslaw.core.seeds import Streams
 from bayeslaw.decision.caveats import REACH, Caveat, check_above_floor, point_caveats
-from bayeslaw.decision.pipeline import Extrapolation, calibration
+from bayeslaw.decision.pipeline import Extrapolation, calibration_for
 from bayeslaw.planning.optima import supervised_optimum
 from bayeslaw.posterior import predict as posterior_predict
 from bayeslaw.posterior import reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
+from bayeslaw.posterior.point import POINT_NOTE
 from bayeslaw.posterior.predict import points
 
 #: Draws x points per chunk of a prediction: each chunk's (draw, point) arrays stay at 32 MiB (1,024 points of 4,000
@@ -75,7 +76,7 @@ def predict(fit: Fit, N: Any, D: Any, *, prob: float = 0.9, kind: str = "eti", s
     if fit.law != "supervised":
         raise InputError("this posterior is a distillation (joint) one: predict students with predict_distillation "
                          "(--N-S/--D-S and a teacher on the command line)")
-    cal = calibration(extrapolation)
+    cal = calibration_for(fit, extrapolation)
 
     def chunk(at: slice, chunk_seed: int) -> xr.Dataset:
         return posterior_predict.predict_supervised(fit, N[at], D[at], prob=prob, kind=kind, seed=chunk_seed,
@@ -150,6 +151,9 @@ def flagged(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
         ``ds`` (its dims unchanged) with the attrs set.
     """
     ds.attrs["diagnostics_passed"] = int(bool(fit.diagnostics_passed))  # netCDF attrs take no bools
+    if fit.is_point:
+        ds.attrs["point_law"] = fit.card["data"]["source"]
+        ds.attrs["extrapolation"] = f"not included: {POINT_NOTE}"
     if not fit.diagnostics_passed:
         ds.attrs["diagnostics_failures"] = "; ".join(fit.card["diagnostics"]["failures"])
     return ds
@@ -195,7 +199,7 @@ def predict_distillation(fit: Fit, *, N_S: Any, D_S: Any, L_T: Any = None, N_T: 
         for value in np.atleast_1d(np.asarray(L_T, float)):
             check_above_floor(fit, float(value), "teacher loss L_T")
     teacher = {k: _per_point(v, N_S.size, k) for k, v in (("L_T", L_T), ("N_T", N_T), ("D_T", D_T))}
-    cal = calibration(extrapolation)
+    cal = calibration_for(fit, extrapolation)
 
     def chunk(at: slice, chunk_seed: int) -> xr.Dataset:
         ds = students.predict(fit, N_S=N_S[at], D_S=D_S[at], **{k: None if v is None else v[at]

@@ -166,6 +166,11 @@ class Fit:
     def law(self) -> str:
         return self.card["law"]
 
+    @property
+    def is_point(self) -> bool:
+        """A published point law standing in for a posterior (:mod:`bayeslaw.posterior.point`): one draw."""
+        return self.card.get("kind") == "point"
+
     def require(self, *laws: str, verb: str) -> None:
         """Refuse (exit 2) a posterior of another law for ``verb``, saying what it is and what to give instead.
 

@@ -275,6 +275,8 @@ def diagnose(fit: Fit, gates: Gates | None = None, seed: int | None = None) -> D
     Diagnosis
         The metrics, the failures by name (``passed`` is True when there are none) and warnings.
     """
+    if fit.card.get("kind") == "point":  # published coefficients: nothing was sampled or fitted
+        return Diagnosis({}, warnings=list(fit.card["diagnostics"].get("warnings", [])))
     if seed is None:
         seed = Streams(fit.card["seed"]).diagnostics
     gates = gates or Gates()

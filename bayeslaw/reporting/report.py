@@ -57,6 +57,9 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
     if not isinstance(fit, Fit):
         path = str(fit)
         fit = load(fit)
+    if fit.is_point:
+        raise InputError("a risk report diagnoses the fit, checks it against its runs and prices its uncertainty; a "
+                         "point law has none of these: use predict or plan with --coefficients")
     if fit.law == "supervised":
         analysis: Analysis | SupervisedAnalysis = analyse_supervised(
             fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates, progress=progress,

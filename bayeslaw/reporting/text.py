@@ -28,6 +28,8 @@ SUMMARY_PROB = 0.9
 
 def data_line(fit: Fit) -> str:
     """One line naming the data a posterior was fitted to (every output that predicts says it)."""
+    if fit.is_point:
+        return f"law: {fit.card['data']['source']} (a point law, one draw: no fitted runs)"
     return f"data: {data_provenance(fit.card)}"
 
 
