@@ -352,7 +352,8 @@ class LawError:
         sd = _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
         if self.slope is None:
             return _per_draw(z, k) * sd
-        r = np.broadcast_to(ratio_decades(self.scale, N, D), d.shape)
+        # no model, no drift: a best-case teacher has no (N, D) (NaN), as it has no decades beyond (d NaN: no error)
+        r = np.broadcast_to(np.nan_to_num(ratio_decades(self.scale, N, D), nan=0.0), d.shape)
         sd = np.sqrt(sd ** 2 + (_per_draw(self.spread, k) * r) ** 2)
         return _per_draw(z, k) * sd + _per_draw(self.slope, k) * r
 

@@ -92,3 +92,11 @@ def test_bad_teachers_are_refused(digitized):
         api.plan(digitized, [N_S], [1e20], max_draws=10, teachers=(Teacher(3e9, L_T=0.9),))
     with pytest.raises(InputError, match="raw count"):
         api.plan(digitized, [N_S], [1e20], max_draws=10, teachers=(Teacher(3e9, D_T=200.0),))
+
+
+def test_every_scenario_has_a_recipe_with_the_laws_error_on(digitized):
+    """A best-case teacher has no size or tokens (it is free): the law's error and the tokens-per-parameter drift at
+    the teacher must then be nothing, not NaN (it made every best-case cell 'outside the planner's bounds')."""
+    _, summary = api.plan(digitized, [3e8, 1e9], [1e20, 1e22], max_draws=50)
+    for sc in summary["scenario"].values:
+        assert np.isfinite(summary["p_distill_wins"].sel(scenario=sc).values).all(), sc
