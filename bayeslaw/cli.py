@@ -247,7 +247,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
             if life.prices is not None:
                 raise DataError("--prices costs the --target question in money; a --budget is in FLOPs: drop one")
             opt = api.optimum(fit, _floats(args.budget, "--budget"), prob=args.prob,
-                              kind=args.interval, flops=args.flops, inference_tokens=life.demand.tokens)
+                              kind=args.interval, flops=args.flops, inference_tokens=life.demand.tokens,
+                              seed=args.seed)
             parts.append(text.format_optimum(opt))
             payload["optimum"] = text.prediction_records(opt)
         if args.target is not None:

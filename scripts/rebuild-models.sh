@@ -41,4 +41,7 @@ $B calibrate --ratio --loso --seed 0 --out-dir reports/calibration --overwrite-s
 # The distillation law's own error beyond its fitted students: the paper's protocol inside its digitized runs at
 # four student-loss thresholds, the supervised population above as its prior (docs/validation.md).
 $B calibrate --distillation --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
-echo "rebuilt: $(ls models/*.nc)"
+# The compute-optimal size's own error: leave-future-out N* on four public IsoFLOP sweeps (Open Athena's collection),
+# models/allocation_error.json and reports/calibration/allocation_{replay,loso}.csv (docs/validation.md).
+.venv/bin/python -m bayeslaw.validate.allocation > /dev/null
+echo "rebuilt: $(ls models/*.nc models/*.json)"

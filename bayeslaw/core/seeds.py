@@ -33,7 +33,8 @@ def fan_out(seed: int, n: int = 4) -> list[int]:
 #: no two stages share a seed whatever their indices (the arithmetic offsets of bayeslaw <= 0.5 collided: a
 #: study's split ``k`` was seeded like the leave-one-study-out fit ``k``). Append only: never reorder.
 _FAMILIES = ("split", "inner_split", "extrapolation", "study_split", "population_error", "population_check",
-             "leave_one_out", "pilot", "ratio_loso", "ratio_loso_draws", "ratio_drift", "predict_chunk", "exact_loo")
+             "leave_one_out", "pilot", "ratio_loso", "ratio_loso_draws", "ratio_drift", "predict_chunk", "exact_loo",
+             "allocation", "allocation_draws")
 
 
 @dataclass(frozen=True)

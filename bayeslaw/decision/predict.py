@@ -27,6 +27,7 @@ from bayeslaw.posterior import predict as posterior_predict
 from bayeslaw.posterior import reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
+from bayeslaw.posterior.extrapolation import ALLOCATED, allocated_optimum, load_allocation
 from bayeslaw.posterior.point import POINT_NOTE
 from bayeslaw.posterior.predict import points
 
@@ -263,7 +264,7 @@ FLOP_CONVENTIONS = {"3fnd": "3 F(N) D (the paper's; F(N) forward FLOPs per token
 
 
 def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flops: str = "3fnd",
-            inference_tokens: float = 0.0) -> xr.Dataset:
+            inference_tokens: float = 0.0, seed: int = 0, extrapolation: Extrapolation = True) -> xr.Dataset:
     """Compute-optimal supervised ``N*, D*, L*`` at budgets as distributions.
 
     Parameters
@@ -281,12 +282,18 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
         Tokens the model will serve over its lifetime: the budget then pays for training and serving, one
         forward pass ``F(N)`` (2N under ``"6nd"``) per token (Sardana et al.), and the optimum moves to a smaller
         model trained longer. 0 (default): training only.
+    seed, extrapolation
+        Beyond the fitted runs, N* and D* carry the compute-optimal size's own error learned from IsoFLOP
+        replays (:mod:`bayeslaw.validate.allocation`), drawn from ``seed``'s ``allocation_draws`` stream, where the
+        extrapolation calibration is on (True, default; False: the law's N* alone). A point law: none.
 
     Returns
     -------
     xarray.Dataset
         ``N_opt``, ``D_opt``, ``L_opt`` with dims ``(draw, budget)`` and their summaries with dims
-        ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention.
+        ``(budget,)``; coordinate ``C``; ``attrs['flops']`` names the convention. With the allocation error also
+        ``N_opt_law``, ``D_opt_law`` (the law's recipe) and ``allocation_decades`` (budget), and
+        ``attrs['allocation']``. ``L_opt`` stays the law's optimum loss (flat around N*).
     """
     fit.require("supervised", "distillation", verb="predict --budget")
     C = np.atleast_1d(np.asarray(budgets, float))
@@ -304,9 +311,29 @@ def optimum(fit: Fit, budgets: Any, *, prob: float = 0.9, kind: str = "eti", flo
         if inference_tokens > 0:
             draws["serving_flops"] = serving.serving_flops(o["N"])
         ds = posterior_predict.summarise_draws(draws, {"C": C}, prob=prob, kind=kind).rename({"point": "budget"})
+    alloc = load_allocation() if calibration_for(fit, extrapolation) is not None else None
+    if alloc is not None:
+        ds = _with_allocation(fit, ds, C, alloc, arch=serving.arch, serving_tokens=inference_tokens, seed=seed,
+                              prob=prob, kind=kind)
     ds.attrs["flops"] = FLOP_CONVENTIONS[flops]
     ds.attrs["inference_tokens"] = float(inference_tokens)
     return flagged(fit, ds)
+
+
+def _with_allocation(fit: Fit, ds: xr.Dataset, C: np.ndarray, err: dict[str, float], *, arch: Any,
+                     serving_tokens: float, seed: int, prob: float, kind: str) -> xr.Dataset:
+    """An optimum whose N* and D* carry the allocation error beyond the fitted runs (the law's kept beside)."""
+    rng = np.random.default_rng(Streams(seed).child("allocation_draws", 0))
+    N, D, d = allocated_optimum(fit, ds["N_opt"].values, C, err, rng, arch=arch, serving_tokens=serving_tokens)
+    draws = {"N_opt": N, "D_opt": D, "L_opt": ds["L_opt"].values, "N_opt_law": ds["N_opt"].values,
+             "D_opt_law": ds["D_opt"].values}
+    if "serving_flops" in ds:
+        draws["serving_flops"] = ds["serving_flops"].values
+    out = posterior_predict.summarise_draws(draws, {"C": C}, prob=prob, kind=kind).rename({"point": "budget"})
+    out["allocation_decades"] = ("budget", d)
+    out.attrs.update(ds.attrs)
+    out.attrs["allocation"] = ALLOCATED
+    return out
 
 
 def prediction_caveats(fit: Fit, prediction: xr.Dataset | None = None,

@@ -37,7 +37,15 @@ from bayeslaw.planning.optima import supervised_optimum, supervised_student
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
-from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond, ratio_decades, resolve_drift
+from bayeslaw.posterior.extrapolation import (
+    ALLOCATED,
+    add_to_log_new,
+    allocated_optimum,
+    decades_beyond,
+    load_allocation,
+    ratio_decades,
+    resolve_drift,
+)
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms
 
 
@@ -84,6 +92,11 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     say(f"compute-optimal models at {C.size} budget(s) over {law.n_draws} draws")
     T = q.inference_tokens  # lifetime budgets pay this serving first (docs/serving.md)
     o = supervised_optimum(law, C, serving_tokens=T)
+    alloc = load_allocation() if calibration is not None else None
+    if alloc is not None:  # N* and D* beyond the fitted runs carry the compute-optimal size's own error
+        o["N"], o["D"], _ = allocated_optimum(fit, o["N"], C, alloc,
+                                              np.random.default_rng(Streams(seed).child("allocation_draws", 0)),
+                                              serving_tokens=T)
     scale = reach.fitted_scale(fit)
     rng = np.random.default_rng(Streams(seed).predictive)
 
@@ -135,6 +148,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
+    if alloc is not None:
+        extrap += "; " + ALLOCATED
     settle = None  # the supervised pilot's decisions do not take a serving demand yet (docs/serving.md)
     if not T:
         say("what would settle it: the value of pilot runs for each budget's decision")

@@ -13,6 +13,7 @@ into a teacher the law predicts, so that the paired difference widens only by wh
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from collections.abc import Callable
@@ -46,6 +47,9 @@ STUDENT_ERROR = Path(__file__).resolve().parents[2] / "models" / "distillation_e
 STUDENT_ERROR_MODEL = "bayeslaw.model.build.build_student_discrepancy"
 #: The shipped tokens-per-parameter drift (rebuilt by ``bayeslaw calibrate --ratio``), and the model that makes it.
 RATIO_DRIFT = Path(__file__).resolve().parents[2] / "models" / "ratio_drift.nc"
+#: The compute-optimal size's own error beyond the fitted runs, learned from IsoFLOP replays
+#: (:mod:`bayeslaw.validate.allocation`; ``python -m bayeslaw.validate.allocation`` rebuilds it).
+ALLOCATION = Path(__file__).resolve().parents[2] / "models" / "allocation_error.json"
 RATIO_DRIFT_MODEL = "bayeslaw.model.build.build_ratio_drift"
 #: How backtests name the distillation law's bands with its learned error (what predictions use by default).
 WITH_STUDENT_ERROR = "bayeslaw + distillation error"
@@ -524,3 +528,89 @@ def extrapolation_share(with_error: xr.DataArray, without: xr.DataArray, prob: f
     w1 = with_error.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
     w0 = without.quantile(q, dim=dim).diff("quantile").squeeze("quantile", drop=True)
     return (1 - w0 / w1.where(w1 > 0)).clip(0, 1)
+
+
+def load_allocation(path: str | Path = ALLOCATION) -> dict[str, float] | None:
+    """The learned allocation error (``a``, ``b`` in log10 N*; :mod:`bayeslaw.validate.allocation`), or None where
+    the file is not there; a file without them is refused."""
+    p = Path(path)
+    if not p.exists():
+        return None
+    try:
+        rec = json.loads(p.read_text())
+        err = {"a": float(rec["a"]), "b": float(rec["b"])}
+    except (ValueError, KeyError, TypeError) as e:
+        raise PosteriorError(f"{p} is not an allocation error (JSON with a and b): {e}; rebuild it with "
+                             "`python -m bayeslaw.validate.allocation`") from e
+    if not all(np.isfinite(v) and v >= 0 for v in err.values()):
+        raise PosteriorError(f"{p}: a and b must be finite and >= 0, got {err}")
+    return err
+
+
+def allocation_shift(err: dict[str, float], decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """Draws ``(n, budget)`` of log10 N*'s error beyond the fitted runs: ``z sqrt(a^2 + (b d)^2)``, 0 inside.
+
+    Parameters
+    ----------
+    err
+        :func:`load_allocation`'s ``a`` and ``b``.
+    decades
+        Decades of compute beyond the fitted runs per budget.
+    n
+        Draws.
+    rng
+        The generator.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shifts in log10 units.
+    """
+    d = np.asarray(decades, float)[None, :]
+    sd = np.where(d > 0, np.sqrt(err["a"] ** 2 + (err["b"] * d) ** 2), 0.0)
+    return sd * rng.standard_normal((n, d.shape[1]))
+
+
+#: What an optimum's N* and D* include with the allocation error (``attrs['allocation']``).
+ALLOCATED = ("N* and D* beyond the fitted runs include the compute-optimal size's own error, learned from IsoFLOP "
+             "replays on four public sweeps (models/allocation_error.json; docs/validation.md): the law's N* "
+             "missed the best run of later budgets by about 0.1 in log10 there")
+
+
+def allocated_optimum(fit: Fit, N: np.ndarray, C: np.ndarray, err: dict[str, float], rng: np.random.Generator, *,
+                      arch: compute.Architecture | None = PAPER_ARCHITECTURE,
+                      serving_tokens: float = 0.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-draw optimal sizes ``N`` (``(draw, budget)``) moved by the allocation error beyond the fitted runs, and
+    the tokens each budget then buys.
+
+    Parameters
+    ----------
+    fit
+        The posterior (its fitted runs set where "beyond" starts).
+    N
+        The law's N* per draw and budget.
+    C
+        The budgets (FLOPs, in the convention of ``arch``).
+    err
+        :func:`load_allocation`'s error.
+    rng
+        The generator.
+    arch, serving_tokens
+        The FLOP convention (None: 6ND) and the tokens served over the model's life (paid from the budget first).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(N, D, decades)``: the moved sizes and their tokens ``(draw, budget)``, and each budget's decades beyond
+        the fitted runs' largest compute.
+    """
+    C = np.asarray(C, float)
+    scale = fitted_scale(fit)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d = np.maximum(0.0, np.log10(C / scale.compute))
+    moved = np.asarray(N, float) * 10.0 ** allocation_shift(err, d, np.shape(N)[0], rng)
+    cost = compute.CostModel(arch=arch, serving_tokens=serving_tokens)
+    train = C[None, :] - cost.serving_flops(moved)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        D = np.where(train > 0, compute.supervised_tokens(moved, np.maximum(train, 0.0), arch), np.nan)
+    return moved, D, d

@@ -262,6 +262,9 @@ def format_optimum(ds: xr.Dataset) -> str:
             parts.append(f"{v[0]}* {_fmt(float(ds[v + '_median'][i]))} "
                          f"[{_fmt(float(ds[v + '_lower'][i]))}, {_fmt(float(ds[v + '_upper'][i]))}] {unit}")
         lines.append("  " + "  ".join(parts))
+    if "allocation" in ds.attrs:
+        lines.append(f"allocation error: {ds.attrs['allocation']} (the law's N* alone: bl.optimum(..., "
+                     "extrapolation=False))")
     return "\n".join(lines)
 
 
