@@ -234,7 +234,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say(f"if the student will be served: its size per route for {len(SERVING_DEMANDS)} serving demands")
-    serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=SERVING_DEMANDS,
+    serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=SERVING_DEMANDS, seed=seed,
                         n_students=q.n_students, prob=q.prob, margin=q.margin, teacher_cap=cap, draws=dd)
     say("what would settle it: the value of pilot runs for each budget's decision")
     settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,

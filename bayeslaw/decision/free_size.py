@@ -24,6 +24,7 @@ from bayeslaw import decide
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
+from bayeslaw.core.seeds import Streams
 from bayeslaw.core.serving import Demand
 from bayeslaw.decision.caveats import REACH, Caveat, point_caveats
 from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration_for, decision_draws
@@ -32,6 +33,7 @@ from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.extrapolation import ALLOCATED, allocation_shift, load_allocation
 
 #: Candidate student sizes: four per decade from 1e7 to 1e12 parameters.
 SIZES = np.geomspace(1e7, 1e12, 21)
@@ -73,6 +75,32 @@ def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: 
     return xr.concat(list(routes.values()), dim=xr.Variable("route", list(routes)))
 
 
+def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.random.Generator) -> xr.Dataset:
+    """The supervised route's chosen size moved by the compute-optimal size's own error beyond the fitted runs
+    (:func:`bayeslaw.posterior.extrapolation.allocated_optimum`; one draw per draw and budget, shared by every
+    demand), its tokens what each lifetime budget then buys; the law's choice kept as ``size_law``. The distilled
+    routes' sizes stay the law's: their argmin's error has not been measured."""
+    ds["size_law"] = ds["size"].copy()
+    sup = ds["size"].sel(route=SUPERVISED)  # (draw, tokens, budget)
+    C = ds["budget"].values
+    shift = allocation_shift(err, np.maximum(0.0, np.log10(C / reach.fitted_scale(fit).compute)), sup.sizes["draw"],
+                             rng)
+    moved = sup.values * 10.0 ** shift[:, None, :]
+    tokens = np.empty_like(moved)
+    for i, t in enumerate(ds["tokens"].values):
+        train = C[None, :] - compute.CostModel(serving_tokens=float(t)).serving_flops(moved[:, i, :])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            tokens[:, i, :] = np.where(train > 0, compute.supervised_tokens(moved[:, i, :], np.maximum(train, 0)),
+                                       np.nan)
+    route = list(ds["route"].values).index(SUPERVISED)
+    size, student_tokens = ds["size"].values.copy(), ds["student_tokens"].values.copy()
+    size[..., route], student_tokens[..., route] = moved, tokens
+    ds["size"] = ds["size"].copy(data=size)
+    ds["student_tokens"] = ds["student_tokens"].copy(data=student_tokens)
+    ds.attrs["allocation"] = ALLOCATED + " (the supervised route's size; the distilled routes' are the law's)"
+    return ds
+
+
 def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_inference",), *,
               inference_tokens: Sequence[float] = (0.0,), sizes: Any = None, n_students: int = 1,
               max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
@@ -103,9 +131,10 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     Returns
     -------
     xarray.Dataset
-        Per draw (dims ``(draw, tokens, budget, route)``) ``size`` (the chosen student size), ``loss`` (what it
-        reaches), ``student_tokens`` and ``tokens_per_param``, and with dims ``(tokens, budget, route)`` medians
-        and bands of size, loss and tokens per parameter (``size_median``, ``size_lower``, ``size_upper``, ...)
+        Per draw (dims ``(draw, tokens, budget, route)``) ``size`` (the chosen student size; beyond the fitted runs
+        the supervised route's carries the allocation error, the law's choice then kept as ``size_law``), ``loss``
+        (what it reaches), ``student_tokens`` and ``tokens_per_param``, and with dims ``(tokens, budget, route)``
+        medians and bands of size, loss and tokens per parameter (``size_median``, ``size_lower``, ``size_upper``, ...)
         and ``p_best`` (P(the route's best student is the best of all routes));
         with dims ``(tokens, budget)`` ``p_distil`` (P(the best distilled route beats the best supervised student)),
         ``verdict`` and ``distil_route`` (the distilled route compared: the one of least expected loss).
@@ -129,6 +158,9 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
         parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]
     ds = xr.concat(parts, dim=xr.Variable("tokens", T))
     ds = ds.assign_coords(tokens=T, budget=C).transpose("draw", "tokens", "budget", "route")
+    alloc = load_allocation() if draws.error is not None else None
+    if alloc is not None:
+        ds = _with_allocation(fit, ds, alloc, np.random.default_rng(Streams(seed).child("allocation_draws", 1)))
     ds["tokens_per_param"] = ds["student_tokens"] / ds["size"]
     for v in ("size", "loss", "tokens_per_param"):
         # bands over the draws that have a recipe (a size whose serving leaves nothing has none)

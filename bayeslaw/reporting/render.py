@@ -431,7 +431,8 @@ def serving_blocks(ds: xr.Dataset | None) -> list[tuple[str, Any]]:
         "budget that also pays for the student's serving (one forward pass per token), and the student's size is "
         f"chosen per route in each of {n} posterior draws ({ds.attrs['sizes']}, the size of lowest loss under "
         "the law); the losses are what those recipes reach, as above. `bayeslaw plan POSTERIOR --budget ... "
-        "--inference-tokens T1 T2 ...` (without --student) gives this table for any demands."))]
+        "--inference-tokens T1 T2 ...` (without --student) gives this table for any demands."
+        + (f" Sizes: {ds.attrs['allocation']}." if "allocation" in ds.attrs else "")))]
     rows = []
     for t in ds["tokens"].values:
         for c in ds["budget"].values:

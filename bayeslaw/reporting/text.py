@@ -301,6 +301,8 @@ def format_free_size(ds: xr.Dataset) -> str:
                          f"against best supervised: P(distillation better) "
                          f"{share(float(cell['p_distil']), ds.attrs['n_draws'])})")
     lines.append(f"losses: {ds.attrs['extrapolation']}")
+    if "allocation" in ds.attrs:
+        lines.append(f"sizes: {ds.attrs['allocation']}")
     return "\n".join(lines)
 
 

@@ -75,7 +75,8 @@ def test_more_demand_a_smaller_student_in_every_draw(chosen):
 
 def test_the_chosen_size_beats_its_neighbours(digitized, chosen):
     """Per draw, no other candidate size of the same route has a lower expected loss (the law and, past the fitted
-    tokens per parameter, the draw's expected drift): the chosen size is the argmin."""
+    tokens per parameter, the draw's expected drift): the chosen size (the law's, before the allocation error) is
+    the argmin."""
     dd = decision_draws(digitized, max_draws=400, seed=0, calibration=resolve_calibration(True))  # the same draws
     law = dd.planning_law
     assert law.drift_slope is not None
@@ -85,7 +86,7 @@ def test_the_chosen_size_beats_its_neighbours(digitized, chosen):
     with np.errstate(invalid="ignore"):  # sizes whose serving takes the budget: no tokens (NaN)
         penalty = drift_penalty(law, np.log(SIZES)[None, :], np.log(D)[None, :])
     law_loss = grid["L_sup"].isel(budget=0) * np.exp(penalty)
-    picked = chosen["size"].sel(tokens=1e12, budget=1e22, route=SUPERVISED).reset_coords(drop=True)
+    picked = chosen["size_law"].sel(tokens=1e12, budget=1e22, route=SUPERVISED).reset_coords(drop=True)
     at = law_loss.sel(student_size=picked)  # pointwise: each draw its own size
     np.testing.assert_array_equal(at.values, law_loss.fillna(np.inf).min("student_size").values)
 

@@ -79,3 +79,27 @@ def test_the_shipped_error_rebuilds(tmp_path):
     pooled = loso.set_index("study").loc["pooled"]
     assert pooled["coverage90_with"] >= 0.85 and pooled["coverage90_without"] <= 0.6
     assert 0.35 <= pooled["coverage50_with"] <= 0.65
+
+
+def test_the_free_sizes_supervised_route_carries_it_and_the_distilled_do_not():
+    from bayeslaw.decision.free_size import SUPERVISED, free_size
+
+    joint = api.load(ROOT / "models/distillation_busbridge2025_digitized.nc")
+    ds = free_size(joint, [1e20, 1e23], inference_tokens=(0.0, 1e12), max_draws=100)
+    law = free_size(joint, [1e20, 1e23], inference_tokens=(0.0, 1e12), max_draws=100, extrapolation=False)
+    assert "allocation" in ds.attrs and "allocation" not in law.attrs
+    distilled = [r for r in ds["route"].values if r != SUPERVISED]
+    np.testing.assert_array_equal(ds["size"].sel(route=distilled).values, ds["size_law"].sel(route=distilled).values)
+    sup, sup_law = ds["size"].sel(route=SUPERVISED), ds["size_law"].sel(route=SUPERVISED)
+    # one shift per draw and budget, shared by the demands: the ratio moved / law is the same at both demands
+    ratio = (sup / sup_law).values
+    np.testing.assert_allclose(ratio[:, 0, :], ratio[:, 1, :], rtol=1e-12)
+    # far beyond the fitted students (1e23 FLOPs) the band of the supervised size widens; the tokens are what the
+    # lifetime budget buys at the moved size
+    assert np.log10(sup.sel(budget=1e23).values).std() > np.log10(sup_law.sel(budget=1e23).values).std()
+    N = sup.sel(budget=1e23, tokens=1e12).values
+    D = ds["student_tokens"].sel(route=SUPERVISED, budget=1e23, tokens=1e12).values
+    ok = np.isfinite(D)  # a moved size whose serving would take the whole budget has no recipe
+    assert ok.mean() > 0.9
+    np.testing.assert_allclose(compute.supervised_flops(N[ok], D[ok]) + compute.forward_flops_per_token(N[ok]) * 1e12,
+                               1e23, rtol=1e-9)
