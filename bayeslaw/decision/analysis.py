@@ -20,7 +20,6 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds, compute, params
-from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.progress import every_tenth
@@ -29,6 +28,7 @@ from bayeslaw.decision.caveats import (
     REACH,
     Caveat,
     check_above_floor,
+    check_teacher_losses,
     data_caveat,
     distillation_backtest_caveat,
     failed_gates,
@@ -157,15 +157,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     fit.require("distillation", verb="a distillation report")
     say = progress or (lambda _msg: None)
     question.check()
-    if fit.law != "distillation":
-        raise InputError("a risk report compares distillation with supervised training: it needs a distillation "
-                         "(joint) posterior, e.g. models/distillation_SYNTHETIC_paper_design.nc")
     teachers = question.default_teachers()
     if question.target is not None:
         check_above_floor(fit, question.target, "target loss")
-    for t in teachers:
-        if t.L_T is not None:
-            check_above_floor(fit, t.L_T, f"the measured loss of {t.label}")
+    check_teacher_losses(fit, teachers)
     N_S, q = question.student_size, question
     cap = q.teacher_cap if q.scenario == "teacher_inference" else None
     dd = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=calibration)

@@ -11,6 +11,7 @@ import csv
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -237,3 +238,18 @@ def check_above_floor(fit: Fit, value: float, what: str) -> None:
         raise InputError(f"{what} {value:g} nats/token lies below the law's irreducible loss E ({med:.3f}, 90% "
                          f"{lo:.3f}-{hi:.3f}) in more than 95% of the posterior draws: no model reaches it. Give a "
                          "cross-entropy in nats per token (not bits or perplexity) above E")
+
+
+def check_teacher_losses(fit: Fit, teachers: Sequence[Any]) -> None:
+    """Every teacher given by its measured loss lies above the law's floor (:func:`check_above_floor`).
+
+    Parameters
+    ----------
+    fit
+        The posterior the question is asked of.
+    teachers
+        :class:`~bayeslaw.decision.question.Teacher` records.
+    """
+    for t in teachers:
+        if t.L_T is not None:
+            check_above_floor(fit, t.L_T, f"the measured loss of {t.label}")

@@ -22,7 +22,6 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds, compute
-from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.seeds import Streams
 from bayeslaw.core.serving import Demand
@@ -33,7 +32,13 @@ from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
-from bayeslaw.posterior.extrapolation import ALLOCATED, allocation_shift, load_allocation
+from bayeslaw.posterior.extrapolation import (
+    ALLOCATED,
+    allocation_decades,
+    allocation_shift,
+    load_allocation,
+    tokens_bought,
+)
 
 #: Candidate student sizes: four per decade from 1e7 to 1e12 parameters.
 SIZES = np.geomspace(1e7, 1e12, 21)
@@ -83,15 +88,10 @@ def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.ra
     ds["size_law"] = ds["size"].copy()
     sup = ds["size"].sel(route=SUPERVISED)  # (draw, tokens, budget)
     C = ds["budget"].values
-    shift = allocation_shift(err, np.maximum(0.0, np.log10(C / reach.fitted_scale(fit).compute)), sup.sizes["draw"],
-                             rng)
-    moved = sup.values * 10.0 ** shift[:, None, :]
-    tokens = np.empty_like(moved)
-    for i, t in enumerate(ds["tokens"].values):
-        train = C[None, :] - compute.CostModel(serving_tokens=float(t)).serving_flops(moved[:, i, :])
-        with np.errstate(divide="ignore", invalid="ignore"):
-            tokens[:, i, :] = np.where(train > 0, compute.supervised_tokens(moved[:, i, :], np.maximum(train, 0)),
-                                       np.nan)
+    shift = allocation_shift(err, allocation_decades(fit, C), sup.sizes["draw"], rng)
+    moved = sup.values * 10.0 ** shift[:, None, :]  # one shift per draw and budget, for every demand
+    tokens = np.stack([tokens_bought(moved[:, i, :], C, serving_tokens=float(t))
+                       for i, t in enumerate(ds["tokens"].values)], axis=1)
     route = list(ds["route"].values).index(SUPERVISED)
     size, student_tokens = ds["size"].values.copy(), ds["student_tokens"].values.copy()
     size[..., route], student_tokens[..., route] = moved, tokens
@@ -149,8 +149,6 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_budgets(C)
     bounds.check_interval(prob)
     bounds.check_teacher_cap(teacher_cap)
-    if not scenarios:
-        raise InputError("give at least one scenario for the distilled route")
     if draws is None:
         cal = calibration_for(fit, extrapolation)
         draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)

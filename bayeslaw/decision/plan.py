@@ -14,7 +14,7 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import band
 from bayeslaw.core.serving import Demand
-from bayeslaw.decision.caveats import check_above_floor, plan_caveats
+from bayeslaw.decision.caveats import check_teacher_losses, plan_caveats
 from bayeslaw.decision.pipeline import (
     DecisionDraws,
     Extrapolation,
@@ -126,8 +126,7 @@ def check_teachers(fit: Fit, teachers: Sequence[Teacher]) -> None:
         raise InputError(f"a teacher is given twice: {sorted({x for x in labels if labels.count(x) > 1})}")
     for t in teachers:
         t.check()
-        if t.L_T is not None:
-            check_above_floor(fit, t.L_T, f"the measured loss of {t.label}")
+    check_teacher_losses(fit, teachers)
 
 
 def given_teachers(draws: DecisionDraws, grid: xr.Dataset, teachers: Sequence[Teacher], *, n_students: int = 1,

@@ -16,7 +16,6 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds
-from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci, share
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.seeds import Streams
@@ -77,12 +76,10 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
 
     P(target) and the compute to be 90% sure of it are about the run one would train: the law, the run
     noise and, with a ``calibration``, the law's extrapolation error beyond the fitted runs."""
-    fit.require("supervised", verb="a supervised report")
     say = progress or (lambda _m: None)
     q = question
+    fit.require("supervised", verb="a supervised report")
     q.check()
-    if fit.law != "supervised":
-        raise InputError("a supervised report needs a supervised posterior; a joint one gets the distillation report")
     if q.target is not None:
         check_above_floor(fit, q.target, "target loss")
     law, idx = subsample(fit, max_draws, seed)

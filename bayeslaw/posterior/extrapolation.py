@@ -604,13 +604,48 @@ def allocated_optimum(fit: Fit, N: np.ndarray, C: np.ndarray, err: dict[str, flo
         ``(N, D, decades)``: the moved sizes and their tokens ``(draw, budget)``, and each budget's decades beyond
         the fitted runs' largest compute.
     """
-    C = np.asarray(C, float)
-    scale = fitted_scale(fit)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        d = np.maximum(0.0, np.log10(C / scale.compute))
+    d = allocation_decades(fit, C)
     moved = np.asarray(N, float) * 10.0 ** allocation_shift(err, d, np.shape(N)[0], rng)
-    cost = compute.CostModel(arch=arch, serving_tokens=serving_tokens)
-    train = C[None, :] - cost.serving_flops(moved)
+    return moved, tokens_bought(moved, C, arch=arch, serving_tokens=serving_tokens), d
+
+
+def allocation_decades(fit: Fit, C: np.ndarray) -> np.ndarray:
+    """Decades by which budgets ``C`` exceed the fitted runs' largest compute (0 inside): where the allocation
+    error applies.
+
+    Parameters
+    ----------
+    fit
+        The posterior.
+    C
+        Budgets (FLOPs).
+
+    Returns
+    -------
+    numpy.ndarray
+        One value per budget.
+    """
     with np.errstate(divide="ignore", invalid="ignore"):
-        D = np.where(train > 0, compute.supervised_tokens(moved, np.maximum(train, 0.0), arch), np.nan)
-    return moved, D, d
+        return np.maximum(0.0, np.log10(np.asarray(C, float) / fitted_scale(fit).compute))
+
+
+def tokens_bought(N: np.ndarray, C: np.ndarray, *, arch: compute.Architecture | None = PAPER_ARCHITECTURE,
+                  serving_tokens: float = 0.0) -> np.ndarray:
+    """Training tokens that lifetime budgets ``C`` (last axis) buy models ``N`` (``(draw, budget)``) once their
+    serving is paid; NaN where serving takes the whole budget.
+
+    Parameters
+    ----------
+    N, C
+        Sizes per draw and budget; the budgets (FLOPs, the convention of ``arch``).
+    arch, serving_tokens
+        The FLOP convention (None: 6ND) and the tokens served over the model's life.
+
+    Returns
+    -------
+    numpy.ndarray
+        The shape of ``N``.
+    """
+    train = np.asarray(C, float)[None, :] - compute.CostModel(arch=arch, serving_tokens=serving_tokens).serving_flops(N)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(train > 0, compute.supervised_tokens(N, np.maximum(train, 0.0), arch), np.nan)
