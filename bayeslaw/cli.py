@@ -26,7 +26,7 @@ from bayeslaw.core import bounds
 from bayeslaw.core.compute import PAPER_ARCHITECTURE, SCENARIOS
 from bayeslaw.core.errors import BayeslawError, DataError, DataWarning, DiagnosticsWarning, InputError
 from bayeslaw.core.progress import every_tenth
-from bayeslaw.core.serving import OUTPUT_SHARE, Demand, Lifetime, Prices
+from bayeslaw.core.serving import OUTPUT_SHARE, Demand, Lifetime, PricedBudgets, Prices
 from bayeslaw.data.registry import DATA_DIR, SHIPPED
 from bayeslaw.decision.question import Question, Teacher
 from bayeslaw.inference.config import ADAPTATIONS, LAW_DEFAULTS, SAMPLERS, SamplerConfig, default_config
@@ -186,11 +186,34 @@ def _serving_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--output-share", dest="output_share", type=float, default=OUTPUT_SHARE,
                    help=f"share of the inference tokens that are generated (decode); only prices use it "
                         f"(default {OUTPUT_SHARE}: 1000 input and 250 output tokens per request)")
-    p.add_argument("--prices", default=None,
-                   help="cost --target recipes in money: 'default' (A100s: training $1.40/h at utilisation 0.5; "
-                        "int8 serving $0.60/h, prefill 0.4, decode 0.2) or key=value pairs over it, keys "
-                        "train_peak, serve_peak, train_hour, serve_hour, train_utilisation, prefill_utilisation, "
-                        "decode_utilisation")
+    _price_args(p, demand=False)
+
+
+PRICES_HELP = ("costs in money: --budget is then money (training plus serving) and --target recipes are the "
+               "cheapest in money; 'default' (A100s: training $1.40/h at utilisation 0.5; int8 serving $0.60/h, "
+               "prefill 0.4, decode 0.2) or key=value pairs over it, keys train_peak, serve_peak, train_hour, "
+               "serve_hour, train_utilisation, prefill_utilisation, decode_utilisation (docs/serving.md)")
+
+
+def _price_args(p: argparse.ArgumentParser, demand: bool = True) -> None:
+    """--prices (budgets in money) and, where the verb has no other serving options, --output-share."""
+    if demand:
+        p.add_argument("--output-share", dest="output_share", type=float, default=OUTPUT_SHARE,
+                       help=f"share of the inference tokens that are generated (decode); only prices use it "
+                            f"(default {OUTPUT_SHARE})")
+    p.add_argument("--prices", default=None, help=PRICES_HELP)
+
+
+def _priced(args: argparse.Namespace, budgets: np.ndarray,
+            tokens: np.ndarray) -> tuple[np.ndarray, np.ndarray, PricedBudgets | None]:
+    """Budgets and demands as the FLOP question the planner answers: unchanged without --prices; with them the
+    budgets are money and each demand its training-priced forward passes (:class:`PricedBudgets`)."""
+    tokens = np.atleast_1d(np.asarray(tokens, float))
+    demands = tuple(Demand.total(float(t), args.output_share) for t in tokens)  # checked either way
+    if args.prices is None:
+        return budgets, tokens, None
+    pb = PricedBudgets(tuple(float(b) for b in budgets), demands, Prices.parse(args.prices))
+    return pb.flops(), np.asarray(pb.serving_tokens()), pb
 
 
 def _lifetime(args: argparse.Namespace) -> Lifetime:
@@ -244,11 +267,16 @@ def cmd_predict(args: argparse.Namespace) -> int:
             payload["prediction"] = text.prediction_records(ds)
         life = _lifetime(args)
         if args.budget:
-            if life.prices is not None:
-                raise DataError("--prices costs the --target question in money; a --budget is in FLOPs: drop one")
-            opt = api.optimum(fit, _floats(args.budget, "--budget"), prob=args.prob,
-                              kind=args.interval, flops=args.flops, inference_tokens=life.demand.tokens,
-                              seed=args.seed)
+            C, T, priced = _priced(args, _floats(args.budget, "--budget"), np.array([life.demand.tokens]))
+            opt = api.optimum(fit, C, prob=args.prob, kind=args.interval, flops=args.flops,
+                              inference_tokens=float(T[0]), seed=args.seed)
+            if priced is not None:
+                parts.append(priced.note())
+                payload["money"] = priced.record()
+                # label the demand as asked; its serving is money here, so its FLOPs are training-priced ones
+                opt = opt.rename({v: v.replace("serving_flops", "serving_training_priced_flops")
+                                  for v in opt.data_vars if str(v).startswith("serving_flops")})
+                opt.attrs["inference_tokens"] = life.demand.tokens
             parts.append(text.format_optimum(opt))
             payload["optimum"] = text.prediction_records(opt)
         if args.target is not None:
@@ -287,13 +315,16 @@ def cmd_plan(args: argparse.Namespace) -> int:
     say = _say("plan", args)
     progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
-    budgets = _floats(args.budget, "--budget")
     demand = _floats(args.inference_tokens, "--inference-tokens")
+    budgets, served, priced = _priced(args, _floats(args.budget, "--budget"), demand)
     if args.student is None:
-        return _plan_free_size(args, fit, budgets, demand)
+        return _plan_free_size(args, fit, budgets, demand, served, priced)
     if demand.size > 1:
         raise DataError("several --inference-tokens compare a chosen student size: leave out --student, or give one")
-    args.inference_tokens = float(demand[0])
+    if args.max_tokens_per_param is not None or args.min_tokens_per_param is not None:
+        raise DataError("--min/--max-tokens-per-param bound the student size the planner chooses: with --student the "
+                        "size and the budget fix the ratio (the warnings name it); leave out --student to bound it")
+    args.inference_tokens = float(served[0])
     sizes = _floats(args.student, "--student")
     n_draws = min(args.draws, fit.n_draws) if args.draws else fit.n_draws
     say(f"planning {n_draws} posterior draws x {sizes.size} student size(s) x {budgets.size} budget(s) x "
@@ -305,18 +336,23 @@ def cmd_plan(args: argparse.Namespace) -> int:
                              teachers=tuple(_teacher(t) for t in args.teacher or []))
     parts = [text.data_line(fit), text.format_plan(summary, detail=args.detail)]
     if args.inference_tokens:
-        parts.insert(1, f"each budget is a lifetime budget: the student's serving of {args.inference_tokens:.3g} "
+        parts.insert(1, f"each budget is a lifetime budget: the student's serving of {float(demand[0]):.3g} "
                         "tokens (one forward pass each) is paid from it before training")
+    records = text.plan_records(summary)
+    if priced is not None:
+        parts.insert(1, priced.note())
+        records["money"] = priced.record()
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     if args.out:
         parts.append(f"full grid written: {args.out}")
-    _emit(args, "\n".join(parts), text.plan_records(summary), fit=fit,
+    _emit(args, "\n".join(parts), records, fit=fit,
           warnings=list(summary.attrs.get("warnings", [])), posterior=args.posterior)
     return 0
 
 
-def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, demand: np.ndarray) -> int:
+def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, demand: np.ndarray,
+                    served: np.ndarray, priced: PricedBudgets | None) -> int:
     """``plan`` without ``--student``: the size per route, budget and serving demand (docs/serving.md)."""
     from bayeslaw.decision.free_size import free_size, free_size_caveats  # light CLI: only this mode needs it
 
@@ -326,16 +362,21 @@ def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, dem
         raise DataError("--teacher compares given teachers for a chosen student: give its size (--student)")
     _say("plan", args)(f"choosing the student size: {min(args.draws or fit.n_draws, fit.n_draws)} draws x "
                        f"{budgets.size} budget(s) x {demand.size} serving demand(s)")
-    ds = free_size(fit, budgets, tuple(args.scenario), inference_tokens=demand, n_students=args.students,
+    ds = free_size(fit, budgets, tuple(args.scenario), inference_tokens=served, n_students=args.students,
                    max_draws=args.draws, seed=args.seed, prob=args.prob, margin=args.margin,
-                   teacher_cap=args.teacher_cap)
+                   teacher_cap=args.teacher_cap, min_tokens_per_param=args.min_tokens_per_param,
+                   max_tokens_per_param=args.max_tokens_per_param)
+    ds = ds.assign_coords(tokens=demand)  # the demand as asked (priced: the planner served its forward passes)
     parts = [text.data_line(fit), text.format_free_size(ds)]
+    payload: dict[str, Any] = {"free_size": text.free_size_records(ds)}
+    if priced is not None:
+        parts.insert(1, priced.note())
+        payload["money"] = priced.record()
     warns = free_size_caveats(fit, ds)
     parts += [f"warning: {w}" for w in warns]
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
-    _emit(args, "\n".join(parts), {"free_size": text.free_size_records(ds)}, fit=fit, warnings=warns,
-          posterior=args.posterior)
+    _emit(args, "\n".join(parts), payload, fit=fit, warnings=warns, posterior=args.posterior)
     return 0
 
 
@@ -358,14 +399,14 @@ def _teacher(spec: str) -> Teacher:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    budgets = _floats(args.budget, "--budget")
+    budgets, served, priced = _priced(args, np.sort(_floats(args.budget, "--budget")), [args.inference_tokens])
     size = None if args.student is None else float(_floats([args.student], "--student")[0])
     question = Question(student_size=size,
-                        budgets=tuple(float(b) for b in np.sort(budgets)), scenario=args.scenario,
+                        budgets=tuple(float(b) for b in budgets), scenario=args.scenario,
                         n_students=args.students, target=args.target,
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
                         other_scenarios=tuple(args.compare_scenarios or ()), margin=args.margin,
-                        teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
+                        teacher_cap=args.teacher_cap, inference_tokens=float(served[0]), priced=priced)
     question.check()  # bad input fails before the posterior is read
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
 
@@ -381,12 +422,13 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def cmd_pilot(args: argparse.Namespace) -> int:
-    budgets = _floats(args.budget, "--budget")
+    budgets, served, priced = _priced(args, np.sort(_floats(args.budget, "--budget")), [args.inference_tokens])
     size = None if args.student is None else float(_floats([args.student], "--student")[0])
-    question = Question(student_size=size, budgets=tuple(float(b) for b in np.sort(budgets)),
+    question = Question(student_size=size, budgets=tuple(float(b) for b in budgets),
                         scenario=args.scenario, n_students=args.students, target=args.target,
                         teachers=tuple(_teacher(t) for t in args.teacher or []), prob=args.prob,
-                        margin=args.margin, teacher_cap=args.teacher_cap, inference_tokens=args.inference_tokens)
+                        margin=args.margin, teacher_cap=args.teacher_cap, inference_tokens=float(served[0]),
+                        priced=priced)
     question.check()  # bad input fails before the posterior is read
     candidates = api.read_candidates(args.candidates) if args.candidates else None
     if args.refit:
@@ -401,10 +443,13 @@ def cmd_pilot(args: argparse.Namespace) -> int:
                        extrapolation=not args.no_extrapolation_error, refit=args.refit,
                        refitter=refit_with_outcomes if args.refit else None)
     parts = [text.data_line(fit), text.format_pilot(result)]
+    records = result.records()
+    if priced is not None:
+        parts.insert(1, priced.note())
+        records["money"] = priced.record()
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
-    _emit(args, "\n".join(parts), result.records(), fit=fit, warnings=list(result.warnings),
-          posterior=args.posterior)
+    _emit(args, "\n".join(parts), records, fit=fit, warnings=list(result.warnings), posterior=args.posterior)
     return 0
 
 
@@ -602,6 +647,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="tokens the student will serve over its lifetime (raw count; default 0): each budget is then "
                          "a lifetime budget and the student's serving is paid from it first; without --student "
                          "several values compare how the choice moves with demand")
+    pl.add_argument("--max-tokens-per-param", dest="max_tokens_per_param", type=float, default=None,
+                    help="without --student: only student sizes whose recipe trains at most this many tokens per "
+                         "parameter are chosen (e.g. 202, the most of the paper's fitted students); default: "
+                         "unbounded, with a warning past the measured range")
+    pl.add_argument("--min-tokens-per-param", dest="min_tokens_per_param", type=float, default=None,
+                    help="without --student: only sizes trained on at least this many tokens per parameter (e.g. 21, "
+                         "the fewest of the paper's fitted students); default: unbounded")
+    _price_args(pl)
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")
@@ -630,6 +683,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--inference-tokens", dest="inference_tokens", type=float, default=0.0,
                    help="tokens the model will serve over its lifetime (raw count; default 0): each budget is then a "
                         "lifetime budget that pays for its serving first (docs/serving.md)")
+    _price_args(r)
     r.add_argument("--prob", type=float, default=0.9, help="band probability (default 0.9)")
     r.add_argument("--draws", type=int, default=1000, help="posterior draws to plan with (seeded subsample)")
     r.add_argument("--seed", type=int, default=0)
@@ -664,6 +718,7 @@ def build_parser() -> argparse.ArgumentParser:
     pi.add_argument("--inference-tokens", dest="inference_tokens", type=float, default=0.0,
                     help="distillation: tokens the student will serve over its lifetime (default 0); each budget is "
                          "then a lifetime budget that pays for its serving first (docs/serving.md)")
+    _price_args(pi)
     pi.set_defaults(func=cmd_pilot)
 
     b = sub.add_parser("backtest", help="leave-future-out backtests against a point-fit baseline")

@@ -428,8 +428,11 @@ def main(argv=None) -> int:
                                                       else "pilot_replay")
     df.to_csv(out / f"{stem}_runs.csv", index=False)
     summary.to_csv(out / f"{stem}.csv", index=False)
-    lines = [f"pilot replay: {len(studies)} studies x {len(seeds)} seeds x spends {list(spends)} "
-             f"({time.perf_counter() - t0:.0f} s)", summary.to_string(index=False), "", *targets(summary)]
+    what = ([] if args.only_distillation else [f"{len(studies)} studies x {len(seeds)} seeds"]) + \
+        ([f"the digitized students x {args.distillation_seeds} seeds"] if args.distillation_seeds and not args.quick
+         else [])
+    lines = [f"pilot replay: {' + '.join(what)} x spends {list(spends)} ({time.perf_counter() - t0:.0f} s)",
+             summary.to_string(index=False), "", *targets(summary)]
     start = df[df["policy"] == "start only"].groupby("study")[["regret", "right", "coverage90",
                                                                "median_abs_error_pct"]].mean()
     lines += ["", "the start alone (no runs bought):", start.to_string()]

@@ -176,6 +176,28 @@ class Lifetime:
         w_train, w_in, w_out = self.prices.per_flop()
         return w_train, w_in * self.demand.input_tokens + w_out * self.demand.output_tokens
 
+    def in_training_flops(self, budgets: Array) -> tuple[np.ndarray, float]:
+        """Lifetime budgets as the FLOP question that has the same answer: ``(C, T)`` for the planner.
+
+        A lifetime cost ``w_t * training + w_s * F(N)`` within a budget ``M`` is, divided by ``w_t`` (the price
+        of a training FLOP), training FLOPs plus ``T = w_s / w_t`` forward passes within ``C = M / w_t``: the
+        FLOP planner's lifetime budget with a serving demand of ``T`` tokens, priced as training. Everything a
+        distillation recipe trains (the teacher's pretraining, its logits on the student's tokens, the student)
+        is priced as training. Without prices the budgets are FLOPs and ``T`` the demand.
+
+        Parameters
+        ----------
+        budgets
+            Lifetime budgets in this cost's unit (money with prices, else FLOPs).
+
+        Returns
+        -------
+        tuple
+            The budgets as training FLOPs, and the demand as training-priced forward passes.
+        """
+        w_train, w_serve = self._weights()
+        return np.asarray(budgets, float) / w_train, float(w_serve / w_train)
+
     def serving_flops(self, N: Array, xp: ModuleType = np) -> Array:
         """FLOPs of serving the demand with a model of size ``N``: ``F(N)`` per token (:class:`CostModel`'s)."""
         return CostModel(arch=self.arch, serving_tokens=self.demand.tokens).serving_flops(N, xp)
@@ -216,3 +238,93 @@ class Lifetime:
 
 #: No serving demand, costs in FLOPs: the paper's (and Chinchilla's) training-only objective.
 TRAINING_ONLY = Lifetime()
+
+
+#: A money budget above this is almost surely a FLOP count given by mistake (the largest training runs cost ~1e9 $).
+MONEY_MAX = 1e13
+
+
+@dataclass(frozen=True)
+class PricedBudgets:
+    """Lifetime budgets given in money, and the FLOP question with the same answer.
+
+    The planner works in FLOPs; at fixed prices a money budget is a FLOP budget and a serving demand is a number
+    of training-priced forward passes (:meth:`Lifetime.in_training_flops`), so every FLOP search answers the money
+    question exactly. Everything a recipe trains (a teacher's pretraining and logits too) is priced as training.
+
+    Parameters
+    ----------
+    money
+        Lifetime budgets in money (training plus serving), each finite and > 0.
+    demands
+        The serving demands asked about (one, or several to compare).
+    prices
+        What a FLOP costs in each phase.
+    """
+
+    money: tuple[float, ...]
+    demands: tuple[Demand, ...]
+    prices: Prices
+
+    def __post_init__(self) -> None:
+        for m in self.money:
+            if not (math.isfinite(m) and m > 0):
+                raise InputError(f"with --prices each --budget is money, a positive amount; got {m!r}")
+            if m > MONEY_MAX:
+                raise InputError(f"with --prices each --budget is money, and {m:.3g} is more than {MONEY_MAX:.0e}: "
+                                 "a FLOP count given by mistake? Give the budget in money (e.g. 2e6 for $2M), or "
+                                 "drop --prices to give FLOPs")
+
+    def _lifetimes(self) -> list[Lifetime]:
+        return [Lifetime(d, self.prices) for d in self.demands]
+
+    def flops(self) -> np.ndarray:
+        """The budgets as training FLOPs (money / the price of a training FLOP)."""
+        return self._lifetimes()[0].in_training_flops(np.asarray(self.money, float))[0]
+
+    def serving_tokens(self) -> list[float]:
+        """Each demand as training-priced forward passes: what the FLOP planner serves."""
+        return [life.in_training_flops(np.ones(1))[1] for life in self._lifetimes()]
+
+    def note(self) -> str:
+        """One sentence for every output that answers a priced question."""
+        w_train = self.prices.per_flop()[0]
+        budgets = ", ".join(f"${m:.3g} = {c:.3g}" for m, c in zip(self.money, self.flops(), strict=True))
+        demand = "; ".join(f"serving {d.tokens:.3g} tokens ({d.input_tokens:.3g} in, {d.output_tokens:.3g} out) costs "
+                           f"as much as {t:.3g} forward passes priced as training"
+                           for d, t in zip(self.demands, self.serving_tokens(), strict=True) if d.tokens)
+        return (f"budgets in money at --prices (${self.prices.train_hour:g}/h per training accelerator of "
+                f"{self.prices.train_peak:.3g} FLOP/s at utilisation {self.prices.train_utilisation:g}: "
+                f"{w_train:.3g} per training FLOP): {budgets} training FLOPs"
+                + (f"; {demand}" if demand else "")
+                + ". The FLOP figures below are these training-FLOP equivalents (a teacher's pretraining and "
+                  "logits priced as training)")
+
+    def record(self) -> dict[str, Any]:
+        """The priced question as plain data (JSON)."""
+        return {"budgets": list(self.money), "training_flops": [float(c) for c in self.flops()],
+                "inference_tokens": [d.tokens for d in self.demands],
+                "serving_forward_passes": self.serving_tokens(), "prices": self.prices.as_dict(),
+                "per_flop": dict(zip(("train", "prefill", "decode"), self.prices.per_flop(), strict=True))}
+
+
+def priced_demands(priced: PricedBudgets, tokens: Any) -> list[float]:
+    """Other serving demands of a priced question as training-priced forward passes, split into input and output
+    tokens as its own demand is.
+
+    Parameters
+    ----------
+    priced
+        The question as asked in money.
+    tokens
+        Demands (tokens served over the model's lifetime).
+
+    Returns
+    -------
+    list of float
+        What the FLOP planner serves for each.
+    """
+    d = priced.demands[0]
+    share = d.output_tokens / d.tokens if d.tokens else OUTPUT_SHARE
+    return PricedBudgets(priced.money, tuple(Demand.total(float(t), share) for t in tokens),
+                         priced.prices).serving_tokens()

@@ -24,6 +24,7 @@ from bayeslaw.core.fmt import sci
 from bayeslaw.core.intervals import as_dict, levels
 from bayeslaw.core.progress import every_tenth
 from bayeslaw.core.seeds import Streams
+from bayeslaw.core.serving import priced_demands
 from bayeslaw.decision.caveats import (
     REACH,
     Caveat,
@@ -229,8 +230,10 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     cft = decide.compute_for_target(sweep, q.target, prob=0.9) if q.target is not None else None
 
     say(f"if the student will be served: its size per route for {len(SERVING_DEMANDS)} serving demands")
-    serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=SERVING_DEMANDS, seed=seed,
+    served = SERVING_DEMANDS if q.priced is None else priced_demands(q.priced, SERVING_DEMANDS)
+    serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=served, seed=seed,
                         n_students=q.n_students, prob=q.prob, margin=q.margin, teacher_cap=cap, draws=dd)
+    serving = serving.assign_coords(tokens=list(SERVING_DEMANDS))  # the demands as asked (priced: their cost)
     say("what would settle it: the value of pilot runs for each budget's decision")
     settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
                    extrapolation=calibration if calibration is not None else False).records()

@@ -22,6 +22,7 @@ import xarray as xr
 
 from bayeslaw import decide
 from bayeslaw.core import bounds, compute
+from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.seeds import Streams
 from bayeslaw.core.serving import Demand
@@ -45,6 +46,8 @@ SIZES = np.geomspace(1e7, 1e12, 21)
 SUPERVISED = "supervised"
 #: The verdict where serving leaves no candidate size anything to train with.
 NO_RECIPE = "no recipe: serving takes the budget"
+#: The same with a tokens-per-parameter bound, which can leave no candidate too.
+NO_RECIPE_BOUNDED = "no recipe: serving takes the budget or every size trains outside the tokens-per-parameter bounds"
 
 
 def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -> xr.Dataset:
@@ -57,9 +60,21 @@ def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -
     return out.isel(student_size=i).where(~none).drop_vars("student_size", errors="ignore")
 
 
+def _within(loss: xr.DataArray, tokens: xr.DataArray, sizes: xr.DataArray,
+            ratio: tuple[float | None, float | None]) -> xr.DataArray:
+    """``loss`` where the recipe trains between ``ratio`` tokens per parameter (None: no bound that side), NaN (not
+    a candidate) elsewhere."""
+    lo, hi = ratio
+    if lo is not None:
+        loss = loss.where(tokens / sizes >= lo)
+    return loss if hi is None else loss.where(tokens / sizes <= hi)
+
+
 def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float,
-                 n_students: int, teacher_cap: float | None) -> xr.Dataset:
-    """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``)."""
+                 n_students: int, teacher_cap: float | None,
+                 ratio: tuple[float | None, float | None] = (None, None)) -> xr.Dataset:
+    """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``), among the
+    sizes whose recipe trains within ``ratio`` tokens per parameter (None: no bound)."""
     grid = plan_grid(draws.planning_law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
                      serving_tokens=t, infeasible="nan" if t > 0 else "raise")
     reached = draws.reached(grid)
@@ -72,19 +87,21 @@ def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: 
         log_N = np.log(N)[None, :, None]
         log_D = np.log(sup_tokens.transpose("student_size", "budget").values)[None]
         choice = choice * np.exp(drift_penalty(law, log_N, log_D))
-    routes = {SUPERVISED: _best(choice, reached["L_sup"], sup_tokens)}
+    routes = {SUPERVISED: _best(_within(choice, sup_tokens, sizes, ratio), reached["L_sup"], sup_tokens)}
     for sc in scenarios:
-        routes[distil_label(sc)] = _best(grid["L_S"].sel(scenario=sc, drop=True),
-                                         reached["L_S"].sel(scenario=sc, drop=True),
-                                         grid["D_S"].sel(scenario=sc, drop=True))
+        D_S = grid["D_S"].sel(scenario=sc, drop=True)
+        routes[distil_label(sc)] = _best(_within(grid["L_S"].sel(scenario=sc, drop=True), D_S, sizes, ratio),
+                                         reached["L_S"].sel(scenario=sc, drop=True), D_S)
     return xr.concat(list(routes.values()), dim=xr.Variable("route", list(routes)))
 
 
-def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.random.Generator) -> xr.Dataset:
+def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.random.Generator,
+                     ratio: tuple[float | None, float | None] = (None, None)) -> xr.Dataset:
     """The supervised route's chosen size moved by the compute-optimal size's own error beyond the fitted runs
     (:func:`bayeslaw.posterior.extrapolation.allocated_optimum`; one draw per draw and budget, shared by every
     demand), its tokens what each lifetime budget then buys; the law's choice kept as ``size_law``. The distilled
-    routes' sizes stay the law's: their argmin's error has not been measured."""
+    routes' sizes stay the law's: their argmin's error has not been measured. Where the move leaves the
+    tokens-per-parameter bounds of ``ratio``, the draw keeps the law's choice."""
     ds["size_law"] = ds["size"].copy()
     sup = ds["size"].sel(route=SUPERVISED)  # (draw, tokens, budget)
     C = ds["budget"].values
@@ -94,6 +111,12 @@ def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.ra
                        for i, t in enumerate(ds["tokens"].values)], axis=1)
     route = list(ds["route"].values).index(SUPERVISED)
     size, student_tokens = ds["size"].values.copy(), ds["student_tokens"].values.copy()
+    lo, hi = ratio
+    with np.errstate(invalid="ignore"):
+        # a bounded question's recipe stays in its bounds: where the move leaves them, the law's (bounded) choice
+        ratio_moved = tokens / moved
+        out = (ratio_moved < (lo if lo is not None else -np.inf)) | (ratio_moved > (hi if hi is not None else np.inf))
+    moved, tokens = np.where(out, size[..., route], moved), np.where(out, student_tokens[..., route], tokens)
     size[..., route], student_tokens[..., route] = moved, tokens
     ds["size"] = ds["size"].copy(data=size)
     ds["student_tokens"] = ds["student_tokens"].copy(data=student_tokens)
@@ -105,7 +128,8 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
               inference_tokens: Sequence[float] = (0.0,), sizes: Any = None, n_students: int = 1,
               max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
               teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
-              extrapolation: Extrapolation | Fit = True, draws: DecisionDraws | None = None) -> xr.Dataset:
+              extrapolation: Extrapolation | Fit = True, draws: DecisionDraws | None = None,
+              min_tokens_per_param: float | None = None, max_tokens_per_param: float | None = None) -> xr.Dataset:
     """Per route, budget and serving demand: the student size of lowest loss, its loss, and distil or not.
 
     Parameters
@@ -127,6 +151,9 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     draws
         The decision's draws when a caller already holds them (the report: the same subsample and law's error),
         instead of drawing them again from ``max_draws``, ``seed`` and ``extrapolation``.
+    min_tokens_per_param, max_tokens_per_param
+        Only sizes whose recipe spends the budget within these student tokens per parameter are candidates (e.g.
+        the fewest and most any fitted student measured); a cell where none is has no recipe. None: unbounded.
 
     Returns
     -------
@@ -149,16 +176,22 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_budgets(C)
     bounds.check_interval(prob)
     bounds.check_teacher_cap(teacher_cap)
+    ratio = (min_tokens_per_param, max_tokens_per_param)
+    for name, r in zip(("--min-tokens-per-param", "--max-tokens-per-param"), ratio, strict=True):
+        if r is not None and not (np.isfinite(r) and r > 0):
+            raise InputError(f"{name} must be a positive number of tokens per parameter (e.g. 20 or 250), got {r!r}")
+    if None not in ratio and ratio[0] >= ratio[1]:
+        raise InputError(f"--min-tokens-per-param ({ratio[0]:g}) must be below --max-tokens-per-param ({ratio[1]:g})")
     if draws is None:
         cal = calibration_for(fit, extrapolation)
         draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
-        parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap) for t in T]
+        parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap, ratio) for t in T]
     ds = xr.concat(parts, dim=xr.Variable("tokens", T))
     ds = ds.assign_coords(tokens=T, budget=C).transpose("draw", "tokens", "budget", "route")
     alloc = load_allocation() if draws.error is not None else None
     if alloc is not None:
-        ds = _with_allocation(fit, ds, alloc, np.random.default_rng(Streams(seed).child("allocation_draws", 1)))
+        ds = _with_allocation(fit, ds, alloc, np.random.default_rng(Streams(seed).child("allocation_draws", 1)), ratio)
     ds["tokens_per_param"] = ds["student_tokens"] / ds["size"]
     for v in ("size", "loss", "tokens_per_param"):
         # bands over the draws that have a recipe (a size whose serving leaves nothing has none)
@@ -176,11 +209,14 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     v = decide.verdict(diff, prob=prob, **({} if margin is None else {"margin": margin}))
     ds["p_distil"], ds["verdict"] = v["p_better"], v["verdict"]
     nothing = ds["loss"].isnull().all(["draw", "route"])
-    ds["verdict"] = ds["verdict"].where(~nothing, NO_RECIPE)
+    ds["verdict"] = ds["verdict"].where(~nothing, NO_RECIPE if ratio == (None, None) else NO_RECIPE_BOUNDED)
     ds.attrs.update(interval_prob=prob, n_draws=int(draws.n), extrapolation=draws.extrapolation,
                     sizes=f"{N.size} sizes from {N.min():.3g} to {N.max():.3g}",
                     budgets="lifetime budgets: training, the teacher's share the scenario charges, and the "
                             "student's serving (one forward pass per token)")
+    for name, r in zip(("min_tokens_per_param", "max_tokens_per_param"), ratio, strict=True):
+        if r is not None:
+            ds.attrs[name] = float(r)
     return ds
 
 

@@ -181,7 +181,7 @@ def default_candidates(fit: Fit, question: Question, draws: DecisionDraws) -> li
     and 100 tokens per parameter, and the same students distilled from each of the question's teachers
     (:meth:`~bayeslaw.decision.question.Question.default_teachers`). A supervised question: IsoFLOP triplets
     (the posterior median N* at a thousandth, a hundredth and a tenth of each budget, and a third and three
-    times it).
+    times it; with a serving demand, N* of that fraction of the budget serving that fraction of the demand).
     """
     q = question
     out: list[Candidate] = []
@@ -192,11 +192,16 @@ def default_candidates(fit: Fit, question: Question, draws: DecisionDraws) -> li
                 out.append(Candidate("supervised", N, tpp * N))
                 out += [Candidate("distillation", N, tpp * N, t) for t in q.default_teachers()]
     else:
-        C = np.unique(np.outer(q.budgets, [1e-3, 1e-2, 1e-1]).ravel())
-        C = C[C >= bounds.optimum_budget_range()[0]]
-        o = supervised_optimum(draws.law, C)
-        for j, c in enumerate(C):
-            n_star = float(np.median(o["N"][:, j]))
+        # a pilot at a fraction of each budget, its demand scaled alike: the same split of compute between training
+        # and serving, so the runs sit where the decision's recipes lie (the pilots themselves are not served)
+        at = sorted({(f * b, f * q.inference_tokens) for b in q.budgets for f in (1e-3, 1e-2, 1e-1)})
+        for c, t in at:
+            if c < bounds.optimum_budget_range()[0]:
+                continue
+            N_star = supervised_optimum(draws.law, np.array([c]), serving_tokens=t)["N"]
+            if not np.isfinite(N_star).any():
+                continue
+            n_star = float(np.nanmedian(N_star))
             for m in (1 / 3, 1.0, 3.0):
                 N = m * n_star
                 out.append(Candidate("supervised", N, float(compute.supervised_tokens(N, c))))
@@ -258,14 +263,14 @@ def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.ra
     noise included); without, which of 9 model sizes spanning the posterior's N* to train (the loss each
     reaches)."""
     C = np.asarray(q.budgets, float)
-    o = supervised_optimum(draws.law, C)
+    o = supervised_optimum(draws.law, C, serving_tokens=q.inference_tokens)
     out = []
     for j, budget in enumerate(C):
-        lo, hi = np.quantile(o["N"][:, j], [0.05, 0.95])
+        lo, hi = np.nanquantile(o["N"][:, j], [0.05, 0.95])
         sizes = None if q.target is not None else np.geomspace(lo / 1.5, hi * 1.5, 9)
         sigma, nu = _noise(fit, draws, "supervised")
         named = supervised_options(draws.law, _coefs(fit, draws), draws.error, float(budget), q.target, sizes,
-                                   sigma, nu, rng)
+                                   sigma, nu, rng, serving_tokens=q.inference_tokens)
         out.append(replace(_decision(float(budget), named, "nats" if q.target is None else "wrong calls"),
                            sizes=sizes))
     return out
@@ -273,7 +278,7 @@ def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.ra
 
 def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | None, budget: float,
                        target: float | None, sizes: np.ndarray | None, sigma: np.ndarray, nu: np.ndarray | None,
-                       rng: np.random.Generator) -> dict[str, np.ndarray]:
+                       rng: np.random.Generator, serving_tokens: float = 0.0) -> dict[str, np.ndarray]:
     """A supervised decision's options and their loss per draw, on any draws (the decision's, or a refit's).
 
     Parameters
@@ -288,6 +293,9 @@ def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | N
         Otherwise: the model sizes to choose between, each trained on the budget (the loss it reaches).
     sigma, nu, rng
         Run noise (per draw) for the target question.
+    serving_tokens
+        The model's lifetime serving demand, paid from ``budget`` first (one forward pass per token); 0: a
+        training budget.
 
     Returns
     -------
@@ -296,14 +304,18 @@ def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | N
     """
     n = law.n_draws
     if target is not None:
-        o = supervised_optimum(law, np.array([budget]))
-        log_L = _supervised_log(c, err, o["N"][:, 0], o["D"][:, 0])
+        o = supervised_optimum(law, np.array([budget]), serving_tokens=serving_tokens)
+        with np.errstate(invalid="ignore"):  # NaN where serving leaves no recipe
+            log_L = _supervised_log(c, err, o["N"][:, 0], o["D"][:, 0])
         L = np.exp(log_L + sigma * (rng.standard_normal(n) if nu is None else rng.standard_t(nu)))
+        # a draw with no recipe (serving takes the budget) misses the target
+        L = np.where(np.isfinite(L), L, np.inf)
         return {f"it reaches {target:g}": (L > target).astype(float),
                 f"it misses {target:g}": (L <= target).astype(float)}
     named = {}
+    cost = compute.CostModel(serving_tokens=serving_tokens)
     for N in sizes:
-        D = float(compute.supervised_tokens(N, budget))
+        D = float(compute.supervised_tokens(N, budget - float(cost.serving_flops(N))))
         if bounds.BOX_MIN <= D <= bounds.BOX_MAX:
             named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, err, np.full(n, N), np.full(n, D)))
     return named
@@ -446,9 +458,6 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     if fit.law == "supervised" and q.student_size is not None:
         raise InputError("a supervised posterior's pilot question is about budgets (the model size is what it "
                          "chooses); drop --student")
-    if fit.law == "supervised" and q.inference_tokens:
-        raise InputError("a supervised posterior's pilot question does not take a serving demand yet "
-                         "(--inference-tokens): its decisions are about training budgets alone (docs/serving.md)")
     if fit.law == "supervised" and q.teachers:
         raise InputError("teachers (--teacher) are options of a distillation posterior's question; this posterior is "
                          "supervised")
@@ -593,6 +602,7 @@ def _refit_value(fit: Fit, draws: DecisionDraws, dec: Decision, q: Question, can
         law = posterior_draws.laws(f)
         c = as_arrays(coefficients(f))
         s_f, nu_f = noise_parameters(f, "sigma")
-        named = supervised_options(law, c, None, dec.budget, q.target, dec.sizes, s_f, nu_f, rng)
+        named = supervised_options(law, c, None, dec.budget, q.target, dec.sizes, s_f, nu_f, rng,
+                                   serving_tokens=q.inference_tokens)
         losses.append(np.column_stack([named[o] for o in dec.options]))
     return voi.from_posteriors(losses, choice, prob=q.prob)

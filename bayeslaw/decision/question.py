@@ -13,7 +13,7 @@ import numpy as np
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.serving import Demand
+from bayeslaw.core.serving import Demand, PricedBudgets
 
 
 @dataclass(frozen=True)
@@ -73,6 +73,14 @@ class Question:
     #: tokens the student (or the supervised model) will serve over its lifetime: each budget is then a lifetime
     #: budget that pays for that serving first (docs/serving.md)
     inference_tokens: float = 0.0
+    #: the question as asked in money (``--prices``): then :attr:`budgets` are its training FLOPs and
+    #: :attr:`inference_tokens` its training-priced forward passes (:class:`~bayeslaw.core.serving.PricedBudgets`)
+    priced: PricedBudgets | None = None
+
+    @property
+    def demand_tokens(self) -> float:
+        """The tokens the model will serve, as asked (with prices, :attr:`inference_tokens` is their cost)."""
+        return self.priced.demands[0].tokens if self.priced is not None else self.inference_tokens
 
     def serving_flops(self, N: float) -> float:
         """What serving :attr:`inference_tokens` costs a model of ``N`` parameters (one forward pass per token).
@@ -142,4 +150,8 @@ def question_record(q: Question) -> dict[str, Any]:
     """The question as plain data (for the report's JSON and provenance)."""
     d = asdict(q)
     d["budgets"] = list(q.budgets)
+    if q.priced is None:
+        d.pop("priced")  # a FLOP question reads as it always has
+    else:
+        d["priced"] = q.priced.record()
     return d

@@ -147,11 +147,9 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
     if alloc is not None:
         extrap += "; " + ALLOCATED
-    settle = None  # the supervised pilot's decisions do not take a serving demand yet (docs/serving.md)
-    if not T:
-        say("what would settle it: the value of pilot runs for each budget's decision")
-        settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
-                       extrapolation=calibration if calibration is not None else False).records()
+    say("what would settle it: the value of pilot runs for each budget's decision")
+    settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
+                   extrapolation=calibration if calibration is not None else False).records()
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
                               warnings=warns, provenance=prov, extrapolation=extrap, settle=settle,

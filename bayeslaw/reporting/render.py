@@ -333,10 +333,11 @@ def _metrics_against_verdict(q: Question, verdict: list[dict[str, Any]], metrics
 
 def _serving_note(q: Question) -> str:
     """What a budget pays for when the question has a serving demand (docs/serving.md), else nothing."""
+    money = f" Costs in money: {q.priced.note()}." if q.priced is not None else ""
     if not q.inference_tokens:
-        return ""
-    return (f" Each budget is a lifetime budget: serving {_g(q.inference_tokens)} tokens (one forward pass each) is "
-            "paid from it before training.")
+        return money
+    return (f" Each budget is a lifetime budget: serving {_g(q.demand_tokens)} tokens (one forward pass each) is "
+            "paid from it before training." + money)
 
 
 def supervised_blocks(a: SupervisedAnalysis, images: dict[str, str]) -> list[tuple[str, Any]]:
@@ -467,7 +468,10 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
                      f"worth). 'Settles it': the cheapest candidate within {SETTLE_SHARE:.0%} of the budget whose "
                      f"outcome more likely than not leaves a verdict at least {prob:.0%} sure (the verdicts of the "
                      f"summary, margin included). P(wrong): the chance the option chosen is not the best. A pilot "
-                     f"pays for what it runs (a new teacher's pretraining too). {settle['draws']} posterior draws; "
+                     f"pays for what it runs (a new teacher's pretraining too)"
+                     + (f"; each budget is a lifetime budget that serves {_g(settle['inference_tokens'])} tokens "
+                        "first (the pilot runs themselves are not served)" if settle.get("inference_tokens") else "")
+                     + f". {settle['draws']} posterior draws; "
                      "`bayeslaw pilot` ranks every candidate, or your own (--candidates)."))
     rows = []
     for b in settle["budgets"]:

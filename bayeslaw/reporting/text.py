@@ -279,6 +279,7 @@ def format_free_size(ds: xr.Dataset) -> str:
         Its result.
     """
     prob = ds.attrs["interval_prob"]
+    bounded = "min_tokens_per_param" in ds.attrs or "max_tokens_per_param" in ds.attrs
     lines = [f"The student size as a choice ({ds.attrs['sizes']}), per route: the size of lowest loss in each of "
              f"{ds.attrs['n_draws']} posterior draws; medians [{prob:.0%} bands]; {ds.attrs['budgets']}",
              f"{'serving':>8} {'budget':>8} {'route':<46} {'student size':<26} {'tokens/param':>13} "
@@ -289,7 +290,9 @@ def format_free_size(ds: xr.Dataset) -> str:
             for r in ds["route"].values:
                 x = cell.sel(route=r)
                 if not np.isfinite(float(x["size_median"])):
-                    lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} no size leaves a training budget")
+                    why = ("no size leaves a training budget" if not bounded else
+                           "no size leaves a training budget within the tokens-per-parameter bounds")
+                    lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} {why}")
                     continue
                 size = f"{_fmt(float(x['size_median']))} [{_fmt(float(x['size_lower']))}, " \
                        f"{_fmt(float(x['size_upper']))}]"
@@ -303,6 +306,12 @@ def format_free_size(ds: xr.Dataset) -> str:
     lines.append(f"losses: {ds.attrs['extrapolation']}")
     if "allocation" in ds.attrs:
         lines.append(f"sizes: {ds.attrs['allocation']}")
+    lo, hi = ds.attrs.get("min_tokens_per_param"), ds.attrs.get("max_tokens_per_param")
+    if lo is not None or hi is not None:
+        span = (f"between {lo:g} and {hi:g}" if lo is not None and hi is not None else
+                f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+        lines.append(f"bounds: only sizes whose recipe trains {span} tokens per parameter were candidates "
+                     "(--min/--max-tokens-per-param)")
     return "\n".join(lines)
 
 
@@ -618,8 +627,10 @@ def format_report(analysis, written) -> str:
     n = int(analysis.provenance["draws_used"])
     lines.append(f"Student {sci(q.student_size)} parameters, scenario {q.scenario}, "
                  f"{q.n_students} student(s) per teacher; {DIFFERENCE}; practical tie within +-{q.margin:g} nats"
-                 + (f"; lifetime budgets: serving {q.inference_tokens:.3g} tokens paid first" if q.inference_tokens
+                 + (f"; lifetime budgets: serving {q.demand_tokens:.3g} tokens paid first" if q.inference_tokens
                     else ""))
+    if q.priced is not None:
+        lines.append(_cut(q.priced.note()))
     from bayeslaw import decide  # light CLI: after the report is written
 
     for v in analysis.verdict:
@@ -803,10 +814,12 @@ def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
 
 def _format_supervised_report(a) -> list[str]:
     q, n = a.question, int(a.provenance["draws_used"])
-    serving = (f"; lifetime budgets: serving {q.inference_tokens:.3g} tokens paid first" if q.inference_tokens
+    serving = (f"; lifetime budgets: serving {q.demand_tokens:.3g} tokens paid first" if q.inference_tokens
                else "")
     lines = [f"Compute-optimal supervised model per budget (FLOPs = 3 F(N) D{serving}; medians with {q.prob:.0%} "
              "bands)"]
+    if q.priced is not None:
+        lines.append(_cut(q.priced.note()))
     for c in q.budgets:
         x = a.optimum.sel(budget=c)
         L = np.quantile(x["L"].values, levels(q.prob))

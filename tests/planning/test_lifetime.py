@@ -172,3 +172,36 @@ def test_prices_parse_over_the_defaults():
     p = Prices.parse("train_hour=2.5, serve-hour=1")
     assert (p.train_hour, p.serve_hour, p.train_peak) == (2.5, 1.0, 312e12)
     assert Prices.parse("default") == Prices()
+
+
+def test_a_money_budget_is_the_flop_question_with_the_same_answer(capsys):
+    """Sardana's cost example the other way round: a money budget equal to the cheapest recipe's cost buys that
+    recipe's loss, at that recipe (the priced budget is solved as a FLOP budget with training-priced serving)."""
+    import json
+
+    from bayeslaw.cli import main
+    from bayeslaw.core.serving import PricedBudgets
+
+    life = Lifetime(Demand(1e10 * 1000, 1e10 * 250), Prices(), **SIX_ND)
+    r = target_recipe(POINT, 1.947, life)
+    dollars = float(r["cost"][0])
+    pb = PricedBudgets((dollars,), (life.demand,), Prices())
+    C, (T,) = pb.flops(), pb.serving_tokens()
+    # the identity: money / (price of a training FLOP) = training FLOPs + T forward passes
+    w_train = Prices().per_flop()[0]
+    for N, train in ((1e9, 3e22), (7e10, 2e24)):
+        assert life.cost(N, train) / w_train == pytest.approx(train + T * 2 * N, rel=1e-12)
+    o = supervised_optimum(POINT, C, arch=None, serving_tokens=T)
+    assert o["N"][0, 0] == pytest.approx(r["N"][0], rel=3e-3)
+    assert o["L"][0, 0] == pytest.approx(1.947, abs=1e-6)
+    # the CLI: --prices makes --budget money; the JSON says what it was solved as
+    assert main(["predict", "--coefficients", "sardana", "--budget", f"{dollars!r}", "--prices", "default",
+                 "--inference-tokens", "1.25e13", "--flops", "6nd", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["result"]
+    assert out["money"]["budgets"] == [dollars]
+    assert out["money"]["training_flops"][0] == pytest.approx(float(C[0]), rel=1e-12)
+    assert out["optimum"]["N_opt_median"][0] == pytest.approx(r["N"][0], rel=3e-3)
+    assert out["optimum"]["inference_tokens"] == 1.25e13 and "serving_flops_median" not in out["optimum"]
+    # a FLOP count given as money is refused, saying so
+    assert main(["predict", "--coefficients", "hoffmann", "--budget", "1e23", "--prices", "default"]) == 2
+    assert "a FLOP count given by mistake" in capsys.readouterr().err

@@ -96,6 +96,27 @@ def test_free_size_without_a_training_budget_says_so(digitized):
     assert str(ds["verdict"].values.ravel()[0]) == NO_RECIPE
 
 
+def test_tokens_per_param_bounds_hold_in_every_draw(digitized, chosen):
+    """--min/--max-tokens-per-param: every chosen recipe (the supervised route's after its allocation error too)
+    trains within the bounds in every draw; the bounds bind where the unbounded choice left them (the distilled
+    route's ~4 tokens/param at no demand); bounds no size meets leave no recipe, saying why; bad bounds exit 2."""
+    from bayeslaw.decision.free_size import NO_RECIPE_BOUNDED
+
+    ds = free_size(digitized, [1e21, 1e22, 1e23], ("teacher_inference",), inference_tokens=[0.0, 1e11, 1e12, 1e13],
+                   max_draws=400, min_tokens_per_param=21.0, max_tokens_per_param=202.0)
+    r = ds["tokens_per_param"].values
+    ok = np.isfinite(r)
+    assert ok.mean() > 0.5 and np.all((r[ok] >= 21.0 * (1 - 1e-9)) & (r[ok] <= 202.0 * (1 + 1e-9)))
+    free = chosen["tokens_per_param"].values
+    assert np.nanmin(free) < 21.0 or np.nanmax(free) > 202.0  # the unbounded choice leaves them somewhere
+    assert ds.attrs["min_tokens_per_param"] == 21.0 and ds.attrs["max_tokens_per_param"] == 202.0
+    none = free_size(digitized, [1e21], ("teacher_inference",), max_draws=50, max_tokens_per_param=1e-6)
+    assert str(none["verdict"].values.ravel()[0]) == NO_RECIPE_BOUNDED
+    for lo, hi in ((-1.0, None), (None, float("nan")), (300.0, 200.0)):
+        with pytest.raises(InputError, match="tokens-per-param"):
+            free_size(digitized, [1e21], max_draws=50, min_tokens_per_param=lo, max_tokens_per_param=hi)
+
+
 def test_free_size_cli_json(capsys):
     import json
 
@@ -131,7 +152,7 @@ def test_report_with_a_serving_demand(tmp_path, capsys):
 
 def test_pilot_with_a_serving_demand(capsys):
     """pilot --inference-tokens: a joint question's decisions on lifetime budgets (the options' losses are the
-    serving-aware plan's); a supervised posterior refuses it, saying why."""
+    serving-aware plan's)."""
     import json
 
     from bayeslaw.cli import main
@@ -140,6 +161,71 @@ def test_pilot_with_a_serving_demand(capsys):
                  "--draws", "200", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)["result"]
     assert out["inference_tokens"] == 1e11 and out["candidates"]
-    chinchilla = str(ROOT / "models/supervised_chinchilla_epoch240.nc")
-    assert main(["pilot", chinchilla, "--budget", "1e21", "--inference-tokens", "1e11"]) == 2
-    assert "serving demand" in capsys.readouterr().err
+
+
+def test_supervised_pilot_with_a_serving_demand():
+    """A supervised pilot on lifetime budgets: the sizes it chooses between span the lifetime N* (smaller than the
+    training-only one), each option's loss is the law at the tokens the budget buys once that size's serving is
+    paid, and a compute-optimal run that serving leaves nothing for misses the target in every draw."""
+    from bayeslaw.decision.pilot import _coefs, _noise, supervised_decisions, supervised_options
+    from bayeslaw.decision.question import Question
+    from bayeslaw.planning.optima import supervised_optimum
+    from bayeslaw.posterior.likelihood import supervised_log_mean
+
+    fit = api.load(ROOT / "models/supervised_chinchilla_epoch240.nc")
+    draws = decision_draws(fit, max_draws=200, seed=0, calibration=None)
+    rng = np.random.default_rng(0)
+    C, T = 1e23, 1e13
+    plain = supervised_decisions(fit, draws, Question(student_size=None, budgets=(C,)), rng)[0]
+    served = supervised_decisions(fit, draws, Question(student_size=None, budgets=(C,), inference_tokens=T), rng)[0]
+    life = supervised_optimum(draws.law, np.array([C]), serving_tokens=T)["N"][:, 0]
+    assert np.median(life) < 0.5 * np.median(supervised_optimum(draws.law, np.array([C]))["N"][:, 0])
+    assert served.sizes.min() < np.median(life) < served.sizes.max() < plain.sizes.min()
+    # by hand: the loss of one option is the law at D = (C - F(N) T) / (3 F(N))
+    c = _coefs(fit, draws)
+    sigma, nu = _noise(fit, draws, "supervised")
+    N = float(served.sizes[4])
+    named = supervised_options(draws.law, c, None, C, None, np.array([N]), sigma, nu, rng, serving_tokens=T)
+    F = float(compute.forward_flops_per_token(N))
+    D = (C - F * T) / (3 * F)
+    want = np.exp(supervised_log_mean(c, [N], [D])[:, 0])
+    np.testing.assert_allclose(next(iter(named.values())), want, rtol=1e-12)
+    # a demand the smallest compute-optimal recipe cannot serve: no recipe, so the target is missed in every draw
+    assert float(compute.forward_flops_per_token(1e6)) * 1e13 > 1e19  # serving alone costs more than the budget
+    hopeless = supervised_options(draws.law, c, None, 1e19, 2.5, None, sigma, nu, rng, serving_tokens=1e13)
+    assert np.all(hopeless["it misses 2.5"] == 0) and np.all(hopeless["it reaches 2.5"] == 1)
+
+
+def test_money_budgets_answer_the_equivalent_flop_question(tmp_path, capsys):
+    """--prices on plan, the free size, pilot and report: a money budget is planned as the FLOP budget it buys
+    with the demand as training-priced forward passes -- the same cells as that FLOP question -- and every output
+    says so (note, JSON ``money``), with the demand labelled as asked."""
+    import json
+
+    from bayeslaw.cli import main
+    from bayeslaw.core.serving import Demand, PricedBudgets, Prices
+
+    pb = PricedBudgets((2e5, 2e6), (Demand.total(1e12),), Prices())
+    C, (T,) = pb.flops(), pb.serving_tokens()
+    common = ["--draws", "200", "--json"]
+
+    def plan(*args):
+        assert main(["plan", str(DIGITIZED), "--student", "1e9", *args, *common]) == 0
+        return json.loads(capsys.readouterr().out)["result"]
+
+    money = plan("--budget", "2e5", "2e6", "--inference-tokens", "1e12", "--prices", "default")
+    flops = plan("--budget", *(repr(float(c)) for c in C), "--inference-tokens", repr(T))
+    assert money["money"]["budgets"] == [2e5, 2e6] and money["money"]["inference_tokens"] == [1e12]
+    assert len(money["cells"]) == 2
+    assert [c["p_better"] for c in money["cells"]] == [c["p_better"] for c in flops["cells"]]
+    assert main(["plan", str(DIGITIZED), "--budget", "2e6", "--inference-tokens", "0", "1e12", "--prices", "default",
+                 *common]) == 0
+    free = json.loads(capsys.readouterr().out)["result"]
+    assert sorted({r["inference_tokens"] for r in free["free_size"]}) == [0.0, 1e12]
+    assert free["money"]["serving_forward_passes"][1] == pytest.approx(T)
+    assert main(["report", str(ROOT / "models/supervised_chinchilla_epoch240.nc"), "--budget", "2e6",
+                 "--inference-tokens", "1e12", "--prices", "default", "--out-dir", str(tmp_path), "--quiet"]) == 0
+    md = next(tmp_path.glob("*.md")).read_text()
+    assert "Costs in money: budgets in money at --prices" in md and "serving 1e+12 tokens" in md
+    assert main(["plan", str(DIGITIZED), "--student", "1e9", "--budget", "1e21", "--prices", "default"]) == 2
+    assert "a FLOP count given by mistake" in capsys.readouterr().err
