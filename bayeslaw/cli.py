@@ -96,6 +96,9 @@ def _say(prefix: str, args: argparse.Namespace):
     return say
 
 
+#: The posterior ``report`` answers from when none is named.
+REPORT_DEFAULT = "models/distillation_busbridge2025_digitized.nc"
+
 COEFFICIENTS_HELP = ("a published point law instead of a posterior, answered as one draw (no posterior uncertainty, "
                      "no run noise, no extrapolation error): a preset (table6, table6-supervised, hoffmann, sardana, "
                      "epoch), key=value pairs on the paper's scale (E,A,B,alpha,beta[,gamma] and for distillation "
@@ -412,7 +415,11 @@ def cmd_report(args: argparse.Namespace) -> int:
 
     progress = _say("report", args)
 
-    analysis, written = api.report(args.posterior, question, out_dir=args.out_dir, stem=args.stem,
+    if args.coefficients is not None and args.posterior != REPORT_DEFAULT:
+        raise DataError(f"give a posterior or --coefficients, not both (got {args.posterior} and --coefficients "
+                        f"{args.coefficients})")
+    source = args.posterior if args.coefficients is None else api.point_law(args.coefficients)
+    analysis, written = api.report(source, question, out_dir=args.out_dir, stem=args.stem,
                                    max_draws=args.draws, seed=args.seed, progress=progress)
     shown = text.format_report(analysis, written)
     payload = {"html": str(written.html), "markdown": str(written.markdown), "images": str(written.images),
@@ -658,9 +665,11 @@ def build_parser() -> argparse.ArgumentParser:
     pl.set_defaults(func=cmd_plan)
 
     r = sub.add_parser("report", help="a risk report (HTML + Markdown) for a budget decision")
-    r.add_argument("posterior", nargs="?", default="models/distillation_busbridge2025_digitized.nc",
+    r.add_argument("posterior", nargs="?", default=REPORT_DEFAULT,
                    help="a distillation (joint) posterior (default: the shipped one), or a supervised one for the "
                         "supervised-only report")
+    r.add_argument("--coefficients", default=None, help=COEFFICIENTS_HELP + "; the report then has no diagnostics, "
+                                                        "reach or pilot sections (nothing was sampled or fitted)")
     r.add_argument("--student", help="student size (parameters, raw count, e.g. 1e9); required for a distillation "
                                      "posterior, optional for a supervised one (then also that model on each budget)")
     r.add_argument("--budget", nargs="+", required=True, help="compute budget(s) in FLOPs, e.g. 1e21")

@@ -234,9 +234,11 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=served, seed=seed,
                         n_students=q.n_students, prob=q.prob, margin=q.margin, teacher_cap=cap, draws=dd)
     serving = serving.assign_coords(tokens=list(SERVING_DEMANDS))  # the demands as asked (priced: their cost)
-    say("what would settle it: the value of pilot runs for each budget's decision")
-    settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
-                   extrapolation=calibration if calibration is not None else False).records()
+    settle = None  # a point law has no uncertainty for a pilot to reduce
+    if not fit.is_point:
+        say("what would settle it: the value of pilot runs for each budget's decision")
+        settle = pilot(fit, q, max_draws=max(n, PILOT_MIN_DRAWS), seed=seed,
+                       extrapolation=calibration if calibration is not None else False).records()
 
     say("student loss against tokens, capacity gap, predictive checks")
     D_grid = np.geomspace(2 * N_S, 2000 * N_S, 40)
@@ -253,19 +255,23 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     rng = np.random.default_rng(Streams(seed).diagnostics)
     names = {"obs": "supervised runs", "obs_student": "distilled students"}
     ppc = {}
-    for name, log_mu, observed, sigma in observed_terms(fit):
+    for name, log_mu, observed, sigma in ([] if fit.is_point else observed_terms(fit)):  # a point law has no runs
         ppc[names.get(name, name)] = (observed, log_mu + noise_draws(fit, log_mu.shape, rng, sigma))
 
-    reach_rows, notes = _reach(fit, q, at, teachers)
-    found = [None if diagnosis.passed else failed_gates(diagnosis.failures), distillation_backtest_caveat(),
-             reach_caveat(reach.warning(notes)), _student_reach(fit, q, at), data_caveat(fit)]
+    if fit.is_point:  # no fitted runs to reach beyond and no bands to back-test: the data caveat says so
+        reach_rows, found = [], [data_caveat(fit)]
+    else:
+        reach_rows, notes = _reach(fit, q, at, teachers)
+        found = [None if diagnosis.passed else failed_gates(diagnosis.failures), distillation_backtest_caveat(),
+                 reach_caveat(reach.warning(notes)), _student_reach(fit, q, at), data_caveat(fit)]
     warns = [c for c in found if c is not None]
     # the serving section's chosen students, where they lie beyond the fitted runs or students
     warns += [Caveat(c.kind, f"If the student will be served: {c}") for c in free_size_caveats(fit, serving)
               if c.kind == REACH]
     prov = provenance(fit, seed=seed, max_draws=n, path=posterior_path)
-    scale = reach.fitted_scale(fit)
-    prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
+    if not fit.is_point:
+        scale = reach.fitted_scale(fit)
+        prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
     return Analysis(question=q, card=fit.card, diagnosis=diagnosis, options=options, metrics=metrics, recipe=at,
                     grid_summary=summary, sweep=sweep, compute_for_target=cft, loss_curves=curves,
                     capacity=capacity, capacity_point=(N_S, D_cap), ppc=ppc, reach=reach_rows, draw_index=idx,

@@ -23,6 +23,8 @@ def provenance(fit: Fit, *, seed: int, max_draws: int, path: str | None = None) 
     hashes = {data.get("source") or "run table": data.get("sha256")}
     if "supervised" in data and data["supervised"].get("sha256"):
         hashes[data["supervised"].get("source") or "supervised table"] = data["supervised"].get("sha256")
+    if fit.is_point and path is None:
+        path = f"none: {data.get('source')} (a point law)"
     return {"data_sha256": hashes, "config_hash": card.get("config_hash"), "posterior": path,
             "fit_seed": card.get("seed"), "report_seed": seed, "draws_used": max_draws,
             "sampler": card.get("sampler"), "spec": card.get("spec"), "packages": pkgs,

@@ -46,6 +46,7 @@ from bayeslaw.posterior.extrapolation import (
     resolve_drift,
 )
 from bayeslaw.posterior.likelihood import noise_draws, observed_terms
+from bayeslaw.posterior.point import POINT_NOTE
 
 
 @dataclass
@@ -94,7 +95,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
         o["N"], o["D"], _ = allocated_optimum(fit, o["N"], C, alloc,
                                               np.random.default_rng(Streams(seed).child("allocation_draws", 0)),
                                               serving_tokens=T)
-    scale = reach.fitted_scale(fit)
+    point = fit.is_point  # a published law: no fitted runs, nothing sampled (bayeslaw.posterior.point)
+    scale = None if point else reach.fitted_scale(fit)
     rng = np.random.default_rng(Streams(seed).predictive)
 
     def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
@@ -119,7 +121,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     cft, target_note = None, None
     if q.target is not None:
         cft = float(decide.compute_for_target(sweep, q.target, prob=0.9))
-        if not np.isfinite(cft):
+        if not np.isfinite(cft) and not point:
             target_note = _why_not_sure(sweep, so, q.target, scale, calibration)
     fixed = None
     if q.student_size is not None:
@@ -128,7 +130,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
             fixed = xr.DataArray(supervised_student(law, np.array([q.student_size]), train)[:, 0, :],
                                  dims=("draw", "budget"), coords={"budget": C})
     rows, notes = [], []
-    for j, c in enumerate(C):
+    for j, c in enumerate([] if point else C):
         N, D = float(np.median(o["N"][:, j])), float(np.median(o["D"][:, j]))
         r = reach.reach(scale, N, D)
         rows.append(reach_row(f"compute-optimal model at {sci(c)} FLOPs (median)", N, D, r))
@@ -138,18 +140,22 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
              data_caveat(fit)]
     warns = [c for c in found if c is not None]
     rng = np.random.default_rng(Streams(seed).diagnostics)
-    (_, mu, obs, sigma), = observed_terms(fit)
-    ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
-    prov = provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
-    prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
+    ppc, prov = {}, provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
+    if not point:
+        (_, mu, obs, sigma), = observed_terms(fit)
+        ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
+        prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else
+              f"not included: {POINT_NOTE}" if point else
               "not included: no extrapolation calibration (`bayeslaw calibrate` builds it)")
     if alloc is not None:
         extrap += "; " + ALLOCATED
-    say("what would settle it: the value of pilot runs for each budget's decision")
-    settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
-                   extrapolation=calibration if calibration is not None else False).records()
+    settle = None  # a point law has no uncertainty for a pilot to reduce
+    if not point:
+        say("what would settle it: the value of pilot runs for each budget's decision")
+        settle = pilot(fit, replace(q, student_size=None), max_draws=max(law.n_draws, PILOT_MIN_DRAWS), seed=seed,
+                       extrapolation=calibration if calibration is not None else False).records()
     return SupervisedAnalysis(question=q, card=fit.card, diagnosis=diagnosis, optimum=optimum, sweep=sweep,
                               metrics=metrics, compute_for_target=cft, fixed=fixed, reach=rows, ppc=ppc,
                               warnings=warns, provenance=prov, extrapolation=extrap, settle=settle,

@@ -29,6 +29,7 @@ from bayeslaw.decision.caveats import FAILED_GATES
 from bayeslaw.decision.pilot import SETTLE_SHARE
 from bayeslaw.decision.question import Question, question_record
 from bayeslaw.decision.supervised import SupervisedAnalysis
+from bayeslaw.posterior.point import POINT_NOTE
 from bayeslaw.posterior.reach import WARN_FACTOR
 from bayeslaw.reporting import figures
 from bayeslaw.reporting.text import share_note
@@ -499,7 +500,15 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
 
 def _common_tail(a) -> list[tuple[str, Any]]:
     """Diagnostics, reach and provenance: the same in every report."""
-    out: list[tuple[str, Any]] = [("h2", "Fit diagnostics")]
+    if a.card.get("kind") == "point":
+        out: list[tuple[str, Any]] = [("h2", "A point law")]
+        out.append(("p", f"This report answers from {a.card['data']['source']}, not a posterior: "
+                         f"{POINT_NOTE}. Nothing was sampled, so there is nothing to diagnose, no fitted runs to check "
+                         "the law against or to measure a prediction's reach from, and no uncertainty for a pilot "
+                         "run to reduce: every band is the point and every probability 0 or 1. Fit the runs you "
+                         "trust (`bayeslaw fit`) for bands that carry what is not known."))
+        return out + _provenance(a)
+    out = [("h2", "Fit diagnostics")]
     out.append(("p", "PASSED: every gate holds." if a.diagnosis.passed else
                 "FAILED: " + "; ".join(a.diagnosis.failures)))
     out.append(("table", (["check", "value", "gate", "status"], diagnostic_rows(a))))
@@ -519,7 +528,21 @@ def _common_tail(a) -> list[tuple[str, Any]]:
              "WARNING" if r["beyond"] else "ok"] for r in a.reach]
     out.append(("table", (["prediction", "size", "tokens", "FLOPs (3 F(N) D)", "size factor", "N x D factor",
                            "tokens/param (factor)", ""], rows)))
-    out.append(("h2", "Provenance"))
+    return out + _provenance(a)
+
+
+def _contents(bl: list[tuple[str, Any]]) -> list[tuple[str, Any]]:
+    """The table of contents lists the sections that follow it, as written (a point law's report has fewer)."""
+    out = list(bl)
+    for i, (kind, _) in enumerate(out):
+        if kind == "toc":
+            out[i] = ("toc", [(t, _slug(t)) for k, t in out[i + 1:] if k == "h2"])
+    return out
+
+
+def _provenance(a) -> list[tuple[str, Any]]:
+    """Where every number came from and how to reproduce it."""
+    out: list[tuple[str, Any]] = [("h2", "Provenance")]
     p = a.provenance
     rows = [["posterior", str(p.get("posterior"))], ["model card hash", str(p.get("config_hash"))],
             ["fit seed / report seed", f"{p.get('fit_seed')} / {p.get('report_seed')}"],
@@ -688,7 +711,7 @@ def write(a: Analysis | SupervisedAnalysis, out_dir: str | Path, stem: str | Non
     pngs = make_supervised_figures(a) if supervised else make_figures(a)
     img_dir = out_dir / f"{stem}_files"
     rel = {k: f"{img_dir.name}/{k}.png" for k in pngs}
-    bl = supervised_blocks(a, rel) if supervised else blocks(a, rel)
+    bl = _contents(supervised_blocks(a, rel) if supervised else blocks(a, rel))
     tmp_dir = Path(tempfile.mkdtemp(prefix=f".{stem}.", dir=out_dir))
     try:
         (tmp_dir / "img").mkdir()

@@ -57,18 +57,16 @@ def report(fit: Fit | str | Path, question: Question, *, out_dir: str | Path = "
     if not isinstance(fit, Fit):
         path = str(fit)
         fit = load(fit)
-    if fit.is_point:
-        raise InputError("a risk report diagnoses the fit, checks it against its runs and prices its uncertainty; a "
-                         "point law has none of these: use predict or plan with --coefficients")
+    cal = None if fit.is_point else calibration(True)  # a point law carries no error model (its note says so)
     if fit.law == "supervised":
         analysis: Analysis | SupervisedAnalysis = analyse_supervised(
             fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates, progress=progress,
-            calibration=calibration(True))
+            calibration=cal)
     else:
         if question.student_size is None:
             raise InputError("a distillation report compares ways to train one student: give its size (--student)")
         analysis = analyse(fit, question, max_draws=max_draws, seed=seed, posterior_path=path, gates=gates,
-                           progress=progress, calibration=calibration(True))
+                           progress=progress, calibration=cal)
     if progress:
         progress("figures and pages")
     return analysis, render.write(analysis, out_dir, stem)

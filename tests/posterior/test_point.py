@@ -95,7 +95,34 @@ def test_what_a_point_law_cannot_answer_says_so():
 
     with pytest.raises(InputError, match="no uncertainty to reduce"):
         api.pilot(point_law("hoffmann"), Question(student_size=None, budgets=(1e21,)))
-    with pytest.raises(InputError, match="use predict or plan with --coefficients"):
-        api.report(point_law("table6"), Question(student_size=1e9, budgets=(1e21,)))
     d = api.diagnose(point_law("hoffmann"))
     assert d.passed and POINT_NOTE in d.warnings[0]
+
+
+def test_a_report_from_a_point_law(tmp_path, capsys):
+    """report --coefficients: both reports answer from the published law (its numbers, by hand), label it, and
+    leave out what a point law cannot have (diagnostics, reach, pilots); the contents list what is there."""
+    from bayeslaw.core import laws
+
+    assert main(["report", "--coefficients", "table6", "--student", "1e9", "--budget", "1e20", "1e21",
+                 "--out-dir", str(tmp_path), "--json", "--draws", "1"]) == 0
+    out = json.loads(capsys.readouterr().out)["result"]
+    md = (tmp_path / "report_teacher_inference_N1e9_C1e20-1e21.md").read_text()
+    assert POINT_NOTE in md and "## A point law" in md
+    for gone in ("## Fit diagnostics", "## What would settle it", "## How far the predictions extrapolate"):
+        assert gone not in md and gone[3:] not in md.split("**Contents:**")[1].split("\n")[0]
+    # the distilled option at 1e20 is the planner on Table 6 (one draw): its probabilities are 0 or 1
+    assert {v["p_better"] for v in out["verdict"]} <= {0.0, 1.0}
+    assert main(["report", "--coefficients", "sardana", "--budget", "1e21", "1e23", "--target", "2.0",
+                 "--out-dir", str(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)["result"]
+    sup = (tmp_path / "report_supervised_C1e21-1e23.md").read_text()
+    assert "published coefficients: sardana" in sup and "## Fit diagnostics" not in sup
+    c = point_law("sardana")
+    o = api.optimum(c, [1e23])
+    N, D = float(o["N_opt"].values.ravel()[0]), float(o["D_opt"].values.ravel()[0])
+    want = laws.supervised_loss(N, D, E=1.69, A=406.4, B=410.7, alpha=0.336, beta=0.283)
+    assert f"{want:.4f}" in sup  # L* at 1e23 FLOPs, the law by hand at the optimum's N and D
+    assert main(["report", "models/supervised_chinchilla_epoch240.nc", "--coefficients", "sardana", "--budget",
+                 "1e21", "--out-dir", str(tmp_path)]) == 2
+    assert "not both" in capsys.readouterr().err
