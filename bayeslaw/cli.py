@@ -319,6 +319,11 @@ def cmd_plan(args: argparse.Namespace) -> int:
     progress = every_tenth(lambda done, total: say(f"planned {done} of {total} draws"))
 
     demand = _floats(args.inference_tokens, "--inference-tokens")
+    if args.target is not None:
+        return _plan_target(args, fit, demand)
+    if not args.budget:
+        raise DataError("give the budgets to plan (--budget), or a --target loss for the cheapest recipe that "
+                        "reaches it")
     budgets, served, priced = _priced(args, _floats(args.budget, "--budget"), demand)
     if args.student is None:
         return _plan_free_size(args, fit, budgets, demand, served, priced)
@@ -361,14 +366,13 @@ def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, dem
 
     if args.out:
         raise DataError("--out writes the per-draw grid of fixed student sizes; without --student there is none")
-    if args.teacher:
-        raise DataError("--teacher compares given teachers for a chosen student: give its size (--student)")
     _say("plan", args)(f"choosing the student size: {min(args.draws or fit.n_draws, fit.n_draws)} draws x "
                        f"{budgets.size} budget(s) x {demand.size} serving demand(s)")
     ds = free_size(fit, budgets, tuple(args.scenario), inference_tokens=served, n_students=args.students,
                    max_draws=args.draws, seed=args.seed, prob=args.prob, margin=args.margin,
                    teacher_cap=args.teacher_cap, min_tokens_per_param=args.min_tokens_per_param,
-                   max_tokens_per_param=args.max_tokens_per_param)
+                   max_tokens_per_param=args.max_tokens_per_param,
+                   teachers=tuple(_teacher(t) for t in args.teacher or []))
     ds = ds.assign_coords(tokens=demand)  # the demand as asked (priced: the planner served its forward passes)
     parts = [text.data_line(fit), text.format_free_size(ds)]
     payload: dict[str, Any] = {"free_size": text.free_size_records(ds)}
@@ -380,6 +384,39 @@ def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, dem
     if not fit.diagnostics_passed:
         parts.insert(0, text.failed_banner(fit))
     _emit(args, "\n".join(parts), payload, fit=fit, warnings=warns, posterior=args.posterior)
+    return 0
+
+
+def _plan_target(args: argparse.Namespace, fit: Any, demand: np.ndarray) -> int:
+    """``plan --target L``: the cheapest lifetime recipe per route that reaches L (docs/serving.md)."""
+    from bayeslaw.decision.target_route import cheapest_routes, target_route_caveats  # light CLI: this mode only
+
+    if args.student is not None or args.budget or args.out:
+        raise DataError("--target asks for the cheapest lifetime budget and student size that reach a loss: leave "
+                        "out --student, --budget and --out (for a chosen student and budget, `bayeslaw report "
+                        "--target` gives the compute to be 90% sure)")
+    life = [Lifetime(Demand.total(float(t), args.output_share),
+                     None if args.prices is None else Prices.parse(args.prices)) for t in demand]
+    served = [lt.in_training_flops(np.ones(1))[1] for lt in life]  # priced: training-priced forward passes
+    _say("plan", args)(f"the cheapest recipe per route that reaches {args.target:g} nats with probability "
+                       f"{args.prob:.0%}: {min(args.draws or fit.n_draws, fit.n_draws)} draws x {demand.size} "
+                       "serving demand(s)")
+    ds = cheapest_routes(fit, args.target, tuple(args.scenario), inference_tokens=served, prob=args.prob,
+                         n_students=args.students, max_draws=args.draws, seed=args.seed, teacher_cap=args.teacher_cap,
+                         teachers=tuple(_teacher(t) for t in args.teacher or []),
+                         min_tokens_per_param=args.min_tokens_per_param,
+                         max_tokens_per_param=args.max_tokens_per_param)
+    ds = ds.assign_coords(tokens=demand)  # the demand as asked
+    if args.prices is not None:  # the answer in money: a training-FLOP equivalent at the training price
+        ds["cost"] = ds["budget"] * life[0].prices.per_flop()[0]
+        ds.attrs["unit"] = "$"
+    parts = [text.data_line(fit), text.format_target_routes(ds)]
+    warns = target_route_caveats(fit, ds)
+    parts += [f"warning: {w}" for w in warns]
+    if not fit.diagnostics_passed:
+        parts.insert(0, text.failed_banner(fit))
+    _emit(args, "\n".join(parts), {"target_routes": text.target_route_records(ds)}, fit=fit, warnings=warns,
+          posterior=args.posterior)
     return 0
 
 
@@ -630,7 +667,10 @@ def build_parser() -> argparse.ArgumentParser:
     pl.add_argument("--student", nargs="+", default=None,
                     help="student sizes (parameters); leave out to choose the size: per route, the size of lowest "
                          "loss at each (lifetime) budget, from 1e7 to 1e12 parameters")
-    pl.add_argument("--budget", nargs="+", required=True, help="compute budgets (FLOPs)")
+    pl.add_argument("--budget", nargs="+", help="compute budgets (FLOPs; money with --prices)")
+    pl.add_argument("--target", type=float, default=None,
+                    help="without --student and --budget: per route, the cheapest lifetime budget and student size "
+                         "whose recipe reaches this loss (nats/token) with probability --prob")
     pl.add_argument("--scenario", nargs="+", default=["teacher_inference"],
                     choices=list(SCENARIOS))
     pl.add_argument("--students", type=int, default=1, help="students sharing one teacher")

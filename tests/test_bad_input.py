@@ -128,7 +128,7 @@ CASES = [
     (["generate", "--eval-noise", "-1", "--out", "{d}/g", "--small"], "--eval-noise is the sd", ["g"]),
     (["generate", "--outlier-df", "0", "--out", "{d}/g", "--small"], "must be positive", ["g"]),
     (["generate", "--out", str(ROOT / "data/synthetic"), "--small"], "holds the shipped SYNTHETIC tables", []),
-    (["plan", JOINT, "--budget", "1e20", "--teacher", "7e9:2e12:sunk"], "give its size (--student)", []),
+    (["plan", JOINT, "--budget", "1e20", "--teacher", "7e9:L=0.8"], "measured loss of existing teacher", []),
     (["plan", JOINT, "--student", "1e9", "--budget", "1e20", "--teacher", "7e9:2e12:sunk", "--teacher-ca", "3"],
      "unrecognized arguments: --teacher-ca", []),
     (["fit", "{d}/runs.csv", "--priors", "{d}/lam0.json"], "Exponential lam must be positive", []),

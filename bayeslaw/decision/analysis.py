@@ -42,6 +42,7 @@ from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question, Teacher, distil_label
+from bayeslaw.decision.target_route import cheapest_routes
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.posterior import draws, reach, students
@@ -93,6 +94,9 @@ class Analysis:
     #: the student size as a choice per serving demand (:func:`bayeslaw.decision.free_size.free_size` at the
     #: question's budgets and scenario, for :data:`SERVING_DEMANDS`)
     serving: xr.Dataset | None = None
+    #: with a target: the cheapest lifetime recipe per route that reaches it with 90% probability, per serving
+    #: demand (:func:`bayeslaw.decision.target_route.cheapest_routes` for :data:`SERVING_DEMANDS`)
+    serving_target: xr.Dataset | None = None
 
     @property
     def verdict(self) -> list[dict[str, Any]]:
@@ -234,6 +238,16 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     serving = free_size(fit, np.asarray(q.budgets), (q.scenario,), inference_tokens=served, seed=seed,
                         n_students=q.n_students, prob=q.prob, margin=q.margin, teacher_cap=cap, draws=dd)
     serving = serving.assign_coords(tokens=list(SERVING_DEMANDS))  # the demands as asked (priced: their cost)
+    serving_target = None
+    if q.target is not None:
+        say(f"if the student will be served: the cheapest recipe per route that reaches {q.target:g} nats")
+        serving_target = cheapest_routes(fit, q.target, (q.scenario,), inference_tokens=served, prob=0.9, seed=seed,
+                                         n_students=q.n_students, teacher_cap=cap, draws=dd,
+                                         extrapolation=calibration if calibration is not None else False)
+        serving_target = serving_target.assign_coords(tokens=list(SERVING_DEMANDS))
+        if q.priced is not None:  # the answer in money: training-FLOP equivalents at the training price
+            serving_target["cost"] = serving_target["budget"] * q.priced.prices.per_flop()[0]
+            serving_target.attrs["unit"] = "$"
     settle = None  # a point law has no uncertainty for a pilot to reduce
     if not fit.is_point:
         say("what would settle it: the value of pilot runs for each budget's decision")
@@ -278,7 +292,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
                     warnings=warns, provenance=prov, decisions=decisions, bound=bound, infeasible=infeasible,
                     extrapolation=dd.extrapolation, extrapolation_share=share,
                     distillation_error_share=dis_share, settle=settle, teacher_decisions=teacher_decisions,
-                    serving=serving)
+                    serving=serving, serving_target=serving_target)
 
 
 def _why_infeasible(t: Teacher, q: Question, r: dict[str, np.ndarray]) -> dict[float, str]:

@@ -2,10 +2,11 @@
 
 ``bayeslaw plan`` without ``--student``. A team that will serve many tokens wants a smaller model trained longer
 (Sardana et al. 2024), and whether to distil it changes with that size. For every posterior draw, budget and
-serving demand ``T`` this searches a log grid of student sizes per route -- supervised, and distilled in each
-scenario -- for the size with the lowest loss under the law (each size's serving, ``F(N_S) T``, paid from the
-budget first), then reads off what that recipe reaches with the law's error (the same draws and error as
-``plan``). The paired difference of the two routes' best students gives the verdict, as in ``plan``.
+serving demand ``T`` this searches a log grid of student sizes per route -- supervised, distilled in each
+scenario, and distilled from each teacher you give -- for the size with the lowest loss under the law (each size's
+serving, ``F(N_S) T``, paid from the budget first), then reads off what that recipe reaches with the law's error
+(the same draws and error as ``plan``). The paired difference of the best supervised and the best distilled
+student gives the verdict, as in ``plan``.
 
 The size is chosen per draw on the law's expectation (and, past the fitted tokens per parameter, the draw's expected
 drift, as the planner charges a teacher), not on the error's realisation: a choice made knowing a draw's error
@@ -26,9 +27,9 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.seeds import Streams
 from bayeslaw.core.serving import Demand
-from bayeslaw.decision.caveats import REACH, Caveat, point_caveats
-from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration_for, decision_draws
-from bayeslaw.decision.question import distil_label
+from bayeslaw.decision.caveats import REACH, Caveat, check_teacher_losses, point_caveats
+from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration_for, decision_draws, teacher_option
+from bayeslaw.decision.question import Teacher, distil_label
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.optima import drift_penalty
 from bayeslaw.posterior import reach
@@ -72,7 +73,8 @@ def _within(loss: xr.DataArray, tokens: xr.DataArray, sizes: xr.DataArray,
 
 def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: Sequence[str], t: float,
                  n_students: int, teacher_cap: float | None,
-                 ratio: tuple[float | None, float | None] = (None, None)) -> xr.Dataset:
+                 ratio: tuple[float | None, float | None] = (None, None),
+                 teachers: Sequence[Teacher] = ()) -> xr.Dataset:
     """One serving demand: each route's best size per draw and budget (dims ``(draw, budget, route)``), among the
     sizes whose recipe trains within ``ratio`` tokens per parameter (None: no bound)."""
     grid = plan_grid(draws.planning_law, N, C, tuple(scenarios), n_students=n_students, teacher_cap=teacher_cap,
@@ -92,7 +94,50 @@ def _route_bests(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenarios: 
         D_S = grid["D_S"].sel(scenario=sc, drop=True)
         routes[distil_label(sc)] = _best(_within(grid["L_S"].sel(scenario=sc, drop=True), D_S, sizes, ratio),
                                          reached["L_S"].sel(scenario=sc, drop=True), D_S)
+    for tch in teachers:
+        law_loss, got, D_S = teacher_route(draws, N, C, scenarios[0], tch, t, n_students)
+        routes[f"distil from {tch.label}"] = _best(_within(law_loss, D_S, sizes, ratio), got, D_S)
     return xr.concat(list(routes.values()), dim=xr.Variable("route", list(routes)))
+
+
+def teacher_route(draws: DecisionDraws, N: np.ndarray, C: np.ndarray, scenario: str, teacher: Teacher, t: float,
+                  n_students: int) -> tuple[xr.DataArray, xr.DataArray, xr.DataArray]:
+    """Distilling each candidate size from a given teacher on each lifetime budget.
+
+    Parameters
+    ----------
+    draws
+        The decision's draws (with the law's error, or without).
+    N, C
+        Candidate student sizes and lifetime budgets.
+    scenario
+        What the teacher costs (its pretraining charged unless it exists).
+    teacher
+        The teacher.
+    t
+        The student's serving demand, paid from each budget first.
+    n_students
+        Students sharing the teacher.
+
+    Returns
+    -------
+    tuple of xarray.DataArray
+        Dims ``(draw, student_size, budget)``: the law's expected loss (what a size is chosen on), what the recipe
+        reaches with the law's error, and the student's tokens; NaN where the teacher cannot be used or serving
+        leaves too little.
+    """
+    law_only = DecisionDraws(draws.law, draws.index)  # the choice is made on the law's expectation
+
+    def stack(key: str, d: DecisionDraws) -> xr.DataArray:
+        rows = [teacher_option(d, float(n), C, scenario, teacher, n_students=n_students, serving_tokens=t)[key][:, 0]
+                for n in N]
+        return xr.DataArray(np.stack(rows, axis=1), dims=("draw", "student_size", "budget"),
+                            coords={"student_size": N, "budget": C})
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        law_loss, D_S = stack("L_S", law_only), stack("D_S", law_only)
+        got = law_loss if draws.error is None else stack("L_S", draws)
+    return law_loss, got, D_S
 
 
 def _with_allocation(fit: Fit, ds: xr.Dataset, err: dict[str, float], rng: np.random.Generator,
@@ -129,7 +174,8 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
               max_draws: int | None = 1000, seed: int = 0, prob: float = 0.9, margin: float | None = None,
               teacher_cap: float | None = bounds.TEACHER_CAP_RATIO,
               extrapolation: Extrapolation | Fit = True, draws: DecisionDraws | None = None,
-              min_tokens_per_param: float | None = None, max_tokens_per_param: float | None = None) -> xr.Dataset:
+              min_tokens_per_param: float | None = None, max_tokens_per_param: float | None = None,
+              teachers: Sequence[Teacher] = ()) -> xr.Dataset:
     """Per route, budget and serving demand: the student size of lowest loss, its loss, and distil or not.
 
     Parameters
@@ -151,6 +197,9 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     draws
         The decision's draws when a caller already holds them (the report: the same subsample and law's error),
         instead of drawing them again from ``max_draws``, ``seed`` and ``extrapolation``.
+    teachers
+        Given teachers, each a route of its own (``distil from <teacher>``): the size of lowest loss distilled from
+        it, its pretraining charged as the first scenario charges it unless it exists.
     min_tokens_per_param, max_tokens_per_param
         Only sizes whose recipe spends the budget within these student tokens per parameter are candidates (e.g.
         the fewest and most any fitted student measured); a cell where none is has no recipe. None: unbounded.
@@ -176,6 +225,9 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_budgets(C)
     bounds.check_interval(prob)
     bounds.check_teacher_cap(teacher_cap)
+    for tch in teachers:
+        tch.check()
+    check_teacher_losses(fit, teachers)
     ratio = (min_tokens_per_param, max_tokens_per_param)
     for name, r in zip(("--min-tokens-per-param", "--max-tokens-per-param"), ratio, strict=True):
         if r is not None and not (np.isfinite(r) and r > 0):
@@ -186,7 +238,7 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
         cal = calibration_for(fit, extrapolation)
         draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     with np.errstate(invalid="ignore", divide="ignore"):  # sizes whose serving leaves nothing are NaN cells
-        parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap, ratio) for t in T]
+        parts = [_route_bests(draws, N, C, scenarios, float(t), n_students, teacher_cap, ratio, teachers) for t in T]
     ds = xr.concat(parts, dim=xr.Variable("tokens", T))
     ds = ds.assign_coords(tokens=T, budget=C).transpose("draw", "tokens", "budget", "route")
     alloc = load_allocation() if draws.error is not None else None

@@ -224,6 +224,7 @@ def blocks(a: Analysis, images: dict[str, str]) -> list[tuple[str, Any]]:
                                  f"{_loss(me)} ({_loss(lo)} to {_loss(hi)})."))
     out += settle_blocks(a.settle, q.prob)
     out += serving_blocks(a.serving)
+    out += target_blocks(a.serving_target)
     if a.compute_for_target is not None:
         parts = []
         for o in a.compute_for_target["option"].values:
@@ -451,6 +452,40 @@ def serving_blocks(ds: xr.Dataset | None) -> list[tuple[str, Any]]:
                          _pct_draws(float(cell["p_distil"]), n)])
     head = ["inference tokens", "budget", *[f"{r}: size (tokens/param): loss" for r in ds["route"].values],
             "verdict", "P(distillation better)"]
+    out.append(("table", (head, rows)))
+    return out
+
+
+def target_blocks(ds: xr.Dataset | None) -> list[tuple[str, Any]]:
+    """With a target, in "If the student will be served": per serving demand, each route's cheapest lifetime recipe
+    that reaches the target with 90% probability, and distil or not (docs/serving.md)."""
+    if ds is None:
+        return []
+    a, n = ds.attrs, int(ds.attrs["n_draws"])
+    unit = a.get("unit", "FLOPs")
+    out: list[tuple[str, Any]] = [("h3", f"The cheapest recipe that reaches {a['target']:g} nats"), ("p", (
+        f"The same routes asked the other way round: the least lifetime {'cost' if unit == '$' else 'compute'} at "
+        f"which one student size reaches the target with probability >= {a['prob']:.0%} over the {n} draws (the "
+        f"law's error included; {a['sizes']}; {a['resolution']}). `bayeslaw plan POSTERIOR --target L "
+        "--inference-tokens T1 T2 ...` gives this table for any demands."))]
+    key = "cost" if "cost" in ds else "budget"
+    rows = []
+    for t in ds["tokens"].values:
+        cell = ds.sel(tokens=t)
+        parts = []
+        for r in ds["route"].values:
+            x = cell.sel(route=r)
+            if not np.isfinite(float(x["budget"])):
+                parts.append("not by 1e27 FLOPs")
+                continue
+            money = f"${_g(float(x[key]))}" if unit == "$" else f"{_g(float(x[key]))} FLOPs"
+            parts.append(f"{money}: {_g(float(x['size']))} ({float(x['tokens_per_param_median']):,.0f}/param), "
+                         f"P {_pct_draws(float(x['p_reach']), n)}")
+        saving = float(cell["saving"])
+        rows.append([_g(float(t)) if t else "0", *parts, str(cell["verdict"].values),
+                     f"{saving:+.0%}" if np.isfinite(saving) else ""])
+    head = ["inference tokens", *[f"{r}: lifetime {unit}: size (tokens/param), P(reach)" for r in ds["route"].values],
+            "cheaper to be 90% sure", "distilled saves"]
     out.append(("table", (head, rows)))
     return out
 

@@ -280,9 +280,10 @@ def format_free_size(ds: xr.Dataset) -> str:
     """
     prob = ds.attrs["interval_prob"]
     bounded = "min_tokens_per_param" in ds.attrs or "max_tokens_per_param" in ds.attrs
+    w = max(46, *(len(str(r)) for r in ds["route"].values))
     lines = [f"The student size as a choice ({ds.attrs['sizes']}), per route: the size of lowest loss in each of "
              f"{ds.attrs['n_draws']} posterior draws; medians [{prob:.0%} bands]; {ds.attrs['budgets']}",
-             f"{'serving':>8} {'budget':>8} {'route':<46} {'student size':<26} {'tokens/param':>13} "
+             f"{'serving':>8} {'budget':>8} {'route':<{w}} {'student size':<26} {'tokens/param':>13} "
              f"{'loss':<24} {'P(best)':>7}"]
     for t in ds["tokens"].values:
         for c in ds["budget"].values:
@@ -292,13 +293,13 @@ def format_free_size(ds: xr.Dataset) -> str:
                 if not np.isfinite(float(x["size_median"])):
                     why = ("no size leaves a training budget" if not bounded else
                            "no size leaves a training budget within the tokens-per-parameter bounds")
-                    lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} {why}")
+                    lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<{w}} {why}")
                     continue
                 size = f"{_fmt(float(x['size_median']))} [{_fmt(float(x['size_lower']))}, " \
                        f"{_fmt(float(x['size_upper']))}]"
                 loss = f"{float(x['loss_median']):.4f} [{float(x['loss_lower']):.3f}, {float(x['loss_upper']):.3f}]"
                 tpp = float(x["tokens_per_param_median"])
-                lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<46} {size:<26} {tpp:>13,.0f} "
+                lines.append(f"{t:>8.0e} {c:>8.0e} {str(r):<{w}} {size:<26} {tpp:>13,.0f} "
                              f"{loss:<24} {share(float(x['p_best']), ds.attrs['n_draws']):>7}")
             lines.append(f"{'':>17} verdict: {str(cell['verdict'].values)} (best {cell['distil_route'].values} "
                          f"against best supervised: P(distillation better) "
@@ -313,6 +314,73 @@ def format_free_size(ds: xr.Dataset) -> str:
         lines.append(f"bounds: only sizes whose recipe trains {span} tokens per parameter were candidates "
                      "(--min/--max-tokens-per-param)")
     return "\n".join(lines)
+
+
+def format_target_routes(ds: xr.Dataset) -> str:
+    """:func:`bayeslaw.decision.target_route.cheapest_routes`'s answer: per serving demand and route, the cheapest
+    lifetime budget and student size that reach the target with the probability asked, and distil or not.
+
+    Parameters
+    ----------
+    ds
+        Its result.
+    """
+    a = ds.attrs
+    prob, unit = a["prob"], a.get("unit", "FLOPs")
+    w = max(46, *(len(str(r)) for r in ds["route"].values))
+    cost = "cost" if "cost" in ds else "budget"
+    lines = [f"The cheapest lifetime recipe that reaches {a['target']:g} nats with probability >= {prob:.0%}, per "
+             f"route ({a['sizes']}; {a['resolution']}; the law's error included); medians [{prob:.0%} bands] of "
+             "what that recipe reaches",
+             f"{'serving':>8} {'route':<{w}} {'lifetime ' + unit:>16} {'student size':>13} {'tokens/param':>13} "
+             f"{'P(reach)':>9} {'loss':<24}"]
+    for t in ds["tokens"].values:
+        cell = ds.sel(tokens=t)
+        for r in ds["route"].values:
+            x = cell.sel(route=r)
+            if not np.isfinite(float(x["budget"])):
+                lines.append(f"{t:>8.0e} {str(r):<{w}} not reached by 1e27 FLOPs (at best "
+                             f"{share(float(x['p_reach']), a['n_draws'])})")
+                continue
+            loss = f"{float(x['loss_median']):.4f} [{float(x['loss_lower']):.3f}, {float(x['loss_upper']):.3f}]"
+            lines.append(f"{t:>8.0e} {str(r):<{w}} {_fmt(float(x[cost])):>16} {_fmt(float(x['size'])):>13} "
+                         f"{float(x['tokens_per_param_median']):>13,.0f} "
+                         f"{share(float(x['p_reach']), a['n_draws']):>9} {loss:<24}")
+        saving = float(cell["saving"])
+        lines.append(f"{'':>8} verdict: {str(cell['verdict'].values)}"
+                     + (f" (cheapest: {cell['best'].values}; the cheapest distilled route needs "
+                        f"{abs(saving):.0%} {'less' if saving >= 0 else 'more'} than supervised training)"
+                        if np.isfinite(saving) else ""))
+    lines.append(f"losses: {a['extrapolation']}")
+    if "max_tokens_per_param" in a or "min_tokens_per_param" in a:
+        lines.append(f"bounds: recipes outside {a.get('min_tokens_per_param', 0):g} to "
+                     f"{a.get('max_tokens_per_param', float('inf')):g} tokens per parameter do not count as reaching")
+    return "\n".join(lines)
+
+
+def target_route_records(ds: xr.Dataset) -> list[dict[str, Any]]:
+    """:func:`format_target_routes`'s table as JSON records, one per serving demand and route.
+
+    Parameters
+    ----------
+    ds
+        :func:`bayeslaw.decision.target_route.cheapest_routes`'s result.
+    """
+    out = []
+    for t in ds["tokens"].values:
+        cell = ds.sel(tokens=t)
+        for r in ds["route"].values:
+            x = cell.sel(route=r)
+            rec = {"inference_tokens": float(t), "route": str(r), "verdict": str(cell["verdict"].values),
+                   "cheapest_route": str(cell["best"].values), "saving": _num(cell["saving"])}
+            rec |= {k: _num(x[k]) for k in x.data_vars if k not in ("best", "verdict", "saving")}
+            out.append(rec)
+    return out
+
+
+def _num(x: Any) -> float | None:
+    v = float(x)
+    return v if np.isfinite(v) else None
 
 
 def free_size_records(ds: xr.Dataset) -> list[dict[str, Any]]:
@@ -795,7 +863,9 @@ def report_records(analysis) -> dict[str, Any]:
             "compute_for_target": (None if cft is None else
                                    dict(zip(cft["option"].values.tolist(), cft.values.tolist(), strict=True))),
             "settle": analysis.settle,
-            "serving": None if analysis.serving is None else free_size_records(analysis.serving)}
+            "serving": None if analysis.serving is None else free_size_records(analysis.serving),
+            "serving_target": (None if analysis.serving_target is None
+                               else target_route_records(analysis.serving_target))}
 
 
 def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:

@@ -117,6 +117,28 @@ def test_tokens_per_param_bounds_hold_in_every_draw(digitized, chosen):
             free_size(digitized, [1e21], max_draws=50, min_tokens_per_param=lo, max_tokens_per_param=hi)
 
 
+def test_a_given_teacher_is_a_route_of_its_own(digitized):
+    """plan --teacher without --student: each teacher's route chooses, per draw, the size of least law loss
+    distilled from it (teacher_option per size, by hand), and enters the distil-or-not verdict."""
+    from bayeslaw.decision.pipeline import DecisionDraws, teacher_option
+    from bayeslaw.decision.question import Teacher
+
+    teacher = Teacher(N_T=7e9, L_T=2.05)
+    sizes = np.geomspace(1e8, 1e10, 9)
+    ds = free_size(digitized, [1e21], ("teacher_inference",), inference_tokens=[1e11], sizes=sizes, max_draws=60,
+                   teachers=(teacher,))
+    route = f"distil from {teacher.label}"
+    assert route in ds["route"].values
+    dd = decision_draws(digitized, max_draws=60, seed=0, calibration=resolve_calibration(True))
+    law = DecisionDraws(dd.law, dd.index)
+    by_hand = np.stack([teacher_option(law, float(n), np.array([1e21]), "teacher_inference", teacher,
+                                       serving_tokens=1e11)["L_S"][:, 0, 0] for n in sizes], axis=1)
+    want = sizes[np.nanargmin(by_hand, axis=1)]
+    got = ds["size"].sel(route=route, tokens=1e11, budget=1e21).values
+    np.testing.assert_array_equal(got, want)
+    assert str(ds["distil_route"].sel(tokens=1e11, budget=1e21).values) in ds["route"].values
+
+
 def test_free_size_cli_json(capsys):
     import json
 

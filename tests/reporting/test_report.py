@@ -321,3 +321,22 @@ def test_recipes_say_what_the_teacher_costs_and_whether_the_cap_binds(analysis):
     binds = np.mean(pre[ok] >= 0.99 * QUESTION.teacher_cap * c)
     assert f"cap binds in {share(binds, int(ok.sum()))} of draws" in note
     assert f"{np.median(r['D_T'].values[ok] / r['N_T'].values[ok]):,.0f} tokens/param" in note
+
+
+def test_with_a_target_the_serving_section_asks_the_other_way_round(analysis, written):
+    """A target question's report has, per serving demand, each route's cheapest lifetime recipe that reaches it
+    with 90% probability: that recipe's own draws reach it that often, more demand never makes a route cheaper,
+    and the page and the JSON show it."""
+    from bayeslaw.reporting.text import report_records
+
+    ds = analysis.serving_target
+    assert ds is not None and list(ds["tokens"].values) == [0.0, 1e11, 1e12, 1e13]
+    ok = np.isfinite(ds["budget"])
+    assert bool(ok.any()) and bool((ds["p_reach"].where(ok) >= 0.9).where(ok, True).all())
+    for r in ds["route"].values:
+        b = ds["budget"].sel(route=r).values
+        b = b[np.isfinite(b)]
+        assert np.all(np.diff(b) >= 0)
+    assert "### The cheapest recipe that reaches 2.3 nats" in written.markdown.read_text()
+    rec = report_records(analysis)["serving_target"]
+    assert {r["route"] for r in rec} == set(ds["route"].values)
