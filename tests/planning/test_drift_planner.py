@@ -68,6 +68,28 @@ def test_teacher_inference_with_a_drift_beats_the_drift_blind_recipe_under_the_d
     assert float(aware["L_S"][0, 0, 0]) <= L_blind + 1e-9
 
 
+@pytest.mark.parametrize("N_S,C", [(1e8, 1e25), (1e9, 1e25)])
+def test_pretraining_with_a_drift_beats_the_drift_blind_recipe_under_the_drift(N_S, C):
+    """Pretraining and inference charged: the drift-aware search picks a teacher trained less far past the fitted
+    ratio, and its student, the teacher charged the drift through Eq. 8 by hand, is at least as good as the
+    drift-blind recipe's under the same charge."""
+    point = Laws.from_points(SUP, DIS)
+    drifted = with_drift(point, slope=0.057, ratio=200.0)
+    aware = distillation_optimum(drifted, np.array([N_S]), np.array([C]), "pretraining_inference")
+    blind = distillation_optimum(point, np.array([N_S]), np.array([C]), "pretraining_inference")
+
+    def under_drift(r):
+        N_T, D_T, D_S = (float(r[k][0, 0, 0]) for k in ("N_T", "D_T", "D_S"))
+        L_T = laws.supervised_loss(N_T, D_T, **SUP) * math.exp(0.057 * max(math.log10(D_T / N_T / 200.0), 0.0))
+        return laws.distillation_loss(N_S, D_S, L_T, laws.supervised_loss(N_S, D_S, **SUP), **DIS), D_T / N_T
+
+    L_aware, r_aware = under_drift(aware)
+    L_blind, r_blind = under_drift(blind)
+    assert r_blind > 1000 and r_aware < r_blind
+    assert L_aware <= L_blind + 1e-9
+    assert float(aware["L_S"][0, 0, 0]) == pytest.approx(L_aware, rel=1e-9)
+
+
 def test_drift_tokens_match_a_dense_search_for_the_papers_gamma():
     """Table 6's supervised law (gamma about 0.4, no closed form): Newton's tokens are at least as good as the best
     of 4001 points on log D, for drifts of 1-12% per decade and sizes 1e8-1e11."""

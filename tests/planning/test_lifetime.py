@@ -205,3 +205,24 @@ def test_a_money_budget_is_the_flop_question_with_the_same_answer(capsys):
     # a FLOP count given as money is refused, saying so
     assert main(["predict", "--coefficients", "hoffmann", "--budget", "1e23", "--prices", "default"]) == 2
     assert "a FLOP count given by mistake" in capsys.readouterr().err
+
+
+def test_more_demand_a_smaller_model_trained_longer_in_every_draw():
+    """Sardana et al.'s finding as a property of the lifetime optimum over 400 draws of the shipped Chinchilla
+    posterior: with more serving demand N* never grows and D*/N* never falls, at every budget. (The free student
+    size chooses among quarter-decade sizes, where a size kept from one demand to the next trains on fewer tokens:
+    there the property is 'never larger', tested in tests/planning/test_serving_plan.py.)"""
+    from bayeslaw import api
+    from bayeslaw.posterior import draws as posterior_draws
+    from tests.conftest import ROOT
+
+    law = posterior_draws.laws(api.load(ROOT / "models/supervised_chinchilla_epoch240.nc")).take(slice(0, 400))
+    C = np.array([1e21, 1e22, 1e23])
+    prev = supervised_optimum(law, C)
+    for T in (1e10, 1e11, 1e12, 1e13):
+        o = supervised_optimum(law, C, serving_tokens=T)
+        assert np.isfinite(o["N"]).all()
+        assert np.all(o["N"] <= prev["N"] * (1 + 1e-6))
+        assert np.all(o["D"] / o["N"] >= prev["D"] / prev["N"] * (1 - 1e-6))
+        assert np.mean(o["N"] < prev["N"] * 0.999) > 0.9  # and it does move
+        prev = o
