@@ -307,7 +307,7 @@ def _distillation_optimum(law: Laws, N_S: np.ndarray, C: np.ndarray, scenario: s
     def obj(log_NT):
         log_DS, log_DT = allocation(log_NT)
         log_LT = _log_sup_nd(xp, law, log_NT + 0 * log_DT, log_DT)
-        if law.drift_slope is not None:  # a teacher trained past the fitted ratio meets the drift the evaluation charges
+        if law.drift_slope is not None:  # past the fitted ratio a teacher meets the drift the evaluation charges
             log_LT = log_LT + drift_penalty(law, log_NT + 0 * log_DT, log_DT, xp)
         return xp.where(ok(log_DS, log_NT), student(log_DS, log_LT, 1), xp.inf)
 
