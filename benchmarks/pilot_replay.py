@@ -55,7 +55,7 @@ from bayeslaw.core.errors import DiagnosticsWarning
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data.tables import load_shipped, validate_distillation, validate_supervised
 from bayeslaw.decision import value as voi
-from bayeslaw.decision.pilot import Candidate, _coefs, _noise, predicted_runs, supervised_options
+from bayeslaw.decision.pilot import Candidate, _coefs, _noise, predicted_runs, study_allocation, supervised_options
 from bayeslaw.decision.pipeline import decision_draws
 from bayeslaw.inference.config import SamplerConfig, default_config
 from bayeslaw.inference.refit import fit_split
@@ -114,10 +114,10 @@ class Refitter:
             return fit_split(self.compiled, self.spec, self.sampler, runs[["N", "D", "loss"]], label, seed)
 
 
-def options(fit, draws, budget: float, sizes: np.ndarray, err) -> np.ndarray:
+def options(fit, draws, budget: float, sizes: np.ndarray, err, alloc=None) -> np.ndarray:
     sigma, nu = _noise(fit, draws, "supervised")
     named = supervised_options(draws.law, _coefs(fit, draws), err, budget, None, sizes, sigma, nu,
-                               np.random.default_rng(0))
+                               np.random.default_rng(0), alloc=alloc)
     return np.column_stack(list(named.values()))
 
 
@@ -137,10 +137,11 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
     streams = Streams(seed)
     if policy == "evsi":
         draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
-        loss = options(fit, draws, study.budget, sizes, draws.error)
+        alloc = study_allocation(fit, draws, streams.child("pilot", 5))  # where N* lies beyond the runs, as pilot
+        loss = options(fit, draws, study.budget, sizes, draws.error, alloc)
         nu = _noise(fit, draws, "supervised")[1]
         ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(r.N),
-                                                                                   float(r.D))), nu,
+                                                                                   float(r.D)), alloc), nu,
                                            np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
                        for i, r in enumerate(pool.itertuples())])
         return _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend, higher_is_better=True)

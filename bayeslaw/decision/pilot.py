@@ -258,7 +258,8 @@ def joint_decisions(draws: DecisionDraws, q: Question) -> list[Decision]:
     return out
 
 
-def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.random.Generator) -> list[Decision]:
+def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.random.Generator,
+                         alloc: ex.StudyAllocation | None = None) -> list[Decision]:
     """Per budget: with a target, whether the compute-optimal run reaches it (a wrong call costs 1; the run's
     noise included); without, which of 9 model sizes spanning the posterior's N* to train (the loss each
     reaches)."""
@@ -270,7 +271,7 @@ def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.ra
         sizes = None if q.target is not None else np.geomspace(lo / 1.5, hi * 1.5, 9)
         sigma, nu = _noise(fit, draws, "supervised")
         named = supervised_options(draws.law, _coefs(fit, draws), draws.error, float(budget), q.target, sizes,
-                                   sigma, nu, rng, serving_tokens=q.inference_tokens)
+                                   sigma, nu, rng, serving_tokens=q.inference_tokens, alloc=alloc)
         out.append(replace(_decision(float(budget), named, "nats" if q.target is None else "wrong calls"),
                            sizes=sizes))
     return out
@@ -278,7 +279,8 @@ def supervised_decisions(fit: Fit, draws: DecisionDraws, q: Question, rng: np.ra
 
 def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | None, budget: float,
                        target: float | None, sizes: np.ndarray | None, sigma: np.ndarray, nu: np.ndarray | None,
-                       rng: np.random.Generator, serving_tokens: float = 0.0) -> dict[str, np.ndarray]:
+                       rng: np.random.Generator, serving_tokens: float = 0.0,
+                       alloc: ex.StudyAllocation | None = None) -> dict[str, np.ndarray]:
     """A supervised decision's options and their loss per draw, on any draws (the decision's, or a refit's).
 
     Parameters
@@ -296,6 +298,9 @@ def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | N
     serving_tokens
         The model's lifetime serving demand, paid from ``budget`` first (one forward pass per token); 0: a
         training budget.
+    alloc
+        The compute-optimal size's own error per draw (None: the law's IsoFLOP curves): beyond the fitted runs a
+        size's loss is read where the draw's curve has moved.
 
     Returns
     -------
@@ -306,7 +311,7 @@ def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | N
     if target is not None:
         o = supervised_optimum(law, np.array([budget]), serving_tokens=serving_tokens)
         with np.errstate(invalid="ignore"):  # NaN where serving leaves no recipe
-            log_L = _supervised_log(c, err, o["N"][:, 0], o["D"][:, 0])
+            log_L = _supervised_log(c, err, o["N"][:, 0], o["D"][:, 0], alloc)
         L = np.exp(log_L + sigma * (rng.standard_normal(n) if nu is None else rng.standard_t(nu)))
         # a draw with no recipe (serving takes the budget) misses the target
         L = np.where(np.isfinite(L), L, np.inf)
@@ -317,8 +322,27 @@ def supervised_options(law: Laws, c: dict[str, np.ndarray], err: ex.LawError | N
     for N in sizes:
         D = float(compute.supervised_tokens(N, budget - float(cost.serving_flops(N))))
         if bounds.BOX_MIN <= D <= bounds.BOX_MAX:
-            named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, err, np.full(n, N), np.full(n, D)))
+            named[f"train {sci(N)} params"] = np.exp(_supervised_log(c, err, np.full(n, N), np.full(n, D), alloc))
     return named
+
+
+def study_allocation(fit: Fit, draws: DecisionDraws, seed: int) -> ex.StudyAllocation | None:
+    """A supervised decision's compute-optimal size error beyond the fitted runs, one study's per draw, where the
+    decision carries the law's error and the learned allocation error is there (else None: the law's curves).
+
+    Parameters
+    ----------
+    fit
+        The posterior.
+    draws
+        The decision's draws.
+    seed
+        Seeds the offsets and slopes.
+    """
+    if fit.law != "supervised" or draws.error is None:
+        return None
+    err = ex.load_allocation()
+    return None if err is None else ex.StudyAllocation.draw(fit, err, draws.n, np.random.default_rng(seed))
 
 
 def _coefs(fit: Fit, draws: DecisionDraws) -> dict[str, np.ndarray]:
@@ -327,8 +351,12 @@ def _coefs(fit: Fit, draws: DecisionDraws) -> dict[str, np.ndarray]:
     return {k: v[draws.index] for k, v in as_arrays(coefficients(fit)).items()}
 
 
-def _supervised_log(c: dict[str, np.ndarray], err: ex.LawError | None, N: np.ndarray, D: np.ndarray) -> np.ndarray:
-    """``(draw,)`` log loss of supervised runs ``(N, D)`` (one per draw): the law, and its error where drawn."""
+def _supervised_log(c: dict[str, np.ndarray], err: ex.LawError | None, N: np.ndarray, D: np.ndarray,
+                    alloc: ex.StudyAllocation | None = None) -> np.ndarray:
+    """``(draw,)`` log loss of supervised runs ``(N, D)`` (one per draw): the law, and its error where drawn; with
+    ``alloc`` read where the draw's IsoFLOP curve has moved beyond the fitted runs."""
+    if alloc is not None:
+        N, D = alloc.moved(N, D)
     if err is not None:
         return ex.supervised_outcome(c, err, N, D)
     col = {k: np.asarray(c[k]) for k in params.SUPERVISED_SAMPLED}
@@ -341,16 +369,18 @@ def _noise(fit: Fit, draws: DecisionDraws, kind: str) -> tuple[np.ndarray, np.nd
     return sigma[draws.index], None if nu is None else nu[draws.index]
 
 
-def predicted_runs(fit: Fit, draws: DecisionDraws, cand: Candidate) -> tuple[np.ndarray, np.ndarray]:
+def predicted_runs(fit: Fit, draws: DecisionDraws, cand: Candidate,
+                   alloc: ex.StudyAllocation | None = None) -> tuple[np.ndarray, np.ndarray]:
     """What a candidate measures, per draw: ``(predicted log loss, noise sd)``, each ``(draw, run)``.
 
     A supervised run is one measurement (it meets the law's error at the student: one study departs from its
-    law in one direction); a distillation run measures the student and, when the law predicts its teacher,
-    the teacher too (the teacher's error is its own, as in plans).
+    law in one direction; with ``alloc``, beyond the fitted runs, the same draw's moved IsoFLOP curve as the
+    decision); a distillation run measures the student and, when the law predicts its teacher, the teacher too
+    (the teacher's error is its own, as in plans).
     """
     c, err, n = _coefs(fit, draws), draws.error, draws.n
     if cand.kind == "supervised":
-        pred = _supervised_log(c, err, np.full(n, cand.N), np.full(n, cand.D))
+        pred = _supervised_log(c, err, np.full(n, cand.N), np.full(n, cand.D), alloc)
         return pred[:, None], _noise(fit, draws, "supervised")[0][:, None]
     if fit.law != "distillation":
         raise InputError("a distillation candidate needs a distillation (joint) posterior; this one is supervised")
@@ -478,14 +508,15 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
     cal = calibration_for(fit, extrapolation)
     draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
     streams = Streams(seed)
+    alloc = study_allocation(fit, draws, streams.child("pilot", 5))
     decisions = (joint_decisions(draws, q) if fit.law == "distillation"
-                 else supervised_decisions(fit, draws, q, np.random.default_rng(streams.child("pilot", 0))))
+                 else supervised_decisions(fit, draws, q, np.random.default_rng(streams.child("pilot", 0)), alloc))
     cands = list(candidates) if candidates is not None else default_candidates(fit, q, draws)
     if not cands:
         raise InputError("no candidate runs: give some with --candidates")
     for cnd in cands:
         cnd.check()
-    runs = [predicted_runs(fit, draws, cnd) for cnd in cands]
+    runs = [predicted_runs(fit, draws, cnd, alloc) for cnd in cands]
     nu = _noise(fit, draws, "supervised")[1]
     cache: dict[int, np.ndarray] = {}
     keep = len(cands) * draws.n ** 2 * 8 <= CACHE_BYTES

@@ -609,6 +609,76 @@ def allocated_optimum(fit: Fit, N: np.ndarray, C: np.ndarray, err: dict[str, flo
     return moved, tokens_bought(moved, C, arch=arch, serving_tokens=serving_tokens), d
 
 
+@dataclass(frozen=True)
+class StudyAllocation:
+    """The compute-optimal size's error as one study departs: per draw, one offset and one slope per decade beyond
+    the fitted runs, shared by every run and decision of that draw (the learned error's ``a`` and ``b``; its
+    leave-one-study-out misses were one offset per study). A run of compute ``c`` beyond the fitted runs lies on the
+    law's IsoFLOP curve moved by ``e(c) = a z_1 + b d(c) z_2`` in log10 N: the law at ``N / 10^e`` and the tokens
+    that compute buys it, so the curve's lowest loss is the law's and its size ``10^e`` times the law's.
+
+    Attributes
+    ----------
+    a, b
+        :func:`load_allocation`'s error (log10 N*; per decade).
+    z
+        ``(draw, 2)`` standard normal draws: the offset's and the slope's.
+    compute
+        The fitted runs' largest compute (FLOPs): beyond it the error applies.
+    """
+
+    a: float
+    b: float
+    z: np.ndarray
+    compute: float
+
+    @classmethod
+    def draw(cls, fit: Fit, err: dict[str, float], n: int, rng: np.random.Generator) -> StudyAllocation:
+        """``n`` draws for ``fit``'s fitted runs (see the class docstring).
+
+        Parameters
+        ----------
+        fit
+            The posterior (its fitted runs set where "beyond" starts).
+        err
+            :func:`load_allocation`'s error.
+        n
+            Draws.
+        rng
+            The generator.
+        """
+        return cls(float(err["a"]), float(err["b"]), rng.standard_normal((n, 2)), float(fitted_scale(fit).compute))
+
+    def shift(self, C: np.ndarray) -> np.ndarray:
+        """``(draw, ...)`` log10 moves of the IsoFLOP curves at compute ``C`` (0 inside the fitted runs).
+
+        Parameters
+        ----------
+        C
+            FLOPs, ``(draw,)`` or ``(draw, k)``.
+        """
+        C = np.asarray(C, float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            d = np.log10(C / self.compute)
+        z = self.z.reshape(self.z.shape[:1] + (1,) * (C.ndim - 1) + (2,))
+        return np.where(d > 0, self.a * z[..., 0] + self.b * d * z[..., 1], 0.0)
+
+    def moved(self, N: np.ndarray, D: np.ndarray,
+              arch: compute.Architecture | None = PAPER_ARCHITECTURE) -> tuple[np.ndarray, np.ndarray]:
+        """Where the law is read for runs ``(N, D)`` (each ``(draw, ...)``): the same compute, at ``N / 10^e``.
+
+        Parameters
+        ----------
+        N, D
+            The runs' sizes and tokens.
+        arch
+            The FLOP convention of the compute.
+        """
+        C = compute.supervised_flops(N, D, arch)
+        N_law = np.asarray(N, float) / 10.0 ** self.shift(C)
+        return N_law, compute.supervised_tokens(N_law, C, arch)
+
+
 def allocation_decades(fit: Fit, C: np.ndarray) -> np.ndarray:
     """Decades by which budgets ``C`` exceed the fitted runs' largest compute (0 inside): where the allocation
     error applies.

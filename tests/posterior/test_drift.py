@@ -115,3 +115,36 @@ def test_predict_target_json(capsys):
     assert r["N"]["lower"] < r["N"]["median"] < r["N"]["upper"]
     assert 0 < r["saving"]["median"] < 1 and r["unit"] == "FLOPs"
     assert r["commit"]["prob"] == pytest.approx(0.9, abs=0.01)
+
+
+def test_a_study_allocation_moves_the_isoflop_curve_and_keeps_its_lowest_loss():
+    """StudyAllocation: no move inside the fitted runs; beyond them the move's spread is the learned error's
+    (sqrt(a^2 + (b d)^2), simulated); a run is read at the same compute, so on one IsoFLOP curve the lowest loss is
+    the law's and its size 10^e times the law's N* (a dense search, one draw of Table 6's law)."""
+    from bayeslaw.core import compute, laws
+    from bayeslaw.core.params import Laws
+    from bayeslaw.data.reference import paper_coefficients
+    from bayeslaw.planning.optima import supervised_optimum
+    from bayeslaw.posterior.extrapolation import StudyAllocation
+
+    fit = api.load(CHINCHILLA)
+    err = {"a": 0.049, "b": 0.112}
+    al = StudyAllocation.draw(fit, err, 200_000, np.random.default_rng(0))
+    inside, beyond = al.compute / 10, al.compute * 100
+    assert np.all(al.shift(np.full(200_000, inside)) == 0)
+    sd = float(np.std(al.shift(np.full(200_000, beyond))))
+    assert sd == pytest.approx(np.hypot(0.049, 0.112 * 2), rel=0.01)
+    # one draw, a known move: the moved curve's minimum
+    sup, _ = paper_coefficients()
+    law = Laws.from_points(sup)
+    one = StudyAllocation(0.049, 0.112, np.array([[1.0, -0.5]]), al.compute)
+    e = float(one.shift(np.array([beyond]))[0])
+    assert e == pytest.approx(0.049 - 0.5 * 0.112 * 2)
+    N = np.geomspace(1e9, 1e12, 4001)[None, :]
+    D = compute.supervised_tokens(N, beyond)
+    N_law, D_law = one.moved(N, D)
+    np.testing.assert_allclose(compute.supervised_flops(N_law, D_law), beyond, rtol=1e-12)
+    L = laws.supervised_loss(N_law, D_law, **sup)
+    o = supervised_optimum(law, np.array([beyond]))
+    assert float(L.min()) == pytest.approx(float(o["L"][0, 0]), abs=1e-6)
+    assert float(N[0, L.argmin()]) == pytest.approx(10 ** e * float(o["N"][0, 0]), rel=2e-3)
