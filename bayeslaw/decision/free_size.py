@@ -61,6 +61,34 @@ def _best(law_loss: xr.DataArray, reached: xr.DataArray, tokens: xr.DataArray) -
     return out.isel(student_size=i).where(~none).drop_vars("student_size", errors="ignore")
 
 
+def check_ratio_bounds(lo: float | None, hi: float | None) -> tuple[float | None, float | None]:
+    """``--min/--max-tokens-per-param`` checked: each None or a positive number, the first below the second.
+
+    Parameters
+    ----------
+    lo, hi
+        The bounds (None: none that side).
+
+    Returns
+    -------
+    tuple
+        ``(lo, hi)``.
+    """
+    for name, r in (("--min-tokens-per-param", lo), ("--max-tokens-per-param", hi)):
+        if r is not None and not (np.isfinite(r) and r > 0):
+            raise InputError(f"{name} must be a positive number of tokens per parameter (e.g. 20 or 250), got {r!r}")
+    if lo is not None and hi is not None and lo >= hi:
+        raise InputError(f"--min-tokens-per-param ({lo:g}) must be below --max-tokens-per-param ({hi:g})")
+    return lo, hi
+
+
+def check_teachers(fit: Fit, teachers: Sequence[Teacher]) -> None:
+    """Each given teacher well-formed, and a measured one above the law's floor."""
+    for tch in teachers:
+        tch.check()
+    check_teacher_losses(fit, teachers)
+
+
 def _within(loss: xr.DataArray, tokens: xr.DataArray, sizes: xr.DataArray,
             ratio: tuple[float | None, float | None]) -> xr.DataArray:
     """``loss`` where the recipe trains between ``ratio`` tokens per parameter (None: no bound that side), NaN (not
@@ -225,15 +253,8 @@ def free_size(fit: Fit, budgets: Any, scenarios: Sequence[str] = ("teacher_infer
     bounds.check_budgets(C)
     bounds.check_interval(prob)
     bounds.check_teacher_cap(teacher_cap)
-    for tch in teachers:
-        tch.check()
-    check_teacher_losses(fit, teachers)
-    ratio = (min_tokens_per_param, max_tokens_per_param)
-    for name, r in zip(("--min-tokens-per-param", "--max-tokens-per-param"), ratio, strict=True):
-        if r is not None and not (np.isfinite(r) and r > 0):
-            raise InputError(f"{name} must be a positive number of tokens per parameter (e.g. 20 or 250), got {r!r}")
-    if None not in ratio and ratio[0] >= ratio[1]:
-        raise InputError(f"--min-tokens-per-param ({ratio[0]:g}) must be below --max-tokens-per-param ({ratio[1]:g})")
+    check_teachers(fit, teachers)
+    ratio = check_ratio_bounds(min_tokens_per_param, max_tokens_per_param)
     if draws is None:
         cal = calibration_for(fit, extrapolation)
         draws = decision_draws(fit, max_draws=max_draws, seed=seed, calibration=cal)
@@ -287,20 +308,40 @@ def free_size_caveats(fit: Fit, ds: xr.Dataset) -> list[Caveat]:
     list of Caveat
         In the order to show them.
     """
-    points, students = [], []
-    span = reach.fitted_students(fit)
+    rows = []
     for t in ds["tokens"].values:
         for c in ds["budget"].values:
             for r in ds["route"].values:
                 x = ds.sel(tokens=t, budget=c, route=r)
                 N = float(x["size_median"])
-                D = N * float(x["tokens_per_param_median"])
-                label = f"{r} at {c:.0e} FLOPs, serving {t:.0e} tokens: student"
-                points.append((label, N, D))
-                if r != SUPERVISED and span is not None and np.isfinite(N):
-                    far = reach.student_reach(span, N, D, float(x["loss_median"]), np.nan)
-                    if note := reach.describe_student(label, {k: float(v) for k, v in far.items()}):
-                        students.append(note)
+                rows.append((f"{r} at {c:.0e} FLOPs, serving {t:.0e} tokens: student", str(r), N,
+                             N * float(x["tokens_per_param_median"]), float(x["loss_median"])))
+    return recipe_caveats(fit, rows)
+
+
+def recipe_caveats(fit: Fit, rows: Sequence[tuple[str, str, float, float, float]]) -> list[Caveat]:
+    """Failed gates, the data, one reach caveat for chosen recipes and one for their distilled students.
+
+    Parameters
+    ----------
+    fit
+        The posterior planned from.
+    rows
+        ``(label, route, N, D, loss)`` of each recipe's (median) student; NaN sizes are skipped.
+
+    Returns
+    -------
+    list of Caveat
+        In the order to show them.
+    """
+    points, students = [], []
+    span = reach.fitted_students(fit)
+    for label, route, N, D, loss in rows:
+        points.append((label, N, D))
+        if route != SUPERVISED and span is not None and np.isfinite(N):
+            far = reach.student_reach(span, N, D, loss, np.nan)
+            if note := reach.describe_student(label, {k: float(v) for k, v in far.items()}):
+                students.append(note)
     out = point_caveats(fit, points)
     if w := reach.student_warning(students, most=6):
         out.append(Caveat(REACH, w))

@@ -21,15 +21,20 @@ import numpy as np
 import xarray as xr
 
 from bayeslaw.core import bounds, compute
-from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band
 from bayeslaw.core.serving import Demand
-from bayeslaw.decision.caveats import REACH, Caveat, check_above_floor, check_teacher_losses, point_caveats
-from bayeslaw.decision.free_size import SIZES, SUPERVISED, teacher_route
+from bayeslaw.decision.caveats import Caveat, check_above_floor
+from bayeslaw.decision.free_size import (
+    SIZES,
+    SUPERVISED,
+    check_ratio_bounds,
+    check_teachers,
+    recipe_caveats,
+    teacher_route,
+)
 from bayeslaw.decision.pipeline import DecisionDraws, Extrapolation, calibration_for, decision_draws
 from bayeslaw.decision.question import Teacher, distil_label
 from bayeslaw.planning.grid import plan_grid
-from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 
 #: The lifetime budgets searched (FLOPs): from what trains a 1e7-parameter student on ~1e9 tokens to far beyond any
@@ -136,13 +141,8 @@ def cheapest_routes(fit: Fit, target: float, scenarios: Sequence[str] = ("teache
     T = np.atleast_1d(np.asarray(inference_tokens, float))
     for t in T:
         Demand.total(t)
-    for tch in teachers:
-        tch.check()
-    check_teacher_losses(fit, teachers)
-    ratio = (min_tokens_per_param, max_tokens_per_param)
-    for name, r in zip(("--min-tokens-per-param", "--max-tokens-per-param"), ratio, strict=True):
-        if r is not None and not (np.isfinite(r) and r > 0):
-            raise InputError(f"{name} must be a positive number of tokens per parameter (e.g. 20 or 250), got {r!r}")
+    check_teachers(fit, teachers)
+    ratio = check_ratio_bounds(min_tokens_per_param, max_tokens_per_param)
     N = SIZES if sizes is None else np.atleast_1d(np.asarray(sizes, float))
     bounds.check_plan(N, np.array([SEARCH[1]]), scenarios, n_students)
     cal = calibration_for(fit, extrapolation)
@@ -232,22 +232,12 @@ def target_route_caveats(fit: Fit, ds: xr.Dataset) -> list[Caveat]:
     list of Caveat
         In the order to show them.
     """
-    points, students = [], []
-    span = reach.fitted_students(fit)
+    rows = []
     for t in ds["tokens"].values:
         for r in ds["route"].values:
             x = ds.sel(tokens=t, route=r)
             N = float(x["size"])
-            if not np.isfinite(N):
-                continue
-            D = N * float(x["tokens_per_param_median"])
-            label = f"{r}, serving {t:.0e} tokens: student at {float(x['budget']):.3g} FLOPs"
-            points.append((label, N, D))
-            if r != SUPERVISED and span is not None:
-                far = reach.student_reach(span, N, D, float(x["loss_median"]), np.nan)
-                if note := reach.describe_student(label, {k: float(v) for k, v in far.items()}):
-                    students.append(note)
-    out = point_caveats(fit, points)
-    if w := reach.student_warning(students, most=6):
-        out.append(Caveat(REACH, w))
-    return out
+            if np.isfinite(N):
+                rows.append((f"{r}, serving {t:.0e} tokens: student at {float(x['budget']):.3g} FLOPs", str(r), N,
+                             N * float(x["tokens_per_param_median"]), float(x["loss_median"])))
+    return recipe_caveats(fit, rows)
