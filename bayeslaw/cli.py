@@ -389,7 +389,7 @@ def _plan_free_size(args: argparse.Namespace, fit: Any, budgets: np.ndarray, dem
 
 def _plan_target(args: argparse.Namespace, fit: Any, demand: np.ndarray) -> int:
     """``plan --target L``: the cheapest lifetime recipe per route that reaches L (docs/serving.md)."""
-    from bayeslaw.decision.target_route import cheapest_routes, target_route_caveats  # light CLI: this mode only
+    from bayeslaw.decision.target_route import cheapest_routes, in_money, target_route_caveats  # light CLI: this mode
 
     if args.student is not None or args.budget or args.out:
         raise DataError("--target asks for the cheapest lifetime budget and student size that reach a loss: leave "
@@ -408,8 +408,7 @@ def _plan_target(args: argparse.Namespace, fit: Any, demand: np.ndarray) -> int:
                          max_tokens_per_param=args.max_tokens_per_param)
     ds = ds.assign_coords(tokens=demand)  # the demand as asked
     if args.prices is not None:  # the answer in money: a training-FLOP equivalent at the training price
-        ds["cost"] = ds["budget"] * life[0].prices.per_flop()[0]
-        ds.attrs["unit"] = "$"
+        ds = in_money(ds, life[0].prices)
     parts = [text.data_line(fit), text.format_target_routes(ds)]
     warns = target_route_caveats(fit, ds)
     parts += [f"warning: {w}" for w in warns]

@@ -42,7 +42,7 @@ from bayeslaw.decision.pilot import pilot
 from bayeslaw.decision.pipeline import decision_draws, teacher_option
 from bayeslaw.decision.provenance import provenance
 from bayeslaw.decision.question import Question, Teacher, distil_label
-from bayeslaw.decision.target_route import cheapest_routes
+from bayeslaw.decision.target_route import cheapest_routes, in_money
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
 from bayeslaw.posterior import draws, reach, students
@@ -246,8 +246,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
                                          extrapolation=calibration if calibration is not None else False)
         serving_target = serving_target.assign_coords(tokens=list(SERVING_DEMANDS))
         if q.priced is not None:  # the answer in money: training-FLOP equivalents at the training price
-            serving_target["cost"] = serving_target["budget"] * q.priced.prices.per_flop()[0]
-            serving_target.attrs["unit"] = "$"
+            serving_target = in_money(serving_target, q.priced.prices)
     settle = None  # a point law has no uncertainty for a pilot to reduce
     if not fit.is_point:
         say("what would settle it: the value of pilot runs for each budget's decision")

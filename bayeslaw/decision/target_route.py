@@ -22,7 +22,7 @@ import xarray as xr
 
 from bayeslaw.core import bounds, compute
 from bayeslaw.core.intervals import CI_BOUND, band
-from bayeslaw.core.serving import Demand
+from bayeslaw.core.serving import Demand, Prices
 from bayeslaw.decision.caveats import Caveat, check_above_floor
 from bayeslaw.decision.free_size import (
     SIZES,
@@ -194,6 +194,26 @@ def cheapest_routes(fit: Fit, target: float, scenarios: Sequence[str] = ("teache
         if r is not None:
             ds.attrs[name] = float(r)
     return ds
+
+
+def in_money(ds: xr.Dataset, prices: Prices) -> xr.Dataset:
+    """:func:`cheapest_routes`'s answer to a priced question: each budget (training-FLOP equivalents) as money.
+
+    Parameters
+    ----------
+    ds
+        The answer, solved with the demands as training-priced forward passes.
+    prices
+        The question's prices.
+
+    Returns
+    -------
+    xarray.Dataset
+        ``ds`` with ``cost`` (money, dims ``(tokens, route)``) and ``attrs["unit"]`` ``"$"``.
+    """
+    out = ds.assign(cost=ds["budget"] * prices.per_flop()[0])
+    out.attrs["unit"] = "$"
+    return out
 
 
 def _cell(rows: list[dict[str, Any]], routes: list[str], prob: float) -> xr.Dataset:
