@@ -19,12 +19,15 @@ For each public study (Chinchilla, Marin's comma and dclm ladders, (Mis)Fitting)
 
 Policies (each picks greedily from the posterior fitted to the start, within the spend):
 
-- ``evsi``: bayeslaw's; the run that adds the most expected value of sample information to the decision per FLOP
-  (:mod:`bayeslaw.decision.value`, the law's extrapolation error included), stopping when no run adds value;
+- ``evsi``: bayeslaw's (:func:`bayeslaw.decision.value.buy_greedily`); the run that adds the most expected value of
+  sample information to the decision per FLOP (the law's extrapolation error included), stopping when no run adds
+  value beyond its Monte Carlo error or when the importance weights can no longer value a larger set (more than
+  10% of its outcomes on fewer than 50 draws: a collapsed update looks like perfect information);
 - ``mspe``: Li et al. 2026 ("Spend Less, Fit Better") as that paper describes it, written here from that
   description: the expected mean squared prediction error over the target region (the held-out runs' (N, D))
   once a candidate's outcome is added, from the current fit's parameter uncertainty (the same preposterior
-  simulation, the law alone), its reduction per unit of cost;
+  simulation, the law alone), its reduction per unit of cost; the same guard on the weights (a collapsed update
+  has no variance left);
 - ``v_optimal``: least average predictive variance over the target region, the classic linear-Gaussian design
   (the draws' covariance of the law's predictions, conditioned on each run in turn), not per cost;
 - ``cheapest``: cheapest first; ``random``: a random order (seeded).
@@ -70,6 +73,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STUDIES = ("chinchilla", "marin_comma", "marin_dclm", "misfitting")
 POLICIES = ("evsi", "mspe", "v_optimal", "cheapest", "random")
+#: Run only when named (``--policies evsi_refit``): EVSI with refits on the real outcomes (:func:`sequential`).
+SEQUENTIAL = "evsi_refit"
+#: The most refits one sequential replay makes.
+ROUNDS = 30
 SPENDS = (0.01, 0.05, 0.10)
 RIGHT = 0.01  # nats: the practical margin (bayeslaw.core.bounds.PRACTICAL_MARGIN)
 DRAWS = 400  # posterior draws the policies weigh
@@ -136,15 +143,8 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
         return _blind(policy, cost, spend, seed)
     streams = Streams(seed)
     if policy == "evsi":
-        draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
-        alloc = study_allocation(fit, draws, streams.child("pilot", 5))  # where N* lies beyond the runs, as pilot
-        loss = options(fit, draws, study.budget, sizes, draws.error, alloc)
-        nu = _noise(fit, draws, "supervised")[1]
-        ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(r.N),
-                                                                                   float(r.D)), alloc), nu,
-                                           np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
-                       for i, r in enumerate(pool.itertuples())])
-        return _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend, higher_is_better=True)
+        loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, range(len(pool)))
+        return voi.buy_greedily(loss, ll, cost, spend).chosen
     draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
     target = mean_law_at(fit, draws, study.test)  # (draw, target)
     cand = mean_law_at(fit, draws, pool)  # (draw, candidate)
@@ -155,6 +155,64 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
                        for i in range(cand.shape[1])])
         return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
     return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
+
+
+def _evsi_inputs(fit, study: Study, sizes: np.ndarray, cal, seed: int, streams: Streams,
+                 rows) -> tuple[np.ndarray, np.ndarray]:
+    """The decision's loss ``(draw, size)`` and the pool ``rows``' log likelihoods ``(row, outcome, draw)``, as
+    ``bayeslaw pilot`` builds them (the law's error and the size's allocation error beyond the fitted runs)."""
+    draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
+    alloc = study_allocation(fit, draws, streams.child("pilot", 5))  # where N* lies beyond the runs, as pilot
+    loss = options(fit, draws, study.budget, sizes, draws.error, alloc)
+    nu = _noise(fit, draws, "supervised")[1]
+    pool = study.pool
+    ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(pool["N"].iloc[i]),
+                                                                               float(pool["D"].iloc[i])), alloc),
+                                       nu, np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                   for i in rows])
+    return loss, ll
+
+
+def sequential(refit: Refitter, fit, study: Study, sizes: np.ndarray, spend: float, cal, seed: int):
+    """``evsi_refit``: the EVSI policy as a team would run it when the draws cannot value a larger set: buy what
+    they can value (at least the best run), read the runs' real losses, refit, and value again, until the spend
+    or until no run adds value beyond its Monte Carlo error (at most :data:`ROUNDS` refits). Returns the rows
+    bought and the last refit."""
+    cost = study.pool["cost"].to_numpy()
+    bought: list[int] = []
+    for rnd in range(ROUNDS):
+        free = [i for i in range(len(cost)) if i not in bought]
+        loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, Streams(Streams(seed).child("pilot", 11, rnd)), free)
+        got = voi.buy_greedily(loss, ll, cost[free], spend - cost[bought].sum(), first_any_ess=True)
+        if not got.chosen:
+            break
+        bought += [free[k] for k in got.chosen]
+        fit = refit(pd.concat([study.start, study.pool.iloc[bought]]), f"evsi_refit round {rnd}", seed)
+    return bought, fit
+
+
+def collapse(name: str, seed: int = 0, spend: float = 0.05) -> int:
+    """The unguarded EVSI greedy (every set valued by importance weights, however few draws carry them) on a
+    study's start, step by step: why :func:`bayeslaw.decision.value.buy_greedily` guards the weights."""
+    study = split(name)
+    refit = Refitter(study, default_config("supervised"))
+    cal = ex.resolve_calibration(True)
+    start = refit(study.start, "start", seed)
+    star = supervised_optimum(decision_draws(start, max_draws=DRAWS, seed=0, calibration=None).law,
+                              np.array([study.budget]))["N"][:, 0]
+    sizes = np.geomspace(*np.quantile(star, [0.02, 0.98]), 13)
+    loss, ll = _evsi_inputs(start, study, sizes, cal, seed, Streams(seed), range(len(study.pool)))
+    cost = study.pool["cost"].to_numpy()
+    chosen = _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend * cost.sum(), higher_is_better=True,
+                     guard=False)
+    print(f"{name}, seed {seed}: EVPI {voi.now(loss).evpi:.4f} nats; unguarded greedy at {spend:.0%} of the pool")
+    total = np.zeros_like(ll[0])
+    for k, i in enumerate(chosen, start=1):
+        total = total + ll[i]
+        w = np.exp(total - special.logsumexp(total, axis=1, keepdims=True))
+        print(f"  {k:3d} runs ({cost[chosen[:k]].sum() / cost.sum():.2%} of the pool): median effective draws "
+              f"{np.median(1 / (w ** 2).sum(axis=1)):7.1f}, the set's EVSI {voi.evsi_many(loss, total[None])[0]:.4f}")
+    return 0
 
 
 def _blind(policy: str, cost: np.ndarray, spend: float, seed: int) -> list[int]:
@@ -203,10 +261,12 @@ def _v_optimal(cand: np.ndarray, target: np.ndarray, cost: np.ndarray, spend: fl
         total += cost[best_i]
 
 
-def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_better: bool) -> list[int]:
+def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_better: bool,
+            guard: bool = True) -> list[int]:
     """Buy, one at a time, the run whose outcome adds the most to ``score`` (of the chosen runs' summed log
     likelihoods ``(outcome, draw)``; vectorised over candidates) per FLOP, within ``spend``; stop when none
-    adds anything."""
+    adds anything or when no set's update rests on enough draws (the guard :func:`bayeslaw.decision.value.
+    buy_greedily` keeps for EVSI: a collapsed update has no variance left and looks like a perfect design)."""
     chosen: list[int] = []
     total = np.zeros_like(ll[0])
     current = float(score(total[None])[0])
@@ -216,8 +276,10 @@ def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_
         free = np.array([i for i in range(len(cost)) if i not in chosen and spent + cost[i] <= spend], int)
         if free.size == 0:
             return chosen
-        v = score(total[None] + ll[free])
-        gain = sign * (v - current) / cost[free]
+        sets = total[None] + ll[free]
+        v = score(sets)
+        ok = voi.ess_low(sets) <= voi.ESS_LOW_SHARE if guard else np.ones(free.size, bool)
+        gain = np.where(ok, sign * (v - current) / cost[free], -np.inf)
         k = int(np.argmax(gain))
         if gain[k] <= 0:
             return chosen
@@ -265,10 +327,14 @@ def replay(name: str, seeds, spends, policies, sampler: SamplerConfig, cal) -> l
         for spend in spends:
             for policy in policies:
                 t1 = time.perf_counter()
-                bought = choose(policy, start_fit, study, sizes, spend * pool_cost, cal, seed)
+                if policy == SEQUENTIAL:
+                    bought, f = sequential(refit, start_fit, study, sizes, spend * pool_cost, cal, seed)
+                else:
+                    bought = choose(policy, start_fit, study, sizes, spend * pool_cost, cal, seed)
                 pick_s = time.perf_counter() - t1
-                runs = pd.concat([study.start, study.pool.iloc[bought]])
-                f = refit(runs, f"{policy} {spend}", seed) if bought else start_fit
+                if policy != SEQUENTIAL:
+                    runs = pd.concat([study.start, study.pool.iloc[bought]])
+                    f = refit(runs, f"{policy} {spend}", seed) if bought else start_fit
                 r = evaluate(f, study, sizes, ref_loss, cal, seed)
                 rows.append({"study": name, "seed": seed, "policy": policy, "spend": spend,
                              "runs_bought": len(bought),
@@ -370,10 +436,27 @@ def _choose_students(policy: str, fit, pool: pd.DataFrame, test: pd.DataFrame, c
                    for i in range(cand.shape[1])])
     if policy == "evsi":
         loss = means(fit, seed)[0]
-        return _greedy(lambda total: voi.evsi_many(loss, total), ll, cost, spend, higher_is_better=True)
+        return voi.buy_greedily(loss, ll, cost, spend).chosen
     if policy == "mspe":
         return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
     return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
+
+
+def _keep(df: pd.DataFrame, old: pd.DataFrame, ran: list[str]) -> pd.DataFrame:
+    """This run's rows with ``old``'s rows of the policies not run, once ``old``'s start-only rows match this run's
+    (the same studies, seeds and start fits' scores: the pipeline under the kept rows is this one)."""
+    key = ["study", "seed"]
+    old = old[old["study"].isin(df["study"].unique())]
+    cols = ["regret", "coverage90", "median_abs_error_pct"]
+    new_start = df[df["policy"] == "start only"].set_index(key)[cols].sort_index()
+    old_start = old[old["policy"] == "start only"].set_index(key)[cols].sort_index()
+    if not new_start.index.equals(old_start.index) or not np.allclose(new_start, old_start, rtol=1e-9, atol=1e-12):
+        raise SystemExit("--keep-from: its start-only rows differ from this run's; rerun every policy")
+    out = pd.concat([df, old[~old["policy"].isin([*ran, "start only"])]], ignore_index=True)
+    order = {p: i for i, p in enumerate(("start only", *POLICIES, SEQUENTIAL))}
+    studies = {s: i for i, s in enumerate(df["study"].unique())}
+    return out.sort_values(["study", "seed", "spend", "policy"], key=lambda c: c.map(studies) if c.name == "study"
+                           else c.map(order) if c.name == "policy" else c, kind="stable", ignore_index=True)
 
 
 def summarise(df: pd.DataFrame) -> pd.DataFrame:
@@ -390,6 +473,8 @@ def targets(summary: pd.DataFrame, spend: float = 0.05) -> list[str]:
     at = summary[summary["spend"] == spend]
     for study, g in at.groupby("study", sort=False):
         g = g.set_index("policy")
+        if "evsi" not in g.index or "mspe" not in g.index:
+            continue
         e = g.loc["evsi"]
         others = g.drop(index="evsi")
         right_ok = bool((e["right"] >= others["right"] - 1e-9).all())
@@ -409,31 +494,55 @@ def main(argv=None) -> int:
     ap.add_argument("--distillation-seeds", type=int, default=2,
                     help="seeds of the digitized students' replay (joint refits; 0 to skip)")
     ap.add_argument("--only-distillation", action="store_true", help="the digitized students' replay alone")
+    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=(*POLICIES, SEQUENTIAL))
+    ap.add_argument("--spends", nargs="+", type=float, default=list(SPENDS))
+    ap.add_argument("--keep-from", help="a runs CSV of an earlier replay: the policies not run now are taken from "
+                                        "it, after checking that its 'start only' rows are the ones this run "
+                                        "reproduces (the same start fits, so the same pipeline)")
+    ap.add_argument("--combine", nargs="+", metavar="RUNS_CSV",
+                    help="no replay: the summary of these runs CSVs together (e.g. --studies subsets run as "
+                         "separate processes), written as pilot_replay.* under --out")
+    ap.add_argument("--collapse", metavar="STUDY",
+                    help="no replay: what the EVSI greedy without the weights' guard buys from STUDY's start "
+                         "(seed 0, 5%% of the pool): each step's median effective draws and the set's EVSI vs EVPI")
     args = ap.parse_args(argv)
+    if args.collapse:
+        return collapse(args.collapse)
+    if args.combine:
+        return _write(pd.concat([pd.read_csv(f) for f in args.combine], ignore_index=True), Path(args.out),
+                      "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
+    if SEQUENTIAL in args.policies and (args.only_distillation or args.distillation_seeds):
+        ap.error(f"{SEQUENTIAL} replays the supervised studies only (give --distillation-seeds 0)")
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
     seeds = range(1 if args.quick else args.seeds)
-    spends = (0.05,) if args.quick else SPENDS
+    spends = (0.05,) if args.quick else tuple(args.spends)
     sampler = default_config("supervised")
     cal = ex.resolve_calibration(True)
     t0 = time.perf_counter()
     rows = []
     for name in ([] if args.only_distillation else studies):
-        rows += replay(name, seeds, spends, POLICIES, sampler, cal)
+        rows += replay(name, seeds, spends, args.policies, sampler, cal)
     if args.distillation_seeds and not args.quick:
-        rows += distillation_replay(range(args.distillation_seeds), spends, POLICIES)
+        rows += distillation_replay(range(args.distillation_seeds), spends, args.policies)
     df = pd.DataFrame(rows)
-    summary = summarise(df[df["policy"] != "start only"])
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = "pilot_replay_quick" if args.quick else ("pilot_replay_distillation" if args.only_distillation
-                                                      else "pilot_replay")
-    df.to_csv(out / f"{stem}_runs.csv", index=False)
-    summary.to_csv(out / f"{stem}.csv", index=False)
+    if args.keep_from:
+        df = _keep(df, pd.read_csv(args.keep_from), args.policies)
+    stem = ("pilot_replay_quick" if args.quick else "pilot_replay_sequential" if SEQUENTIAL in args.policies
+            else "pilot_replay_distillation" if args.only_distillation else "pilot_replay")
     what = ([] if args.only_distillation else [f"{len(studies)} studies x {len(seeds)} seeds"]) + \
         ([f"the digitized students x {args.distillation_seeds} seeds"] if args.distillation_seeds and not args.quick
          else [])
-    lines = [f"pilot replay: {' + '.join(what)} x spends {list(spends)} ({time.perf_counter() - t0:.0f} s)",
-             summary.to_string(index=False), "", *targets(summary)]
+    return _write(df, Path(args.out), stem, f"{' + '.join(what)} x spends {list(spends)} "
+                                            f"({time.perf_counter() - t0:.0f} s)")
+
+
+def _write(df: pd.DataFrame, out: Path, stem: str, what: str) -> int:
+    """The runs, their summary and the targets' lines under ``out`` as ``stem``.*; printed too."""
+    summary = summarise(df[df["policy"] != "start only"])
+    out.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out / f"{stem}_runs.csv", index=False)
+    summary.to_csv(out / f"{stem}.csv", index=False)
+    lines = [f"pilot replay: {what}", summary.to_string(index=False), "", *targets(summary)]
     start = df[df["policy"] == "start only"].groupby("study")[["regret", "right", "coverage90",
                                                                "median_abs_error_pct"]].mean()
     lines += ["", "the start alone (no runs bought):", start.to_string()]

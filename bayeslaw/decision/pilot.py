@@ -58,6 +58,8 @@ SETTLED = 0.01
 SETTLED_MARGIN = 0.01
 #: A run that settles a verdict spends at most this share of the budget it informs (the report's summary).
 SETTLE_SHARE = 0.10
+#: The sequence searches sets among this many best single runs per FLOP (bounds its memory).
+SEQUENCE_POOL = 32
 #: Runs bought together in the sequence.
 MOST = 3
 #: The fewest posterior draws a value of information is computed over (importance weights need room).
@@ -65,7 +67,7 @@ MIN_DRAWS = 50
 #: Candidates' simulated log likelihoods are kept (not recomputed for every budget and set) up to this size.
 CACHE_BYTES = 2 ** 30
 #: Refit (where asked) when more than this share of a run's outcomes rest on too few effective draws.
-REFIT_WHEN = 0.1
+REFIT_WHEN = voi.ESS_LOW_SHARE
 
 
 #: ``refitter(fit, runs, outcomes, seed=...)``: one posterior per simulated outcome of the runs
@@ -567,7 +569,7 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
         for rank, r in enumerate((r for r in here if r["ranked"]), start=1):
             r["rank"] = rank
         rows += here
-        base |= {"status": "ranked", "sequence": _sequence(vals, value, cands, dec.budget, most),
+        base |= {"status": "ranked", "sequence": _sequence(vals, value, loglik, dec.loss, cands, dec.budget, most),
                  "settles": (_settles(vals, cands, dec.budget, q.prob, draws.n) if not certain else
                              {"run": None, "why": f"the verdict is already {share(certainty, draws.n)} sure: no run is "
                                                   f"needed to reach {q.prob:.0%}"})}
@@ -577,31 +579,29 @@ def pilot(fit: Fit, question: Question, *, candidates: Sequence[Candidate] | Non
                  extrapolation=draws.extrapolation, n_draws=draws.n)
 
 
-def _sequence(vals: dict[int, voi.Value], value, cands: list[Candidate], budget: float,
+def _sequence(vals: dict[int, voi.Value], value, loglik, loss: np.ndarray, cands: list[Candidate], budget: float,
               most: int) -> list[dict[str, Any]]:
-    """The best sets of 1..most runs bought together: greedily, the run that adds the most joint EVSI per
-    total FLOP, within the budget."""
-    chosen: list[int] = []
-    out = []
-    pool = [i for i, v in vals.items() if v.evsi > 0]
-    for _ in range(most):
-        best = None
-        for i in pool:
-            if i in chosen:
-                continue
-            cost = sum(cands[j].flops for j in chosen) + cands[i].flops
-            if cost > budget:
-                continue
-            v = vals[i] if not chosen else value([*chosen, i])
-            key = v.evsi / cost
-            if best is None or key > best[0]:
-                best = (key, i, v, cost)
-        if best is None:
-            break
-        _, i, v, cost = best
-        chosen.append(i)
-        out.append({"runs": [cands[j].label for j in chosen], "flops": cost, "evsi": v.evsi,
-                    "p_wrong_after": v.p_wrong_after, "p_sure_after": v.p_sure_after})
+    """The best sets of 1..most runs bought together (:func:`bayeslaw.decision.value.buy_greedily` over the
+    :data:`SEQUENCE_POOL` best single runs per FLOP): the run adding the most joint EVSI per FLOP beyond its Monte
+    Carlo error, while the set's update rests on enough draws (a collapsed update looks like perfect information).
+    Each set says what share of its outcomes rest on too few draws (``ess_low``); where no larger set can be valued,
+    the last set says so (``stopped``)."""
+    pool = sorted((i for i, v in vals.items() if v.evsi > 0), key=lambda i: -vals[i].evsi / cands[i].flops)
+    pool = pool[:SEQUENCE_POOL]
+    if not pool:
+        return []
+    got = voi.buy_greedily(loss, np.stack([loglik(i) for i in pool]), np.array([cands[i].flops for i in pool]),
+                           budget, first_any_ess=True, most=most)
+    out: list[dict[str, Any]] = []
+    for k in range(1, len(got.chosen) + 1):
+        idx = [pool[j] for j in got.chosen[:k]]
+        v = vals[idx[0]] if k == 1 else value(idx)
+        out.append({"runs": [cands[j].label for j in idx], "flops": sum(cands[j].flops for j in idx), "evsi": v.evsi,
+                    "p_wrong_after": v.p_wrong_after, "p_sure_after": v.p_sure_after, "ess_low": v.ess_low})
+    if out and len(out) < most and "draws" in got.stopped:
+        out[-1]["stopped"] = (f"no larger set can be valued: more than {voi.ESS_LOW_SHARE:.0%} of its outcomes "
+                              f"would rest on fewer than {voi.ESS_FLOOR:.0f} draws (more --draws, or buy these "
+                              "and refit)")
     return out
 
 

@@ -31,6 +31,10 @@ from bayeslaw.posterior.likelihood import log_density
 
 #: Fewer draws than this carrying an update (Kish's effective sample size) and its EVSI rests on too few draws.
 ESS_FLOOR = 50.0
+#: An update rests on too few draws when more than this share of its outcomes fall under :data:`ESS_FLOOR`.
+ESS_LOW_SHARE = 0.1
+#: A greedy search adds a run only when its gain exceeds this many Monte Carlo standard errors.
+GAIN_Z = 2.0
 
 
 def regret(loss: np.ndarray) -> np.ndarray:
@@ -242,17 +246,111 @@ def from_posteriors(loss: Sequence[np.ndarray], choice: int, *, prob: float = 0.
                  p_sure_after=float(a[:, 5].mean()), ess=a[:, 6], method="refits")
 
 
-def evsi_many(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
-    """:attr:`Value.evsi` for many candidate sets at once: ``log_lik`` is ``(set, outcome, draw)``.
+def evsi_outcomes(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """Per candidate set and simulated outcome, the regret the update removes: ``log_lik`` is
+    ``(set, outcome, draw)``, the result ``(set, outcome)``; its mean over outcomes is :attr:`Value.evsi`.
 
     What a greedy search over sets needs from :func:`update`, vectorised over the sets (in chunks, to bound
-    the memory at ``chunk`` x outcome x draw)."""
+    the memory at ``chunk`` x outcome x draw); the outcomes' spread is the estimate's Monte Carlo error."""
     r = regret(loss)
     choice = int(np.argmin(loss.mean(axis=0)))
-    out = np.empty(log_lik.shape[0])
+    out = np.empty(log_lik.shape[:2])
     for a in range(0, log_lik.shape[0], chunk):
         ll = log_lik[a:a + chunk]
         w = np.exp(ll - special.logsumexp(ll, axis=2, keepdims=True))  # (set, outcome, draw)
         post_regret = w @ r  # (set, outcome, option)
-        out[a:a + chunk] = (post_regret[..., choice] - post_regret.min(axis=2)).mean(axis=1)
+        out[a:a + chunk] = post_regret[..., choice] - post_regret.min(axis=2)
     return out
+
+
+def evsi_many(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
+    """:attr:`Value.evsi` for many candidate sets at once: ``log_lik`` is ``(set, outcome, draw)`` (see
+    :func:`evsi_outcomes`)."""
+    return evsi_outcomes(loss, log_lik, chunk).mean(axis=1)
+
+
+def ess_low(log_lik: np.ndarray) -> np.ndarray:
+    """Per candidate set, the share of its simulated outcomes whose update rests on fewer than :data:`ESS_FLOOR`
+    draws (Kish): ``log_lik`` ``(set, outcome, draw)``, the result ``(set,)``."""
+    w = np.exp(log_lik - special.logsumexp(log_lik, axis=-1, keepdims=True))
+    return (1.0 / (w ** 2).sum(axis=-1) < ESS_FLOOR).mean(axis=-1)
+
+
+@dataclass(frozen=True)
+class Bought:
+    """Runs a greedy search buys together (:func:`buy_greedily`).
+
+    Attributes
+    ----------
+    chosen
+        Candidate positions in the order bought.
+    evsi
+        The set's EVSI after each run was added.
+    stopped
+        Why the search stopped.
+    """
+
+    chosen: list[int]
+    evsi: list[float]
+    stopped: str
+
+
+def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget: float, *,
+                 first_any_ess: bool = False, most: int | None = None) -> Bought:
+    """Runs bought together for a decision: one at a time, the run adding the most EVSI per unit of cost within
+    ``budget``, while its gain exceeds :data:`GAIN_Z` Monte Carlo standard errors (paired over the same simulated
+    outcomes) and the set's update still rests on enough draws (:func:`ess_low` at most :data:`ESS_LOW_SHARE`).
+
+    Importance weights collapse as runs accumulate (each precise outcome keeps fewer draws) and a collapsed
+    update looks like perfect information: without the draws' check a search keeps buying cheap runs whose
+    estimated value is the collapse's, not the runs'.
+
+    Parameters
+    ----------
+    loss
+        ``(draw, option)`` the decision's loss per draw.
+    log_lik
+        ``(candidate, outcome, draw)`` each candidate's log likelihood of its simulated outcomes
+        (:func:`log_likelihoods`, one run's slice).
+    cost
+        ``(candidate,)`` each run's cost.
+    budget
+        What the runs may cost together.
+    first_any_ess
+        Buy the first run even when its own update rests on too few draws (a caller that refits after it).
+    most
+        At most this many runs.
+
+    Returns
+    -------
+    Bought
+    """
+    chosen: list[int] = []
+    values: list[float] = []
+    total = np.zeros_like(log_lik[0])
+    current = np.zeros(log_lik.shape[1])
+    spent = 0.0
+    while most is None or len(chosen) < most:
+        free = np.array([i for i in range(len(cost)) if i not in chosen and spent + cost[i] <= budget], int)
+        if free.size == 0:
+            return Bought(chosen, values, "the budget is spent" if chosen else "no run fits the budget")
+        sets = total[None] + log_lik[free]
+        per = evsi_outcomes(loss, sets)
+        gain = per - current[None]
+        mean = gain.mean(axis=1)
+        se = gain.std(axis=1, ddof=1) / np.sqrt(gain.shape[1])
+        ok = mean > GAIN_Z * se
+        if not (first_any_ess and not chosen):
+            ok &= ess_low(sets) <= ESS_LOW_SHARE
+        if not ok.any():
+            why = ("no run adds value beyond its Monte Carlo error" if not (mean > GAIN_Z * se).any() else
+                   "the draws cannot value a larger set (too few draws carry its update: refit on the outcomes)")
+            return Bought(chosen, values, why)
+        score = np.where(ok, mean / cost[free], -np.inf)
+        k = int(np.argmax(score))
+        chosen.append(int(free[k]))
+        values.append(float(per[k].mean()))
+        total = sets[k]
+        current = per[k]
+        spent += cost[free[k]]
+    return Bought(chosen, values, f"{most} runs bought")

@@ -525,7 +525,9 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
                      "none has value" if best is None else
                      f"{best['runs'][0]} ({_g(best['flops'])} FLOPs): EVSI {best['evsi']:.3g}, P(wrong) after "
                      f"{share(best['p_wrong_after'], n)}",
-                     "" if three is None else
+                     ("no pair can be valued: its update would rest on too few draws (more draws, or buy "
+                      "the best run and refit)" if best is not None and "stopped" in best else "")
+                     if three is None else
                      f"{len(three['runs'])} runs, {_g(three['flops'])} FLOPs: EVSI {three['evsi']:.3g}, P(wrong) "
                      f"after {share(three['p_wrong_after'], n)}"])
     out.append(("table", (["budget", "decision now", "EVPI", "settles it", "best run per FLOP",

@@ -597,6 +597,8 @@ def format_pilot(result, *, top: int = 8) -> str:
         for k, sq in enumerate(b.get("sequence", []), start=1):
             lines.append(f"  best {k} together: {' + '.join(sq['runs'])} ({sci(sq['flops'])} FLOPs): EVSI "
                          f"{sq['evsi']:.3g} {unit}, P(a wrong decision) {share(sq['p_wrong_after'], n)} after")
+            if "stopped" in sq:
+                lines.append(f"  no more together: {sq['stopped']}")
         st = b["settles"]
         lines.append(f"  settles it: {st['run']} ({sci(st['flops'])} FLOPs): a verdict {rec_prob(result)} sure "
                      f"after it with probability {share(st['p_sure_after'], n)}" if st.get("run")

@@ -8,6 +8,7 @@ import pytest
 
 from bayeslaw import api
 from bayeslaw.cli import main
+from bayeslaw.decision import value as voi
 from bayeslaw.decision.pilot import Candidate, pilot
 from bayeslaw.decision.question import Question, Teacher
 
@@ -63,12 +64,16 @@ def test_the_existing_teacher_is_an_option_and_a_teacher_for_pilots(main_job):
     assert any("measured teacher 7e9" in r["label"] for r in main_job.candidates)
 
 
-def test_a_sequence_of_runs_bought_together_is_worth_more_and_costs_more(main_job):
+def test_the_sequence_grows_only_while_the_draws_can_value_it(main_job):
     seq = main_job.budgets[1]["sequence"]
     assert 1 <= len(seq) <= 3
     assert all(len(s["runs"]) == k for k, s in enumerate(seq, start=1))
-    assert all(a["flops"] < b["flops"] for a, b in zip(seq, seq[1:], strict=False))
+    assert all(a["flops"] < b["flops"] and a["evsi"] < b["evsi"] for a, b in zip(seq, seq[1:], strict=False))
     assert all(s["flops"] <= 1e21 for s in seq)
+    assert all(s["ess_low"] <= voi.ESS_LOW_SHARE for s in seq[1:])
+    # 400 draws: any pair's update already rests on too few draws (its EVSI would be the weights' collapse), so the
+    # sequence stops at one run and says why
+    assert len(seq) == 1 and "no larger set can be valued" in seq[0]["stopped"]
 
 
 def test_the_same_seed_gives_the_same_ranking(joint, main_job):

@@ -94,3 +94,35 @@ def test_many_sets_at_once_match_one_at_a_time():
         assert many[k] == pytest.approx(voi.update(loss, ll[k]).evsi, rel=1e-10, abs=1e-12)
     both = voi.update(loss, ll[0] + ll[1]).evsi
     assert voi.evsi_many(loss, (ll[0] + ll[1])[None])[0] == pytest.approx(both, rel=1e-10)
+
+
+def test_the_greedy_buys_what_the_closed_form_values_and_stops_where_the_draws_collapse():
+    loss, theta = _gaussian_decision(0.3, 1.0, 2000, 6)
+    now = voi.now(loss)
+    n = theta.size
+    # three runs measuring theta with noise 1, one that measures nothing (cheapest), one too dear for the budget
+    pred = np.column_stack([theta, theta, theta, np.zeros(n), theta])
+    ll = voi.log_likelihoods(pred, np.full((n, 5), 1.0), None, np.random.default_rng(7))
+    cost = np.array([1.0, 1.0, 1.0, 0.1, 10.0])
+    got = voi.buy_greedily(loss, ll, cost, budget=5.0)
+    assert sorted(got.chosen) == [0, 1, 2]  # never the run that tells nothing, never the one over budget
+    # k runs of noise 1 are one of noise 1/sqrt(k): Raiffa and Schlaifer's EVSI, step by step
+    for k, v in enumerate(got.evsi, start=1):
+        assert v == pytest.approx(_normal_regret(0.3, 1.0 / np.sqrt(1.0 + 1.0 / k)), rel=0.15)
+        assert v <= now.evpi
+    assert voi.ess_low(ll[got.chosen].sum(axis=0)[None])[0] <= voi.ESS_LOW_SHARE
+
+
+def test_the_greedy_does_not_chase_collapsed_weights():
+    loss, theta = _gaussian_decision(0.3, 1.0, 400, 8)
+    now = voi.now(loss)
+    n = theta.size
+    pred = np.column_stack([theta] * 6)
+    ll = voi.log_likelihoods(pred, np.full((n, 6), 0.05), None, np.random.default_rng(9))  # precise runs
+    # valuing sets of precise runs by weights alone: the estimate passes EVPI (each outcome names a draw)
+    assert voi.evsi_many(loss, ll.sum(axis=0)[None])[0] > now.evpi * 0.99
+    assert voi.ess_low(ll[:2].sum(axis=0)[None])[0] > voi.ESS_LOW_SHARE
+    guarded = voi.buy_greedily(loss, ll, np.ones(6), budget=6.0)
+    assert guarded.chosen == [] and "too few draws" in guarded.stopped
+    first = voi.buy_greedily(loss, ll, np.ones(6), budget=6.0, first_any_ess=True)  # a caller that refits after it
+    assert len(first.chosen) == 1 and first.evsi[0] == pytest.approx(now.evpi, rel=0.05)  # one precise run: all
