@@ -269,11 +269,16 @@ def evsi_many(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.ndar
     return evsi_outcomes(loss, log_lik, chunk).mean(axis=1)
 
 
-def ess_low(log_lik: np.ndarray) -> np.ndarray:
+def ess_low(log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
     """Per candidate set, the share of its simulated outcomes whose update rests on fewer than :data:`ESS_FLOOR`
-    draws (Kish): ``log_lik`` ``(set, outcome, draw)``, the result ``(set,)``."""
-    w = np.exp(log_lik - special.logsumexp(log_lik, axis=-1, keepdims=True))
-    return (1.0 / (w ** 2).sum(axis=-1) < ESS_FLOOR).mean(axis=-1)
+    draws (Kish): ``log_lik`` ``(set, outcome, draw)``, the result ``(set,)`` (in chunks of sets, as
+    :func:`evsi_outcomes`)."""
+    out = np.empty(log_lik.shape[0])
+    for a in range(0, log_lik.shape[0], chunk):
+        ll = log_lik[a:a + chunk]
+        w = np.exp(ll - special.logsumexp(ll, axis=-1, keepdims=True))
+        out[a:a + chunk] = (1.0 / (w ** 2).sum(axis=-1) < ESS_FLOOR).mean(axis=-1)
+    return out
 
 
 @dataclass(frozen=True)
