@@ -522,7 +522,7 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
         rows.append([f"{_g(b['budget'])} FLOPs", f"{b['choice']} (P(wrong) {share(b['p_wrong_before'], n)}; "
                                                   f"verdict {share(b['sure_now'], n)} sure)",
                      f"{b['evpi']:.3g} {unit}", _settle_cell(b, n, prob),
-                     "none has value" if best is None else
+                     "no run's EVSI beats twice its Monte Carlo error" if best is None else
                      f"{best['runs'][0]} ({_g(best['flops'])} FLOPs): EVSI {best['evsi']:.3g}, P(wrong) after "
                      f"{share(best['p_wrong_after'], n)}",
                      ("no pair can be valued: its update would rest on too few draws (more draws, or buy "

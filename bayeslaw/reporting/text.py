@@ -679,6 +679,8 @@ def settle_lines(settle: dict[str, Any] | None, prob: float) -> list[str]:
         if seq and not st.get("run"):
             what += (f"; best per FLOP: {seq[0]['runs'][0]} ({sci(seq[0]['flops'])} FLOPs), P(wrong) "
                      f"{share(b['p_wrong_before'], n)} -> {share(seq[0]['p_wrong_after'], n)}")
+        elif not seq:
+            what += "; no run's value beats its Monte Carlo error"
         out.append(_cut(head + f"EVPI {b['evpi']:.3g} {b['unit']}; " + what))
     return out
 
