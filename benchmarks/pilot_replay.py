@@ -501,7 +501,8 @@ def main(argv=None) -> int:
                                         "reproduces (the same start fits, so the same pipeline)")
     ap.add_argument("--combine", nargs="+", metavar="RUNS_CSV",
                     help="no replay: the summary of these runs CSVs together (e.g. --studies subsets run as "
-                         "separate processes), written as pilot_replay.* under --out")
+                         "separate processes), written as pilot_replay.* (pilot_replay_sequential.* with "
+                         f"{SEQUENTIAL} rows) under --out")
     ap.add_argument("--collapse", metavar="STUDY",
                     help="no replay: what the EVSI greedy without the weights' guard buys from STUDY's start "
                          "(seed 0, 5%% of the pool): each step's median effective draws and the set's EVSI vs EVPI")
@@ -509,8 +510,9 @@ def main(argv=None) -> int:
     if args.collapse:
         return collapse(args.collapse)
     if args.combine:
-        return _write(pd.concat([pd.read_csv(f) for f in args.combine], ignore_index=True), Path(args.out),
-                      "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
+        df = pd.concat([pd.read_csv(f) for f in args.combine], ignore_index=True)
+        return _write(df, Path(args.out), "pilot_replay_sequential" if (df["policy"] == SEQUENTIAL).any()
+                      else "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
     if SEQUENTIAL in args.policies and (args.only_distillation or args.distillation_seeds):
         ap.error(f"{SEQUENTIAL} replays the supervised studies only (give --distillation-seeds 0)")
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
