@@ -30,7 +30,9 @@ Policies (each picks greedily from the posterior fitted to the start, within the
   has no variance left);
 - ``v_optimal``: least average predictive variance over the target region, the classic linear-Gaussian design
   (the draws' covariance of the law's predictions, conditioned on each run in turn), not per cost;
-- ``cheapest``: cheapest first; ``random``: a random order (seeded).
+- ``cheapest``: cheapest first; ``random``: a random order (seeded);
+- named only (``--policies evsi_refit mspe_refit``): EVSI or MSPE bought on with refits on the runs' real losses
+  whenever the draws cannot value more (:func:`sequential`).
 
 The paper's digitized students (``--distillation-seeds``, default 2): which teacher loss for the largest held-out
 student, with joint refits (16 per seed; one seed took more than 20 minutes on 2 cores shared with another job).
@@ -73,8 +75,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 STUDIES = ("chinchilla", "marin_comma", "marin_dclm", "misfitting")
 POLICIES = ("evsi", "mspe", "v_optimal", "cheapest", "random")
-#: Run only when named (``--policies evsi_refit``): EVSI with refits on the real outcomes (:func:`sequential`).
-SEQUENTIAL = "evsi_refit"
+#: Run only when named (``--policies evsi_refit mspe_refit``): with refits on the real outcomes (:func:`sequential`).
+SEQUENTIAL = ("evsi_refit", "mspe_refit")
 #: The most refits one sequential replay makes.
 ROUNDS = 30
 SPENDS = (0.01, 0.05, 0.10)
@@ -145,16 +147,12 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
     if policy == "evsi":
         loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, range(len(pool)))
         return voi.buy_greedily(loss, ll, cost, spend).chosen
-    draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
-    target = mean_law_at(fit, draws, study.test)  # (draw, target)
-    cand = mean_law_at(fit, draws, pool)  # (draw, candidate)
-    sigma, nu = _noise(fit, draws, "supervised")
     if policy == "mspe":
-        ll = np.stack([voi.log_likelihoods(cand[:, [i]], sigma[:, None], nu,
-                                           np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
-                       for i in range(cand.shape[1])])
-        return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False)
-    return _v_optimal(cand, target, cost, spend, float(np.median(sigma)) ** 2)
+        return _mspe(fit, study, range(len(pool)), cost, spend, seed, streams)
+    draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
+    sigma = _noise(fit, draws, "supervised")[0]
+    return _v_optimal(mean_law_at(fit, draws, pool), mean_law_at(fit, draws, study.test), cost, spend,
+                      float(np.median(sigma)) ** 2)
 
 
 def _evsi_inputs(fit, study: Study, sizes: np.ndarray, cal, seed: int, streams: Streams,
@@ -173,22 +171,40 @@ def _evsi_inputs(fit, study: Study, sizes: np.ndarray, cal, seed: int, streams: 
     return loss, ll
 
 
-def sequential(refit: Refitter, fit, study: Study, sizes: np.ndarray, spend: float, cal, seed: int):
-    """``evsi_refit``: the EVSI policy as a team would run it when the draws cannot value a larger set: buy what
-    they can value (at least the best run), read the runs' real losses, refit, and value again, until the spend
-    or until no run adds value beyond its Monte Carlo error (at most :data:`ROUNDS` refits). Returns the rows
-    bought and the last refit."""
+def sequential(policy: str, refit: Refitter, fit, study: Study, sizes: np.ndarray, spend: float, cal, seed: int):
+    """``evsi_refit`` and ``mspe_refit``: the policy as a team would run it when the draws cannot value a larger set:
+    buy what they can value (at least the best run), read the runs' real losses, refit, and value again, until the
+    spend or until no run adds value (at most :data:`ROUNDS` refits). Returns the rows bought and the last refit."""
     cost = study.pool["cost"].to_numpy()
     bought: list[int] = []
     for rnd in range(ROUNDS):
         free = [i for i in range(len(cost)) if i not in bought]
-        loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, Streams(Streams(seed).child("pilot", 11, rnd)), free)
-        got = voi.buy_greedily(loss, ll, cost[free], spend - cost[bought].sum(), first_any_ess=True)
-        if not got.chosen:
+        streams = Streams(Streams(seed).child("pilot", 11, rnd))
+        left = spend - cost[bought].sum()
+        if policy == "evsi_refit":
+            loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, free)
+            got = voi.buy_greedily(loss, ll, cost[free], left, first_any_ess=True).chosen
+        else:
+            got = _mspe(fit, study, free, cost[free], left, seed, streams, first_any_ess=True)
+        if not got:
             break
-        bought += [free[k] for k in got.chosen]
-        fit = refit(pd.concat([study.start, study.pool.iloc[bought]]), f"evsi_refit round {rnd}", seed)
+        bought += [free[k] for k in got]
+        fit = refit(pd.concat([study.start, study.pool.iloc[bought]]), f"{policy} round {rnd}", seed)
     return bought, fit
+
+
+def _mspe(fit, study: Study, rows, cost: np.ndarray, spend: float, seed: int, streams: Streams, *,
+          first_any_ess: bool = False) -> list[int]:
+    """MSPE's greedy over the pool ``rows`` (positions into ``rows``)."""
+    draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=None)
+    target = mean_law_at(fit, draws, study.test)  # (draw, target)
+    cand = mean_law_at(fit, draws, study.pool.iloc[list(rows)])  # (draw, candidate)
+    sigma, nu = _noise(fit, draws, "supervised")
+    ll = np.stack([voi.log_likelihoods(cand[:, [k]], sigma[:, None], nu,
+                                       np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                   for k, i in enumerate(rows)])
+    return _greedy(lambda total: _expected_variance(total, target), ll, cost, spend, higher_is_better=False,
+                   first_any_ess=first_any_ess)
 
 
 def collapse(name: str, seed: int = 0, spend: float = 0.05) -> int:
@@ -262,7 +278,7 @@ def _v_optimal(cand: np.ndarray, target: np.ndarray, cost: np.ndarray, spend: fl
 
 
 def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_better: bool,
-            guard: bool = True) -> list[int]:
+            guard: bool = True, first_any_ess: bool = False) -> list[int]:
     """Buy, one at a time, the run whose outcome adds the most to ``score`` (of the chosen runs' summed log
     likelihoods ``(outcome, draw)``; vectorised over candidates) per FLOP, within ``spend``; stop when none
     adds anything or when no set's update rests on enough draws (the guard :func:`bayeslaw.decision.value.
@@ -278,7 +294,8 @@ def _greedy(score, ll: np.ndarray, cost: np.ndarray, spend: float, *, higher_is_
             return chosen
         sets = total[None] + ll[free]
         v = score(sets)
-        ok = voi.ess_low(sets) <= voi.ESS_LOW_SHARE if guard else np.ones(free.size, bool)
+        ok = voi.ess_low(sets) <= voi.ESS_LOW_SHARE if guard and (chosen or not first_any_ess) \
+            else np.ones(free.size, bool)
         gain = np.where(ok, sign * (v - current) / cost[free], -np.inf)
         k = int(np.argmax(gain))
         if gain[k] <= 0:
@@ -327,12 +344,12 @@ def replay(name: str, seeds, spends, policies, sampler: SamplerConfig, cal) -> l
         for spend in spends:
             for policy in policies:
                 t1 = time.perf_counter()
-                if policy == SEQUENTIAL:
-                    bought, f = sequential(refit, start_fit, study, sizes, spend * pool_cost, cal, seed)
+                if policy in SEQUENTIAL:
+                    bought, f = sequential(policy, refit, start_fit, study, sizes, spend * pool_cost, cal, seed)
                 else:
                     bought = choose(policy, start_fit, study, sizes, spend * pool_cost, cal, seed)
                 pick_s = time.perf_counter() - t1
-                if policy != SEQUENTIAL:
+                if policy not in SEQUENTIAL:
                     runs = pd.concat([study.start, study.pool.iloc[bought]])
                     f = refit(runs, f"{policy} {spend}", seed) if bought else start_fit
                 r = evaluate(f, study, sizes, ref_loss, cal, seed)
@@ -453,7 +470,7 @@ def _keep(df: pd.DataFrame, old: pd.DataFrame, ran: list[str]) -> pd.DataFrame:
     if not new_start.index.equals(old_start.index) or not np.allclose(new_start, old_start, rtol=1e-9, atol=1e-12):
         raise SystemExit("--keep-from: its start-only rows differ from this run's; rerun every policy")
     out = pd.concat([df, old[~old["policy"].isin([*ran, "start only"])]], ignore_index=True)
-    order = {p: i for i, p in enumerate(("start only", *POLICIES, SEQUENTIAL))}
+    order = {p: i for i, p in enumerate(("start only", *POLICIES, *SEQUENTIAL))}
     studies = {s: i for i, s in enumerate(df["study"].unique())}
     return out.sort_values(["study", "seed", "spend", "policy"], key=lambda c: c.map(studies) if c.name == "study"
                            else c.map(order) if c.name == "policy" else c, kind="stable", ignore_index=True)
@@ -494,7 +511,7 @@ def main(argv=None) -> int:
     ap.add_argument("--distillation-seeds", type=int, default=2,
                     help="seeds of the digitized students' replay (joint refits; 0 to skip)")
     ap.add_argument("--only-distillation", action="store_true", help="the digitized students' replay alone")
-    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=(*POLICIES, SEQUENTIAL))
+    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=(*POLICIES, *SEQUENTIAL))
     ap.add_argument("--spends", nargs="+", type=float, default=list(SPENDS))
     ap.add_argument("--keep-from", help="a runs CSV of an earlier replay: the policies not run now are taken from "
                                         "it, after checking that its 'start only' rows are the ones this run "
@@ -502,7 +519,7 @@ def main(argv=None) -> int:
     ap.add_argument("--combine", nargs="+", metavar="RUNS_CSV",
                     help="no replay: the summary of these runs CSVs together (e.g. --studies subsets run as "
                          "separate processes), written as pilot_replay.* (pilot_replay_sequential.* with "
-                         f"{SEQUENTIAL} rows) under --out")
+                         "refit rows) under --out")
     ap.add_argument("--collapse", metavar="STUDY",
                     help="no replay: what the EVSI greedy without the weights' guard buys from STUDY's start "
                          "(seed 0, 5%% of the pool): each step's median effective draws and the set's EVSI vs EVPI")
@@ -511,10 +528,10 @@ def main(argv=None) -> int:
         return collapse(args.collapse)
     if args.combine:
         df = pd.concat([pd.read_csv(f) for f in args.combine], ignore_index=True)
-        return _write(df, Path(args.out), "pilot_replay_sequential" if (df["policy"] == SEQUENTIAL).any()
+        return _write(df, Path(args.out), "pilot_replay_sequential" if df["policy"].isin(SEQUENTIAL).any()
                       else "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
-    if SEQUENTIAL in args.policies and (args.only_distillation or args.distillation_seeds):
-        ap.error(f"{SEQUENTIAL} replays the supervised studies only (give --distillation-seeds 0)")
+    if set(SEQUENTIAL) & set(args.policies) and (args.only_distillation or args.distillation_seeds):
+        ap.error(f"{' and '.join(SEQUENTIAL)} replay the supervised studies only (give --distillation-seeds 0)")
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
     seeds = range(1 if args.quick else args.seeds)
     spends = (0.05,) if args.quick else tuple(args.spends)
@@ -529,7 +546,7 @@ def main(argv=None) -> int:
     df = pd.DataFrame(rows)
     if args.keep_from:
         df = _keep(df, pd.read_csv(args.keep_from), args.policies)
-    stem = ("pilot_replay_quick" if args.quick else "pilot_replay_sequential" if SEQUENTIAL in args.policies
+    stem = ("pilot_replay_quick" if args.quick else "pilot_replay_sequential" if set(SEQUENTIAL) & set(args.policies)
             else "pilot_replay_distillation" if args.only_distillation else "pilot_replay")
     what = ([] if args.only_distillation else [f"{len(studies)} studies x {len(seeds)} seeds"]) + \
         ([f"the digitized students x {args.distillation_seeds} seeds"] if args.distillation_seeds and not args.quick
