@@ -207,10 +207,15 @@ def log_weights_unnormalised(outcomes: np.ndarray, predicted: np.ndarray, sigma:
     return ll
 
 
+def _weights(log_lik: np.ndarray) -> np.ndarray:
+    """Normalised importance weights over the draws (the last axis) of log likelihoods."""
+    return np.exp(log_lik - special.logsumexp(log_lik, axis=-1, keepdims=True))
+
+
 def update(loss: np.ndarray, log_lik: np.ndarray, *, prob: float = 0.9, classes: np.ndarray | None = None) -> Value:
     """:class:`Value` from the joint log likelihood ``(outcome, draw)`` of simulated outcomes (see
     :func:`preposterior`)."""
-    w = np.exp(log_lik - special.logsumexp(log_lik, axis=1, keepdims=True))  # (outcome, draw)
+    w = _weights(log_lik)  # (outcome, draw)
     r = regret(loss)
     choice = int(np.argmin(loss.mean(axis=0)))
     post = w @ loss  # (outcome, option): expected loss under each updated posterior
@@ -257,7 +262,7 @@ def evsi_outcomes(loss: np.ndarray, log_lik: np.ndarray, chunk: int = 32) -> np.
     out = np.empty(log_lik.shape[:2])
     for a in range(0, log_lik.shape[0], chunk):
         ll = log_lik[a:a + chunk]
-        w = np.exp(ll - special.logsumexp(ll, axis=2, keepdims=True))  # (set, outcome, draw)
+        w = _weights(ll)  # (set, outcome, draw)
         post_regret = w @ r  # (set, outcome, option)
         out[a:a + chunk] = post_regret[..., choice] - post_regret.min(axis=2)
     return out
@@ -276,7 +281,7 @@ def ess_low(log_lik: np.ndarray, chunk: int = 32) -> np.ndarray:
     out = np.empty(log_lik.shape[0])
     for a in range(0, log_lik.shape[0], chunk):
         ll = log_lik[a:a + chunk]
-        w = np.exp(ll - special.logsumexp(ll, axis=-1, keepdims=True))
+        w = _weights(ll)
         out[a:a + chunk] = (1.0 / (w ** 2).sum(axis=-1) < ESS_FLOOR).mean(axis=-1)
     return out
 
