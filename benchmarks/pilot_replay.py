@@ -528,6 +528,7 @@ def main(argv=None) -> int:
         return collapse(args.collapse)
     if args.combine:
         df = pd.concat([pd.read_csv(f) for f in args.combine], ignore_index=True)
+        df = df.drop_duplicates(["study", "seed", "policy", "spend"])  # each file has its studies' start rows
         return _write(df, Path(args.out), "pilot_replay_sequential" if df["policy"].isin(SEQUENTIAL).any()
                       else "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
     if set(SEQUENTIAL) & set(args.policies) and (args.only_distillation or args.distillation_seeds):
