@@ -598,7 +598,7 @@ def _sequence(vals: dict[int, voi.Value], value, loglik, loss: np.ndarray, cands
         v = vals[idx[0]] if k == 1 else value(idx)
         out.append({"runs": [cands[j].label for j in idx], "flops": sum(cands[j].flops for j in idx), "evsi": v.evsi,
                     "p_wrong_after": v.p_wrong_after, "p_sure_after": v.p_sure_after, "ess_low": v.ess_low})
-    if out and len(out) < most and "draws" in got.stopped:
+    if out and got.collapsed:
         out[-1]["stopped"] = (f"no larger set can be valued: more than {voi.ESS_LOW_SHARE:.0%} of its outcomes "
                               f"would rest on fewer than {voi.ESS_FLOOR:.0f} draws (more --draws, or buy these "
                               "and refit)")

@@ -298,11 +298,14 @@ class Bought:
         The set's EVSI after each run was added.
     stopped
         Why the search stopped.
+    collapsed
+        It stopped because no larger set's update rests on enough draws (refit, or more draws, to go on).
     """
 
     chosen: list[int]
     evsi: list[float]
     stopped: str
+    collapsed: bool = False
 
 
 def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget: float, *,
@@ -353,9 +356,10 @@ def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget
         if not (first_any_ess and not chosen):
             ok &= ess_low(sets) <= ESS_LOW_SHARE
         if not ok.any():
-            why = ("no run adds value beyond its Monte Carlo error" if not (mean > GAIN_Z * se).any() else
-                   "the draws cannot value a larger set (too few draws carry its update: refit on the outcomes)")
-            return Bought(chosen, values, why)
+            if not (mean > GAIN_Z * se).any():
+                return Bought(chosen, values, "no run adds value beyond its Monte Carlo error")
+            return Bought(chosen, values, "the draws cannot value a larger set (too few draws carry its update: "
+                                          "refit on the outcomes)", collapsed=True)
         score = np.where(ok, mean / cost[free], -np.inf)
         k = int(np.argmax(score))
         chosen.append(int(free[k]))
