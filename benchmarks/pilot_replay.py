@@ -225,9 +225,9 @@ def collapse(name: str, seed: int = 0, spend: float = 0.05) -> int:
     total = np.zeros_like(ll[0])
     for k, i in enumerate(chosen, start=1):
         total = total + ll[i]
-        w = np.exp(total - special.logsumexp(total, axis=1, keepdims=True))
+        v = voi.update(loss, total)
         print(f"  {k:3d} runs ({cost[chosen[:k]].sum() / cost.sum():.2%} of the pool): median effective draws "
-              f"{np.median(1 / (w ** 2).sum(axis=1)):7.1f}, the set's EVSI {voi.evsi_many(loss, total[None])[0]:.4f}")
+              f"{np.median(v.ess):7.1f}, the set's EVSI {v.evsi:.4f}")
     return 0
 
 
@@ -344,12 +344,12 @@ def replay(name: str, seeds, spends, policies, sampler: SamplerConfig, cal) -> l
         for spend in spends:
             for policy in policies:
                 t1 = time.perf_counter()
-                if policy in SEQUENTIAL:
+                if policy in SEQUENTIAL:  # its last refit is the one scored
                     bought, f = sequential(policy, refit, start_fit, study, sizes, spend * pool_cost, cal, seed)
+                    pick_s = time.perf_counter() - t1
                 else:
                     bought = choose(policy, start_fit, study, sizes, spend * pool_cost, cal, seed)
-                pick_s = time.perf_counter() - t1
-                if policy not in SEQUENTIAL:
+                    pick_s = time.perf_counter() - t1
                     runs = pd.concat([study.start, study.pool.iloc[bought]])
                     f = refit(runs, f"{policy} {spend}", seed) if bought else start_fit
                 r = evaluate(f, study, sizes, ref_loss, cal, seed)

@@ -352,11 +352,10 @@ def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget
         gain = per - current[None]
         mean = gain.mean(axis=1)
         se = gain.std(axis=1, ddof=1) / np.sqrt(gain.shape[1])
-        ok = mean > GAIN_Z * se
-        if not (first_any_ess and not chosen):
-            ok &= ess_low(sets) <= ESS_LOW_SHARE
+        valued = mean > GAIN_Z * se
+        ok = valued if first_any_ess and not chosen else valued & (ess_low(sets) <= ESS_LOW_SHARE)
         if not ok.any():
-            if not (mean > GAIN_Z * se).any():
+            if not valued.any():
                 return Bought(chosen, values, "no run adds value beyond its Monte Carlo error")
             return Bought(chosen, values, "the draws cannot value a larger set (too few draws carry its update: "
                                           "refit on the outcomes)", collapsed=True)
