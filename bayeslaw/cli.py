@@ -501,7 +501,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     bt, paths = api.backtest(
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=_floats(args.student_threshold, "--student-threshold"),
-        supervised_threshold=args.supervised_threshold,
+        supervised_threshold=args.supervised_threshold, teacher_noise=args.teacher_noise,
         gamma_free=args.gamma == "free", likelihood=args.likelihood, include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
@@ -781,6 +781,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation: one split per threshold, fitting the students with L_S >= it "
                         "(default 2.45 2.40)")
     b.add_argument("--supervised-threshold", type=float, default=2.2, help="distillation: fit runs with L >= this")
+    b.add_argument("--teacher-noise", type=float, default=None,
+                   help="distillation: sd of a teacher's measured log loss around its true value (default: the "
+                        "shipped table's stated estimate, else 0.002)")
     b.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
     b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     b.add_argument("--include-outliers", action="store_true")

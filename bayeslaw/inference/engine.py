@@ -144,6 +144,7 @@ def fit(
     break_tilt: bool = False,
     supervised_scale: float | None = None,
     supervised_cut: bool | None = None,
+    learn_teacher_noise: bool = False,
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -187,7 +188,7 @@ def fit(
         :class:`~bayeslaw.model.spec.JointSpec`'s).
     provenance
         How outputs name the data (shipped tables carry their own).
-    break_tilt, supervised_scale, supervised_cut
+    break_tilt, supervised_scale, supervised_cut, learn_teacher_noise
         Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`; ``supervised_cut`` None: cut
         without supervised runs, joint with them.
 
@@ -214,7 +215,7 @@ def fit(
         sup = None if supervised is None else validate_supervised(supervised, supervised_columns, **checks)
         teachers, rest, index = split_teachers(dis, sup)
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
-                         priors=dict(priors or {}), break_tilt=break_tilt,
+                         priors=dict(priors or {}), break_tilt=break_tilt, learn_teacher_noise=learn_teacher_noise,
                          supervised_cut=sup is None if supervised_cut is None else supervised_cut,
                          **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                          **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))

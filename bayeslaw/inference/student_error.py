@@ -67,7 +67,10 @@ def held_out_teachers(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator
     ids = posterior.card["data"]["teachers"]["ids"]
     position = {t: j for j, t in enumerate(ids)}
     latent = posterior.draws(["log_L_T"])["log_L_T"]
-    noise = float(posterior.card["spec"]["teacher_noise"])
+    if posterior.card["spec"].get("learn_teacher_noise"):
+        noise = posterior.draws(["teacher_noise"])["teacher_noise"][:, None]
+    else:
+        noise = float(posterior.card["spec"]["teacher_noise"])
     out = np.log(te["L_T"].to_numpy())[None, :] + noise * rng.standard_normal((posterior.n_draws, len(te)))
     for k, t in enumerate(te["teacher_id"]):
         if t in position:

@@ -191,7 +191,8 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         # away throws the students' likelihood and the first warm-up steps far off.
         start = np.log(np.where(measured, teachers["L_T"].to_numpy(), 2.5))
         log_L_T = pm.Normal("log_L_T", mu=prior_mu, sigma=prior_sd, dims="teacher", initval=start)
-        pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=spec.teacher_noise,
+        teacher_noise = p["teacher_noise"].create("teacher_noise") if spec.learn_teacher_noise else spec.teacher_noise
+        pm.Normal("obs_teacher", mu=log_L_T[np.flatnonzero(measured)], sigma=teacher_noise,
                   observed=log_L_T_obs, dims="measured_teacher")
         # The supervised twin and the power term depend on (N_S, D_S) alone: evaluated once
         # per distinct student (the paper's design has 70 for 700 runs) and shared.

@@ -277,8 +277,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           thresholds: Sequence[float] = (2.45, 2.40), supervised_threshold: float = 2.2,
                           preset: str | None = None, teacher_noise: float | None = None,
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
-                          sampler=None, seed: int = 0, baseline: bool = True, baseline_starts: int = 256,
-                          progress: Callable[[str], None] | None = None) -> Backtest:
+                          learn_teacher_noise: bool = False, sampler=None, seed: int = 0, baseline: bool = True,
+                          baseline_starts: int = 256, progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
     L_S >= threshold (and the supervised runs with L >= ``supervised_threshold``, if any), predict
     the other students.
@@ -309,7 +309,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
     config = sampler or default_config("distillation")
     h = held_out_students(dis, thresholds, supervised=sup_train, seed=seed, sampler=config, progress=say,
                           preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
-                          supervised_cut=supervised_cut)
+                          supervised_cut=supervised_cut, learn_teacher_noise=learn_teacher_noise)
     calibration = resolve_calibration(True)
     rows, fits = [], []
     for i, th in enumerate(thresholds):
@@ -415,6 +415,9 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     """
     if law not in LAW_DEFAULTS:
         raise InputError(f"law must be 'supervised' or 'distillation', got {law!r}")
+    if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
+        raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
+                         f"and positive (got {teacher_noise!r} with --law {law})")
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":

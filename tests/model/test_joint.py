@@ -252,3 +252,20 @@ def load_shipped_digitized():
     from bayeslaw.data.tables import load_shipped
 
     return validate_distillation(load_shipped("busbridge2025_digitized"))
+
+
+def test_a_learned_teacher_noise_is_a_parameter_of_the_measurement_only():
+    d = load_shipped_digitized()
+    teachers, rest, index = split_teachers(d, None)
+    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, learn_teacher_noise=True)
+    model = build_joint(spec, d, rest, teachers, index)
+    assert "teacher_noise" in {rv.name for rv in model.free_RVs}
+    # centred on the stated value, a factor e^(1.96 x 0.75) either way at 95%
+    assert spec.priors["teacher_noise"].dist == "LogNormal"
+    assert np.exp(spec.priors["teacher_noise"].kwargs["mu"]) == pytest.approx(0.003)
+    assert "teacher_noise" in _parents(model, "obs_teacher")
+    assert "teacher_noise" not in _parents(model, "obs_student")  # the students see it through log_L_T only
+    assert JointSpec.from_dict(spec.to_dict()) == spec
+    fixed = build_joint(JointSpec(preset="busbridge2025", supervised_cut=True), d, rest, teachers, index)
+    assert "teacher_noise" not in {rv.name for rv in fixed.free_RVs}
+    assert "learn_teacher_noise" not in JointSpec().to_dict()  # a fixed-noise card reads as before
