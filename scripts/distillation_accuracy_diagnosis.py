@@ -25,14 +25,11 @@ from bayeslaw.data.splits import by_loss
 from bayeslaw.data.tables import load_shipped, validate_distillation
 from bayeslaw.inference.config import ESCALATION, default_config
 from bayeslaw.inference.engine import fit
-from bayeslaw.inference.student_error import predict_students
+from bayeslaw.inference.student_error import THRESHOLDS, predict_students
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.likelihood import student_log_mean
 from bayeslaw.validate import pointfit
 from bayeslaw.validate.backtest import table6_supervised
-
-#: The backtest's thresholds (scripts/backtests.sh): a split's seed is its position among them.
-THRESHOLDS = (2.50, 2.45, 2.40, 2.35)
 
 
 def _error(observed: np.ndarray, log_pred: np.ndarray, N: np.ndarray) -> str:
@@ -54,7 +51,7 @@ def main() -> None:
     dis = validate_distillation(load_shipped("busbridge2025_digitized"))
     split = by_loss(dis, args.threshold, loss="L_S")
     tr, te = dis[split.train].reset_index(drop=True), dis[split.test].reset_index(drop=True)
-    i = THRESHOLDS.index(args.threshold)
+    i = THRESHOLDS.index(args.threshold)  # the backtest's (scripts/backtests.sh): a split's seed is its place
     config = default_config("distillation")
     post = fit(tr, law="distillation", sampler=config, seed=Streams(args.seed).split(i),
                escalate=[replace(config, **r) for r in ESCALATION["distillation"][1:]],

@@ -16,11 +16,9 @@ import pandas as pd
 
 from bayeslaw.data.registry import SHIPPED
 from bayeslaw.data.tables import load_shipped
-from bayeslaw.inference.student_error import held_out_students
-from bayeslaw.posterior.likelihood import log_density
-from bayeslaw.validate.backtest import backtest_distillation, score_runs
+from bayeslaw.inference.student_error import THRESHOLDS
+from bayeslaw.validate.backtest import backtest_distillation
 
-THRESHOLDS = (2.50, 2.45, 2.40, 2.35)
 #: Leave-future-out inside the students at or above the highest threshold, which no split predicts.
 NESTED = (2.60, 2.55)
 
@@ -53,18 +51,13 @@ def earlier_evidence(per_run: pd.DataFrame) -> pd.DataFrame:
 def nested(table: pd.DataFrame, noise: float, learned: bool, scale: float, seed: int) -> list[str]:
     """Leave-future-out inside L_S >= 2.50: fit above 2.60 / 2.55, predict down to 2.50."""
     inner = table[table["L_S"] >= THRESHOLDS[0]].reset_index(drop=True)
-    h = held_out_students(inner, NESTED, seed=seed, teacher_noise=noise, supervised_scale=scale,
-                          learn_teacher_noise=learned)
-    out = []
-    for i, th in enumerate(NESTED):
-        m = (h.runs["threshold"] == th).to_numpy()
-        obs = h.runs["observed"].to_numpy()[m]
-        nu = None if h.noise["nu"] is None else h.noise["nu"][m].T
-        ll = log_density(np.log(obs), h.log_mu[m].T, h.noise["sigma"][m].T, nu)
-        r = score_runs(obs, h.log_new[m].T, ll)
-        out.append(_line("learned" if learned else f"{noise:g}", f"L_S >= {th:g}", "bayeslaw (inside L_S >= 2.50)", r,
-                         "passed" if h.fits[i]["diagnostics_passed"] else "FAILED", f"lpd {r['lpd'].sum():.1f}"))
-    return out
+    bt = backtest_distillation(inner, thresholds=NESTED, teacher_noise=noise, supervised_scale=scale,
+                               learn_teacher_noise=learned, baseline=False, seed=seed)
+    gates = dict(zip(bt.fits["split"], bt.fits["diagnostics_passed"], strict=True))
+    law = bt.per_run[bt.per_run["method"] == "bayeslaw"]
+    return [_line("learned" if learned else f"{noise:g}", split, "bayeslaw (inside L_S >= 2.50)", r,
+                  "passed" if gates[split] else "FAILED", f"lpd {r['lpd'].sum():.1f}")
+            for split, r in law.groupby("split", sort=False)]
 
 
 def main() -> None:
