@@ -507,6 +507,8 @@ def main(argv=None) -> int:
     ap.add_argument("--quick", action="store_true", help="one seed, 5%% only, two studies")
     ap.add_argument("--studies", nargs="+", default=list(STUDIES))
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0,
+                    help="seeds --first-seed .. --first-seed + --seeds - 1 (more seeds later, joined with --combine)")
     ap.add_argument("--out", default=str(HERE / "results"))
     ap.add_argument("--distillation-seeds", type=int, default=2,
                     help="seeds of the digitized students' replay (joint refits; 0 to skip)")
@@ -534,7 +536,7 @@ def main(argv=None) -> int:
     if set(SEQUENTIAL) & set(args.policies) and (args.only_distillation or args.distillation_seeds):
         ap.error(f"{' and '.join(SEQUENTIAL)} replay the supervised studies only (give --distillation-seeds 0)")
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
-    seeds = range(1 if args.quick else args.seeds)
+    seeds = range(args.first_seed, args.first_seed + (1 if args.quick else args.seeds))
     spends = (0.05,) if args.quick else tuple(args.spends)
     sampler = default_config("supervised")
     cal = ex.resolve_calibration(True)

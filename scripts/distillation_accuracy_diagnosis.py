@@ -4,8 +4,8 @@ Huber point fit comes from (docs/validation.md, "Why the median loses on L_S >= 
 For one fit (the backtest's seed for that split) it prints the held-out students' median |error| and signed mean
 error of the posterior's new-run median, of its mean law, of the law at the measured teacher instead of the latent
 one, of the posterior draws that fit the training students best by the point fit's own objective, and of the point
-fit; and the training students' fit of each. Variants: --teacher-noise, --learn-teacher-noise, --preset-scale
-(distillation priors only: the supervised widths are kept), --likelihood.
+fit; and the training students' fit of each. Variants: --teacher-noise, --learn-teacher-noise, --teacher-effect,
+--preset-scale (distillation priors only: the supervised widths are kept), --likelihood.
 
 Run: .venv/bin/python scripts/distillation_accuracy_diagnosis.py [--threshold 2.40] [--teacher-noise 0.001]
 (one fit, about a minute on 2 cores, three with the noise learned; the point fit another minute).
@@ -44,6 +44,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--teacher-noise", type=float, default=None)
     ap.add_argument("--learn-teacher-noise", action="store_true")
+    ap.add_argument("--teacher-effect", action="store_true")
     ap.add_argument("--preset-scale", type=float, default=1.0)
     ap.add_argument("--likelihood", choices=("student_t", "normal"), default="student_t")
     args = ap.parse_args()
@@ -56,7 +57,8 @@ def main() -> None:
     post = fit(tr, law="distillation", sampler=config, seed=Streams(args.seed).split(i),
                escalate=[replace(config, **r) for r in ESCALATION["distillation"][1:]],
                teacher_noise=args.teacher_noise or shipped.teacher_noise, likelihood=args.likelihood,
-               learn_teacher_noise=args.learn_teacher_noise, preset_scale=args.preset_scale,
+               learn_teacher_noise=args.learn_teacher_noise, teacher_effect=args.teacher_effect,
+               preset_scale=args.preset_scale,
                supervised_scale=shipped.supervised_scale / args.preset_scale)
     diag = post.card["diagnostics"]
     print(f"L_S >= {args.threshold:g}: {len(tr)} students fitted, {len(te)} held out; gates "
@@ -64,6 +66,9 @@ def main() -> None:
     if args.learn_teacher_noise:
         q = np.percentile(post.draws(["teacher_noise"])["teacher_noise"], [50, 5, 95])
         print(f"teacher noise learned: {q[0]:.2%} (90%: {q[1]:.2%}-{q[2]:.2%})")
+    if args.teacher_effect:
+        q = np.percentile(post.draws(["teacher_effect_sd"])["teacher_effect_sd"], [50, 5, 95])
+        print(f"per-teacher offset sd: {q[0]:.3%} (90%: {q[1]:.3%}-{q[2]:.3%})")
     print(f"students' noise sd (sigma_dis), posterior median: {np.median(post.draws(['sigma_dis'])['sigma_dis']):.3%}")
     obs, N = te["L_S"].to_numpy(), te["N_S"].to_numpy()
     p = predict_students(post, te, np.random.default_rng(Streams(args.seed).extrapolation(i)))

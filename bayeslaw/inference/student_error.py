@@ -78,6 +78,21 @@ def held_out_teachers(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator
     return out
 
 
+def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
+    """Per draw, the offset a held-out student shares with its teacher's other students (``JointSpec.teacher_effect``):
+    its teacher's when that teacher was fitted, else one drawn from the fitted spread; 0 without the offset."""
+    if not posterior.card["spec"].get("teacher_effect"):
+        return 0.0
+    ids = posterior.card["data"]["teachers"]["ids"]
+    position = {t: j for j, t in enumerate(ids)}
+    d = posterior.draws(["teacher_effect", "teacher_effect_sd"])
+    out = d["teacher_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
+    for k, t in enumerate(te["teacher_id"]):
+        if t in position:
+            out[:, k] = d["teacher_effect"][:, position[t]]
+    return out
+
+
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A split fit's predictions of held-out students: mean-law and new-run draws ``(draw, student)``, the draws'
     ``log E``, the noise parameters, and how far each student lies beyond the fitted ones (``decades``, ``outside``;
@@ -85,6 +100,7 @@ def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator)
     c = as_arrays(coefficients(posterior))
     log_T = held_out_teachers(posterior, te, rng)
     log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_T)
+    log_mu = log_mu + teacher_effects(posterior, te, rng)
     log_new = log_mu + noise_draws(posterior, log_mu.shape, rng, "sigma_dis")
     sigma, nu = noise_parameters(posterior, "sigma_dis")
     r = student_reach(fitted_students(posterior), te["N_S"].to_numpy(), te["D_S"].to_numpy(),

@@ -201,6 +201,10 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         mu_S = distillation_mean_from_power(
             c, log_L_T[teacher_index], supervised_mean(twin, point_N, point_D)[point_index],
             distillation_power(c, point_N, point_D)[point_index])
+        if spec.teacher_effect:
+            sd = p["teacher_effect_sd"].create("teacher_effect_sd")
+            z = pm.Normal("teacher_effect_z", 0.0, 1.0, dims="teacher")  # non-centred: sd is small and learned
+            mu_S = mu_S + pm.Deterministic("teacher_effect", sd * z, dims="teacher")[teacher_index]
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
 

@@ -16,6 +16,8 @@ from bayeslaw.model.priors import LogN, N, Prior, PriorSet, from_json, merge, to
 LIKELIHOODS = ("student_t", "normal")
 #: Width (sd on the log scale) of the learned teacher noise's prior: a factor ~4.4 either way (95%).
 TEACHER_NOISE_LOG_SD = 0.75
+#: Scale of the per-teacher offset's sd prior (HalfNormal), on log loss: a few tenths of a percent.
+TEACHER_EFFECT_SD = 0.003
 
 
 SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
@@ -106,6 +108,12 @@ class JointSpec:
         beyond the law, not as measurement error: on the paper's digitized runs it goes to ~1.5%, each
         teacher absorbs its students' misfit, and lower-loss students are predicted worse than at a fixed
         0.1-0.3% (docs/validation.md, ``scripts/distillation_teacher_noise.py``).
+    teacher_effect
+        Experimental, for model comparison: what a teacher's students share beyond Eq. 8 as a per-teacher
+        offset on their log loss (``sd * z_j``, ``z_j ~ Normal(0, 1)``, ``sd`` with prior
+        ``HalfNormal(TEACHER_EFFECT_SD)``), instead of leaving it to the latent teacher, which passes it
+        through Eq. 8 to students it shifts by a different amount. A student of a fitted teacher takes
+        its teacher's offset; one of a new teacher draws one.
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
@@ -131,6 +139,7 @@ class JointSpec:
     supervised_scale: float = 1.0
     supervised_cut: bool = False
     learn_teacher_noise: bool = False
+    teacher_effect: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -167,6 +176,8 @@ class JointSpec:
             base = base | {"break_tilt": N(0.0, 0.5)}
         if self.learn_teacher_noise:
             base = base | {"teacher_noise": LogN(self.teacher_noise, TEACHER_NOISE_LOG_SD)}
+        if self.teacher_effect:
+            base = base | {"teacher_effect_sd": Prior("HalfNormal", {"sigma": TEACHER_EFFECT_SD})}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
@@ -175,11 +186,12 @@ class JointSpec:
                 "teacher_noise": self.teacher_noise} | ({"break_tilt": True} if self.break_tilt else {}) | (
                     {"supervised_scale": self.supervised_scale} if self.supervised_scale != 1.0 else {}) | (
                     {"supervised_cut": True} if self.supervised_cut else {}) | (
-                    {"learn_teacher_noise": True} if self.learn_teacher_noise else {})
+                    {"learn_teacher_noise": True} if self.learn_teacher_noise else {}) | (
+                    {"teacher_effect": True} if self.teacher_effect else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
         return cls(d["likelihood"], d["preset"], float(d["preset_scale"]), from_json(d["priors"]),
                    float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
                    float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)),
-                   bool(d.get("learn_teacher_noise", False)))
+                   bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)))

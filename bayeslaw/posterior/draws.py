@@ -71,11 +71,34 @@ def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:
     return {k: ds[k].values for k in ds.data_vars}
 
 
+#: The experimental extensions the planner does not model (:class:`~bayeslaw.model.spec.JointSpec`).
+EXPERIMENTAL = {"break_tilt": "the experimental break tilt",
+                "teacher_effect": "experimental per-teacher offsets (a new teacher's is not drawn)"}
+
+
+def refuse_experimental(fit: Fit, keys: tuple[str, ...] = tuple(EXPERIMENTAL)) -> None:
+    """Raise :class:`PosteriorError` for a posterior with an extension (of ``keys``) that its caller leaves out.
+
+    Parameters
+    ----------
+    fit
+        A fitted posterior.
+    keys
+        The extensions to refuse (default all of :data:`EXPERIMENTAL`).
+
+    Returns
+    -------
+    None
+    """
+    for key in keys:
+        if fit.card["spec"].get(key):
+            raise PosteriorError(f"this posterior has {EXPERIMENTAL[key]}, which this output does not model; "
+                                 "use a posterior of the paper's form (e.g. the shipped one)")
+
+
 def laws(fit: Fit) -> params.Laws:
     """Paper-scale coefficient draws as the planner's :class:`~bayeslaw.core.params.Laws`."""
-    if fit.card["spec"].get("break_tilt"):
-        raise PosteriorError("this posterior has the experimental break tilt, which the planner does not model; "
-                             "plan with a posterior of the paper's form (e.g. the shipped one)")
+    refuse_experimental(fit)
     ds = coefficients(fit, "paper")
     return params.Laws(**{k: v.values for k, v in ds.data_vars.items()})
 

@@ -123,5 +123,7 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         teacher = np.asarray(fit.card["data"]["teachers"]["index"])
         log_L_T = fit.draws(["log_L_T"])["log_L_T"][:, teacher]
         log_S, _ = student_log_mean(c, np.exp(obs["log_N_S"].values), np.exp(obs["log_D_S"].values), log_L_T)
+        if fit.card["spec"].get("teacher_effect"):  # the offset a teacher's students share (JointSpec.teacher_effect)
+            log_S = log_S + fit.draws(["teacher_effect"])["teacher_effect"][:, teacher]
         out.append(("obs_student", log_S, obs["log_L_S"].values, "sigma_dis"))
     return out

@@ -269,3 +269,33 @@ def test_a_learned_teacher_noise_is_a_parameter_of_the_measurement_only():
     fixed = build_joint(JointSpec(preset="busbridge2025", supervised_cut=True), d, rest, teachers, index)
     assert "teacher_noise" not in {rv.name for rv in fixed.free_RVs}
     assert "learn_teacher_noise" not in JointSpec().to_dict()  # a fixed-noise card reads as before
+
+
+def test_a_teacher_effect_shifts_only_that_teachers_students_by_its_offset():
+    d = load_shipped_digitized()
+    teachers, rest, index = split_teachers(d, None)
+    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, teacher_effect=True)
+    model = build_joint(spec, d, rest, teachers, index)
+    assert {"teacher_effect_sd", "teacher_effect_z"} <= {rv.name for rv in model.free_RVs}
+    assert "teacher_effect_z" in _parents(model, "obs_student")
+    assert "teacher_effect_z" not in _parents(model, "obs_teacher")
+    assert JointSpec.from_dict(spec.to_dict()) == spec
+    assert "teacher_effect" not in JointSpec().to_dict()  # a card without it reads as before
+    # at the initial point, an offset of 0.5% on teacher j is the fixed model with j's students' losses / e^0.005
+    j = int(np.bincount(index).argmax())
+    point = model.initial_point()
+    z = np.zeros(len(teachers))
+    z[j] = 1.0
+    point["teacher_effect_z"] = z
+    point["teacher_effect_sd_log__"] = np.log(0.005)
+    logp = model.compile_logp(vars=[model["obs_student"]])(point)
+    fixed_spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003)
+    shifted = d.assign(L_S=np.where(index == j, d["L_S"] / np.exp(0.005), d["L_S"]))
+    fixed = build_joint(fixed_spec, shifted, rest, teachers, index)
+    fixed_point = {k: v for k, v in point.items() if k in {v.name for v in fixed.value_vars}}
+    # the likelihood is on log L_S: a mean moved up by 0.005 is the observation moved down by 0.005
+    assert logp == pytest.approx(fixed.compile_logp(vars=[fixed["obs_student"]])(fixed_point), rel=1e-10)
+    point["teacher_effect_z"] = np.zeros(len(teachers))
+    unshifted = build_joint(fixed_spec, d, rest, teachers, index)
+    assert model.compile_logp(vars=[model["obs_student"]])(point) == pytest.approx(
+        unshifted.compile_logp(vars=[unshifted["obs_student"]])(fixed_point), rel=1e-10)
