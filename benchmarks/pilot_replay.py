@@ -32,7 +32,11 @@ Policies (each picks greedily from the posterior fitted to the start, within the
   (the draws' covariance of the law's predictions, conditioned on each run in turn), not per cost;
 - ``cheapest``: cheapest first; ``random``: a random order (seeded);
 - named only (``--policies evsi_refit mspe_refit``): EVSI or MSPE bought on with refits on the runs' real losses
-  whenever the draws cannot value more (:func:`sequential`).
+  whenever the draws cannot value more (:func:`sequential`);
+- named only (``--policies evsi_shared evsi_shared_refit``): EVSI valued as if the runs of one decade of compute
+  shared a misfit of the law (sd: each draw's error at the edge of the fitted runs) that the decision does not
+  meet (:class:`bayeslaw.decision.value.SharedMisfitSets`): a test of whether many cheap runs mislead the EVSI
+  policy because it counts them as independent evidence about the law.
 
 The paper's digitized students (``--distillation-seeds``, default 2): which teacher loss for the largest held-out
 student, with joint refits (16 per seed; one seed took more than 20 minutes on 2 cores shared with another job).
@@ -76,7 +80,9 @@ ROOT = HERE.parent
 STUDIES = ("chinchilla", "marin_comma", "marin_dclm", "misfitting")
 POLICIES = ("evsi", "mspe", "v_optimal", "cheapest", "random")
 #: Run only when named (``--policies evsi_refit mspe_refit``): with refits on the real outcomes (:func:`sequential`).
-SEQUENTIAL = ("evsi_refit", "mspe_refit")
+SEQUENTIAL = ("evsi_refit", "mspe_refit", "evsi_shared_refit")
+#: Run only when named: EVSI with the runs of one decade of compute sharing a misfit (``evsi_shared``, batch).
+VARIANTS = ("evsi_shared",)
 #: The most refits one sequential replay makes.
 ROUNDS = 30
 SPENDS = (0.01, 0.05, 0.10)
@@ -144,8 +150,8 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
     if policy in ("cheapest", "random"):
         return _blind(policy, cost, spend, seed)
     streams = Streams(seed)
-    if policy == "evsi":
-        loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, range(len(pool)))
+    if policy in ("evsi", "evsi_shared"):
+        loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, range(len(pool)), shared=policy == "evsi_shared")
         return voi.buy_greedily(loss, ll, cost, spend).chosen
     if policy == "mspe":
         return _mspe(fit, study, range(len(pool)), cost, spend, seed, streams)
@@ -156,14 +162,25 @@ def choose(policy: str, fit, study: Study, sizes: np.ndarray, spend: float, cal,
 
 
 def _evsi_inputs(fit, study: Study, sizes: np.ndarray, cal, seed: int, streams: Streams,
-                 rows) -> tuple[np.ndarray, np.ndarray]:
+                 rows, shared: bool = False) -> tuple[np.ndarray, np.ndarray | voi.SharedMisfitSets]:
     """The decision's loss ``(draw, size)`` and the pool ``rows``' log likelihoods ``(row, outcome, draw)``, as
-    ``bayeslaw pilot`` builds them (the law's error and the size's allocation error beyond the fitted runs)."""
+    ``bayeslaw pilot`` builds them (the law's error and the size's allocation error beyond the fitted runs).
+
+    ``shared``: the runs of one decade of compute share a misfit of the law, sd each draw's error at the edge of
+    the fitted runs (:class:`bayeslaw.decision.value.SharedMisfitSets`; Normal noise), which the decision does
+    not meet: a band's many cheap runs then count as one measurement up to that misfit."""
     draws = decision_draws(fit, max_draws=DRAWS, seed=seed, calibration=cal)
     alloc = study_allocation(fit, draws, streams.child("pilot", 5))  # where N* lies beyond the runs, as pilot
     loss = options(fit, draws, study.budget, sizes, draws.error, alloc)
     nu = _noise(fit, draws, "supervised")[1]
     pool = study.pool
+    if shared:
+        runs = [predicted_runs(fit, draws, Candidate("supervised", float(pool["N"].iloc[i]), float(pool["D"].iloc[i])),
+                               alloc) for i in rows]
+        predicted = np.column_stack([r[0][:, 0] for r in runs])
+        band = np.floor(np.log10(pool["cost"].to_numpy()[list(rows)])).astype(int)
+        return loss, voi.SharedMisfitSets(predicted, runs[0][1][:, 0], draws.error.edge * np.ones(draws.n), band,
+                                          np.random.default_rng(streams.child("pilot", 12)), n_outcomes=OUTCOMES)
     ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(pool["N"].iloc[i]),
                                                                                float(pool["D"].iloc[i])), alloc),
                                        nu, np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
@@ -181,8 +198,8 @@ def sequential(policy: str, refit: Refitter, fit, study: Study, sizes: np.ndarra
         free = [i for i in range(len(cost)) if i not in bought]
         streams = Streams(Streams(seed).child("pilot", 11, rnd))
         left = spend - cost[bought].sum()
-        if policy == "evsi_refit":
-            loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, free)
+        if policy in ("evsi_refit", "evsi_shared_refit"):
+            loss, ll = _evsi_inputs(fit, study, sizes, cal, seed, streams, free, shared=policy == "evsi_shared_refit")
             got = voi.buy_greedily(loss, ll, cost[free], left, first_any_ess=True).chosen
         else:
             got = _mspe(fit, study, free, cost[free], left, seed, streams, first_any_ess=True)
@@ -513,7 +530,7 @@ def main(argv=None) -> int:
     ap.add_argument("--distillation-seeds", type=int, default=2,
                     help="seeds of the digitized students' replay (joint refits; 0 to skip)")
     ap.add_argument("--only-distillation", action="store_true", help="the digitized students' replay alone")
-    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=(*POLICIES, *SEQUENTIAL))
+    ap.add_argument("--policies", nargs="+", default=list(POLICIES), choices=(*POLICIES, *VARIANTS, *SEQUENTIAL))
     ap.add_argument("--spends", nargs="+", type=float, default=list(SPENDS))
     ap.add_argument("--keep-from", help="a runs CSV of an earlier replay: the policies not run now are taken from "
                                         "it, after checking that its 'start only' rows are the ones this run "

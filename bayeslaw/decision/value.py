@@ -308,8 +308,123 @@ class Bought:
     collapsed: bool = False
 
 
-def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget: float, *,
-                 first_any_ess: bool = False, most: int | None = None) -> Bought:
+class AdditiveSets:
+    """Sets of runs whose outcomes are independent given a draw: a set's log likelihood is the sum of its runs'.
+
+    Parameters
+    ----------
+    log_lik
+        ``(candidate, outcome, draw)`` each candidate's log likelihood of its simulated outcomes
+        (:func:`log_likelihoods`, one run's slice).
+    """
+
+    def __init__(self, log_lik: np.ndarray):
+        self.log_lik = log_lik
+        self.total = np.zeros_like(log_lik[0])
+
+    @property
+    def n_outcomes(self) -> int:
+        """Simulated outcomes per candidate."""
+        return self.log_lik.shape[1]
+
+    def sets(self, free: np.ndarray) -> np.ndarray:
+        """``(len(free), outcome, draw)``: the log likelihood of the set bought so far plus each run of ``free``."""
+        return self.total[None] + self.log_lik[free]
+
+    def add(self, i: int, set_log_lik: np.ndarray) -> None:
+        """Buy candidate ``i``, whose set's log likelihood :meth:`sets` gave."""
+        self.total = set_log_lik
+
+
+class SharedMisfitSets:
+    """Sets of runs where the runs of one scale band share a misfit of the law that the decision does not meet.
+
+    A run's outcome is its draw's prediction (the law with the error the decision meets too), plus its band's
+    misfit ``tau * u_band`` (``u ~ Normal(0, 1)``, one per band and outcome), plus run noise ``sigma * e``. Many
+    runs of one band then tell the law no more than the band's misfit lets them (a band's runs are one
+    measurement of the law up to ``tau``), where :class:`AdditiveSets` counts each as independent evidence.
+    Normal noise; the log likelihood of a band's runs is the equicorrelated Gaussian's, in closed form from their
+    residuals' sum and sum of squares, so a greedy search adds a run at the cost of one ``(outcome, draw)`` array.
+
+    Parameters
+    ----------
+    predicted
+        ``(draw, candidate)`` each draw's predicted log loss of each candidate.
+    sigma
+        ``(draw,)`` run noise sd (one per draw: runs of one kind).
+    tau
+        ``(draw,)`` the misfit's sd per draw.
+    band
+        ``(candidate,)`` the scale band of each candidate (e.g. its decade of compute).
+    rng
+        Simulates the outcomes: outcome ``j`` from draw ``j``, for the first ``n_outcomes`` draws.
+    n_outcomes
+        How many outcomes (default: one per draw).
+    """
+
+    def __init__(self, predicted: np.ndarray, sigma: np.ndarray, tau: np.ndarray, band: np.ndarray,
+                 rng: np.random.Generator, n_outcomes: int | None = None):
+        n = predicted.shape[0] if n_outcomes is None else n_outcomes
+        self.predicted, self.band = predicted, np.asarray(band)
+        self.var = (sigma ** 2)[None, :]  # (1, draw)
+        self.tau2 = (tau ** 2)[None, :]
+        bands, index = np.unique(self.band, return_inverse=True)
+        u = rng.standard_normal((n, bands.size))[:, index]
+        self.outcomes = predicted[:n] + tau[:n, None] * u + sigma[:n, None] * rng.standard_normal((n, band.size))
+        self.state: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+        self.total = np.zeros((n, predicted.shape[0]))
+
+    @property
+    def n_outcomes(self) -> int:
+        """Simulated outcomes per candidate."""
+        return self.outcomes.shape[0]
+
+    def _band_log_lik(self, m: int, s1: np.ndarray, s2: np.ndarray) -> np.ndarray:
+        """The log density of ``m`` runs' residuals (sum ``s1``, sum of squares ``s2``) under one band's misfit."""
+        if m == 0:
+            return np.zeros_like(self.total)
+        big = self.var + m * self.tau2
+        quad = (s2 - self.tau2 / big * s1 ** 2) / self.var
+        return -0.5 * ((m - 1) * np.log(self.var) + np.log(big) + quad + m * np.log(2 * np.pi))
+
+    def log_lik(self, idx: Sequence[int]) -> np.ndarray:
+        """``(outcome, draw)``: the log likelihood of the runs ``idx`` bought together (whatever :meth:`add` did)."""
+        out = np.zeros_like(self.total)
+        idx = np.asarray(idx, int)
+        for b in np.unique(self.band[idx]):
+            r = self.outcomes[:, idx[self.band[idx] == b]][:, None, :] - \
+                self.predicted[:, idx[self.band[idx] == b]][None, :, :]  # (outcome, draw, run)
+            out += self._band_log_lik(r.shape[2], r.sum(axis=2), (r ** 2).sum(axis=2))
+        return out
+
+    def subset(self, cols: Sequence[int]) -> SharedMisfitSets:
+        """The same simulated outcomes for the candidates ``cols`` only, nothing bought (e.g. a search's pool)."""
+        out = object.__new__(SharedMisfitSets)
+        cols = np.asarray(cols, int)
+        out.predicted, out.band, out.outcomes = self.predicted[:, cols], self.band[cols], self.outcomes[:, cols]
+        out.var, out.tau2 = self.var, self.tau2
+        out.state, out.total = {}, np.zeros_like(self.total)
+        return out
+
+    def _with(self, i: int) -> tuple[tuple[int, np.ndarray, np.ndarray], np.ndarray]:
+        b = int(self.band[i])
+        m, s1, s2 = self.state.get(b, (0, np.zeros_like(self.total), np.zeros_like(self.total)))
+        r = self.outcomes[:, [i]] - self.predicted[:, i][None, :]  # (outcome, draw)
+        new = (m + 1, s1 + r, s2 + r ** 2)
+        return new, self.total - self._band_log_lik(m, s1, s2) + self._band_log_lik(*new)
+
+    def sets(self, free: np.ndarray) -> np.ndarray:
+        """``(len(free), outcome, draw)``: the log likelihood of the set bought so far plus each run of ``free``."""
+        return np.stack([self._with(int(i))[1] for i in free])
+
+    def add(self, i: int, set_log_lik: np.ndarray) -> None:
+        """Buy candidate ``i``, whose set's log likelihood :meth:`sets` gave."""
+        self.state[int(self.band[i])] = self._with(int(i))[0]
+        self.total = set_log_lik
+
+
+def buy_greedily(loss: np.ndarray, log_lik: np.ndarray | AdditiveSets | SharedMisfitSets, cost: np.ndarray,
+                 budget: float, *, first_any_ess: bool = False, most: int | None = None) -> Bought:
     """Runs bought together for a decision: one at a time, the run adding the most EVSI per unit of cost within
     ``budget``, while its gain exceeds :data:`GAIN_Z` Monte Carlo standard errors (paired over the same simulated
     outcomes) and the set's update still rests on enough draws (:func:`ess_low` at most :data:`ESS_LOW_SHARE`).
@@ -324,7 +439,8 @@ def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget
         ``(draw, option)`` the decision's loss per draw.
     log_lik
         ``(candidate, outcome, draw)`` each candidate's log likelihood of its simulated outcomes
-        (:func:`log_likelihoods`, one run's slice).
+        (:func:`log_likelihoods`, one run's slice; runs independent given a draw), or the sets' likelihood as an
+        object (:class:`AdditiveSets`, :class:`SharedMisfitSets`).
     cost
         ``(candidate,)`` each run's cost.
     budget
@@ -338,16 +454,16 @@ def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget
     -------
     Bought
     """
+    joint = AdditiveSets(log_lik) if isinstance(log_lik, np.ndarray) else log_lik
     chosen: list[int] = []
     values: list[float] = []
-    total = np.zeros_like(log_lik[0])
-    current = np.zeros(log_lik.shape[1])
+    current = np.zeros(joint.n_outcomes)
     spent = 0.0
     while most is None or len(chosen) < most:
         free = np.array([i for i in range(len(cost)) if i not in chosen and spent + cost[i] <= budget], int)
         if free.size == 0:
             return Bought(chosen, values, "the budget is spent" if chosen else "no run fits the budget")
-        sets = total[None] + log_lik[free]
+        sets = joint.sets(free)
         per = evsi_outcomes(loss, sets)
         gain = per - current[None]
         mean = gain.mean(axis=1)
@@ -363,7 +479,7 @@ def buy_greedily(loss: np.ndarray, log_lik: np.ndarray, cost: np.ndarray, budget
         k = int(np.argmax(score))
         chosen.append(int(free[k]))
         values.append(float(per[k].mean()))
-        total = sets[k]
+        joint.add(int(free[k]), sets[k])
         current = per[k]
         spent += cost[free[k]]
     return Bought(chosen, values, f"{most} runs bought")

@@ -507,8 +507,9 @@ def settle_blocks(settle: dict[str, Any] | None, prob: float) -> list[tuple[str,
                      f"pays for what it runs (a new teacher's pretraining too)"
                      + (f"; each budget is a lifetime budget that serves {_g(settle['inference_tokens'])} tokens "
                         "first (the pilot runs themselves are not served)" if settle.get("inference_tokens") else "")
-                     + f". {settle['draws']} posterior draws; "
-                     "`bayeslaw pilot` ranks every candidate, or your own (--candidates)."))
+                     + f". {settle['draws']} posterior draws"
+                     + (f"; runs valued as {settle['runs_valued_as']}" if settle.get("runs_valued_as") else "")
+                     + "; `bayeslaw pilot` ranks every candidate, or your own (--candidates)."))
     rows = []
     for b in settle["budgets"]:
         if b["status"] != "ranked":

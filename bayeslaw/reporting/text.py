@@ -563,7 +563,10 @@ def format_pilot(result, *, top: int = 8) -> str:
              f"logits and, unless the teacher exists, its pretraining)"
              + (f"; each budget is a lifetime budget that pays for serving {rec['inference_tokens']:.3g} tokens "
                 "first (the pilot runs themselves are not served)" if rec.get("inference_tokens") else ""),
-             f"losses: {rec['extrapolation']}", ""]
+             f"losses: {rec['extrapolation']}"]
+    if rec.get("runs_valued_as"):
+        lines.append(f"runs valued as {rec['runs_valued_as']}")
+    lines.append("")
     for b in rec["budgets"]:
         unit = b.get("unit", "nats")
         lines.append(f"budget {sci(b['budget'])} FLOPs: options {', '.join(b['options'])}")

@@ -126,3 +126,59 @@ def test_the_greedy_does_not_chase_collapsed_weights():
     assert guarded.chosen == [] and guarded.collapsed
     first = voi.buy_greedily(loss, ll, np.ones(6), budget=6.0, first_any_ess=True)  # a caller that refits after it
     assert len(first.chosen) == 1 and first.evsi[0] == pytest.approx(now.evpi, rel=0.05)  # one precise run: all
+
+
+def test_runs_sharing_a_misfit_have_the_equicorrelated_gaussians_likelihood():
+    rng = np.random.default_rng(21)
+    n_draw, n_cand = 6, 5
+    pred = rng.normal(0.0, 0.1, (n_draw, n_cand))
+    sigma, tau = rng.uniform(0.02, 0.05, n_draw), rng.uniform(0.01, 0.08, n_draw)
+    band = np.array([0, 0, 1, 0, 1])
+    sets = voi.SharedMisfitSets(pred, sigma, tau, band, np.random.default_rng(22), n_outcomes=4)
+    for i in (0, 2, 3):
+        sets.add(i, sets.sets(np.array([i]))[0])
+    chosen = [0, 2, 3, 4]
+    got = sets.sets(np.array([4]))[0]  # (outcome, draw): the set {0, 2, 3} plus run 4
+    same = band[chosen][:, None] == band[chosen][None, :]
+    for o in range(4):
+        for d in range(n_draw):
+            cov = sigma[d] ** 2 * np.eye(len(chosen)) + tau[d] ** 2 * same  # a misfit per band, shared inside it
+            want = stats.multivariate_normal(pred[d, chosen], cov).logpdf(sets.outcomes[o, chosen])
+            assert got[o, d] == pytest.approx(want, rel=1e-10)
+
+
+def test_runs_of_one_band_are_worth_one_run_up_to_the_misfit_and_the_greedy_spreads_over_bands():
+    loss, theta = _gaussian_decision(0.3, 1.0, 2000, 23)
+    n = theta.size
+    sigma, tau = np.full(n, 1.0), np.full(n, 0.7)
+    pred = np.column_stack([theta] * 4)
+    band = np.array([0, 0, 0, 1])
+    # k runs of one band measure theta with noise sd sqrt(tau^2 + sigma^2 / k): Raiffa and Schlaifer's EVSI again
+    for k in (1, 3):
+        sets = voi.SharedMisfitSets(pred, sigma, tau, band, np.random.default_rng(24 + k))
+        for i in range(k - 1):
+            sets.add(i, sets.sets(np.array([i]))[0])
+        v = voi.evsi_many(loss, sets.sets(np.array([k - 1])))[0]
+        noise = np.sqrt(0.49 + 1.0 / k)
+        assert v == pytest.approx(_normal_regret(0.3, 1.0 / np.sqrt(1.0 + noise ** 2)), rel=0.15)
+    # a second run of another band (noise sds 1.22 each: 0.86 together) beats one of the same band (1.0)
+    got = voi.buy_greedily(loss, voi.SharedMisfitSets(pred, sigma, tau, band, np.random.default_rng(27)),
+                           np.array([1.0, 1.0, 1.0, 1.05]), budget=2.1)
+    assert band[got.chosen[0]] == 0 and band[got.chosen[1]] == 1
+    # without the shared misfit (tau -> 0) the same runs are independent: the additive sets' values
+    indep = voi.buy_greedily(loss, voi.SharedMisfitSets(pred, sigma, np.full(n, 1e-9), band,
+                                                        np.random.default_rng(27)), np.ones(4), budget=2.0)
+    assert indep.evsi[1] == pytest.approx(_normal_regret(0.3, 1.0 / np.sqrt(1.0 + 0.5)), rel=0.15)
+
+
+def test_a_shared_misfit_sets_likelihood_is_the_same_bought_in_any_order_or_from_a_subset():
+    rng = np.random.default_rng(31)
+    pred = rng.normal(0.0, 0.1, (50, 6))
+    sets = voi.SharedMisfitSets(pred, np.full(50, 0.03), np.full(50, 0.02), np.array([0, 1, 0, 2, 1, 0]),
+                                np.random.default_rng(32))
+    greedy = sets.subset([1, 2, 4, 5])
+    for i in (0, 3, 1):  # positions in the subset: candidates 1, 5, 2
+        greedy.add(i, greedy.sets(np.array([i]))[0])
+    assert np.allclose(greedy.total, sets.log_lik([5, 2, 1]))
+    assert np.allclose(sets.log_lik([1, 2, 5]), sets.log_lik([5, 1, 2]))
+    assert np.allclose(greedy.sets(np.array([2]))[0], sets.log_lik([1, 2, 4, 5]))
