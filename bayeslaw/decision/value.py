@@ -365,14 +365,18 @@ class SharedMisfitSets:
     def __init__(self, predicted: np.ndarray, sigma: np.ndarray, tau: np.ndarray, band: np.ndarray,
                  rng: np.random.Generator, n_outcomes: int | None = None):
         n = predicted.shape[0] if n_outcomes is None else n_outcomes
-        self.predicted, self.band = predicted, np.asarray(band)
-        self.var = (sigma ** 2)[None, :]  # (1, draw)
-        self.tau2 = (tau ** 2)[None, :]
-        bands, index = np.unique(self.band, return_inverse=True)
+        band = np.asarray(band)
+        bands, index = np.unique(band, return_inverse=True)
         u = rng.standard_normal((n, bands.size))[:, index]
-        self.outcomes = predicted[:n] + tau[:n, None] * u + sigma[:n, None] * rng.standard_normal((n, band.size))
+        outcomes = predicted[:n] + tau[:n, None] * u + sigma[:n, None] * rng.standard_normal((n, band.size))
+        self._set(predicted, band, outcomes, (sigma ** 2)[None, :], (tau ** 2)[None, :])
+
+    def _set(self, predicted: np.ndarray, band: np.ndarray, outcomes: np.ndarray, var: np.ndarray,
+             tau2: np.ndarray) -> None:
+        """The simulated outcomes and what their likelihood needs; nothing bought."""
+        self.predicted, self.band, self.outcomes, self.var, self.tau2 = predicted, band, outcomes, var, tau2
         self.state: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
-        self.total = np.zeros((n, predicted.shape[0]))
+        self.total = np.zeros((outcomes.shape[0], predicted.shape[0]))
 
     @property
     def n_outcomes(self) -> int:
@@ -399,11 +403,9 @@ class SharedMisfitSets:
 
     def subset(self, cols: Sequence[int]) -> SharedMisfitSets:
         """The same simulated outcomes for the candidates ``cols`` only, nothing bought (e.g. a search's pool)."""
-        out = object.__new__(SharedMisfitSets)
+        out = object.__new__(SharedMisfitSets)  # the same outcomes: not simulated again
         cols = np.asarray(cols, int)
-        out.predicted, out.band, out.outcomes = self.predicted[:, cols], self.band[cols], self.outcomes[:, cols]
-        out.var, out.tau2 = self.var, self.tau2
-        out.state, out.total = {}, np.zeros_like(self.total)
+        out._set(self.predicted[:, cols], self.band[cols], self.outcomes[:, cols], self.var, self.tau2)
         return out
 
     def _with(self, i: int) -> tuple[tuple[int, np.ndarray, np.ndarray], np.ndarray]:

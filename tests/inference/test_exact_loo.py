@@ -38,7 +38,8 @@ def clean():
 
 def test_influential_runs_the_others_explain_pass(clean):
     d = clean.card["diagnostics"]
-    assert all(not a["passed"] and "Pareto k" in a["failures"][0] for a in clean.card["attempts"])  # re-sampling
+    # re-sampling cannot pass the share gate (an attempt may fail another gate too: r_hat 1.010 on one CPU)
+    assert all(not a["passed"] and any("Pareto k" in f for f in a["failures"]) for a in clean.card["attempts"])
     assert d["passed"] and clean.diagnostics_passed
     exact = d["metrics"]["exact_loo"]
     assert 1 <= len(exact) <= 5 and all(r["consistent"] for r in exact)
