@@ -18,11 +18,18 @@ def rebuilt(tmp_path_factory):
 
 
 def test_the_command_rebuilds_the_shipped_drift(rebuilt):
-    """Same seed, same posterior: models/ratio_drift.nc is what `bayeslaw calibrate --ratio --seed 0` writes."""
+    """models/ratio_drift.nc is what `bayeslaw calibrate --ratio --seed 0` writes: the same posterior up to Monte
+    Carlo error. Not bit for bit: the same seed gives the same draws on one machine (test_reproducibility.py), but
+    NUTS trajectories part with the last bits of floating point across CPUs (on two machines: means 0.01-0.03 sd
+    apart, 5% and 95% quantiles up to 0.11 sd), so the check is on the distribution."""
     drift, _, _ = rebuilt
     shipped = load_drift()
-    for name in ("mu_slope", "sd_slope", "spread"):
-        np.testing.assert_array_equal(drift.draws([name])[name], shipped.draws([name])[name])
+    for name in ("mu_slope", "sd_slope", "spread", "slope"):
+        a, b = (f.draws([name])[name].reshape(f.n_draws, -1) for f in (drift, shipped))
+        sd = b.std(axis=0)
+        assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) < 0.1 * sd), name
+        q = np.quantile(a, [0.05, 0.5, 0.95], axis=0) - np.quantile(b, [0.05, 0.5, 0.95], axis=0)
+        assert np.all(np.abs(q) < 0.25 * sd), name
 
 
 def test_leave_one_study_out_meets_the_targets(rebuilt):
