@@ -64,7 +64,15 @@ from bayeslaw.core.errors import DiagnosticsWarning
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data.tables import load_shipped, validate_distillation, validate_supervised
 from bayeslaw.decision import value as voi
-from bayeslaw.decision.pilot import Candidate, _coefs, _noise, predicted_runs, study_allocation, supervised_options
+from bayeslaw.decision.pilot import (
+    Candidate,
+    _coefs,
+    _noise,
+    predicted_runs,
+    shared_misfit,
+    study_allocation,
+    supervised_options,
+)
 from bayeslaw.decision.pipeline import decision_draws
 from bayeslaw.inference.config import SamplerConfig, default_config
 from bayeslaw.inference.refit import fit_split
@@ -174,17 +182,12 @@ def _evsi_inputs(fit, study: Study, sizes: np.ndarray, cal, seed: int, streams: 
     loss = options(fit, draws, study.budget, sizes, draws.error, alloc)
     nu = _noise(fit, draws, "supervised")[1]
     pool = study.pool
-    if shared:
-        runs = [predicted_runs(fit, draws, Candidate("supervised", float(pool["N"].iloc[i]), float(pool["D"].iloc[i])),
-                               alloc) for i in rows]
-        predicted = np.column_stack([r[0][:, 0] for r in runs])
-        band = np.floor(np.log10(pool["cost"].to_numpy()[list(rows)])).astype(int)
-        return loss, voi.SharedMisfitSets(predicted, runs[0][1][:, 0], draws.error.edge * np.ones(draws.n), band,
-                                          np.random.default_rng(streams.child("pilot", 12)), n_outcomes=OUTCOMES)
-    ll = np.stack([voi.log_likelihoods(*predicted_runs(fit, draws, Candidate("supervised", float(pool["N"].iloc[i]),
-                                                                               float(pool["D"].iloc[i])), alloc),
-                                       nu, np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
-                   for i in rows])
+    cands = [Candidate("supervised", float(pool["N"].iloc[i]), float(pool["D"].iloc[i])) for i in rows]
+    runs = [predicted_runs(fit, draws, c, alloc) for c in cands]
+    if shared:  # as bayeslaw pilot values a supervised question's runs
+        return loss, shared_misfit(fit, draws, cands, runs, streams.child("pilot", 12), n_outcomes=OUTCOMES)
+    ll = np.stack([voi.log_likelihoods(*run, nu, np.random.default_rng(streams.child("pilot", 9, i)))[0, :OUTCOMES]
+                   for i, run in zip(rows, runs, strict=True)])
     return loss, ll
 
 

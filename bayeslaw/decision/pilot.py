@@ -595,7 +595,7 @@ SHARED = ("sharing a misfit of the law per decade of compute (sd: the law's erro
 
 
 def shared_misfit(fit: Fit, draws: DecisionDraws, cands: Sequence[Candidate], runs: list[tuple[np.ndarray, np.ndarray]],
-                  seed: int) -> voi.SharedMisfitSets | None:
+                  seed: int, n_outcomes: int | None = None) -> voi.SharedMisfitSets | None:
     """A supervised question's candidates valued as sharing a misfit per decade of compute
     (:class:`bayeslaw.decision.value.SharedMisfitSets`), or None where it does not apply: a distillation posterior
     (its runs measure two losses with different noise) or no law's error (nothing sets the misfit's size).
@@ -613,6 +613,8 @@ def shared_misfit(fit: Fit, draws: DecisionDraws, cands: Sequence[Candidate], ru
         The candidates and their :func:`predicted_runs`.
     seed
         Simulates the outcomes.
+    n_outcomes
+        How many outcomes (default: one per draw).
 
     Returns
     -------
@@ -623,7 +625,7 @@ def shared_misfit(fit: Fit, draws: DecisionDraws, cands: Sequence[Candidate], ru
     predicted = np.column_stack([r[0][:, 0] for r in runs])
     band = np.floor(np.log10([c.flops for c in cands])).astype(int)
     return voi.SharedMisfitSets(predicted, runs[0][1][:, 0], draws.error.edge * np.ones(draws.n), band,
-                                np.random.default_rng(seed))
+                                np.random.default_rng(seed), n_outcomes)
 
 
 def _sequence(vals: dict[int, voi.Value], value, loglik, loss: np.ndarray, cands: list[Candidate], budget: float,

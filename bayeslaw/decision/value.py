@@ -396,9 +396,9 @@ class SharedMisfitSets:
         out = np.zeros_like(self.total)
         idx = np.asarray(idx, int)
         for b in np.unique(self.band[idx]):
-            r = self.outcomes[:, idx[self.band[idx] == b]][:, None, :] - \
-                self.predicted[:, idx[self.band[idx] == b]][None, :, :]  # (outcome, draw, run)
-            out += self._band_log_lik(r.shape[2], r.sum(axis=2), (r ** 2).sum(axis=2))
+            runs = idx[self.band[idx] == b]
+            r = self.outcomes[:, runs][:, None, :] - self.predicted[:, runs][None, :, :]  # (outcome, draw, run)
+            out += self._band_log_lik(runs.size, r.sum(axis=2), (r ** 2).sum(axis=2))
         return out
 
     def subset(self, cols: Sequence[int]) -> SharedMisfitSets:

@@ -64,18 +64,22 @@ class HeldOutStudents:
 def held_out_teachers(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray:
     """Log teacher loss per draw for held-out students: the latent teacher when it was fitted, else its measured
     loss with the model's measurement noise."""
-    ids = posterior.card["data"]["teachers"]["ids"]
-    position = {t: j for j, t in enumerate(ids)}
-    latent = posterior.draws(["log_L_T"])["log_L_T"]
     if posterior.card["spec"].get("learn_teacher_noise"):
         noise = posterior.draws(["teacher_noise"])["teacher_noise"][:, None]
     else:
         noise = float(posterior.card["spec"]["teacher_noise"])
-    out = np.log(te["L_T"].to_numpy())[None, :] + noise * rng.standard_normal((posterior.n_draws, len(te)))
+    drawn = np.log(te["L_T"].to_numpy())[None, :] + noise * rng.standard_normal((posterior.n_draws, len(te)))
+    return _fitted_teachers_or(posterior, te, posterior.draws(["log_L_T"])["log_L_T"], drawn)
+
+
+def _fitted_teachers_or(posterior: Fit, te: pd.DataFrame, fitted: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """Per draw and held-out student: its teacher's column of ``fitted`` ``(draw, teacher)`` where the fit had that
+    teacher, else its column of ``drawn`` ``(draw, student)`` (overwritten in place)."""
+    position = {t: j for j, t in enumerate(posterior.card["data"]["teachers"]["ids"])}
     for k, t in enumerate(te["teacher_id"]):
         if t in position:
-            out[:, k] = latent[:, position[t]]
-    return out
+            drawn[:, k] = fitted[:, position[t]]
+    return drawn
 
 
 def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
@@ -83,14 +87,9 @@ def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) 
     its teacher's when that teacher was fitted, else one drawn from the fitted spread; 0 without the offset."""
     if not posterior.card["spec"].get("teacher_effect"):
         return 0.0
-    ids = posterior.card["data"]["teachers"]["ids"]
-    position = {t: j for j, t in enumerate(ids)}
     d = posterior.draws(["teacher_effect", "teacher_effect_sd"])
-    out = d["teacher_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
-    for k, t in enumerate(te["teacher_id"]):
-        if t in position:
-            out[:, k] = d["teacher_effect"][:, position[t]]
-    return out
+    drawn = d["teacher_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
+    return _fitted_teachers_or(posterior, te, d["teacher_effect"], drawn)
 
 
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:

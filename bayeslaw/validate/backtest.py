@@ -278,8 +278,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           preset: str | None = None, teacher_noise: float | None = None,
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
                           learn_teacher_noise: bool = False, teacher_effect: bool = False, sampler=None, seed: int = 0,
-                          baseline: bool = True,
-                          baseline_starts: int = 256, progress: Callable[[str], None] | None = None) -> Backtest:
+                          baseline: bool = True, baseline_starts: int = 256,
+                          progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
     L_S >= threshold (and the supervised runs with L >= ``supervised_threshold``, if any), predict
     the other students.
@@ -311,7 +311,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
     h = held_out_students(dis, thresholds, supervised=sup_train, seed=seed, sampler=config, progress=say,
                           preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
                           supervised_cut=supervised_cut, learn_teacher_noise=learn_teacher_noise,
-                          **({"teacher_effect": True} if teacher_effect else {}))
+                          teacher_effect=teacher_effect)
     calibration = resolve_calibration(True)
     rows, fits = [], []
     for i, th in enumerate(thresholds):
