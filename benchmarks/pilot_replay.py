@@ -553,6 +553,8 @@ def main(argv=None) -> int:
         df = df.drop_duplicates(["study", "seed", "policy", "spend"])  # each file has its studies' start rows
         return _write(df, Path(args.out), "pilot_replay_sequential" if df["policy"].isin(SEQUENTIAL).any()
                       else "pilot_replay", f"combined from {', '.join(Path(f).name for f in args.combine)}")
+    if args.first_seed < 0 or args.seeds < 1:
+        ap.error(f"--first-seed must be >= 0 and --seeds >= 1 (got {args.first_seed}, {args.seeds})")
     if set(SEQUENTIAL) & set(args.policies) and (args.only_distillation or args.distillation_seeds):
         ap.error(f"{' and '.join(SEQUENTIAL)} replay the supervised studies only (give --distillation-seeds 0)")
     studies = STUDIES[:2] if args.quick else tuple(args.studies)
