@@ -98,3 +98,20 @@ def flatten(ds: Any) -> Any:
             out[f"{base}_{which}" if base else which] = v.sel(ci_bound=which, drop=True)
     out.attrs = dict(ds.attrs)
     return out.drop_vars("ci_bound", errors="ignore")
+
+
+#: What "about its stated rate" means for one backtest split's held-out runs (issue 25's targets): a 50% band
+#: should hold 35-65% of them, a 90% band 80-95%.
+ABOUT_STATED = {0.5: (0.35, 0.65), 0.9: (0.80, 0.95)}
+
+
+def coverage_if_right(draws: np.ndarray, prob: float) -> np.ndarray:
+    """The share of runs inside their central ``prob`` bands, once per draw of ``draws`` (draw, run) taken as the
+    runs' outcome: the coverage a split would see if its predictive were exactly right.
+
+    A draw keeps whatever its runs share (the law's coefficients, a teacher's latent loss, a study's error), so the
+    spread is that of a split's coverage when its runs err together, wider than a binomial's. The bands are the
+    draws' own quantiles (the same draws: with a thousand of them the optimism is a tenth of a percent).
+    """
+    lo, hi = np.quantile(draws, tails(prob), axis=0)
+    return np.mean((draws >= lo) & (draws <= hi), axis=1)

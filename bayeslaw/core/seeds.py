@@ -34,7 +34,7 @@ def fan_out(seed: int, n: int = 4) -> list[int]:
 #: study's split ``k`` was seeded like the leave-one-study-out fit ``k``). Append only: never reorder.
 _FAMILIES = ("split", "inner_split", "extrapolation", "study_split", "population_error", "population_check",
              "leave_one_out", "pilot", "ratio_loso", "ratio_loso_draws", "ratio_drift", "predict_chunk", "exact_loo",
-             "allocation", "allocation_draws")
+             "allocation", "allocation_draws", "bootstrap")
 
 
 @dataclass(frozen=True)

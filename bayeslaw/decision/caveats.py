@@ -20,7 +20,7 @@ from bayeslaw.core import bounds, compute
 from bayeslaw.core.compute import SCENARIOS
 from bayeslaw.core.errors import InputError
 from bayeslaw.core.fmt import sci
-from bayeslaw.core.intervals import band_name, pick, quantile_band
+from bayeslaw.core.intervals import ABOUT_STATED, band_name, pick, quantile_band
 from bayeslaw.data.registry import data_provenance
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
@@ -43,7 +43,9 @@ DISTILLATION_BACKTEST = Path(__file__).resolve().parents[2] / "reports/backtests
 
 
 #: A 90% band that held between these shares of the held-out students held about its stated rate.
-ABOUT_90 = (0.8, 0.95)
+ABOUT_90 = ABOUT_STATED[0.9]
+#: A split's coverage with a predictive p-value at or above this is what a right band gives by chance.
+CHANCE = 0.05
 
 
 def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
@@ -65,17 +67,22 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
         k = round(float(r[f"coverage{level}"]) * n)
         return f"{k} of {n}" + (f" ({k / n:.0%})" if 0 < k < n else "")
 
-    cov = [float(r["coverage90"]) for r in rows]
-    if all(ABOUT_90[0] <= c <= ABOUT_90[1] for c in cov):
+    outside = [r for r in rows if not ABOUT_90[0] <= float(r["coverage90"]) <= ABOUT_90[1]]
+    # a split outside 80-95% that a right band strays to this often on that many students (make backtests records
+    # the predictive p-value) is chance, not miscalibration
+    chance = [r for r in outside if float(r.get("coverage90_p_value") or 0.0) >= CHANCE]
+    if len(chance) == len(outside):
         how = "held about their stated rate"
-    elif any(c < ABOUT_90[0] for c in cov):
+    elif any(float(r["coverage90"]) < ABOUT_90[0] for r in outside):
         how = "were over-confident"
     else:
         how = "were wider than they needed to be"
     held_out = "; ".join(f"{r['split']} fitted: 90% bands held {held(r, '90')} held-out lower-loss students, 50% "
                          f"bands {held(r, '50')}, median error {float(r['rel_error_median']):.2%}" for r in rows)
+    why = "".join(f"; {r['split']}'s {held(r, '90').split(' (')[0]} lies as far from 90% as a band exactly right "
+                  f"strays on that many students with probability {float(r['coverage90_p_value']):.2f}" for r in chance)
     return Caveat(VALIDATION, f"distilled students' bands beyond the fitted students {how} in in-table backtests on "
-                              f"the paper's runs ({held_out}; docs/validation.md)")
+                              f"the paper's runs ({held_out}{why}; docs/validation.md)")
 
 
 @dataclass(frozen=True)

@@ -736,10 +736,30 @@ def format_backtest(bt) -> str:
             return format(x, fmt) if np.isfinite(x) else "-".rjust(width)
         lines.append(f"{r.split[:44]:44s} {r.method[:32]:32s} {r.n_test:4d} {f(100 * r.rel_error_median, '10.2f')}% "
                      f"{f(r.coverage50, '6.2f')} {f(r.coverage90, '6.2f')} {f(r.crps, '8.4f')} {f(r.lpd, '8.1f')}")
+    lines += backtest_reference_lines(bt.summary)
     for r in bt.fits.itertuples(index=False):
         state = "passed" if r.diagnostics_passed else f"FAILED ({r.failures})"
         lines.append(f"fit {r.split}: {r.n_train} runs, {r.refit_seconds:.1f} s, diagnostics {state}")
     return "\n".join(lines)
+
+
+def backtest_reference_lines(summary) -> list[str]:
+    """Per split and method, the 90% coverage seen against what a right predictive would see (its 90% range, the
+    p-value, the chance of 80-95%), and how often a bootstrap keeps the median error at or below the point fit's."""
+    if "coverage90_p_value" not in summary:
+        return []
+    lines = ["If the predictive were right (its own draws as the held-out runs): 90% coverage's 90% range, "
+             "p-value, chance of 80-95%; bootstrap of the held-out runs (by teacher where they have one): "
+             "share with the median error at or below the point fit's"]
+    for r in summary.to_dict(orient="records"):
+        if not np.isfinite(r.get("coverage90_p_value", np.nan)):
+            continue
+        against = r.get("p_median_error_at_or_below_point", np.nan)
+        lines.append(f"  {r['split'][:44]:44s} {r['method'][:32]:32s} seen {r['coverage90']:.2f}, right "
+                     f"{r['coverage90_if_right_5pct']:.2f}-{r['coverage90_if_right_95pct']:.2f}, "
+                     f"p {r['coverage90_p_value']:.2f}, in target {r['coverage90_target_chance']:.0%}"
+                     + (f"; median error <= point fit's in {against:.0%}" if np.isfinite(against) else ""))
+    return lines
 
 
 def format_comparison(res) -> str:
@@ -875,6 +895,16 @@ def report_records(analysis) -> dict[str, Any]:
                                else target_route_records(analysis.serving_target))}
 
 
+#: The backtest summary's columns on what a right predictive would see, and against the point fit, in --json.
+REFERENCE_FIELDS = tuple(f"coverage{k}_{s}" for k in (50, 90) for s in ("if_right_5pct", "if_right_95pct",
+                                                                      "p_value", "target_chance")) + (
+    "p_median_error_at_or_below_point",)
+
+
+def _finite_or_none(x: Any) -> float | None:
+    return float(x) if x is not None and np.isfinite(x) else None
+
+
 def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
     """``bayeslaw backtest --json``'s result: per split and method the scores, with each fit's gate status."""
     gates = {r.split: {"diagnostics_passed": bool(r.diagnostics_passed), "failures": r.failures}
@@ -882,10 +912,12 @@ def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
     rows = []
     for r in bt.summary.itertuples(index=False):
         point = "point" in r.method
+        extra = {k: _finite_or_none(getattr(r, k, np.nan)) for k in REFERENCE_FIELDS}
         rows.append({"split": r.split, "method": r.method, "n_heldout": int(r.n_test),
                      "median_rel_error": float(r.rel_error_median), "coverage_50": float(r.coverage50),
                      "coverage_90": float(r.coverage90), "crps": float(r.crps), "lpd": float(r.lpd),
-                     "fit_passed_gates": None if point else gates.get(r.split, {}).get("diagnostics_passed")})
+                     "fit_passed_gates": None if point else gates.get(r.split, {}).get("diagnostics_passed")}
+                    | extra)
     return {"scores": rows, "fits": bt.fits.to_dict(orient="records"), "paths": paths}
 
 

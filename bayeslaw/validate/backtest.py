@@ -29,6 +29,7 @@ from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws
 from bayeslaw.core.errors import DataError, InputError
 from bayeslaw.core.extrapolation import within_bounds
+from bayeslaw.core.intervals import ABOUT_STATED, coverage_if_right, tails
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
@@ -83,13 +84,107 @@ def score_runs(observed: np.ndarray, log_new: np.ndarray, loglik: np.ndarray) ->
     return pd.DataFrame(out)
 
 
-def summarise(per_run: pd.DataFrame) -> pd.DataFrame:
-    """Per split and method: mean relative error, coverage, mean CRPS, total log predictive density."""
+def summarise(per_run: pd.DataFrame, reference: pd.DataFrame | None = None, *, seed: int = 0) -> pd.DataFrame:
+    """Per split and method: mean relative error, coverage, mean CRPS, total log predictive density; with a
+    ``reference`` (:func:`coverage_reference` rows keyed by split and method) the coverages a right predictive
+    would see; and, beside a point fit, how often a bootstrap of the held-out runs keeps the median error at or
+    below the point fit's (:func:`median_error_against_point`)."""
     g = per_run.groupby(["split", "method"], sort=False)
     out = g.agg(n_test=("observed", "size"), rel_error_median=("rel_error", "median"),
                 rel_error_mean=("rel_error", "mean"), coverage50=("in50", "mean"), coverage90=("in90", "mean"),
-                crps=("crps", "mean"), lpd=("lpd", lambda x: x.sum(min_count=1)))
-    return out.reset_index()
+                crps=("crps", "mean"), lpd=("lpd", lambda x: x.sum(min_count=1))).reset_index()
+    if reference is not None and len(reference):
+        out = out.merge(reference, on=["split", "method"], how="left")
+    against = median_error_against_point(per_run, seed=seed)
+    if against:
+        out[ERROR_AGAINST_POINT] = [against.get((r.split, r.method), np.nan) for r in out.itertuples(index=False)]
+    return out
+
+
+def coverage_reference(log_new: np.ndarray, observed: np.ndarray) -> dict[str, float]:
+    """One split's coverage against what it would be if its predictive were exactly right.
+
+    Per level of :data:`bayeslaw.core.intervals.ABOUT_STATED`, from the new-run draws ``log_new`` (draw, run) and
+    the observed losses: the 5% and 95% quantiles of :func:`bayeslaw.core.intervals.coverage_if_right`, a two-sided
+    predictive p-value of the coverage seen, and the chance that a right predictive's coverage meets the target.
+
+    Parameters
+    ----------
+    log_new
+        Log-loss draws of a new run, (draw, run), one draw shared by all runs (what they share stays shared).
+    observed
+        The held-out runs' losses, (run,).
+
+    Returns
+    -------
+    dict
+        ``coverage{50,90}_if_right_5pct``, ``..._95pct``, ``coverage{50,90}_p_value``,
+        ``coverage{50,90}_target_chance``.
+    """
+    new = np.exp(log_new)  # the loss scale, as score_runs reads the bands
+    out = {}
+    for prob, (low, high) in ABOUT_STATED.items():
+        k = round(100 * prob)
+        lo, hi = np.quantile(new, tails(prob), axis=0)
+        seen = float(np.mean((observed >= lo) & (observed <= hi)))
+        right = coverage_if_right(new, prob)
+        tail = min(float(np.mean(right >= seen)), float(np.mean(right <= seen)))
+        out |= {f"coverage{k}_if_right_5pct": float(np.quantile(right, 0.05)),
+                f"coverage{k}_if_right_95pct": float(np.quantile(right, 0.95)),
+                f"coverage{k}_p_value": min(1.0, 2 * tail),
+                f"coverage{k}_target_chance": float(np.mean((right >= low) & (right <= high)))}
+    return out
+
+
+#: The point-fit baseline's method name in every backtest table.
+POINT = "Huber + L-BFGS-B (point)"
+#: The summary column of :func:`median_error_against_point`.
+ERROR_AGAINST_POINT = "p_median_error_at_or_below_point"
+
+
+def median_error_against_point(per_run: pd.DataFrame, *, n_boot: int = 2000, seed: int = 0
+                               ) -> dict[tuple[str, str], float]:
+    """Per split and method, the share of bootstrap resamples of the held-out runs in which the method's median
+    relative error is at or below the point fit's on the same runs.
+
+    Runs are resampled by teacher where the table has one (``L_T``: a teacher's students share its luck), else one
+    by one. How sure a split is of "at or below the point fit's": 0.5 is a coin flip.
+
+    Parameters
+    ----------
+    per_run
+        :func:`score_runs` rows of every method, with ``split`` and ``method``; a split's methods list its runs in
+        the same order.
+    n_boot
+        Bootstrap resamples per split.
+    seed
+        Seeds the resampling.
+
+    Returns
+    -------
+    dict
+        ``{(split, method): share}`` for every method of a split that has a point fit.
+    """
+    rng = np.random.default_rng(seed)
+    out = {}
+    for split, g in per_run.groupby("split", sort=False):
+        point = g[g["method"] == POINT]
+        if point.empty:
+            continue
+        by = point["L_T"].to_numpy() if "L_T" in g and point["L_T"].notna().all() else np.arange(len(point))
+        _, cluster = np.unique(by, return_inverse=True)
+        members = [np.flatnonzero(cluster == c) for c in range(cluster.max() + 1)]
+        picks = [np.concatenate([members[c] for c in rng.integers(0, len(members), len(members))])
+                 for _ in range(n_boot)]
+        base = np.array([np.median(point["rel_error"].to_numpy()[i]) for i in picks])
+        for method, m in g.groupby("method", sort=False):
+            if method == POINT:
+                continue
+            if len(m) != len(point) or not np.array_equal(m["observed"].to_numpy(), point["observed"].to_numpy()):
+                raise ValueError(f"split {split!r}: {method!r} and the point fit do not score the same runs")
+            err = m["rel_error"].to_numpy()
+            out[(split, method)] = float(np.mean(np.array([np.median(err[i]) for i in picks]) <= base))
+    return out
 
 
 # -- runners --------------------------------------------------------------------------------------
@@ -195,7 +290,7 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
     starts = pointfit.epoch_grid()
     if baseline_starts:
         starts = starts[:: max(1, len(starts) // baseline_starts)]
-    rows, fits = [], []
+    rows, fits, refs = [], [], []
     for i, sp in enumerate(splits):
         say(f"split {i + 1}/{len(splits)}: {sp.label} ({int(sp.train.sum())} fit, {int(sp.test.sum())} held out)")
         tr, te = df[sp.train], df[sp.test]
@@ -208,6 +303,7 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
         extra = {"N": te["N"].to_numpy(), "D": te["D"].to_numpy()}
         r = score_runs(obs, pred["log_mu"] + pred["eps"], _loglik(np.log(obs), pred))
         rows.append(r.assign(**extra, split=sp.label, method="bayeslaw"))
+        refs.append(_reference(pred["log_mu"] + pred["eps"], obs, sp.label, "bayeslaw"))
         record = {"split": sp.label, "n_train": len(tr), "n_test": len(te), "refit_seconds": wall,
                   "diagnostics_passed": diag["passed"], "failures": "; ".join(diag["failures"]),
                   "attempts": len(fit.card.get("attempts", [])), "draws": fit.card["sampler"]["draws"]}
@@ -218,6 +314,7 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
             log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
             r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
             rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + population discrepancy"))
+            refs.append(_reference(log_new, obs, sp.label, "bayeslaw + population discrepancy"))
         if extrapolation_error:
             cal = calibrate_extrapolation(tr, compiled, spec, sampler, seed=streams.split(i), progress=say)
             rng = np.random.default_rng(streams.extrapolation(i))
@@ -227,6 +324,7 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
             log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
             r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
             rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + extrapolation error"))
+            refs.append(_reference(log_new, obs, sp.label, "bayeslaw + extrapolation error"))
             record["extrapolation_edge"], record["extrapolation_per_decade"] = cal["edge_mean"], cal["tau_mean"]
         fits.append(record)
         if baseline:
@@ -234,14 +332,19 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
             pred_pt = np.exp(pt.log_loss(te["N"], te["D"]))
             rows.append(_point_rows(obs, pred_pt, sp.label, extra))
     per_run = pd.concat(rows, ignore_index=True)
-    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+    return Backtest(per_run=per_run, summary=summarise(per_run, pd.DataFrame(refs), seed=streams.child("bootstrap")),
+                    fits=pd.DataFrame(fits))
+
+
+def _reference(log_new: np.ndarray, observed: np.ndarray, split: str, method: str) -> dict[str, Any]:
+    return {"split": split, "method": method} | coverage_reference(log_new, observed)
 
 
 def _point_rows(obs: np.ndarray, pred: np.ndarray, label: str, extra: dict) -> pd.DataFrame:
     return pd.DataFrame({"observed": obs, "median": pred, "rel_error": np.abs(pred - obs) / obs, "in50": np.nan,
                          "in90": np.nan, "lower90": np.nan, "upper90": np.nan, "crps": np.abs(pred - obs),
                          "lpd": np.nan, **extra, "split": label,
-                         "method": "Huber + L-BFGS-B (point)"})
+                         "method": POINT})
 
 
 def _student_error_sd(h: HeldOutStudents, rows: np.ndarray, learn: np.ndarray, calibration, seed: int,
@@ -277,7 +380,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           thresholds: Sequence[float] = (2.45, 2.40), supervised_threshold: float = 2.2,
                           preset: str | None = None, teacher_noise: float | None = None,
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
-                          learn_teacher_noise: bool = False, teacher_effect: bool = False, sampler=None, seed: int = 0,
+                          learn_teacher_noise: bool = False, teacher_effect: bool = False, size_effect: bool = False,
+                          likelihood: str = "student_t", sampler=None, seed: int = 0,
                           baseline: bool = True, baseline_starts: int = 256,
                           progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
@@ -311,9 +415,9 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
     h = held_out_students(dis, thresholds, supervised=sup_train, seed=seed, sampler=config, progress=say,
                           preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
                           supervised_cut=supervised_cut, learn_teacher_noise=learn_teacher_noise,
-                          teacher_effect=teacher_effect)
+                          teacher_effect=teacher_effect, size_effect=size_effect, likelihood=likelihood)
     calibration = resolve_calibration(True)
-    rows, fits = [], []
+    rows, fits, refs = [], [], []
     for i, th in enumerate(thresholds):
         label = f"L_S >= {th:g}" + suffix
         m = (h.runs["threshold"] == th).to_numpy()
@@ -323,6 +427,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
         noise = {"sigma": h.noise["sigma"][m].T, "nu": None if h.noise["nu"] is None else h.noise["nu"][m].T}
         ll = log_density(np.log(obs), h.log_mu[m].T, noise["sigma"], noise["nu"])
         rows.append(score_runs(obs, h.log_new[m].T, ll).assign(**extra, split=label, method="bayeslaw"))
+        refs.append(_reference(h.log_new[m].T, obs, label, "bayeslaw"))
         fits.append(h.fits[i] | {"split": label})
         if calibration is not None:
             # the distillation law's error learned from the splits before this one, on students it does not predict
@@ -335,6 +440,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
             ll = log_density(np.log(obs), h.log_mu[m].T, np.sqrt(noise["sigma"] ** 2 + sd.T ** 2), noise["nu"])
             method = WITH_STUDENT_ERROR if learned else "bayeslaw + population error (no earlier split)"
             rows.append(score_runs(obs, log_new, ll).assign(**extra, split=label, method=method))
+            refs.append(_reference(log_new, obs, label, method))
             fits[-1]["distillation_error_from"] = how
         if baseline:
             fitted = dis[dis["L_S"].to_numpy() >= th].reset_index(drop=True)
@@ -352,7 +458,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                                           tilde, **dc)
             rows.append(_point_rows(obs, pred, label, extra))
     per_run = pd.concat(rows, ignore_index=True)
-    return Backtest(per_run=per_run, summary=summarise(per_run), fits=pd.DataFrame(fits))
+    return Backtest(per_run=per_run, summary=summarise(per_run, pd.DataFrame(refs), seed=streams.child("bootstrap")),
+                    fits=pd.DataFrame(fits))
 
 
 def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
@@ -371,7 +478,7 @@ def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
 def backtest(data: Table, *, law: str = "supervised", supervised: Table | None = None,
              splits: Sequence[str] = ("rolling",), student_threshold: float | Sequence[float] = (2.45, 2.40),
              supervised_threshold: float = 2.2, preset: str | None = None, teacher_noise: float | None = None,
-             gamma_free: bool = False, likelihood: str = "student_t",
+             size_effect: bool = False, gamma_free: bool = False, likelihood: str = "student_t",
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
              stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
@@ -392,7 +499,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     student_threshold, supervised_threshold
         Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
         predict the rest); supervised runs are fitted when their loss is at or above the other.
-    preset, teacher_noise
+    preset, teacher_noise, size_effect
         Distillation: as in :func:`fit`.
     gamma_free, likelihood, include_outliers, sampler, seed
         As in :func:`fit`.
@@ -420,6 +527,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
         raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
                          f"and positive (got {teacher_noise!r} with --law {law})")
+    if size_effect and law != "distillation":
+        raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
@@ -445,7 +554,8 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if law == "distillation":
         result = backtest_distillation(dis, sup, thresholds=thresholds, supervised_threshold=supervised_threshold,
                                           preset=preset, teacher_noise=teacher_noise,
-                                          supervised_scale=supervised_scale, sampler=sampler, seed=seed,
+                                          supervised_scale=supervised_scale, size_effect=size_effect,
+                                          likelihood=likelihood, sampler=sampler, seed=seed,
                                           baseline=baseline, progress=progress)
     else:
         parsed = [s for spec in splits for s in parse(spec, df)]
