@@ -158,6 +158,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         preset_scale=args.preset_scale,
         teacher_noise=args.teacher_noise,
         supervised_scale=args.supervised_scale,
+        size_effect=args.size_effect,
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
         target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed,
@@ -502,7 +503,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=_floats(args.student_threshold, "--student-threshold"),
         supervised_threshold=args.supervised_threshold, teacher_noise=args.teacher_noise,
-        gamma_free=args.gamma == "free", likelihood=args.likelihood, include_outliers=args.include_outliers,
+        size_effect=args.size_effect, gamma_free=args.gamma == "free", likelihood=args.likelihood,
+        include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
         progress=_say("backtest", args), allow_duplicates=args.allow_duplicates,
@@ -577,6 +579,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: The experimental per-size offset's flag, on fit and backtest.
+SIZE_EFFECT_HELP = ("distillation, experimental: an offset on the students' log loss per student size, what students "
+                    "of one size share beyond Eq. 8 (docs/validation.md); plans and predictions refuse the posterior")
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--json", action="store_true", help="machine-readable output")
@@ -611,6 +618,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--supervised-scale", type=float, default=None,
                    help="distillation with the busbridge2025 preset: a further factor on its supervised prior "
                         "widths (default: the shipped table's, 1/3 for the paper's own runs; else 1)")
+    f.add_argument("--size-effect", action="store_true", help=SIZE_EFFECT_HELP)
     f.add_argument("--preset-scale", type=float, default=1.0,
                    help="multiply the preset's prior widths")
     f.add_argument("--include-outliers", action="store_true",
@@ -784,6 +792,7 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--teacher-noise", type=float, default=None,
                    help="distillation: sd of a teacher's measured log loss around its true value (default: the "
                         "shipped table's stated estimate, else 0.002)")
+    b.add_argument("--size-effect", action="store_true", help=SIZE_EFFECT_HELP)
     b.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
     b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     b.add_argument("--include-outliers", action="store_true")

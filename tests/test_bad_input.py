@@ -74,6 +74,7 @@ CASES = [
      ["p.nc"]),
     (["fit", "busbridge2025_digitized"], "shipped distillation table, not a supervised one", []),
     (["fit", "busbridge2025_digitized", "--law", "distillation", "--teacher-noise", "0"], "teacher_noise", []),
+    (["fit", "{d}/runs.csv", "--size-effect", "--out", "{d}/p.nc"], "--law distillation only", ["p.nc"]),
     (["backtest", "busbridge2025_digitized", "--law", "distillation", "--student-threshold", "2.2",
       "--out-dir", "{d}/bt"], "keeps 328 of 328 students", ["bt"]),
     (["predict", CHIN, "--N", "1e9"], "give --N and --D together", []),

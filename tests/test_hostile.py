@@ -261,6 +261,8 @@ CASES = [
      "--teacher-noise is the sd of a teacher's measure"),
     (["backtest", "{d}/runs.csv", "--teacher-noise", "0.001"],
      "--teacher-noise is the sd of a teacher's measure"),
+    (["backtest", "{d}/runs.csv", "--size-effect"],
+     "--size-effect is an offset per student size in t"),
     (["compare", "{d}/nope.csv"],
      "run table {d}/nope.csv does not exist"),
     (["compare", "{d}/two.csv"],

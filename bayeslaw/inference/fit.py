@@ -49,6 +49,7 @@ def fit(
     teacher_noise: float | None = None,
     supervised_scale: float | None = None,
     supervised_cut: bool | None = None,
+    size_effect: bool = False,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -94,6 +95,9 @@ def fit(
         Distillation: take the students' supervised twin from Table 6 so that the students do not move the
         supervised law (:class:`~bayeslaw.model.spec.JointSpec`). Default: cut without supervised runs,
         joint with them; ``False`` without supervised runs gives the joint fit of bayeslaw 0.x.
+    size_effect
+        Distillation, experimental: a per-student-size offset on the students' log loss
+        (:class:`~bayeslaw.model.spec.JointSpec`); plans and student predictions refuse such a posterior.
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin
@@ -124,6 +128,9 @@ def fit(
     prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
+    if size_effect and law != "distillation":
+        raise InputError("--size-effect (size_effect=) is an offset per student size in the distillation law: "
+                         "--law distillation only")
     if law == "supervised":
         table, source, filters = tables.resolve(data, include_outliers)
         if source is not None and columns:
@@ -146,7 +153,7 @@ def fit(
         if supervised_cut is None:
             supervised_cut = supervised is None
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
-                  supervised_cut=supervised_cut,
+                  supervised_cut=supervised_cut, size_effect=size_effect,
                   **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
@@ -157,7 +164,7 @@ def fit(
                         filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
-                        supervised_scale=supervised_scale, supervised_cut=supervised_cut,
+                        supervised_scale=supervised_scale, supervised_cut=supervised_cut, size_effect=size_effect,
                         provenance=provenance if law == "distillation" else None, **checks)
     if not result.diagnostics_passed:  # the CLI prints FAILED from the card; Python users get it here
         warnings.warn("the fit FAILED its diagnostic gates: " + "; ".join(result.card["diagnostics"]["failures"])

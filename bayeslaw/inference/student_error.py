@@ -92,6 +92,21 @@ def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) 
     return _fitted_teachers_or(posterior, te, d["teacher_effect"], drawn)
 
 
+def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
+    """Per draw, the offset a held-out student shares with the fitted students of its size (``JointSpec.size_effect``):
+    its size's when that size was fitted, else one drawn from the fitted spread; 0 without the offset."""
+    if not posterior.card["spec"].get("size_effect"):
+        return 0.0
+    d = posterior.draws(["size_effect", "size_effect_sd"])
+    out = d["size_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
+    fitted = posterior.idata["posterior"]["size_effect"].coords["student_size"].values
+    for k, n in enumerate(te["N_S"].to_numpy()):
+        hit = np.flatnonzero(np.isclose(fitted, n, rtol=1e-9))
+        if hit.size:
+            out[:, k] = d["size_effect"][:, hit[0]]
+    return out
+
+
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """A split fit's predictions of held-out students: mean-law and new-run draws ``(draw, student)``, the draws'
     ``log E``, the noise parameters, and how far each student lies beyond the fitted ones (``decades``, ``outside``;
@@ -99,7 +114,7 @@ def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator)
     c = as_arrays(coefficients(posterior))
     log_T = held_out_teachers(posterior, te, rng)
     log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_T)
-    log_mu = log_mu + teacher_effects(posterior, te, rng)
+    log_mu = log_mu + teacher_effects(posterior, te, rng) + size_effects(posterior, te, rng)
     log_new = log_mu + noise_draws(posterior, log_mu.shape, rng, "sigma_dis")
     sigma, nu = noise_parameters(posterior, "sigma_dis")
     r = student_reach(fitted_students(posterior), te["N_S"].to_numpy(), te["D_S"].to_numpy(),

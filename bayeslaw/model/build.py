@@ -149,9 +149,10 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     p = spec.priors
     has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
     measured = np.isfinite(teachers["L_T"].to_numpy())
+    sizes, size_index = np.unique(dis["N_S"].to_numpy(), return_inverse=True)
     coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
               "teacher": teachers["teacher_id"].astype(str).to_numpy(),
-              "measured_teacher": np.flatnonzero(measured)}
+              "measured_teacher": np.flatnonzero(measured)} | ({"student_size": sizes} if spec.size_effect else {})
     # Students' sizes and tokens are fixed when the model is built (refits change losses only).
     _, first_of_point, point_index = np.unique(dis[["N_S", "D_S"]].to_numpy(), axis=0,
                                                return_index=True, return_inverse=True)
@@ -205,6 +206,12 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
             sd = p["teacher_effect_sd"].create("teacher_effect_sd")
             z = pm.Normal("teacher_effect_z", 0.0, 1.0, dims="teacher")  # non-centred: sd is small and learned
             mu_S = mu_S + pm.Deterministic("teacher_effect", sd * z, dims="teacher")[teacher_index]
+        if spec.size_effect:
+            sd = p["size_effect_sd"].create("size_effect_sd")
+            # non-centred, and summing to zero: with a handful of sizes a common offset would trade against the
+            # law's own amplitude (a ridge that failed r_hat on log_d1)
+            z = pm.ZeroSumNormal("size_effect_z", sigma=1.0, dims="student_size")
+            mu_S = mu_S + pm.Deterministic("size_effect", sd * z, dims="student_size")[size_index.reshape(-1)]
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
 

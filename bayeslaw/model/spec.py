@@ -18,6 +18,8 @@ LIKELIHOODS = ("student_t", "normal")
 TEACHER_NOISE_LOG_SD = 0.75
 #: Scale of the per-teacher offset's sd prior (HalfNormal), on log loss: a few tenths of a percent.
 TEACHER_EFFECT_SD = 0.003
+#: Scale of the per-student-size offset's sd prior (HalfNormal), on log loss: the same few tenths of a percent.
+SIZE_EFFECT_SD = 0.003
 
 
 SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
@@ -114,6 +116,11 @@ class JointSpec:
         ``HalfNormal(TEACHER_EFFECT_SD)``), instead of leaving it to the latent teacher, which passes it
         through Eq. 8 to students it shifts by a different amount. A student of a fitted teacher takes
         its teacher's offset; one of a new teacher draws one.
+    size_effect
+        Experimental, for model comparison: what students of one size share beyond Eq. 8 (an architecture's or a
+        ladder's own offset, e.g. the paper's 1.82B students) as a per-size offset on their log loss (``sd * z_k``
+        per distinct ``N_S``, ``sd`` with prior ``HalfNormal(SIZE_EFFECT_SD)``). A student of a fitted size takes
+        its size's offset; one of a new size draws one.
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
@@ -140,6 +147,7 @@ class JointSpec:
     supervised_cut: bool = False
     learn_teacher_noise: bool = False
     teacher_effect: bool = False
+    size_effect: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -178,6 +186,8 @@ class JointSpec:
             base = base | {"teacher_noise": LogN(self.teacher_noise, TEACHER_NOISE_LOG_SD)}
         if self.teacher_effect:
             base = base | {"teacher_effect_sd": Prior("HalfNormal", {"sigma": TEACHER_EFFECT_SD})}
+        if self.size_effect:
+            base = base | {"size_effect_sd": Prior("HalfNormal", {"sigma": SIZE_EFFECT_SD})}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
@@ -187,11 +197,13 @@ class JointSpec:
                     {"supervised_scale": self.supervised_scale} if self.supervised_scale != 1.0 else {}) | (
                     {"supervised_cut": True} if self.supervised_cut else {}) | (
                     {"learn_teacher_noise": True} if self.learn_teacher_noise else {}) | (
-                    {"teacher_effect": True} if self.teacher_effect else {})
+                    {"teacher_effect": True} if self.teacher_effect else {}) | (
+                    {"size_effect": True} if self.size_effect else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
         return cls(d["likelihood"], d["preset"], float(d["preset_scale"]), from_json(d["priors"]),
                    float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
                    float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)),
-                   bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)))
+                   bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)),
+                   bool(d.get("size_effect", False)))

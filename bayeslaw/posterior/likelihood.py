@@ -125,5 +125,8 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         log_S, _ = student_log_mean(c, np.exp(obs["log_N_S"].values), np.exp(obs["log_D_S"].values), log_L_T)
         if fit.card["spec"].get("teacher_effect"):  # the offset a teacher's students share (JointSpec.teacher_effect)
             log_S = log_S + fit.draws(["teacher_effect"])["teacher_effect"][:, teacher]
+        if fit.card["spec"].get("size_effect"):  # the offset a size's students share (JointSpec.size_effect)
+            _, size = np.unique(obs["log_N_S"].values, return_inverse=True)
+            log_S = log_S + fit.draws(["size_effect"])["size_effect"][:, size.reshape(-1)]
         out.append(("obs_student", log_S, obs["log_L_S"].values, "sigma_dis"))
     return out

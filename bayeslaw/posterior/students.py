@@ -81,7 +81,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     """
     if fit.law != "distillation":
         raise InputError("this posterior is supervised; student predictions need a distillation fit")
-    refuse_experimental(fit, ("teacher_effect",))  # the break tilt is in student_log_mean; the offset is not
+    refuse_experimental(fit, ("teacher_effect", "size_effect"))  # the tilt is in student_log_mean; offsets not
     N_S, D_S = np.broadcast_arrays(np.atleast_1d(np.asarray(N_S, float)), np.atleast_1d(np.asarray(D_S, float)))
     bounds.check_points(N_S, D_S)
     rng = np.random.default_rng(seed)

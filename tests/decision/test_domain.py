@@ -65,9 +65,12 @@ def test_predictions_far_beyond_the_runs_stay_in_the_domain(digitized):
     assert np.all(sup["loss_new"].values <= CEILING * (1 + 1e-12)) and np.all(sup["loss_new"].values > 0)
 
 
-def test_a_posterior_with_per_teacher_offsets_is_refused_by_plans_and_predictions(digitized):
-    # JointSpec(teacher_effect=True): a new teacher's offset is not drawn anywhere but the backtest, so a plan or a
-    # student prediction would leave a part of its band out; the card says so and both refuse it.
+@pytest.mark.parametrize(("key", "named"), [("teacher_effect", "per-teacher offsets"),
+                                            ("size_effect", "per-student-size offsets")])
+def test_a_posterior_with_per_teacher_or_per_size_offsets_is_refused_by_plans_and_predictions(digitized, key, named):
+    # JointSpec(teacher_effect=True) or (size_effect=True): a new teacher's or a new size's offset is not drawn
+    # anywhere but the backtest, so a plan or a student prediction would leave a part of its band out; the card
+    # says so and both refuse it.
     import copy
     import dataclasses
 
@@ -75,10 +78,10 @@ def test_a_posterior_with_per_teacher_offsets_is_refused_by_plans_and_prediction
     from bayeslaw.posterior.students import predict
 
     card = copy.deepcopy(digitized.card)
-    card["spec"]["teacher_effect"] = True
+    card["spec"][key] = True
     offsets = dataclasses.replace(digitized, card=card)
-    with pytest.raises(PosteriorError, match="per-teacher offsets"):
+    with pytest.raises(PosteriorError, match=named):
         laws(offsets)
-    with pytest.raises(PosteriorError, match="per-teacher offsets"):
+    with pytest.raises(PosteriorError, match=named):
         predict(offsets, N_S=1e9, D_S=2e10, L_T=2.2)
     assert predict(digitized, N_S=1e9, D_S=2e10, L_T=2.2)["loss_new"].size  # the shipped one still predicts

@@ -104,3 +104,27 @@ def test_the_two_error_files_are_not_interchangeable():
         load_student_error(CALIBRATION)
     err = load_student_error()
     assert err.diagnostics_passed and err.card["data"]["n_outside"] > 0
+
+
+def test_a_held_out_student_takes_its_sizes_fitted_offset_or_a_new_one_drawn_from_their_spread():
+    import xarray as xr
+
+    from bayeslaw.inference.student_error import size_effects
+    from bayeslaw.posterior.card import Fit
+
+    rng = np.random.default_rng(0)
+    sizes = np.array([1.43e8, 5.46e8, 1.82e9])
+    effect = rng.normal(0, 0.003, (2, 4000, 3))
+    sd = np.full((2, 4000), 0.004)
+    post = xr.Dataset({"size_effect": (("chain", "draw", "student_size"), effect),
+                       "size_effect_sd": (("chain", "draw"), sd)}, coords={"student_size": sizes})
+    fit = Fit(idata=xr.DataTree.from_dict({"posterior": post}), card={"law": "distillation",
+                                                                      "spec": {"size_effect": True}})
+    held = pd.DataFrame({"N_S": [5.46e8, 1.82e9, 1e9, 1e9]})
+    got = size_effects(fit, held, np.random.default_rng(1))
+    np.testing.assert_array_equal(got[:, 0], effect.reshape(-1, 3)[:, 1])
+    np.testing.assert_array_equal(got[:, 1], effect.reshape(-1, 3)[:, 2])
+    # a size the fit has not seen: a fresh offset per draw, with the fitted spread, apart from the other new one
+    assert np.std(got[:, 2]) == pytest.approx(0.004, rel=0.03) and abs(np.corrcoef(got[:, 2], got[:, 3])[0, 1]) < 0.05
+    without = Fit(idata=fit.idata, card={"law": "distillation", "spec": {}})
+    assert size_effects(without, held, np.random.default_rng(1)) == 0.0

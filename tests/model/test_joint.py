@@ -3,6 +3,7 @@
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor
 import pytest
 
 from bayeslaw import api
@@ -299,3 +300,30 @@ def test_a_teacher_effect_shifts_only_that_teachers_students_by_its_offset():
     unshifted = build_joint(fixed_spec, d, rest, teachers, index)
     assert model.compile_logp(vars=[model["obs_student"]])(point) == pytest.approx(
         unshifted.compile_logp(vars=[unshifted["obs_student"]])(fixed_point), rel=1e-10)
+
+
+def test_a_size_effect_shifts_each_sizes_students_by_its_offset_and_the_offsets_sum_to_zero():
+    d = load_shipped_digitized()
+    teachers, rest, index = split_teachers(d, None)
+    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, size_effect=True)
+    model = build_joint(spec, d, rest, teachers, index)
+    assert {"size_effect_sd", "size_effect_z"} <= {rv.name for rv in model.free_RVs}
+    assert "size_effect_z_zerosum__" in _parents(model, "obs_student")
+    assert "size_effect_z_zerosum__" not in _parents(model, "obs_teacher")
+    assert JointSpec.from_dict(spec.to_dict()) == spec and "size_effect" not in JointSpec().to_dict()
+    sizes = np.unique(d["N_S"])
+    assert list(model.coords["student_size"]) == list(sizes)
+    point = model.initial_point()
+    point["size_effect_z_zerosum__"] = np.linspace(-1.0, 1.5, len(sizes) - 1)
+    point["size_effect_sd_log__"] = np.log(0.004)
+    (graph,) = model.replace_rvs_by_values([model["size_effect"]])  # the offsets as a function of value variables
+    inputs = [model.rvs_to_values[model[name]] for name in ("size_effect_z", "size_effect_sd")]
+    offset = pytensor.function(inputs, graph)(*(point[v.name] for v in inputs))
+    assert abs(offset.sum()) < 1e-12 and np.ptp(offset) > 0.004  # zero-sum, and not all zero
+    # the students' likelihood at that point is the model without offsets on losses moved by their size's offset
+    fixed_spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003)
+    of_student = offset[np.searchsorted(sizes, d["N_S"].to_numpy())]
+    fixed = build_joint(fixed_spec, d.assign(L_S=d["L_S"] / np.exp(of_student)), rest, teachers, index)
+    fixed_point = {k: v for k, v in point.items() if k in {v.name for v in fixed.value_vars}}
+    assert model.compile_logp(vars=[model["obs_student"]])(point) == pytest.approx(
+        fixed.compile_logp(vars=[fixed["obs_student"]])(fixed_point), rel=1e-10)
