@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The published backtests (docs/validation.md): real supervised runs, the paper's digitized
 # distillation runs and the SYNTHETIC distillation table.
-# Writes reports/backtests/*.csv and *.png and prints each summary. About 15 minutes on 2 cores.
+# Writes reports/backtests/*.csv and *.png and prints each summary. About 30 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=.venv/bin/bayeslaw
@@ -18,3 +18,9 @@ $B backtest data/synthetic/SYNTHETIC_paper_design_distillation.csv --law distill
 # Each split after the first also scores the distillation law's error learned from the splits before it only.
 $B backtest busbridge2025_digitized --law distillation --student-threshold 2.50 2.45 2.40 2.35 --seed 1 \
     --out-dir $out --stem busbridge2025_digitized "$@" || true
+# The same with a per-student-size offset (JointSpec(size_effect=True), experimental; docs/validation.md, "A per-size
+# offset").
+$B backtest busbridge2025_digitized --law distillation --student-threshold 2.50 2.45 2.40 2.35 --seed 1 --size-effect \
+    --out-dir $out --stem busbridge2025_digitized_size_effect "$@" || true
+$B backtest busbridge2025_digitized --law distillation --student-threshold 2.50 2.45 2.40 2.35 --seed 1 --size-effect \
+    --likelihood normal --out-dir $out --stem busbridge2025_digitized_size_effect_normal "$@" || true
