@@ -75,11 +75,30 @@ def held_out_teachers(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator
 def _fitted_teachers_or(posterior: Fit, te: pd.DataFrame, fitted: np.ndarray, drawn: np.ndarray) -> np.ndarray:
     """Per draw and held-out student: its teacher's column of ``fitted`` ``(draw, teacher)`` where the fit had that
     teacher, else its column of ``drawn`` ``(draw, student)`` (overwritten in place)."""
+    return _fitted_or(fitted, drawn, _teacher_columns(posterior, te))
+
+
+def _teacher_columns(posterior: Fit, te: pd.DataFrame) -> np.ndarray:
+    """Each held-out student's teacher's column in the fit (-1 for a teacher it did not have)."""
     position = {t: j for j, t in enumerate(posterior.card["data"]["teachers"]["ids"])}
-    for k, t in enumerate(te["teacher_id"]):
-        if t in position:
-            drawn[:, k] = fitted[:, position[t]]
+    return np.array([position.get(t, -1) for t in te["teacher_id"]], dtype=int)
+
+
+def _fitted_or(fitted: np.ndarray, drawn: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """``drawn`` ``(draw, student)`` with each student's column replaced by ``fitted[:, column]`` where ``column``
+    is not -1 (in place)."""
+    hit = column >= 0
+    drawn[:, hit] = fitted[:, column[hit]]
     return drawn
+
+
+def _offsets(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator, name: str, column: np.ndarray
+             ) -> np.ndarray:
+    """Per draw, held-out students' experimental offsets ``name``: the fitted one where ``column`` names it, else one
+    drawn from the fitted spread ``{name}_sd``."""
+    d = posterior.draws([name, f"{name}_sd"])
+    drawn = d[f"{name}_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
+    return _fitted_or(d[name], drawn, column)
 
 
 def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
@@ -87,9 +106,7 @@ def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) 
     its teacher's when that teacher was fitted, else one drawn from the fitted spread; 0 without the offset."""
     if not posterior.card["spec"].get("teacher_effect"):
         return 0.0
-    d = posterior.draws(["teacher_effect", "teacher_effect_sd"])
-    drawn = d["teacher_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
-    return _fitted_teachers_or(posterior, te, d["teacher_effect"], drawn)
+    return _offsets(posterior, te, rng, "teacher_effect", _teacher_columns(posterior, te))
 
 
 def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
@@ -97,14 +114,9 @@ def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> 
     its size's when that size was fitted, else one drawn from the fitted spread; 0 without the offset."""
     if not posterior.card["spec"].get("size_effect"):
         return 0.0
-    d = posterior.draws(["size_effect", "size_effect_sd"])
-    out = d["size_effect_sd"][:, None] * rng.standard_normal((posterior.n_draws, len(te)))
     fitted = posterior.idata["posterior"]["size_effect"].coords["student_size"].values
-    for k, n in enumerate(te["N_S"].to_numpy()):
-        hit = np.flatnonzero(np.isclose(fitted, n, rtol=1e-9))
-        if hit.size:
-            out[:, k] = d["size_effect"][:, hit[0]]
-    return out
+    same = np.isclose(te["N_S"].to_numpy()[:, None], fitted[None, :], rtol=1e-9)
+    return _offsets(posterior, te, rng, "size_effect", np.where(same.any(axis=1), same.argmax(axis=1), -1))
 
 
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
