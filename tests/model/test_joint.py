@@ -272,16 +272,21 @@ def test_a_learned_teacher_noise_is_a_parameter_of_the_measurement_only():
     assert "learn_teacher_noise" not in JointSpec().to_dict()  # a fixed-noise card reads as before
 
 
-def test_a_teacher_effect_shifts_only_that_teachers_students_by_its_offset():
+def _with_offsets(key: str, value_var: str):
+    """The digitized students' joint model with the experimental offsets ``key``: they enter the students' likelihood
+    (through ``value_var``) and not the teachers', and the spec round-trips (a card without them reads as before)."""
     d = load_shipped_digitized()
     teachers, rest, index = split_teachers(d, None)
-    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, teacher_effect=True)
+    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, **{key: True})
     model = build_joint(spec, d, rest, teachers, index)
-    assert {"teacher_effect_sd", "teacher_effect_z"} <= {rv.name for rv in model.free_RVs}
-    assert "teacher_effect_z" in _parents(model, "obs_student")
-    assert "teacher_effect_z" not in _parents(model, "obs_teacher")
-    assert JointSpec.from_dict(spec.to_dict()) == spec
-    assert "teacher_effect" not in JointSpec().to_dict()  # a card without it reads as before
+    assert {f"{key}_sd", f"{key}_z"} <= {rv.name for rv in model.free_RVs}
+    assert value_var in _parents(model, "obs_student") and value_var not in _parents(model, "obs_teacher")
+    assert JointSpec.from_dict(spec.to_dict()) == spec and key not in JointSpec().to_dict()
+    return d, teachers, rest, index, model
+
+
+def test_a_teacher_effect_shifts_only_that_teachers_students_by_its_offset():
+    d, teachers, rest, index, model = _with_offsets("teacher_effect", "teacher_effect_z")
     # at the initial point, an offset of 0.5% on teacher j is the fixed model with j's students' losses / e^0.005
     j = int(np.bincount(index).argmax())
     point = model.initial_point()
@@ -303,14 +308,7 @@ def test_a_teacher_effect_shifts_only_that_teachers_students_by_its_offset():
 
 
 def test_a_size_effect_shifts_each_sizes_students_by_its_offset_and_the_offsets_sum_to_zero():
-    d = load_shipped_digitized()
-    teachers, rest, index = split_teachers(d, None)
-    spec = JointSpec(preset="busbridge2025", supervised_cut=True, teacher_noise=0.003, size_effect=True)
-    model = build_joint(spec, d, rest, teachers, index)
-    assert {"size_effect_sd", "size_effect_z"} <= {rv.name for rv in model.free_RVs}
-    assert "size_effect_z_zerosum__" in _parents(model, "obs_student")
-    assert "size_effect_z_zerosum__" not in _parents(model, "obs_teacher")
-    assert JointSpec.from_dict(spec.to_dict()) == spec and "size_effect" not in JointSpec().to_dict()
+    d, teachers, rest, index, model = _with_offsets("size_effect", "size_effect_z_zerosum__")
     sizes = np.unique(d["N_S"])
     assert list(model.coords["student_size"]) == list(sizes)
     point = model.initial_point()
