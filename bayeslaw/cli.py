@@ -141,6 +141,15 @@ def _data_check_args(p: argparse.ArgumentParser) -> None:
                    help="accept losses that look like perplexities for the model sizes given")
 
 
+def _gamma_free(args: argparse.Namespace) -> bool:
+    """``--gamma``: the supervised law's form (fixed unless asked); refused for the joint distillation model, whose
+    supervised law is the paper's form (gamma free) whatever the flag says."""
+    if args.gamma is not None and args.law == "distillation":
+        raise InputError(f"--gamma {args.gamma} sets a supervised fit's form; the distillation model's supervised "
+                         "law is the paper's (gamma free): leave --gamma out with --law distillation")
+    return args.gamma == "free"
+
+
 def cmd_fit(args: argparse.Namespace) -> int:
     if args.out:
         bounds.check_writable(args.out, "--out")
@@ -151,7 +160,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         law=args.law,
         columns=_columns(args.columns),
         supervised=args.supervised,
-        gamma_free=args.gamma == "free",
+        gamma_free=_gamma_free(args),
         likelihood=args.likelihood,
         priors=args.priors,
         preset=args.preset,
@@ -503,7 +512,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=_floats(args.student_threshold, "--student-threshold"),
         supervised_threshold=args.supervised_threshold, teacher_noise=args.teacher_noise,
-        size_effect=args.size_effect, gamma_free=args.gamma == "free", likelihood=args.likelihood,
+        size_effect=args.size_effect, gamma_free=_gamma_free(args), likelihood=args.likelihood,
         include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
@@ -605,8 +614,9 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--law", choices=["supervised", "distillation"], default="supervised")
     f.add_argument("--columns", help="mapping canonical=theirs, e.g. N=params,D=tokens,loss=val")
     f.add_argument("--supervised", help="distillation only: the supervised runs table")
-    f.add_argument("--gamma", choices=["fixed", "free"], default="fixed",
-                   help="fixed: gamma=1 (Chinchilla form); free: the distillation paper's form")
+    f.add_argument("--gamma", choices=["fixed", "free"], default=None,
+                   help="supervised: fixed (gamma=1, Chinchilla form; the default) or free (the distillation paper's "
+                        "form)")
     f.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     f.add_argument("--priors", help="JSON or TOML file of prior overrides")
     f.add_argument("--preset", choices=["weak", "busbridge2025"], default=None,
@@ -793,7 +803,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation: sd of a teacher's measured log loss around its true value (default: the "
                         "shipped table's stated estimate, else 0.002)")
     b.add_argument("--size-effect", action="store_true", help=SIZE_EFFECT_HELP)
-    b.add_argument("--gamma", choices=["fixed", "free"], default="fixed")
+    b.add_argument("--gamma", choices=["fixed", "free"], default=None,
+                   help="supervised: fixed (gamma=1, the default) or free (the distillation paper's form)")
     b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
     b.add_argument("--include-outliers", action="store_true")
     b.add_argument("--no-baseline", action="store_true", help="skip the Huber + L-BFGS-B baseline")
