@@ -37,6 +37,7 @@ def files(tmp_path_factory):
     students.assign(L_T=np.where(students.index == 5, np.nan, students["L_T"])).to_csv(d / "teacher_nan.csv",
                                                                                          index=False)
     students.to_csv(d / "students.csv", index=False)
+    students[students["N_S"] == students["N_S"].iloc[0]].to_csv(d / "one_size.csv", index=False)
     # prior files a hostile user writes (issue 26; lam = 0 segfaulted the sampler)
     priors = {"lam0.json": '{"sigma": {"dist": "Exponential", "kwargs": {"lam": 0}}}',
               "string.json": '{"alpha": {"dist": "LogNormal", "kwargs": {"mu": "a", "sigma": 0.1}}}',
@@ -75,6 +76,8 @@ CASES = [
     (["fit", "busbridge2025_digitized"], "shipped distillation table, not a supervised one", []),
     (["fit", "busbridge2025_digitized", "--law", "distillation", "--teacher-noise", "0"], "teacher_noise", []),
     (["fit", "{d}/runs.csv", "--size-effect", "--out", "{d}/p.nc"], "--law distillation only", ["p.nc"]),
+    (["fit", "{d}/one_size.csv", "--law", "distillation", "--size-effect", "--out", "{d}/p.nc"],
+     "needs students of at least two sizes", ["p.nc"]),
     (["backtest", "busbridge2025_digitized", "--law", "distillation", "--student-threshold", "2.2",
       "--out-dir", "{d}/bt"], "keeps 328 of 328 students", ["bt"]),
     (["predict", CHIN, "--N", "1e9"], "give --N and --D together", []),

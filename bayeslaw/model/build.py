@@ -16,6 +16,7 @@ import pytensor.tensor as pt
 
 from bayeslaw.core import extrapolation as law_error
 from bayeslaw.core import laws, params
+from bayeslaw.core.errors import DataError
 from bayeslaw.core.params import BREAK_REF
 from bayeslaw.model.presets import supervised_defaults
 from bayeslaw.model.priors import PriorSet
@@ -150,6 +151,9 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     has_size = np.isfinite(teachers["N_T"].to_numpy()) & np.isfinite(teachers["D_T"].to_numpy())
     measured = np.isfinite(teachers["L_T"].to_numpy())
     sizes, size_index = np.unique(dis["N_S"].to_numpy(), return_inverse=True)
+    if spec.size_effect and sizes.size < 2:
+        raise DataError(f"a per-size offset (size_effect, --size-effect) needs students of at least two sizes; these "
+                        f"are all N_S = {sizes[0]:.3g}: fit without it")
     coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
               "teacher": teachers["teacher_id"].astype(str).to_numpy(),
               "measured_teacher": np.flatnonzero(measured)} | ({"student_size": sizes} if spec.size_effect else {})
