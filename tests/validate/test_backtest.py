@@ -120,6 +120,11 @@ def test_cli_backtest_writes_tables_and_plot(tmp_path, capsys):
     assert scores[0]["n_heldout"] == 36 and scores[0]["fit_passed_gates"] is True
     assert set(scores[0]) >= {"split", "method", "n_heldout", "median_rel_error", "coverage_50", "coverage_90",
                               "crps", "lpd", "fit_passed_gates"}
+    # what a right predictive would see on these 36 runs; no point fit, so no bootstrap against it
+    s = scores[0]
+    assert 0 <= s["coverage90_if_right_5pct"] < 0.9 < s["coverage90_if_right_95pct"] <= 1
+    assert 0 < s["coverage90_p_value"] <= 1 and 0 < s["coverage90_target_chance"] < 1
+    assert s["p_median_error_at_or_below_point"] is None
     for k in ("per_run", "summary", "fits", "plot"):
         assert (tmp_path / "out" / f"bt{'' if k == 'plot' else '_' + ('runs' if k == 'per_run' else k)}"
                 f"{'.png' if k == 'plot' else '.csv'}").exists()
