@@ -62,10 +62,10 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
         return Caveat(VALIDATION, "the distillation law's bands beyond its fitted students have not been backtested "
                                   "here (`make backtests`); docs/validation.md says what they held before")
 
-    def held(r: dict[str, str], level: str) -> str:
+    def held(r: dict[str, str], level: str, share: bool = True) -> str:
         n = int(float(r["n_test"]))
         k = round(float(r[f"coverage{level}"]) * n)
-        return f"{k} of {n}" + (f" ({k / n:.0%})" if 0 < k < n else "")
+        return f"{k} of {n}" + (f" ({k / n:.0%})" if share and 0 < k < n else "")
 
     outside = [r for r in rows if not ABOUT_90[0] <= float(r["coverage90"]) <= ABOUT_90[1]]
     # a split outside 80-95% that a right band strays to this often on that many students (make backtests records
@@ -79,7 +79,7 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
         how = "were wider than they needed to be"
     held_out = "; ".join(f"{r['split']} fitted: 90% bands held {held(r, '90')} held-out lower-loss students, 50% "
                          f"bands {held(r, '50')}, median error {float(r['rel_error_median']):.2%}" for r in rows)
-    why = "".join(f"; {r['split']}'s {held(r, '90').split(' (')[0]} lies as far from 90% as a band exactly right "
+    why = "".join(f"; {r['split']}'s {held(r, '90', share=False)} lies as far from 90% as a band exactly right "
                   f"strays on that many students with probability {float(r['coverage90_p_value']):.2f}" for r in chance)
     return Caveat(VALIDATION, f"distilled students' bands beyond the fitted students {how} in in-table backtests on "
                               f"the paper's runs ({held_out}{why}; docs/validation.md)")

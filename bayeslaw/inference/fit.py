@@ -35,6 +35,24 @@ def read_priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prio
     return read_prior_file(priors)
 
 
+def check_size_effect(law: str, size_effect: bool) -> None:
+    """Refuse (exit 2) a per-size offset (``--size-effect``) outside the distillation law.
+
+    Parameters
+    ----------
+    law
+        The law asked for.
+    size_effect
+        Whether a per-student-size offset was asked for.
+
+    Returns
+    -------
+    None
+    """
+    if size_effect and law != "distillation":
+        raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
+
+
 def fit(
     data: Table,
     *,
@@ -128,9 +146,7 @@ def fit(
     prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
-    if size_effect and law != "distillation":
-        raise InputError("--size-effect (size_effect=) is an offset per student size in the distillation law: "
-                         "--law distillation only")
+    check_size_effect(law, size_effect)
     if law == "supervised":
         table, source, filters = tables.resolve(data, include_outliers)
         if source is not None and columns:

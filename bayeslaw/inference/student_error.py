@@ -39,7 +39,7 @@ from bayeslaw.model.build import build_student_discrepancy
 from bayeslaw.posterior.card import Fit, atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import STUDENT_ERROR, STUDENT_ERROR_MODEL, load_calibration, new_study_prior
-from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, student_log_mean
+from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, size_columns, student_log_mean
 from bayeslaw.posterior.reach import fitted_students, student_distance, student_reach
 
 #: The student-loss thresholds of the shipped error: the paper's digitized students span 2.29-2.95 nats; each
@@ -114,9 +114,7 @@ def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> 
     its size's when that size was fitted, else one drawn from the fitted spread; 0 without the offset."""
     if not posterior.card["spec"].get("size_effect"):
         return 0.0
-    fitted = posterior.idata["posterior"]["size_effect"].coords["student_size"].values
-    same = np.isclose(te["N_S"].to_numpy()[:, None], fitted[None, :], rtol=1e-9)
-    return _offsets(posterior, te, rng, "size_effect", np.where(same.any(axis=1), same.argmax(axis=1), -1))
+    return _offsets(posterior, te, rng, "size_effect", size_columns(posterior, te["N_S"]))
 
 
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:

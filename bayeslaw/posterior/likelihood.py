@@ -107,6 +107,27 @@ def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
     return xr.DataArray(ll, dims=("chain", "draw", "run"))
 
 
+def size_columns(fit: Fit, N_S: Any) -> np.ndarray:
+    """Each student size's column among a per-size-offset fit's sizes (``JointSpec.size_effect``; the posterior's
+    ``student_size`` coordinate), -1 for a size the fit did not have.
+
+    Parameters
+    ----------
+    fit
+        A joint posterior fitted with per-size offsets.
+    N_S
+        Student sizes (raw counts).
+
+    Returns
+    -------
+    numpy.ndarray
+        Integer columns, the shape of ``N_S`` flattened.
+    """
+    fitted = fit.idata["posterior"]["size_effect"].coords["student_size"].values
+    same = np.isclose(np.ravel(np.asarray(N_S, float))[:, None], fitted[None, :], rtol=1e-9)
+    return np.where(same.any(axis=1), same.argmax(axis=1), -1)
+
+
 def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     """Each likelihood term of a fit: ``(name, log_mean (draw, run), observed log, sigma name)``.
 
@@ -126,7 +147,7 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         if fit.card["spec"].get("teacher_effect"):  # the offset a teacher's students share (JointSpec.teacher_effect)
             log_S = log_S + fit.draws(["teacher_effect"])["teacher_effect"][:, teacher]
         if fit.card["spec"].get("size_effect"):  # the offset a size's students share (JointSpec.size_effect)
-            _, size = np.unique(obs["log_N_S"].values, return_inverse=True)
-            log_S = log_S + fit.draws(["size_effect"])["size_effect"][:, size.reshape(-1)]
+            size = size_columns(fit, np.exp(obs["log_N_S"].values))
+            log_S = log_S + fit.draws(["size_effect"])["size_effect"][:, size]
         out.append(("obs_student", log_S, obs["log_L_S"].values, "sigma_dis"))
     return out

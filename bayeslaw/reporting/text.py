@@ -901,10 +901,6 @@ REFERENCE_FIELDS = tuple(f"coverage{k}_{s}" for k in (50, 90) for s in ("if_righ
     "p_median_error_at_or_below_point",)
 
 
-def _finite_or_none(x: Any) -> float | None:
-    return float(x) if x is not None and np.isfinite(x) else None
-
-
 def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
     """``bayeslaw backtest --json``'s result: per split and method the scores, with each fit's gate status."""
     gates = {r.split: {"diagnostics_passed": bool(r.diagnostics_passed), "failures": r.failures}
@@ -912,7 +908,7 @@ def backtest_records(bt, paths: dict[str, str]) -> dict[str, Any]:
     rows = []
     for r in bt.summary.itertuples(index=False):
         point = "point" in r.method
-        extra = {k: _finite_or_none(getattr(r, k, np.nan)) for k in REFERENCE_FIELDS}
+        extra = {k: _num(getattr(r, k, np.nan)) for k in REFERENCE_FIELDS}
         rows.append({"split": r.split, "method": r.method, "n_heldout": int(r.n_test),
                      "median_rel_error": float(r.rel_error_median), "coverage_50": float(r.coverage50),
                      "coverage_90": float(r.coverage90), "crps": float(r.crps), "lpd": float(r.lpd),

@@ -37,7 +37,7 @@ from bayeslaw.data.registry import SHIPPED
 from bayeslaw.data.splits import Split, parse, rolling
 from bayeslaw.data.tables import validate_distillation, validate_supervised
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
-from bayeslaw.inference.fit import Table, shipped_joint
+from bayeslaw.inference.fit import Table, check_size_effect, shipped_joint
 from bayeslaw.inference.refit import decades_beyond, fit_split, predictive
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.inference.student_error import HeldOutStudents, fit_student_error, held_out_students, learning_rows
@@ -527,8 +527,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
         raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
                          f"and positive (got {teacher_noise!r} with --law {law})")
-    if size_effect and law != "distillation":
-        raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
+    check_size_effect(law, size_effect)
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
