@@ -537,8 +537,11 @@ def cmd_compare(args: argparse.Namespace) -> int:
 def cmd_calibrate(args: argparse.Namespace) -> int:
     from bayeslaw.decision.pipeline import SHIPPED_ERROR_MODELS  # light CLI: paths only
 
-    shipped = SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "distillation_error" if args.distillation
-                                   else "calibration"]
+    if args.size_effect and not args.distillation:
+        raise InputError("--size-effect learns the distillation law's error of posteriors with per-size offsets: "
+                         "give it with --distillation")
+    shipped = SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "calibration" if not args.distillation
+                                   else "distillation_error_size_effect" if args.size_effect else "distillation_error"]
     out = Path(args.out) if args.out else shipped
     if out.resolve() == shipped.resolve() and out.exists() and not args.overwrite_shipped:
         raise InputError(f"{'--out ' + args.out if args.out else 'by default this'} would overwrite the shipped "
@@ -558,7 +561,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
         return 0 if fit.diagnostics_passed else 1
     if args.distillation:
         fit, h, paths = api.calibrate_distillation(args.distillation, out=args.out, out_dir=args.out_dir,
-                                                   seed=args.seed, progress=_say("calibrate", args))
+                                                   seed=args.seed, size_effect=args.size_effect,
+                                                   progress=_say("calibrate", args))
         shown = text.format_student_error(fit, h.fits) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
         _emit(args, shown, {"card": fit.card, "paths": paths, "splits": h.fits}, fit=None,
               posterior=paths["distillation_error"])
@@ -588,9 +592,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The experimental per-size offset's flag, on fit and backtest.
-SIZE_EFFECT_HELP = ("distillation, experimental: an offset on the students' log loss per student size, what students "
-                    "of one size share beyond Eq. 8 (docs/validation.md); plans and predictions refuse the posterior")
+#: The per-size offset's flag, on fit and backtest.
+SIZE_EFFECT_HELP = ("distillation: an offset on the students' log loss per student size, what students of one size "
+                    "share beyond Eq. 8 (docs/validation.md); plans and predictions draw each new size's offset")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -836,6 +840,9 @@ def build_parser() -> argparse.ArgumentParser:
     ca.add_argument("--distillation", nargs="?", const="busbridge2025_digitized", default=None, metavar="TABLE",
                     help="learn the distillation law's own error beyond its fitted students instead, from a "
                          "distillation table (default the paper's digitized students; models/distillation_error.nc)")
+    ca.add_argument("--size-effect", action="store_true",
+                    help="with --distillation: learn it from split fits with per-student-size offsets, the error "
+                         "such posteriors use (models/distillation_error_size_effect.nc)")
     ca.add_argument("--ratio", action="store_true",
                     help="learn how the law errs past the tokens per parameter it was fitted on instead (one split "
                          "by tokens per parameter per study; models/ratio_drift.nc; --loso also scores it study by "

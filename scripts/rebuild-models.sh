@@ -32,6 +32,10 @@ fi
 # This is the default distillation posterior (README main job, plan and report examples).
 $B fit busbridge2025_digitized --law distillation --seed 20250208 --thin 2 \
    --out models/distillation_busbridge2025_digitized.nc --quiet
+# The same students with a per-student-size offset (JointSpec(size_effect=True), --size-effect; docs/validation.md,
+# "A per-size offset"): not the default; plans, predictions and reports on it draw each new student size's offset.
+$B fit busbridge2025_digitized --law distillation --size-effect --seed 20250208 --thin 2 \
+   --out models/distillation_busbridge2025_digitized_size_effect.nc --quiet
 # The law's extrapolation error learned from seven public studies (docs/validation.md): leave-future-out splits
 # of each, a hierarchical model over them. `bayeslaw calibrate --loso` also writes its evaluation.
 $B calibrate --seed 0 --overwrite-shipped --quiet
@@ -41,6 +45,8 @@ $B calibrate --ratio --loso --seed 0 --out-dir reports/calibration --overwrite-s
 # The distillation law's own error beyond its fitted students: the paper's protocol inside its digitized runs at
 # four student-loss thresholds, the supervised population above as its prior (docs/validation.md).
 $B calibrate --distillation --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
+# The same learned from split fits with per-size offsets: what a posterior fitted with them uses.
+$B calibrate --distillation --size-effect --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
 # The compute-optimal size's own error: leave-future-out N* on four public IsoFLOP sweeps (Open Athena's collection),
 # models/allocation_error.json and reports/calibration/allocation_{replay,loso}.csv (docs/validation.md).
 .venv/bin/python -m bayeslaw.validate.allocation > /dev/null

@@ -22,7 +22,7 @@ CHIN = "models/supervised_chinchilla_epoch240.nc"
 JOINT = "models/distillation_busbridge2025_digitized.nc"
 CAL = "models/extrapolation_calibration.nc"
 SHIPPED = [ROOT / "models" / n for n in ("extrapolation_calibration.nc", "ratio_drift.nc", "distillation_error.nc",
-                                         "supervised_chinchilla_epoch240.nc")]
+                                         "distillation_error_size_effect.nc", "supervised_chinchilla_epoch240.nc")]
 
 
 @pytest.fixture(scope="module")
@@ -291,6 +291,8 @@ CASES = [
     (["generate", "--small", "--out", "/sys/synthetic"], "cannot write in /sys"),
     (["calibrate", "--ratio", "--out-dir", "{d}/cal"], "would overwrite the shipped ratio_drift.nc"),
     (["calibrate", "--distillation", "--out-dir", "{d}/cal"], "would overwrite the shipped distillation_error.nc"),
+    (["calibrate", "--distillation", "--size-effect", "--out-dir", "{d}/cal"],
+     "would overwrite the shipped distillation_error_size_effect.nc"),
     (["calibrate", "--out", CAL], "would overwrite the shipped extrapolation_calibration.nc"),
     (["plan", CAL, "--student", "1e9", "--budget", "1e21"], "an error model"),
     (["predict", "models/ratio_drift.nc", "--N", "1e9", "--D", "2e10"], "an error model"),

@@ -31,6 +31,7 @@ from bayeslaw.decision.caveats import (
     check_above_floor,
     check_teacher_losses,
     data_caveat,
+    distillation_backtest,
     distillation_backtest_caveat,
     failed_gates,
     reach_caveat,
@@ -275,7 +276,8 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
         reach_rows, found = [], [data_caveat(fit)]
     else:
         reach_rows, notes = _reach(fit, q, at, teachers)
-        found = [None if diagnosis.passed else failed_gates(diagnosis.failures), distillation_backtest_caveat(),
+        found = [None if diagnosis.passed else failed_gates(diagnosis.failures),
+                 distillation_backtest_caveat(distillation_backtest(fit)),
                  reach_caveat(reach.warning(notes)), _student_reach(fit, q, at), data_caveat(fit)]
     warns = [c for c in found if c is not None]
     # the serving section's chosen students, where they lie beyond the fitted runs or students

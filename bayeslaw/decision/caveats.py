@@ -27,6 +27,7 @@ from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
 from bayeslaw.posterior.extrapolation import WITH_STUDENT_ERROR
 from bayeslaw.posterior.point import POINT_NOTE
+from bayeslaw.posterior.size_offset import has_size_offset
 
 #: A recipe value this close (relative) to a planner bound sits on it.
 ON_BOUND = 0.01
@@ -40,6 +41,14 @@ KINDS = (FAILED_GATES, DATA, REACH, VALIDATION, BOUNDS)
 
 #: The in-table backtests of the distillation law on the paper's digitized runs (``make backtests``).
 DISTILLATION_BACKTEST = Path(__file__).resolve().parents[2] / "reports/backtests/busbridge2025_digitized_summary.csv"
+#: The same with per-student-size offsets (``bayeslaw backtest ... --size-effect``).
+DISTILLATION_BACKTEST_SIZE = DISTILLATION_BACKTEST.with_name("busbridge2025_digitized_size_effect_summary.csv")
+
+
+def distillation_backtest(fit: Fit) -> Path:
+    """The in-table backtest of the distillation law that speaks for ``fit``'s kind of posterior: the one fitted with
+    per-student-size offsets for such a posterior, else the paper's form."""
+    return DISTILLATION_BACKTEST_SIZE if has_size_offset(fit) else DISTILLATION_BACKTEST
 
 
 #: A 90% band that held between these shares of the held-out students held about its stated rate.
@@ -81,8 +90,9 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
                          f"bands {held(r, '50')}, median error {float(r['rel_error_median']):.2%}" for r in rows)
     why = "".join(f"; {r['split']}'s {held(r, '90', share=False)} lies as far from 90% as a band exactly right "
                   f"strays on that many students with probability {float(r['coverage90_p_value']):.2f}" for r in chance)
+    kind = " (fitted with per-student-size offsets)" if path.name == DISTILLATION_BACKTEST_SIZE.name else ""
     return Caveat(VALIDATION, f"distilled students' bands beyond the fitted students {how} in in-table backtests on "
-                              f"the paper's runs ({held_out}{why}; docs/validation.md)")
+                              f"the paper's runs{kind} ({held_out}{why}; docs/validation.md)")
 
 
 @dataclass(frozen=True)

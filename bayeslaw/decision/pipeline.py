@@ -40,7 +40,7 @@ Extrapolation = bool | str | Path
 
 #: The shipped error models every decision loads (``bayeslaw calibrate`` refuses to write over them by accident).
 SHIPPED_ERROR_MODELS = {"calibration": ex.CALIBRATION, "ratio_drift": ex.RATIO_DRIFT,
-                        "distillation_error": ex.STUDENT_ERROR}
+                        "distillation_error": ex.STUDENT_ERROR, "distillation_error_size_effect": ex.STUDENT_ERROR_SIZE}
 
 
 #: The calibration an ``extrapolation=`` option names (:func:`bayeslaw.posterior.extrapolation.resolve_calibration`).
@@ -115,8 +115,8 @@ class DecisionDraws:
 
     @property
     def extrapolation(self) -> str:
-        """What the decision's losses include (:data:`~bayeslaw.posterior.extrapolation.REACHED` or ``MEAN_LAW``)."""
-        return ex.MEAN_LAW if self.error is None else ex.REACHED
+        """What the decision's losses include (:func:`~bayeslaw.posterior.extrapolation.reached_text`)."""
+        return ex.reached_text(self.error)
 
     def reached(self, grid: xr.Dataset) -> xr.Dataset:
         """A planner grid's losses as what each draw's recipe reaches, the law's error included.

@@ -38,9 +38,16 @@ from bayeslaw.inference.fit import shipped_joint
 from bayeslaw.model.build import build_student_discrepancy
 from bayeslaw.posterior.card import Fit, atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import STUDENT_ERROR, STUDENT_ERROR_MODEL, load_calibration, new_study_prior
+from bayeslaw.posterior.extrapolation import (
+    STUDENT_ERROR,
+    STUDENT_ERROR_MODEL,
+    STUDENT_ERROR_SIZE,
+    load_calibration,
+    new_study_prior,
+)
 from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, size_columns, student_log_mean
 from bayeslaw.posterior.reach import fitted_students, student_distance, student_reach
+from bayeslaw.posterior.size_offset import SizeOffset
 
 #: The student-loss thresholds of the shipped error: the paper's digitized students span 2.29-2.95 nats; each
 #: threshold fits the students at or above it (>= 200 of 328) and predicts the rest.
@@ -111,10 +118,17 @@ def teacher_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) 
 
 def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> np.ndarray | float:
     """Per draw, the offset a held-out student shares with the fitted students of its size (``JointSpec.size_effect``):
-    its size's when that size was fitted, else one drawn from the fitted spread; 0 without the offset."""
+    its size's when that size was fitted, else its new size's, drawn from the fitted spread
+    (:class:`~bayeslaw.posterior.size_offset.SizeOffset`, shared by that size's students); 0 without the offset."""
     if not posterior.card["spec"].get("size_effect"):
         return 0.0
-    return _offsets(posterior, te, rng, "size_effect", size_columns(posterior, te["N_S"]))
+    column = size_columns(posterior, te["N_S"])
+    fitted = posterior.draws(["size_effect"])["size_effect"]
+    if (column >= 0).all():  # only sizes the fit has: nothing drawn
+        return fitted[:, column]
+    # a new size's students share one offset, drawn as a plan draws it
+    drawn = SizeOffset.draw(posterior, np.arange(posterior.n_draws), rng).at(te["N_S"].to_numpy(float), 2)
+    return _fitted_or(fitted, drawn, column)
 
 
 def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> dict[str, np.ndarray]:
@@ -183,9 +197,14 @@ def held_out_students(dis: pd.DataFrame, thresholds: Sequence[float] = THRESHOLD
 
 
 def learning_rows(h: HeldOutStudents, above: float | None = None) -> np.ndarray:
-    """The held-out students the error is learned from: each once, from the first split that held it out, and
-    (``above``) only those with ``L_S >= above``, so that a later split's held-out students stay unseen."""
-    m = h.runs["first"].to_numpy().astype(bool)
+    """The held-out students the error is learned from: each once, from the first split that held it out and whose
+    fit passed its gates (a failed fit's errors are its sampler's as much as the law's), and (``above``) only those
+    with ``L_S >= above``, so that a later split's held-out students stay unseen."""
+    failed = {f["split"] for f in h.fits if not f["diagnostics_passed"]}
+    usable = ~h.runs["split"].isin(failed).to_numpy()
+    m = h.runs["first"].to_numpy().astype(bool) & usable
+    if failed:  # a student a failed split held out first counts from the next split that held it out and passed
+        m = usable & ~pd.Series(np.where(usable, h.runs["student"].to_numpy(), -1)).duplicated().to_numpy()
     if above is not None:
         m &= h.runs["observed"].to_numpy() >= above
     return m
@@ -199,9 +218,14 @@ def residual_data(h: HeldOutStudents, rows: np.ndarray) -> dict[str, np.ndarray]
 
 
 def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *, seed: int = 0,
-                      source: str = "", sampler: SamplerConfig | None = None) -> Fit:
+                      source: str = "", sampler: SamplerConfig | None = None, size_effect: bool = False) -> Fit:
     """The distillation law's error posterior from the held-out students ``rows``, the supervised population
-    (``calibration``) as its prior; a DataError if no student lies beyond its fitted ones."""
+    (``calibration``) as its prior; a DataError if no student lies beyond its fitted ones. ``size_effect`` records
+    that the split fits had per-size offsets (a posterior of that kind uses this error, and only such)."""
+    if not np.any(rows):
+        raise DataError("no held-out student to learn the distillation law's error from: no split held one out, or "
+                        "every split fit that did failed its gates (its errors would be its sampler's as much as the "
+                        "law's; the split lines above say which)")
     data = residual_data(h, rows)
     if not data["outside"].any():
         raise DataError("no held-out student lies beyond the students its split was fitted on: nothing to learn "
@@ -217,7 +241,12 @@ def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *,
               "source": source, "splits": sorted(set(split_of.tolist())),
               "split_fits_failed": [f"{f['split']} ({f['failures']})" for f in h.fits
                                     if not f["diagnostics_passed"] and f["split"] in set(split_of)],
-              "population": calibration.card.get("content_hash", "")}
+
+              "population": calibration.card.get("content_hash", "")} | ({"size_effect": True} if size_effect else {})
+    skipped = [f"{f['split']} ({f['failures']})" for f in h.fits if not f["diagnostics_passed"]
+               and f["split"] not in set(split_of)]
+    if skipped:  # learning_rows leaves a failed split's students to the next split that passed
+        record["split_fits_skipped"] = skipped
     spec = {"law": "calibration", "model": STUDENT_ERROR_MODEL, "priors": {k: list(v) for k, v in prior.items()},
             "likelihood": "student_t"}
     return sample_fit(model, spec, "calibration", record, sampler, seed, None, False,
@@ -226,7 +255,7 @@ def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *,
 
 def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds: Sequence[float] = THRESHOLDS,
           out: str | Path | None = None, out_dir: str | Path | None = None, seed: int = 0,
-          calibration: Fit | None = None,
+          calibration: Fit | None = None, size_effect: bool = False,
           progress: Callable[[str], None] | None = None) -> tuple[Fit, HeldOutStudents, dict[str, str]]:
     """Learn the distillation law's error beyond its fitted students from a distillation table and save it.
 
@@ -239,11 +268,15 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     out
         Where the posterior goes (default ``models/distillation_error.nc``).
     out_dir
-        Where the held-out students' table goes (``distillation_heldout.csv``); None: not written.
+        Where the held-out students' table goes (``distillation_heldout.csv``, with ``size_effect``
+        ``distillation_heldout_size_effect.csv``); None: not written.
     seed
         The one seed.
     calibration
         The supervised population, the prior (default the shipped one).
+    size_effect
+        Fit the splits with per-student-size offsets (``JointSpec.size_effect``); the default ``out`` is then
+        ``models/distillation_error_size_effect.nc``, the error such posteriors use.
     progress
         ``progress(message)`` per split.
 
@@ -252,7 +285,7 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     tuple
         ``(posterior, held-out students, written paths)``.
     """
-    out = Path(out or STUDENT_ERROR)
+    out = Path(out or (STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR))
     bounds.check_writable(out, "--out")
     if out_dir is not None:
         bounds.check_writable(out_dir, "--out-dir", directory=True)
@@ -265,12 +298,12 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     cal = calibration or load_calibration()
     h = held_out_students(dis, thresholds, seed=seed, progress=progress,
                           **({} if noise is None else {"teacher_noise": noise}),
-                          **({} if scale is None else {"supervised_scale": scale}))
-    fit = fit_student_error(h, learning_rows(h), cal, seed=seed,
+                          **({} if scale is None else {"supervised_scale": scale}), size_effect=size_effect)
+    fit = fit_student_error(h, learning_rows(h), cal, seed=seed, size_effect=size_effect,
                             source=f"held-out students of {source or data} (thresholds {sorted(thresholds)})")
     paths = {"distillation_error": str(fit.save(out))}
     if out_dir is not None:
-        path = Path(out_dir) / "distillation_heldout.csv"
+        path = Path(out_dir) / f"distillation_heldout{'_size_effect' if size_effect else ''}.csv"
         runs = h.runs.assign(median=np.exp(np.median(h.log_new, axis=1)), sd=np.std(h.log_new, axis=1))
         atomic_write(path, lambda tmp: runs.to_csv(tmp, index=False))
         paths["heldout"] = str(path)

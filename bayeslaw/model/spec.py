@@ -117,10 +117,12 @@ class JointSpec:
         through Eq. 8 to students it shifts by a different amount. A student of a fitted teacher takes
         its teacher's offset; one of a new teacher draws one.
     size_effect
-        Experimental, for model comparison: what students of one size share beyond Eq. 8 (an architecture's or a
-        ladder's own offset, e.g. the paper's 1.82B students) as a per-size offset on their log loss (``sd * z_k``
-        per distinct ``N_S``, ``sd`` with prior ``HalfNormal(SIZE_EFFECT_SD)``). A student of a fitted size takes
-        its size's offset; one of a new size draws one.
+        What students of one size share beyond Eq. 8 (an architecture's or a ladder's own offset, e.g. the paper's
+        1.82B students) as a per-size offset on their log loss (``sd * z_k`` per distinct ``N_S``, ``z`` summing to
+        zero, ``sd`` with prior ``HalfNormal(SIZE_EFFECT_SD)``). A held-out student of a fitted size takes its
+        size's offset in a backtest; every student a plan, a prediction or a report asks about is a new
+        architecture and draws one (:class:`~bayeslaw.posterior.size_offset.SizeOffset`). Not the default
+        (docs/validation.md, "A per-size offset").
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).

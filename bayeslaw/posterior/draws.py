@@ -73,8 +73,7 @@ def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 #: The experimental extensions the planner does not model (:class:`~bayeslaw.model.spec.JointSpec`).
 EXPERIMENTAL = {"break_tilt": "the experimental break tilt",
-                "teacher_effect": "experimental per-teacher offsets (a new teacher's is not drawn)",
-                "size_effect": "experimental per-student-size offsets (a new size's is not drawn)"}
+                "teacher_effect": "experimental per-teacher offsets (a new teacher's is not drawn)"}
 
 
 def refuse_experimental(fit: Fit, keys: tuple[str, ...] = tuple(EXPERIMENTAL)) -> None:

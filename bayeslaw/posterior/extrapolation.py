@@ -39,11 +39,14 @@ from bayeslaw.posterior.reach import (
     student_distance,
     student_reach,
 )
+from bayeslaw.posterior.size_offset import SizeOffset, has_size_offset
 
 #: The shipped calibration (rebuilt by ``bayeslaw calibrate``).
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
 #: The shipped distillation-law error (rebuilt by ``bayeslaw calibrate --distillation``), and the model that makes it.
 STUDENT_ERROR = Path(__file__).resolve().parents[2] / "models" / "distillation_error.nc"
+#: The same learned with per-student-size offsets (``JointSpec.size_effect``): what a posterior fitted with them uses.
+STUDENT_ERROR_SIZE = Path(__file__).resolve().parents[2] / "models" / "distillation_error_size_effect.nc"
 STUDENT_ERROR_MODEL = "bayeslaw.model.build.build_student_discrepancy"
 #: The shipped tokens-per-parameter drift (rebuilt by ``bayeslaw calibrate --ratio``), and the model that makes it.
 RATIO_DRIFT = Path(__file__).resolve().parents[2] / "models" / "ratio_drift.nc"
@@ -135,12 +138,15 @@ def ratio_decades(scale: FittedScale, N, D) -> np.ndarray:
         return law_error.ratio_decades(np.asarray(D, float) / np.asarray(N, float) / scale.ratio)
 
 
-def resolve_student_error(extrapolation: bool | str | Path) -> Fit | None:
+def resolve_student_error(extrapolation: bool | str | Path, size_effect: bool = False) -> Fit | None:
     """The distillation law's error an ``extrapolation=`` option implies: the shipped one where the calibration is
-    on and it exists, else None (outputs then say the distilled students' bands lack it)."""
-    if extrapolation is False or not STUDENT_ERROR.exists():
+    on and it exists, else None (outputs then say the distilled students' bands lack it). With ``size_effect`` the
+    one learned by posteriors with per-size offsets (:data:`STUDENT_ERROR_SIZE`): the errors a law leaves depend
+    on the law, so each posterior takes the one learned from its own kind of fit."""
+    path = STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR
+    if extrapolation is False or not path.exists():
         return None
-    return load_student_error()
+    return load_student_error(path)
 
 
 def new_study_prior(cal: Fit) -> dict[str, tuple[float, float]]:
@@ -301,14 +307,16 @@ class StudentError:
         decades, outside = self.distance(N_S, D_S, L_S, L_T)
         return _sd_outside(_per_draw(self.edge, ndim), _per_draw(self.growth, ndim), decades, outside)
 
-    def reached(self, log_S: np.ndarray, N_S, D_S, log_L_T: np.ndarray, log_E: np.ndarray) -> np.ndarray:
-        """``log_S`` ``(draw, ...)`` with the distillation law's error, kept within ``(E, ceiling)``; whether a
-        student lies beyond the fitted ones is judged by the draws' median loss and teacher loss."""
+    def reached(self, log_S: np.ndarray, N_S, D_S, log_L_T: np.ndarray, log_E: np.ndarray,
+                offset: np.ndarray | float = 0.0) -> np.ndarray:
+        """``log_S`` ``(draw, ...)`` with the distillation law's error (and a new size's ``offset``), kept within
+        ``(E, ceiling)``; whether a student lies beyond the fitted ones is judged by the draws' median loss and
+        teacher loss."""
         with np.errstate(invalid="ignore"), warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)  # an all-NaN cell (no feasible recipe) stays NaN
             L_S, L_T = np.nanmedian(np.exp(log_S), axis=0), np.nanmedian(np.exp(log_L_T), axis=0)
         shift = _per_draw(self.z, log_S.ndim) * self.sd(N_S, D_S, L_S, L_T, log_S.ndim)
-        return law_error.within_bounds(log_S, np.where(np.isfinite(shift), shift, 0.0), log_E, LOG_CEILING)
+        return law_error.within_bounds(log_S, np.where(np.isfinite(shift), shift, 0.0) + offset, log_E, LOG_CEILING)
 
 
 def _sd_outside(edge: np.ndarray, growth: np.ndarray, d: np.ndarray, outside: np.ndarray) -> np.ndarray:
@@ -337,6 +345,8 @@ class LawError:
     #: spread (None: not included)
     slope: np.ndarray | None = None
     spread: np.ndarray | None = None
+    #: a new student size's offset, for a posterior fitted with per-size offsets (None: not one)
+    size: SizeOffset | None = None
 
     @classmethod
     def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator,
@@ -404,8 +414,9 @@ def student_outcome(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, 
 
 def student_outcomes(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T, N_T=None,
                      D_T=None) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`student_outcome` with and without the distillation law's own error (``err.student``), from one
-    evaluation of Eq. 8: the second is what the first would be without that error, for the share of a band it makes.
+    """:func:`student_outcome` with and without the distillation law's own error (``err.student``, and a new
+    student size's offset ``err.size``), from one evaluation of Eq. 8: the second is what the first would be
+    without them, for the share of a band they make.
 
     Parameters
     ----------
@@ -429,9 +440,12 @@ def student_outcomes(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T,
         # L_T**-c0 grows without bound (students at hundreds of nats)
         log_L_T = err.reached(log_L_T, N_T, D_T, err.z_teacher, col["log_E"])
     log_S = laws.distillation_log_loss_sampled(col, log_N, log_D, log_L_T, log_tilde, xp=np)
-    if err.student is None:
-        return log_S, log_S
-    return err.student.reached(log_S, N_S, D_S, log_L_T, col["log_E"]), log_S
+    offset = 0.0 if err.size is None else err.size.at(N_S, log_S.ndim)
+    if err.student is not None:
+        return err.student.reached(log_S, N_S, D_S, log_L_T, col["log_E"], offset), log_S
+    if err.size is not None:
+        return law_error.within_bounds(log_S, offset, col["log_E"], LOG_CEILING), log_S
+    return log_S, log_S
 
 
 #: What a plan's losses mean with and without the calibration (``attrs['extrapolation']``).
@@ -442,6 +456,8 @@ REACHED = ("losses and differences include the supervised law's extrapolation er
 MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
 STUDENT_REACHED = ("; distilled students beyond the fitted students also carry the distillation law's own error, "
                    "learned from the paper's runs (models/distillation_error.nc)")
+SIZE_REACHED = ("; every distilled student is a new architecture: its size's offset beyond Eq. 8 is drawn from the "
+                "spread the fit's per-size offsets learned (one per size, shared by its budgets and scenarios)")
 
 
 def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray, rng: np.random.Generator,
@@ -453,9 +469,18 @@ def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray, rng: np.random.Ge
             *(params.TWIN + k for k in params.SUPERVISED_SAMPLED))
     c = {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
     span = fitted_students(fit)
-    err = student_error if student_error is not None else (resolve_student_error(True) if span else None)
+    err = (student_error if student_error is not None
+           else resolve_student_error(True, has_size_offset(fit)) if span else None)
+    if err is not None and bool(err.card["data"].get("size_effect", False)) != has_size_offset(fit):
+        raise PosteriorError("this distillation-law error was learned from fits "
+                             f"{'with' if err.card['data'].get('size_effect') else 'without'} per-size offsets and "
+                             f"the posterior was fitted {'with' if has_size_offset(fit) else 'without'} them: the "
+                             "errors a law leaves depend on the law; use the error learned the posterior's way "
+                             "(bayeslaw calibrate --distillation [--size-effect])")
     student = None if err is None or span is None else (err, span)
-    return c, LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student, resolve_drift(cal))
+    law_err = LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student, resolve_drift(cal))
+    size = SizeOffset.draw(fit, draw_index, rng)  # after the others: a posterior without offsets draws as before
+    return c, law_err if size is None else replace(law_err, size=size)
 
 
 def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawError) -> xr.Dataset:
@@ -500,12 +525,19 @@ def plan_with_law_error(grid: xr.Dataset, c: dict[str, np.ndarray], err: LawErro
     out["L_S"] = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_S), np.nan))
     out["L_sup"] = L_sup.copy(data=np.where(np.isfinite(L_sup.values), np.exp(log_sup), np.nan))
     out["diff"] = out["L_S"] - out["L_sup"]
-    out.attrs["extrapolation"] = REACHED
-    if err.student is not None:  # what the distillation law's own error adds: the difference without it
+    out.attrs["extrapolation"] = reached_text(err)
+    if err.student is not None or err.size is not None:  # what the distillation law's own error adds
         plain = L_S.copy(data=np.where(np.isfinite(L_S.values), np.exp(log_plain), np.nan))
         out["diff_without_distillation_error"] = plain - out["L_sup"]
-        out.attrs["extrapolation"] += STUDENT_REACHED
     return out
+
+
+def reached_text(err: LawError | None) -> str:
+    """What losses drawn with ``err`` include, in words (:data:`MEAN_LAW` without one)."""
+    if err is None:
+        return MEAN_LAW
+    return (REACHED + (STUDENT_REACHED if err.student is not None else "")
+            + (SIZE_REACHED if err.size is not None else ""))
 
 
 def extrapolation_share(with_error: xr.DataArray, without: xr.DataArray, prob: float = 0.9,

@@ -14,6 +14,7 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients, refuse_experimental
 from bayeslaw.posterior.extrapolation import (
+    SIZE_REACHED,
     add_to_log_new,
     decades_beyond,
     plan_law_error,
@@ -24,6 +25,7 @@ from bayeslaw.posterior.extrapolation import (
 from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
 from bayeslaw.posterior.predict import band_share, bounds_of, interval, summarise_draws, with_extrapolation_share
 from bayeslaw.posterior.reach import fitted_scale
+from bayeslaw.posterior.size_offset import SizeOffset
 
 
 def teacher_log_loss(fit: Fit, c: dict[str, np.ndarray], *, L_T=None, N_T=None, D_T=None,
@@ -81,7 +83,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     """
     if fit.law != "distillation":
         raise InputError("this posterior is supervised; student predictions need a distillation fit")
-    refuse_experimental(fit, ("teacher_effect", "size_effect"))  # the tilt is in student_log_mean; offsets not
+    refuse_experimental(fit, ("teacher_effect",))  # the tilt is in student_log_mean, a new size's offset below
     N_S, D_S = np.broadcast_arrays(np.atleast_1d(np.asarray(N_S, float)), np.atleast_1d(np.asarray(D_S, float)))
     bounds.check_points(N_S, D_S)
     rng = np.random.default_rng(seed)
@@ -99,8 +101,12 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     out = {"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new), "loss_supervised": np.exp(log_tilde),
            "difference": np.exp(log_S) - np.exp(log_tilde)}
     if calibration is None:
+        size = SizeOffset.draw(fit, np.arange(fit.n_draws), rng)
+        if size is not None:  # a new run of a new architecture: its size's offset too (as plans draw it)
+            out["loss_new"] = np.exp(log_S_new + size.at(N_S, log_S_new.ndim))
         ds = summarise_draws(out, coords, prob=prob, kind=kind)
-        ds.attrs["extrapolation"] = "not included: new-run bands hold the law's uncertainty and the run noise only"
+        ds.attrs["extrapolation"] = ("not included: new-run bands hold the law's uncertainty and the run noise only"
+                                     + ("" if size is None else " (and a new student size's offset)"))
         return ds
     d = decades_beyond(fitted_scale(fit), N_S, D_S)
     without = out["loss_new"]
@@ -113,7 +119,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
                 "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
     Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
     if err.student is None:  # no distillation-law error: the supervised population's stands in for it
-        out["loss_new"] = np.exp(add_to_log_new(base_new, run_noise, d, calibration, rng,
+        offset = 0.0 if err.size is None else err.size.at(Nb, base_new.ndim)
+        out["loss_new"] = np.exp(add_to_log_new(base_new + offset, run_noise, d, calibration, rng,
                                                 log_floor=c["log_E"][:, None]))
     else:
         log_reached, log_plain = student_outcomes(coefs, err, Nb, Db, new_T, **teacher)
@@ -134,6 +141,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
                                                               interval(no_student, prob, kind)))
         ds.attrs["extrapolation"] += ("; beyond the fitted students the distillation law's own error, learned from "
                                       "the paper's runs (models/distillation_error.nc)")
+    if err.size is not None:
+        ds.attrs["extrapolation"] += SIZE_REACHED
     return ds
 
 

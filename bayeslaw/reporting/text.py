@@ -962,7 +962,8 @@ def format_student_error(fit: Fit, splits: list[dict]) -> str:
              f"growth {100 * np.exp(prior['log_growth'][0]):.2f}% per decade (medians)"]
     for f in splits:
         lines.append(f"  split {f['split']}: {f['n_train']} fitted, {f['n_test']} held out, gates "
-                     + ("passed" if f["diagnostics_passed"] else f"FAILED ({f['failures']})"))
+                     + ("passed" if f["diagnostics_passed"] else f"FAILED ({f['failures']}): not learned from; "
+                        "its students count from the next split that held them out and passed"))
     diag = fit.card["diagnostics"]
     lines.append("diagnostics: " + ("PASSED" if diag.get("passed") else "FAILED: " + "; ".join(diag["failures"])))
     return "\n".join(lines)

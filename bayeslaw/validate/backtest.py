@@ -365,7 +365,7 @@ def _student_error_sd(h: HeldOutStudents, rows: np.ndarray, learn: np.ndarray, c
         prior = new_study_prior(calibration)
         edge = np.exp(prior["log_edge"][0] + prior["log_edge"][1] * rng.standard_normal(n))
         growth = np.exp(prior["log_growth"][0] + prior["log_growth"][1] * rng.standard_normal(n))
-        how, learned = "the supervised population (no earlier split)", False
+        how, learned = "the supervised population (no earlier split that passed its gates)", False
     d, out = te["decades"].to_numpy(), te["outside"].to_numpy()
     return law_error.error_sd(edge[None, :], growth[None, :], d[:, None], outside=out[:, None]), how, learned
 

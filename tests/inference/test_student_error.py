@@ -96,6 +96,19 @@ def test_a_simulated_error_is_recovered_from_each_student_once():
         fit_student_error(inside, learning_rows(inside), load_calibration())
 
 
+def test_a_split_whose_fit_failed_its_gates_is_not_learned_from():
+    h = _simulated(edge=0.004)
+    n = len(h.runs) // 2
+    h.runs["split"] = ["L_S >= 2.4"] * n + ["L_S >= 2.35"] * n
+    h.fits.extend([{"split": "L_S >= 2.4", "diagnostics_passed": False},
+                   {"split": "L_S >= 2.35", "diagnostics_passed": True}])
+    rows = learning_rows(h)
+    # each student once still, now from the later split that held it out again and passed
+    assert rows.sum() == n and not rows[:n].any() and rows[n:].all()
+    h.fits[1]["diagnostics_passed"] = False  # no split passed: nothing to learn from
+    assert not learning_rows(h).any()
+
+
 @pytest.mark.skipif(not (STUDENT_ERROR.exists() and CALIBRATION.exists()), reason="both ship with the repository")
 def test_the_two_error_files_are_not_interchangeable():
     with pytest.raises(PosteriorError, match="not the supervised calibration"):
@@ -120,11 +133,18 @@ def test_a_held_out_student_takes_its_sizes_fitted_offset_or_a_new_one_drawn_fro
                        "size_effect_sd": (("chain", "draw"), sd)}, coords={"student_size": sizes})
     fit = Fit(idata=xr.DataTree.from_dict({"posterior": post}), card={"law": "distillation",
                                                                       "spec": {"size_effect": True}})
-    held = pd.DataFrame({"N_S": [5.46e8, 1.82e9, 1e9, 1e9]})
+    held = pd.DataFrame({"N_S": [5.46e8, 1.82e9, 1e9, 1e9, 2e9]})
     got = size_effects(fit, held, np.random.default_rng(1))
     np.testing.assert_array_equal(got[:, 0], effect.reshape(-1, 3)[:, 1])
     np.testing.assert_array_equal(got[:, 1], effect.reshape(-1, 3)[:, 2])
-    # a size the fit has not seen: a fresh offset per draw, with the fitted spread, apart from the other new one
-    assert np.std(got[:, 2]) == pytest.approx(0.004, rel=0.03) and abs(np.corrcoef(got[:, 2], got[:, 3])[0, 1]) < 0.05
+    # a size the fit has not seen: an offset per draw with the fitted spread, shared by that size's students
+    # (one architecture) and apart from another new size's
+    assert np.std(got[:, 2]) == pytest.approx(0.004, rel=0.03)
+    np.testing.assert_array_equal(got[:, 2], got[:, 3])
+    assert abs(np.corrcoef(got[:, 2], got[:, 4])[0, 1]) < 0.05
+    # only fitted sizes: nothing is drawn
+    rng, again = np.random.default_rng(2), np.random.default_rng(2)
+    size_effects(fit, held.iloc[:2], rng)
+    assert rng.random() == again.random()
     without = Fit(idata=fit.idata, card={"law": "distillation", "spec": {}})
     assert size_effects(without, held, np.random.default_rng(1)) == 0.0
