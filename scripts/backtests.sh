@@ -18,7 +18,7 @@ $B backtest data/synthetic/SYNTHETIC_paper_design_distillation.csv --law distill
 # Each split after the first also scores the distillation law's error learned from the splits before it only.
 $B backtest busbridge2025_digitized --law distillation --student-threshold 2.50 2.45 2.40 2.35 --seed 1 \
     --out-dir $out --stem busbridge2025_digitized "$@" || true
-# The same with a per-student-size offset (JointSpec(size_effect=True), experimental; docs/validation.md, "A per-size
+# The same with a per-student-size offset (JointSpec(size_effect=True), not the default; docs/validation.md, "A per-size
 # offset").
 $B backtest busbridge2025_digitized --law distillation --student-threshold 2.50 2.45 2.40 2.35 --seed 1 --size-effect \
     --out-dir $out --stem busbridge2025_digitized_size_effect "$@" || true

@@ -43,6 +43,7 @@ from bayeslaw.posterior.extrapolation import (
     STUDENT_ERROR_MODEL,
     STUDENT_ERROR_SIZE,
     load_calibration,
+    new_run,
     new_study_prior,
 )
 from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, size_columns, student_log_mean
@@ -139,7 +140,7 @@ def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator)
     log_T = held_out_teachers(posterior, te, rng)
     log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_T)
     log_mu = log_mu + teacher_effects(posterior, te, rng) + size_effects(posterior, te, rng)
-    log_new = log_mu + noise_draws(posterior, log_mu.shape, rng, "sigma_dis")
+    log_new = new_run(log_mu, noise_draws(posterior, log_mu.shape, rng, "sigma_dis"), c["log_E"][:, None])
     sigma, nu = noise_parameters(posterior, "sigma_dis")
     r = student_reach(fitted_students(posterior), te["N_S"].to_numpy(), te["D_S"].to_numpy(),
                       np.median(np.exp(log_mu), axis=0), te["L_T"].to_numpy())

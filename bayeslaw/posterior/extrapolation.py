@@ -234,6 +234,16 @@ def _central(rng: np.random.Generator, n: int) -> np.ndarray:
 LOG_CEILING = math.log(PAPER_ARCHITECTURE.uniform_loss)
 
 
+def new_run(log_mean: np.ndarray, noise: np.ndarray | float, log_E: np.ndarray) -> np.ndarray:
+    """A new run's log loss: ``log_mean`` plus its run ``noise``, held inside the law's domain ``[E, ceiling]``.
+
+    The students' run noise is Student-t, and a fit whose tails grow heavy (nu near 1-2, as with per-size offsets)
+    puts a handful of a million draws tens of thousands of sds out: a loss of e^50 nats, which no run has and which
+    turns a CRPS or a mean into nonsense. Draws inside the domain are untouched.
+    """
+    return np.clip(log_mean + noise, log_E, LOG_CEILING)
+
+
 def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.ndarray, cal: Fit,
                    rng: np.random.Generator, log_floor: np.ndarray | float | None = None, *,
                    ratio: np.ndarray | None = None, drift: Fit | None = None) -> np.ndarray:
@@ -256,7 +266,7 @@ def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.
         shift = shift + drift_shift(drift, np.asarray(ratio, float)[None, :], log_mean.shape[0], rng)
     if log_floor is None:
         return np.minimum(log_mean + noise + shift, LOG_CEILING)
-    return law_error.within_bounds(log_mean, shift, log_floor, LOG_CEILING) + noise
+    return new_run(law_error.within_bounds(log_mean, shift, log_floor, LOG_CEILING), noise, log_floor)
 
 
 def new_study_drift(drift: Fit, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -455,7 +465,7 @@ REACHED = ("losses and differences include the supervised law's extrapolation er
            "run's seed noise")
 MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
 STUDENT_REACHED = ("; distilled students beyond the fitted students also carry the distillation law's own error, "
-                   "learned from the paper's runs (models/distillation_error.nc)")
+                   "learned from the paper's runs (models/{})")
 SIZE_REACHED = ("; every distilled student is a new architecture: its size's offset beyond Eq. 8 is drawn from the "
                 "spread the fit's per-size offsets learned (one per size, shared by its budgets and scenarios)")
 
@@ -536,7 +546,8 @@ def reached_text(err: LawError | None) -> str:
     """What losses drawn with ``err`` include, in words (:data:`MEAN_LAW` without one)."""
     if err is None:
         return MEAN_LAW
-    return (REACHED + (STUDENT_REACHED if err.student is not None else "")
+    learned = (STUDENT_ERROR_SIZE if err.size is not None else STUDENT_ERROR).name  # plan_law_error checks it
+    return (REACHED + (STUDENT_REACHED.format(learned) if err.student is not None else "")
             + (SIZE_REACHED if err.size is not None else ""))
 
 

@@ -15,8 +15,11 @@ from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients, refuse_experimental
 from bayeslaw.posterior.extrapolation import (
     SIZE_REACHED,
+    STUDENT_ERROR,
+    STUDENT_ERROR_SIZE,
     add_to_log_new,
     decades_beyond,
+    new_run,
     plan_law_error,
     student_outcome,
     student_outcomes,
@@ -95,7 +98,8 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         new_T = mean_T + fit.draws(["sigma_sup"])["sigma_sup"][:, None] * rng.standard_normal(mean_T.shape)
     base_new, _ = student_log_mean(c, N_S, D_S, new_T)
     run_noise = noise_draws(fit, base_new.shape, rng, "sigma_dis")
-    log_S_new = base_new + run_noise
+    log_E = c["log_E"][:, None]
+    log_S_new = new_run(base_new, run_noise, log_E)
     coords = {"N_S": N_S, "D_S": D_S}
     coords["L_T"] = np.median(np.exp(mean_T), axis=0)
     out = {"loss_mean": np.exp(log_S), "loss_new": np.exp(log_S_new), "loss_supervised": np.exp(log_tilde),
@@ -103,7 +107,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     if calibration is None:
         size = SizeOffset.draw(fit, np.arange(fit.n_draws), rng)
         if size is not None:  # a new run of a new architecture: its size's offset too (as plans draw it)
-            out["loss_new"] = np.exp(log_S_new + size.at(N_S, log_S_new.ndim))
+            out["loss_new"] = np.exp(new_run(base_new + size.at(N_S, base_new.ndim), run_noise, log_E))
         ds = summarise_draws(out, coords, prob=prob, kind=kind)
         ds.attrs["extrapolation"] = ("not included: new-run bands hold the law's uncertainty and the run noise only"
                                      + ("" if size is None else " (and a new student size's offset)"))
@@ -121,10 +125,11 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     if err.student is None:  # no distillation-law error: the supervised population's stands in for it
         offset = 0.0 if err.size is None else err.size.at(Nb, base_new.ndim)
         out["loss_new"] = np.exp(add_to_log_new(base_new + offset, run_noise, d, calibration, rng,
-                                                log_floor=c["log_E"][:, None]))
+                                                log_floor=log_E))
     else:
         log_reached, log_plain = student_outcomes(coefs, err, Nb, Db, new_T, **teacher)
-        out["loss_new"], no_student = np.exp(log_reached + run_noise), np.exp(log_plain + run_noise)
+        out["loss_new"] = np.exp(new_run(log_reached, run_noise, log_E))
+        no_student = np.exp(new_run(log_plain, run_noise, log_E))
     out["difference_law"] = out["difference"]
     out["difference"] = (np.exp(student_outcome(coefs, err, Nb, Db, mean_T, **teacher))
                          - np.exp(supervised_outcome(coefs, err, Nb, Db)))
@@ -139,8 +144,9 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         ds["beyond_fitted_students"] = ("point", outside)
         ds["distillation_error_share"] = ("point", band_share(bounds_of(ds, "loss_new"),
                                                               interval(no_student, prob, kind)))
+        learned = (STUDENT_ERROR_SIZE if err.size is not None else STUDENT_ERROR).name
         ds.attrs["extrapolation"] += ("; beyond the fitted students the distillation law's own error, learned from "
-                                      "the paper's runs (models/distillation_error.nc)")
+                                      f"the paper's runs (models/{learned})")
     if err.size is not None:
         ds.attrs["extrapolation"] += SIZE_REACHED
     return ds
