@@ -92,7 +92,17 @@ def distillation_backtest_caveat(path: Path = DISTILLATION_BACKTEST) -> Caveat:
                   f"strays on that many students with probability {float(r['coverage90_p_value']):.2f}" for r in chance)
     kind = " (fitted with per-student-size offsets)" if path.name == DISTILLATION_BACKTEST_SIZE.name else ""
     return Caveat(VALIDATION, f"distilled students' bands beyond the fitted students {how} in in-table backtests on "
-                              f"the paper's runs{kind} ({held_out}{why}; docs/validation.md)")
+                              f"the paper's runs{kind} ({held_out}{why}{_failed_splits(path)}; docs/validation.md)")
+
+
+def _failed_splits(summary: Path) -> str:
+    """The backtest's split fits that failed their gates (its ``_fits.csv`` beside the summary), in words."""
+    fits = summary.with_name(summary.name.replace("_summary.csv", "_fits.csv"))
+    if not fits.exists():
+        return ""
+    with fits.open() as f:
+        failed = [r["split"] for r in csv.DictReader(f) if r.get("diagnostics_passed") == "False"]
+    return "".join(f"; the {s} split's fit failed its gates" for s in failed)
 
 
 @dataclass(frozen=True)

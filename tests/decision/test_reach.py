@@ -88,6 +88,12 @@ def test_reports_carry_the_in_table_backtests_coverage(tmp_path):
     assert "held about their stated rate" in chance
     assert "L_S >= 2.35's 39 of 40 lies as far from 90% as a band exactly right strays on that many students with " \
            "probability 0.20;" in chance and "L_S >= 2.4's" not in chance  # only splits outside 80-95%
+    # a split fit that failed its gates is named (the fits table beside the summary)
+    (tmp_path / "c_fits.csv").write_text("split,diagnostics_passed\nL_S >= 2.5,False\nL_S >= 2.4,True\n")
+    (tmp_path / "c_summary.csv").write_text((tmp_path / "c.csv").read_text())
+    failed = str(distillation_backtest_caveat(tmp_path / "c_summary.csv"))
+    assert "the L_S >= 2.5 split's fit failed its gates" in failed and "2.4 split's fit failed" not in failed
+    assert "failed its gates" not in chance
     missing = distillation_backtest_caveat(ROOT / "no_such_file.csv")
     assert missing.kind == VALIDATION and "not been backtested" in str(missing)
     assert np.isfinite(float(rows[0]["coverage90"]))
