@@ -38,6 +38,7 @@ from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import (
     ALLOCATED,
+    LOG_CEILING,
     add_to_log_new,
     allocated_optimum,
     decades_beyond,
@@ -102,8 +103,8 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
         """The run you would get: the law, the run noise and, beyond the fitted runs, the law's own error."""
         noise = noise_draws(fit, L.shape, rng, draws=idx)
-        if calibration is None:
-            return np.exp(np.log(L) + noise)
+        if calibration is None:  # no run worse than a uniform guess, however heavy the noise's tails
+            return np.exp(np.minimum(np.log(L) + noise, LOG_CEILING))
         N, D = np.median(N, axis=0), np.median(D, axis=0)
         return np.exp(add_to_log_new(np.log(L) + noise, 0.0, decades_beyond(scale, N, D), calibration, rng,
                                      ratio=ratio_decades(scale, N, D), drift=resolve_drift(calibration)))

@@ -18,7 +18,13 @@ from bayeslaw.core.errors import InputError
 from bayeslaw.core.intervals import CI_BOUND, band_name, pick
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.extrapolation import add_to_log_new, decades_beyond, ratio_decades, resolve_drift
+from bayeslaw.posterior.extrapolation import (
+    LOG_CEILING,
+    add_to_log_new,
+    decades_beyond,
+    ratio_decades,
+    resolve_drift,
+)
 from bayeslaw.posterior.likelihood import noise_draws, supervised_log_mean
 from bayeslaw.posterior.reach import fitted_scale
 
@@ -103,7 +109,8 @@ def predict_supervised(
     bounds.check_points(N, D)
     log_mu = supervised_log_mean(as_arrays(coefficients(fit)), N, D)
     rng = np.random.default_rng(seed)
-    log_new = log_mu + noise_draws(fit, log_mu.shape, rng)
+    # no new run does worse than a uniform guess, however heavy the fit's noise tails (as the calibrated path)
+    log_new = np.minimum(log_mu + noise_draws(fit, log_mu.shape, rng), LOG_CEILING)
     if calibration is None:
         ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(log_new)},
                              {"N": N, "D": D}, prob=prob, kind=kind)

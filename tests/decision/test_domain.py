@@ -84,3 +84,26 @@ def test_a_posterior_with_per_teacher_offsets_is_refused_by_plans_and_prediction
     with pytest.raises(PosteriorError, match=named):
         predict(offsets, N_S=1e9, D_S=2e10, L_T=2.2)
     assert predict(digitized, N_S=1e9, D_S=2e10, L_T=2.2)["loss_new"].size  # the shipped one still predicts
+
+
+def test_new_runs_of_a_heavy_tailed_fit_stay_in_the_domain():
+    # a fit whose noise is nearly Cauchy (nu 1.05) draws a few runs tens of thousands of sds out: a supervised new
+    # run is held below the ceiling, a distilled one inside [E, ceiling] (a backtest's CRPS was once 3e21)
+    import dataclasses
+
+    import xarray as xr
+
+    def heavy(fit):
+        post = fit.idata["posterior"].to_dataset()
+        post["nu"] = xr.full_like(post["nu"], 1.05)
+        idata = fit.idata.copy()
+        idata["posterior"] = xr.DataTree(post)
+        return dataclasses.replace(fit, idata=idata)
+
+    chin = heavy(api.load(ROOT / "models/supervised_chinchilla_epoch240.nc"))
+    sup = api.predict(chin, [1e9, 1e10], [2e10, 2e11], seed=3, extrapolation=False)
+    assert np.all(sup["loss_new"].values <= CEILING * (1 + 1e-12)) and np.all(sup["loss_new"].values > 0)
+    dig = heavy(api.load(DIGITIZED))
+    for ex in (False, True):
+        ds = api.predict_distillation(dig, N_S=[5e8, 1e9], D_S=[1e10, 2e10], L_T=[2.2, 2.2], seed=3, extrapolation=ex)
+        assert _inside(ds["loss_new"].values, laws(dig).E.min())
