@@ -38,11 +38,11 @@ from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import (
     ALLOCATED,
-    LOG_CEILING,
     add_to_log_new,
     allocated_optimum,
     decades_beyond,
     load_allocation,
+    new_run,
     ratio_decades,
     resolve_drift,
 )
@@ -100,22 +100,22 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     scale = None if point else reach.fitted_scale(fit)
     rng = np.random.default_rng(Streams(seed).predictive)
 
-    def new_run(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
+    def run_you_get(L: np.ndarray, N: np.ndarray, D: np.ndarray) -> np.ndarray:
         """The run you would get: the law, the run noise and, beyond the fitted runs, the law's own error."""
         noise = noise_draws(fit, L.shape, rng, draws=idx)
         if calibration is None:  # no run worse than a uniform guess, however heavy the noise's tails
-            return np.exp(np.minimum(np.log(L) + noise, LOG_CEILING))
+            return np.exp(new_run(np.log(L), noise))
         N, D = np.median(N, axis=0), np.median(D, axis=0)
         return np.exp(add_to_log_new(np.log(L) + noise, 0.0, decades_beyond(scale, N, D), calibration, rng,
                                      ratio=ratio_decades(scale, N, D), drift=resolve_drift(calibration)))
 
     optimum = xr.Dataset({k: (("draw", "budget"), o[k]) for k in ("N", "D", "L")}, coords={"budget": C})
-    optimum["L_new"] = (("draw", "budget"), new_run(o["L"], o["N"], o["D"]))
+    optimum["L_new"] = (("draw", "budget"), run_you_get(o["L"], o["N"], o["D"]))
     sweep_C = np.geomspace(max(C.min() / bounds.SWEEP_HEADROOM, bounds.optimum_budget_range()[0]),
                            C.max() * bounds.SWEEP_HEADROOM, 49)
     with np.errstate(invalid="ignore"):  # a sweep budget that serving takes whole has no model: NaN
         so = supervised_optimum(law, sweep_C, serving_tokens=T)
-    sweep = xr.DataArray(new_run(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
+    sweep = xr.DataArray(run_you_get(so["L"], so["N"], so["D"]), dims=("draw", "budget"), coords={"budget": sweep_C})
     sweep = sweep.dropna("budget", how="all")  # budgets that serving takes whole buy no model
     # P(target) and the compute to be 90% sure of it are about the run you would train
     metrics = decide.summary_table(optimum["L_new"], target=q.target, prob=q.prob)

@@ -114,8 +114,8 @@ def fit(
         supervised law (:class:`~bayeslaw.model.spec.JointSpec`). Default: cut without supervised runs,
         joint with them; ``False`` without supervised runs gives the joint fit of bayeslaw 0.x.
     size_effect
-        Distillation, experimental: a per-student-size offset on the students' log loss
-        (:class:`~bayeslaw.model.spec.JointSpec`); plans and student predictions refuse such a posterior.
+        Distillation: a per-student-size offset on the students' log loss (:class:`~bayeslaw.model.spec.JointSpec`);
+        plans, predictions and reports on such a posterior draw each new student size's offset.
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin

@@ -39,16 +39,15 @@ from bayeslaw.model.build import build_student_discrepancy
 from bayeslaw.posterior.card import Fit, atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
-    STUDENT_ERROR,
     STUDENT_ERROR_MODEL,
-    STUDENT_ERROR_SIZE,
     load_calibration,
     new_run,
     new_study_prior,
+    student_error_path,
 )
 from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, size_columns, student_log_mean
 from bayeslaw.posterior.reach import fitted_students, student_distance, student_reach
-from bayeslaw.posterior.size_offset import SizeOffset
+from bayeslaw.posterior.size_offset import SizeOffset, has_size_offset
 
 #: The student-loss thresholds of the shipped error: the paper's digitized students span 2.29-2.95 nats; each
 #: threshold fits the students at or above it (>= 200 of 328) and predicts the rest.
@@ -121,7 +120,7 @@ def size_effects(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator) -> 
     """Per draw, the offset a held-out student shares with the fitted students of its size (``JointSpec.size_effect``):
     its size's when that size was fitted, else its new size's, drawn from the fitted spread
     (:class:`~bayeslaw.posterior.size_offset.SizeOffset`, shared by that size's students); 0 without the offset."""
-    if not posterior.card["spec"].get("size_effect"):
+    if not has_size_offset(posterior):
         return 0.0
     column = size_columns(posterior, te["N_S"])
     fitted = posterior.draws(["size_effect"])["size_effect"]
@@ -242,7 +241,6 @@ def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *,
               "source": source, "splits": sorted(set(split_of.tolist())),
               "split_fits_failed": [f"{f['split']} ({f['failures']})" for f in h.fits
                                     if not f["diagnostics_passed"] and f["split"] in set(split_of)],
-
               "population": calibration.card.get("content_hash", "")} | ({"size_effect": True} if size_effect else {})
     skipped = [f"{f['split']} ({f['failures']})" for f in h.fits if not f["diagnostics_passed"]
                and f["split"] not in set(split_of)]
@@ -286,7 +284,7 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     tuple
         ``(posterior, held-out students, written paths)``.
     """
-    out = Path(out or (STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR))
+    out = Path(out or student_error_path(size_effect))
     bounds.check_writable(out, "--out")
     if out_dir is not None:
         bounds.check_writable(out_dir, "--out-dir", directory=True)

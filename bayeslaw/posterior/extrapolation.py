@@ -138,12 +138,18 @@ def ratio_decades(scale: FittedScale, N, D) -> np.ndarray:
         return law_error.ratio_decades(np.asarray(D, float) / np.asarray(N, float) / scale.ratio)
 
 
+def student_error_path(size_effect: bool) -> Path:
+    """The shipped distillation-law error of a kind of posterior: the one learned by fits with per-size offsets
+    (:data:`STUDENT_ERROR_SIZE`) or by fits of the paper's form (:data:`STUDENT_ERROR`)."""
+    return STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR
+
+
 def resolve_student_error(extrapolation: bool | str | Path, size_effect: bool = False) -> Fit | None:
     """The distillation law's error an ``extrapolation=`` option implies: the shipped one where the calibration is
     on and it exists, else None (outputs then say the distilled students' bands lack it). With ``size_effect`` the
     one learned by posteriors with per-size offsets (:data:`STUDENT_ERROR_SIZE`): the errors a law leaves depend
     on the law, so each posterior takes the one learned from its own kind of fit."""
-    path = STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR
+    path = student_error_path(size_effect)
     if extrapolation is False or not path.exists():
         return None
     return load_student_error(path)
@@ -234,8 +240,9 @@ def _central(rng: np.random.Generator, n: int) -> np.ndarray:
 LOG_CEILING = math.log(PAPER_ARCHITECTURE.uniform_loss)
 
 
-def new_run(log_mean: np.ndarray, noise: np.ndarray | float, log_E: np.ndarray) -> np.ndarray:
-    """A new run's log loss: ``log_mean`` plus its run ``noise``, held inside the law's domain ``[E, ceiling]``.
+def new_run(log_mean: np.ndarray, noise: np.ndarray | float, log_E: np.ndarray | None = None) -> np.ndarray:
+    """A new run's log loss: ``log_mean`` plus its run ``noise``, held inside the law's domain ``[E, ceiling]``
+    (without ``log_E``, as for supervised runs, below the ceiling only).
 
     The students' run noise is Student-t, and a fit whose tails grow heavy (nu near 1-2, as with per-size offsets)
     puts a handful of a million draws tens of thousands of sds out: a loss of e^50 nats, which no run has and which
@@ -265,7 +272,7 @@ def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.
     if drift is not None and ratio is not None:
         shift = shift + drift_shift(drift, np.asarray(ratio, float)[None, :], log_mean.shape[0], rng)
     if log_floor is None:
-        return np.minimum(log_mean + noise + shift, LOG_CEILING)
+        return new_run(log_mean + noise, shift)
     return new_run(law_error.within_bounds(log_mean, shift, log_floor, LOG_CEILING), noise, log_floor)
 
 
@@ -546,7 +553,7 @@ def reached_text(err: LawError | None) -> str:
     """What losses drawn with ``err`` include, in words (:data:`MEAN_LAW` without one)."""
     if err is None:
         return MEAN_LAW
-    learned = (STUDENT_ERROR_SIZE if err.size is not None else STUDENT_ERROR).name  # plan_law_error checks it
+    learned = student_error_path(err.size is not None).name  # plan_law_error checks the two agree
     return (REACHED + (STUDENT_REACHED.format(learned) if err.student is not None else "")
             + (SIZE_REACHED if err.size is not None else ""))
 

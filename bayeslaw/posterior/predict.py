@@ -19,9 +19,9 @@ from bayeslaw.core.intervals import CI_BOUND, band_name, pick
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
-    LOG_CEILING,
     add_to_log_new,
     decades_beyond,
+    new_run,
     ratio_decades,
     resolve_drift,
 )
@@ -110,7 +110,7 @@ def predict_supervised(
     log_mu = supervised_log_mean(as_arrays(coefficients(fit)), N, D)
     rng = np.random.default_rng(seed)
     # no new run does worse than a uniform guess, however heavy the fit's noise tails (as the calibrated path)
-    log_new = np.minimum(log_mu + noise_draws(fit, log_mu.shape, rng), LOG_CEILING)
+    log_new = new_run(log_mu, noise_draws(fit, log_mu.shape, rng))
     if calibration is None:
         ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(log_new)},
                              {"N": N, "D": D}, prob=prob, kind=kind)
