@@ -1,12 +1,11 @@
-"""Two variants of the extrapolation-discrepancy model, scored leave-one-study-out beside the shipped one.
+"""Variants of the extrapolation-discrepancy model, scored leave-one-study-out beside the shipped one.
 
-Prototypes tried for issue 16's per-study target (docs/validation.md, "Every study at 90% >= 0.75"); neither
-ships. Both are the shipped model (bayeslaw.model.build.build_discrepancy) plus one thing:
-- ``correlated``: a study's log edge and log growth correlated (rho = 2 Beta(2, 2) - 1, LKJ(2) in two
-  dimensions): a study whose law errs at the edge may err faster beyond it.
-- ``shift``: a signed mean beyond the runs, ``b0_j + b1_j decades``, partially pooled (population means
-  Normal(0, 1%), sds HalfNormal(1%)): the law may lean one way when it extrapolates. It moves medians, which
-  issue 16 rules out for the shipped term.
+The shipped model (bayeslaw.model.build.build_discrepancy) learns each study's error spread (a step at the edge and
+growth per decade) and, since issue 25, its signed lean beyond the runs (``shift_edge + shift_growth decades``,
+partially pooled). Scored beside it:
+- ``unsigned``: the model shipped before, without the lean (``signed=False``): bands centred on the law.
+- ``correlated``: the unsigned model plus a study's log edge and log growth correlated (rho = 2 Beta(2, 2) - 1, LKJ(2)
+  in two dimensions): a study whose law errs at the edge may err faster beyond it. Tried for issue 16; not shipped.
 And a check of the Marin sweeps' size definition: their N (parameter_count) holds the untied input and output
 embeddings, 2 x 128256 x d_model (84% of the smallest model, 9% of the largest); the Huber point fit of each
 split with N without them (``non_embedding``) against N as shipped.
@@ -39,7 +38,7 @@ from bayeslaw.validate import backtest as bt
 from bayeslaw.validate import pointfit
 
 
-def correlated(residual, sd, decades, study, studies):
+def correlated(residual, sd, decades, study, studies, signed=True):
     with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
         r, s, d, j, pop = build.discrepancy_parts(residual, sd, decades, study)
         rho = pm.Deterministic("rho", 2.0 * pm.Beta("rho_beta", 2.0, 2.0) - 1.0)
@@ -52,19 +51,8 @@ def correlated(residual, sd, decades, study, studies):
     return model
 
 
-def shift(residual, sd, decades, study, studies):
-    with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
-        r, s, d, j, pop = build.discrepancy_parts(residual, sd, decades, study)
-        edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
-        growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * pop["z_g"]), dims="study")
-        m0, m1 = pm.Normal("mu_shift_edge", 0.0, 0.01), pm.Normal("mu_shift_growth", 0.0, 0.01)
-        s0, s1 = pm.HalfNormal("sd_shift_edge", 0.01), pm.HalfNormal("sd_shift_growth", 0.01)
-        b0, b1 = pm.Normal("b0", 0.0, 1.0, dims="study"), pm.Normal("b1", 0.0, 1.0, dims="study")
-        mean = pt.where(d > 0, (m0 + s0 * b0)[j] + (m1 + s1 * b1)[j] * d, 0.0)
-        tau2 = pt.where(d > 0, edge[j] ** 2 + (growth[j] * d) ** 2, 0.0)
-        pm.StudentT("obs", nu=build.create_nu(build._nu_prior()), mu=mean, sigma=pt.sqrt(s ** 2 + tau2),
-                    observed=r, dims="run")
-    return model
+def unsigned(residual, sd, decades, study, studies, signed=True):
+    return build.build_discrepancy(residual, sd, decades, study, studies, signed=False)
 
 
 def new_correlated(fit, n, rng):
@@ -73,22 +61,14 @@ def new_correlated(fit, n, rng):
     z, w, rho = ex._central(rng, n), ex._central(rng, n), post["rho"][pick]
     edge = np.exp(post["mu_log_edge"][pick] + post["sd_log_edge"][pick] * z)
     growth = np.exp(post["mu_log_growth"][pick] + post["sd_log_growth"][pick] * (rho * z + np.sqrt(1 - rho ** 2) * w))
-    return edge, growth
-
-
-def new_shift(fit, decades, n, rng):
-    post = fit.draws(["mu_shift_edge", "mu_shift_growth", "sd_shift_edge", "sd_shift_growth"])
-    pick = rng.integers(0, post["mu_shift_edge"].size, n)
-    b0 = post["mu_shift_edge"][pick] + post["sd_shift_edge"][pick] * rng.standard_normal(n)
-    b1 = post["mu_shift_growth"][pick] + post["sd_shift_growth"][pick] * rng.standard_normal(n)
-    return np.where(decades[None, :] > 0, b0[:, None] + b1[:, None] * decades[None, :], 0.0)
+    return ex.NewStudies(edge, growth, np.zeros(n), np.zeros(n))
 
 
 def score(h: cal.HeldOut, variant: str, seed: int = 0) -> pd.DataFrame:
     names = list(dict.fromkeys(h.runs["study"]))
     y, rows = np.log(h.runs["observed"].to_numpy()), []
     for k, name in enumerate(names):
-        build_model = {"shipped": build.build_discrepancy, "correlated": correlated, "shift": shift}[variant]
+        build_model = {"shipped": build.build_discrepancy, "correlated": correlated, "unsigned": unsigned}[variant]
         cal.build_discrepancy = build_model  # fit_discrepancy builds through this name
         ex_new = ex._new_studies
         if variant == "correlated":
@@ -98,13 +78,11 @@ def score(h: cal.HeldOut, variant: str, seed: int = 0) -> pd.DataFrame:
             m = (h.runs["study"] == name).to_numpy()
             d = h.runs["decades"].to_numpy()[m]
             rng = np.random.default_rng(Streams(seed).extrapolation(k))
-            sd = ex.population_sd(fit, d, cal.KEEP, rng)
+            mean, sd = ex.population_error(fit, d, cal.KEEP, rng)
         finally:
             cal.build_discrepancy, ex._new_studies = build.build_discrepancy, ex_new
         noise = rng.standard_normal((cal.KEEP, m.size))[:, m]  # as calibrate --loso draws it
-        x = h.log_new[m] + (sd * noise).T
-        if variant == "shift":
-            x = x + new_shift(fit, d, cal.KEEP, rng).T
+        x = h.log_new[m] + (mean + sd * noise).T
         lo50, hi50, lo90, hi90 = np.quantile(x, [0.25, 0.75, 0.05, 0.95], axis=1)
         med = np.exp(np.median(x, axis=1))
         rows.append(pd.DataFrame({"study": name, "in50": (y[m] >= lo50) & (y[m] <= hi50),
@@ -153,7 +131,7 @@ def main() -> None:
         h = cal.held_out(seed=0, progress=print)
         if args.cache:
             args.cache.write_bytes(pickle.dumps(h))
-    per = pd.concat([score(h, v) for v in ("shipped", "correlated", "shift")], ignore_index=True)
+    per = pd.concat([score(h, v) for v in ("shipped", "unsigned", "correlated")], ignore_index=True)
     cov = per.pivot_table(index="variant", columns="study", values="in90", sort=False)
     pooled = per.groupby("variant", sort=False).agg(pooled_50=("in50", "mean"), pooled_90=("in90", "mean"),
                                                     crps=("crps", "mean"), median_rel_error=("rel_error", "median"))

@@ -2,7 +2,8 @@
 
 A run ``d > 0`` decades beyond the runs a law was fitted on (in size or in 6ND, whichever is more;
 0 inside them) meets an error of sd ``sqrt(edge**2 + (growth d)**2)`` on its log loss: a step at the
-edge of the fitted runs and growth per decade. The hierarchical calibration across studies
+edge of the fitted runs and growth per decade; and, where the calibration learned one, a signed mean
+``shift_edge + shift_growth d`` (a law's lean when it extrapolates). The hierarchical calibration across studies
 (:mod:`bayeslaw.model.build`), the backtests' in-sample calibration (:mod:`bayeslaw.validate.backtest`)
 and every prediction beyond the runs (:mod:`bayeslaw.posterior.extrapolation`) use these functions.
 """
@@ -36,6 +37,14 @@ def error_variance(edge: Array, growth: Array, decades: Array, xp: ModuleType = 
 def error_sd(edge: Array, growth: Array, decades: Array, xp: ModuleType = np, outside: Array = None) -> Array:
     """Its sd: ``sqrt`` of :func:`error_variance`."""
     return xp.sqrt(error_variance(edge, growth, decades, xp, outside))
+
+
+def error_mean(shift_edge: Array, shift_growth: Array, decades: Array, xp: ModuleType = np,
+               outside: Array = None) -> Array:
+    """The law's signed mean error on log loss beyond the runs: ``shift_edge + shift_growth d`` (0 inside; beyond
+    as :func:`error_variance` reads it). Negative: runs beyond the fitted ones beat the law."""
+    beyond = decades > 0 if outside is None else outside
+    return xp.where(beyond, shift_edge + shift_growth * decades, 0.0)
 
 
 def within_bounds(log_L: Array, shift: Array, log_floor: Array, log_ceiling: Array, xp: ModuleType = np) -> Array:

@@ -162,10 +162,12 @@ def residual_data(h: HeldOut, studies: Sequence[str], distance: str = "decades")
 
 
 def fit_discrepancy(h: HeldOut, studies: Sequence[str], *, seed: int = 0,
-                    sampler: SamplerConfig | None = None) -> Fit:
-    """The hierarchical discrepancy posterior from the held-out runs of ``studies``, with its card and gates."""
+                    sampler: SamplerConfig | None = None, signed: bool = True) -> Fit:
+    """The hierarchical discrepancy posterior from the held-out runs of ``studies``, with its card and gates;
+    ``signed`` learns a study's lean beyond its runs too (:func:`bayeslaw.model.build.build_discrepancy`)."""
     data = residual_data(h, studies)
-    model = build_discrepancy(data["residual"], data["sd"], data["decades"], data["study"], data["studies"])
+    model = build_discrepancy(data["residual"], data["sd"], data["decades"], data["study"], data["studies"],
+                              signed=signed)
     sampler = sampler or SamplerConfig(draws=1000, target_accept=0.95)
     record = {"studies": data["studies"], "n_runs": int(data["residual"].size), "sha256": _hash(data),
               "source": "held-out runs of the studies' leave-future-out splits (bayeslaw.validate.calibration)",
@@ -174,7 +176,7 @@ def fit_discrepancy(h: HeldOut, studies: Sequence[str], *, seed: int = 0,
               "split_fits_failed": [f"{f['study']}: {f['split']} ({f['failures']})" for f in h.fits
                                     if f["study"] in studies and not f["passed"]]}
     spec = {"law": "calibration", "model": "bayeslaw.model.build.build_discrepancy",
-            "priors": {}, "likelihood": "student_t"}
+            "priors": {}, "likelihood": "student_t", "signed": signed}
     fit = sample_fit(model, spec, "calibration", record, sampler, seed, None, False,
                      escalate=[replace(sampler, **r) for r in ({"target_accept": 0.99, "draws": 2000},)])
     return fit

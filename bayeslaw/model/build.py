@@ -231,11 +231,14 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
 #: spread on the log scale HalfNormal(0.5): studies differ by up to a factor ~e (95%). With HalfNormal(1) the
 #: population of a new study has tails that put a few draws' error at e^7 times the typical one (a loss off
 #: by a factor of e^20: the leave-one-study-out CRPS then exploded to 1e4 while coverage was fine).
-DISCREPANCY_PRIORS = {"mu_edge": (math.log(0.005), 1.0), "mu_growth": (math.log(0.01), 1.0), "sd_studies": 0.75}
+DISCREPANCY_PRIORS = {"mu_edge": (math.log(0.005), 1.0), "mu_growth": (math.log(0.01), 1.0), "sd_studies": 0.75,
+                      "mu_shift": (0.0, 0.01), "sd_shift": 0.01}
+# the signed part (``signed=True``): a new study's mean error at the edge and per decade each within about +-2% (95%)
+# around a population mean near 0, studies spread by about 1%: the law may lean one way when it extrapolates
 
 
 def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray, study: np.ndarray,
-                      studies: list[str]) -> pm.Model:
+                      studies: list[str], *, signed: bool = True) -> pm.Model:
     """A hierarchical model of how a scaling law errs beyond its fitted runs, partially pooled over studies.
 
     For a held-out run ``i`` of study ``j`` predicted from the runs below a cutoff: its log-loss residual
@@ -244,14 +247,30 @@ def build_discrepancy(residual: np.ndarray, sd: np.ndarray, decades: np.ndarray,
     (growth_j decades_i)**2)`` the law's extrapolation error for a run ``decades_i > 0`` decades beyond the
     fitted runs (0 inside them). ``log edge_j`` and ``log growth_j`` are drawn around population means
     with population sds (non-centred); a new study draws its own from the population.
+
+    With ``signed`` (the default) the residual's location beyond the runs is ``shift_edge_j + shift_growth_j
+    decades_i`` (0 inside): a study's law may lean one way when it extrapolates (the held-out runs of most
+    studies' splits beat their law). Each is drawn around a population mean with a population sd (non-centred;
+    :data:`DISCREPANCY_PRIORS`), so a new study draws its own lean, whose sign the population's mean sets and
+    whose spread it learns. Without it the location is 0 (the model shipped before the signed lean).
     """
+    pri = DISCREPANCY_PRIORS
     with pm.Model(coords={"study": studies, "run": np.arange(residual.size)}) as model:
         r, s, d, j, pop = discrepancy_parts(residual, sd, decades, study)
         edge = pm.Deterministic("edge", pt.exp(pop["mu_e"] + pop["sd_e"] * pop["z_e"]), dims="study")
         growth = pm.Deterministic("growth", pt.exp(pop["mu_g"] + pop["sd_g"] * pop["z_g"]), dims="study")
         nu = create_nu(_nu_prior())
         tau2 = law_error.error_variance(edge[j], growth[j], d, xp=pt)
-        pm.StudentT("obs", nu=nu, mu=0.0, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
+        mean = 0.0
+        if signed:
+            shift = {}
+            for part in ("edge", "growth"):
+                mu = pm.Normal(f"mu_shift_{part}", *pri["mu_shift"])
+                spread = pm.HalfNormal(f"sd_shift_{part}", pri["sd_shift"])
+                z = pm.Normal(f"z_shift_{part}", 0.0, 1.0, dims="study")
+                shift[part] = pm.Deterministic(f"shift_{part}", mu + spread * z, dims="study")
+            mean = law_error.error_mean(shift["edge"][j], shift["growth"][j], d, xp=pt)
+        pm.StudentT("obs", nu=nu, mu=mean, sigma=pt.sqrt(s ** 2 + tau2), observed=r, dims="run")
     return model
 
 

@@ -157,7 +157,7 @@ def resolve_student_error(extrapolation: bool | str | Path, size_effect: bool = 
 
 def new_study_prior(cal: Fit) -> dict[str, tuple[float, float]]:
     """A new study's log edge and log growth under the population (``(mean, sd)`` each): the population means'
-    posterior mean, and the sd of a new study drawn as :func:`population_sd` draws one (the means' posterior
+    posterior mean, and the sd of a new study drawn as :func:`population_error` draws one (the means' posterior
     spread and the population sd over its central part), moment-matched to a normal."""
     post = cal.draws(["mu_log_edge", "mu_log_growth", "sd_log_edge", "sd_log_growth"])
     z = np.linspace(-NEW_STUDY_Z, NEW_STUDY_Z, 20001)
@@ -189,23 +189,58 @@ def decades_beyond(scale: FittedScale, N, D) -> np.ndarray:
         return law_error.decades_beyond(*factors(scale, N, D))
 
 
-def population_sd(cal: Fit, decades: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
-    """Draws ``(n, point)`` of a new study's extrapolation-error sd (log loss) at ``decades`` (0 inside).
+def population_error(cal: Fit, decades: np.ndarray, n: int,
+                     rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Draws ``(n, point)`` of a new study's extrapolation error at ``decades`` (0 inside): its signed mean (the
+    study's lean; 0 for a calibration without one) and its sd, both on log loss.
 
-    Each draw takes a posterior draw of the population and a new study's edge and growth from its central
-    part (:data:`NEW_STUDY_Z`).
+    Each draw takes a posterior draw of the population and a new study's edge, growth and lean from its central
+    part (:data:`NEW_STUDY_Z`). An error draw is ``mean + sd * z``.
     """
-    edge, growth = _new_studies(cal, n, rng)
-    return _sd(edge[:, None], growth[:, None], np.asarray(decades, float)[None, :])
+    new = _new_studies(cal, n, rng)
+    d = np.asarray(decades, float)[None, :]
+    return new.mean(d, 2), new.sd(d, 2)
 
 
-def _new_studies(cal: Fit, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """``n`` new studies' edge and growth (sd of log loss; per decade), each from a population draw."""
+@dataclass(frozen=True)
+class NewStudies:
+    """``n`` new studies drawn from the calibration's population: each one's error parameters (sd of log loss at the
+    edge and per decade) and its signed lean (mean log-loss error at the edge and per decade)."""
+
+    edge: np.ndarray
+    growth: np.ndarray
+    shift_edge: np.ndarray
+    shift_growth: np.ndarray
+
+    def sd(self, d: np.ndarray, ndim: int) -> np.ndarray:
+        """The error's sd at ``d`` decades beyond (``(draw, ...)``, ``ndim`` dims)."""
+        return _sd(_per_draw(self.edge, ndim), _per_draw(self.growth, ndim), d)
+
+    def mean(self, d: np.ndarray, ndim: int) -> np.ndarray:
+        """The error's signed mean at ``d`` decades beyond (0 inside, and where ``d`` is NaN: no model)."""
+        with np.errstate(invalid="ignore"):
+            return law_error.error_mean(_per_draw(self.shift_edge, ndim), _per_draw(self.shift_growth, ndim), d)
+
+
+def is_signed(cal: Fit) -> bool:
+    """Whether a calibration learned the law's signed lean beyond the runs
+    (:func:`bayeslaw.model.build.build_discrepancy`'s ``signed``)."""
+    return "mu_shift_edge" in cal.idata["posterior"]
+
+
+def _new_studies(cal: Fit, n: int, rng: np.random.Generator) -> NewStudies:
+    """``n`` new studies, each from a population draw; a calibration without a lean draws exactly as it did before
+    leans were learned (nothing more taken from ``rng``)."""
     post = cal.draws(["mu_log_edge", "mu_log_growth", "sd_log_edge", "sd_log_growth"])
     pick = rng.integers(0, post["mu_log_edge"].size, n)
     edge = np.exp(post["mu_log_edge"][pick] + post["sd_log_edge"][pick] * _central(rng, n))
     growth = np.exp(post["mu_log_growth"][pick] + post["sd_log_growth"][pick] * _central(rng, n))
-    return edge, growth
+    if not is_signed(cal):
+        return NewStudies(edge, growth, np.zeros(n), np.zeros(n))
+    lean = cal.draws(["mu_shift_edge", "sd_shift_edge", "mu_shift_growth", "sd_shift_growth"])
+    shift_edge = lean["mu_shift_edge"][pick] + lean["sd_shift_edge"][pick] * _central(rng, n)
+    shift_growth = lean["mu_shift_growth"][pick] + lean["sd_shift_growth"][pick] * _central(rng, n)
+    return NewStudies(edge, growth, shift_edge, shift_growth)
 
 
 def _per_draw(x: np.ndarray, ndim: int) -> np.ndarray:
@@ -253,9 +288,9 @@ def new_run(log_mean: np.ndarray, noise: np.ndarray | float, log_E: np.ndarray |
 
 def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.ndarray, cal: Fit,
                    rng: np.random.Generator, log_floor: np.ndarray | float | None = None, *,
-                   ratio: np.ndarray | None = None, drift: Fit | None = None) -> np.ndarray:
+                   ratio: np.ndarray | None = None, drift: Fit | None = None, lean: bool = True) -> np.ndarray:
     """New-run log-loss draws ``(draw, point)``: ``log_mean`` with the population's extrapolation error beyond the
-    runs, then the run's ``noise``.
+    runs (a new study's lean and spread, :func:`population_error`), then the run's ``noise``.
 
     Without ``log_floor`` (supervised predictions) the error is added to log loss as the leave-one-study-out
     evaluation validated it, and only a draw worse than a uniform guess is held at :data:`LOG_CEILING` (none is,
@@ -265,10 +300,12 @@ def add_to_log_new(log_mean: np.ndarray, noise: np.ndarray | float, decades: np.
     first order, never a loss no language model has.
 
     With a ``drift`` (:func:`load_drift`) and each point's ``ratio`` decades past the fitted runs' most tokens per
-    parameter, a new study's signed drift and its spread are added to the error too.
+    parameter, a new study's signed drift and its spread are added to the error too. ``lean=False`` leaves out the
+    population's signed lean (the spread only): for the population standing in for another law's error, whose
+    own error model learned no lean (the distillation law's, :mod:`bayeslaw.inference.student_error`).
     """
-    sd = population_sd(cal, decades, log_mean.shape[0], rng)
-    shift = sd * rng.standard_normal(sd.shape)
+    mean, sd = population_error(cal, decades, log_mean.shape[0], rng)
+    shift = (mean if lean else 0.0) + sd * rng.standard_normal(sd.shape)
     if drift is not None and ratio is not None:
         shift = shift + drift_shift(drift, np.asarray(ratio, float)[None, :], log_mean.shape[0], rng)
     if log_floor is None:
@@ -348,7 +385,8 @@ class LawError:
     ``z_student`` is the error at the student (in sds), shared by the supervised and the distilled
     option: both rest on the same law at the same model size. ``z_teacher`` is the error of a teacher
     whose loss the law predicts, drawn apart (another model, often far larger). A measured teacher
-    carries none.
+    carries none. Both centre on the draw's study's lean (``shift_edge``, ``shift_growth``), where the
+    calibration learned one: a study's law leans the same way at every model it extrapolates to.
     """
 
     edge: np.ndarray
@@ -356,6 +394,9 @@ class LawError:
     z_student: np.ndarray
     z_teacher: np.ndarray
     scale: FittedScale
+    #: each draw's new-study lean beyond the runs (mean log-loss error at the edge and per decade; None: no lean)
+    shift_edge: np.ndarray | None = None
+    shift_growth: np.ndarray | None = None
     #: the distillation law's own error (None: not included)
     student: StudentError | None = None
     #: each draw's new-study drift past the fitted runs' most tokens per parameter (log loss per decade) and its
@@ -368,25 +409,32 @@ class LawError:
     @classmethod
     def draw(cls, cal: Fit, scale: FittedScale, n: int, rng: np.random.Generator,
              student: tuple[Fit, FittedStudents] | None = None, drift: Fit | None = None) -> LawError:
-        edge, growth = _new_studies(cal, n, rng)
+        new = _new_studies(cal, n, rng)
         z_s, z_t = rng.standard_normal(n), rng.standard_normal(n)
-        err = cls(edge, growth, z_s, z_t, scale, None if student is None else StudentError.draw(*student, n, rng))
+        lean = (new.shift_edge, new.shift_growth) if is_signed(cal) else (None, None)
+        err = cls(new.edge, new.growth, z_s, z_t, scale, *lean,
+                  student=None if student is None else StudentError.draw(*student, n, rng))
         if drift is None:
             return err
         return replace(err, **dict(zip(("slope", "spread"), new_study_drift(drift, n, rng), strict=True)))
 
     def log_error(self, N, D, z: np.ndarray) -> np.ndarray:
-        """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs), and
-        past the fitted tokens per parameter the drift: its signed shift, its spread added to the sd."""
+        """``z`` sds of the law's error at models ``(N, D)`` of shape ``(draw, ...)`` (0 inside the fitted runs) plus
+        the study's lean there, and past the fitted tokens per parameter the drift: its signed shift, its spread
+        added to the sd."""
         d = decades_beyond(self.scale, N, D)
         k = d.ndim
         sd = _sd(_per_draw(self.edge, k), _per_draw(self.growth, k), d)
+        mean = 0.0
+        if self.shift_edge is not None:
+            with np.errstate(invalid="ignore"):
+                mean = law_error.error_mean(_per_draw(self.shift_edge, k), _per_draw(self.shift_growth, k), d)
         if self.slope is None:
-            return _per_draw(z, k) * sd
+            return _per_draw(z, k) * sd + mean
         # no model, no drift: a best-case teacher has no (N, D) (NaN), as it has no decades beyond (d NaN: no error)
         r = np.broadcast_to(np.nan_to_num(ratio_decades(self.scale, N, D), nan=0.0), d.shape)
         sd = np.sqrt(sd ** 2 + (_per_draw(self.spread, k) * r) ** 2)
-        return _per_draw(z, k) * sd + _per_draw(self.slope, k) * r
+        return _per_draw(z, k) * sd + mean + _per_draw(self.slope, k) * r
 
     def reached(self, log_L: np.ndarray, N, D, z: np.ndarray, log_E: np.ndarray) -> np.ndarray:
         """``log_L`` (shape ``(draw, ...)``) with the law's error at ``(N, D)``, kept between each draw's
@@ -466,10 +514,10 @@ def student_outcomes(c: dict[str, np.ndarray], err: LawError, N_S, D_S, log_L_T,
 
 
 #: What a plan's losses mean with and without the calibration (``attrs['extrapolation']``).
-REACHED = ("losses and differences include the supervised law's extrapolation error beyond the fitted runs "
-           "(learned from public studies, models/extrapolation_calibration.nc): one error at the student (in the "
-           "supervised option, and in Eq. 8's L~_S unless the fit cut it), another at a predicted teacher; not a "
-           "run's seed noise")
+REACHED = ("losses and differences include the supervised law's extrapolation error beyond the fitted runs, "
+           "its lean and its spread (learned from public studies, models/extrapolation_calibration.nc): one error "
+           "at the student (in the supervised option, and in Eq. 8's L~_S unless the fit cut it), another at a "
+           "predicted teacher (the same study's lean); not a run's seed noise")
 MEAN_LAW = "mean-law losses: the law's extrapolation error beyond the fitted runs is not included"
 STUDENT_REACHED = ("; distilled students beyond the fitted students also carry the distillation law's own error, "
                    "learned from the paper's runs (models/{})")

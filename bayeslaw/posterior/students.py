@@ -121,10 +121,10 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     teacher = ({"N_T": np.broadcast_to(np.asarray(N_T, float), shape),
                 "D_T": np.broadcast_to(np.asarray(D_T, float), shape)} if from_law else {})
     Nb, Db = np.broadcast_to(N_S, shape), np.broadcast_to(D_S, shape)
-    if err.student is None:  # no distillation-law error: the supervised population's stands in for it
+    if err.student is None:  # no distillation-law error: the supervised population's spread stands in for it
         offset = 0.0 if err.size is None else err.size.at(Nb, base_new.ndim)
         out["loss_new"] = np.exp(add_to_log_new(base_new + offset, run_noise, d, calibration, rng,
-                                                log_floor=log_E))
+                                                log_floor=log_E, lean=False))
     else:
         log_reached, log_plain = student_outcomes(coefs, err, Nb, Db, new_T, **teacher)
         out["loss_new"] = np.exp(new_run(log_reached, run_noise, log_E))

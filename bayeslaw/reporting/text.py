@@ -948,6 +948,11 @@ def _pct_band(x: Any, fmt: str = ".2f") -> str:
     return f"{100 * me:{fmt}}% [{100 * lo:{fmt}}%, {100 * hi:{fmt}}%]"
 
 
+def _signed_band(x: Any) -> str:
+    """A signed posterior quantity in percent: median [90% equal-tailed interval], each with its sign."""
+    return _pct_band(x, "+.2f")
+
+
 def format_student_error(fit: Fit, splits: list[dict]) -> str:
     """The distillation law's error posterior in words: its step and growth against the supervised population's
     new study (its prior), what it was learned from, and the split fits' gates."""
@@ -1016,9 +1021,15 @@ def format_calibration(fit: Fit, summary: pd.DataFrame | None, widths: pd.DataFr
              f"({data['n_runs']} held-out runs); sd of log loss, median [90% interval]:",
              f"  population: step at the edge {band(np.exp(post['mu_log_edge']))}, growth per decade "
              f"{band(np.exp(post['mu_log_growth']))}"]
+    signed = "mu_shift_edge" in post
+    if signed:
+        lines.append(f"  population lean (mean error; negative: runs beyond beat the law): at the edge "
+                     f"{_signed_band(post['mu_shift_edge'])}, per decade {_signed_band(post['mu_shift_growth'])}")
     for k, st in enumerate(data["studies"]):
+        lean = (f"; lean {_signed_band(post['shift_edge'].values[..., k])} + "
+                f"{_signed_band(post['shift_growth'].values[..., k])}/decade" if signed else "")
         lines.append(f"  {st:<26} edge {band(post['edge'].values[..., k])}, per decade "
-                     f"{band(post['growth'].values[..., k])}")
+                     f"{band(post['growth'].values[..., k])}{lean}")
     for name, why in data.get("skipped", {}).items():
         lines.append(f"  skipped {name}: {why}")
     failed = data.get("split_fits_failed", [])

@@ -48,7 +48,7 @@ from bayeslaw.posterior.extrapolation import (
     LOG_CEILING,
     WITH_STUDENT_ERROR,
     new_study_prior,
-    population_sd,
+    population_error,
     resolve_calibration,
 )
 from bayeslaw.posterior.likelihood import (
@@ -310,9 +310,9 @@ def backtest_supervised(table: pd.DataFrame, splits: list[Split], *, gamma_free:
         if calibration is not None:
             rng = np.random.default_rng(streams.child("population_error", i))
             d = decades_beyond(tr, extra["N"], extra["D"])
-            sd = population_sd(calibration, d, pred["log_mu"].shape[0], rng)
-            log_new = pred["log_mu"] + pred["eps"] + sd * rng.standard_normal(sd.shape)
-            r = score_runs(obs, log_new, _loglik(np.log(obs), pred, sd))
+            mean, sd = population_error(calibration, d, pred["log_mu"].shape[0], rng)
+            log_new = pred["log_mu"] + pred["eps"] + mean + sd * rng.standard_normal(sd.shape)
+            r = score_runs(obs, log_new, _loglik(np.log(obs), pred | {"log_mu": pred["log_mu"] + mean}, sd))
             rows.append(r.assign(**extra, split=sp.label, method="bayeslaw + population discrepancy"))
             refs.append(_reference(log_new, obs, sp.label, "bayeslaw + population discrepancy"))
         if extrapolation_error:

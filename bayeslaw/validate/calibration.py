@@ -29,7 +29,7 @@ from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.model.spec import SupervisedSpec
 from bayeslaw.posterior.card import Fit, atomic_write
-from bayeslaw.posterior.extrapolation import CALIBRATION, population_sd
+from bayeslaw.posterior.extrapolation import CALIBRATION, population_error
 from bayeslaw.reporting.figures import png, reliability_diagram
 from bayeslaw.validate import backtest as bt
 from bayeslaw.validate import pointfit
@@ -61,9 +61,12 @@ WIDTHS = (1.0, 1.25, 1.5, 1.6, 1.7, 2.0, 2.5, 3.0)
 TARGETS = {"pooled_90": (0.85, 0.95), "pooled_50": (0.40, 0.60), "study_90": 0.75}
 
 
-def _score(h: HeldOut, m: np.ndarray, log_new: np.ndarray, extra_sd: np.ndarray | float) -> pd.DataFrame:
+def _score(h: HeldOut, m: np.ndarray, log_new: np.ndarray, extra_sd: np.ndarray | float,
+           shift: np.ndarray | float = 0.0) -> pd.DataFrame:
+    """Scores of the runs ``m``; their densities from the law's draws moved by ``shift`` (draw, run) and widened
+    by ``extra_sd``."""
     obs = h.runs["observed"].to_numpy()[m]
-    pred = {"log_mu": h.pred["log_mu"][m].T, "sigma": h.pred["sigma"][m][:, 0], "nu": h.pred["nu"][m][:, 0]}
+    pred = {"log_mu": h.pred["log_mu"][m].T + shift, "sigma": h.pred["sigma"][m][:, 0], "nu": h.pred["nu"][m][:, 0]}
     # per run its own draws: densities draw by draw, run by run
     ll = np.stack([bt._loglik(np.log(obs[i:i + 1]),
                               {"log_mu": pred["log_mu"][:, i:i + 1], "sigma": h.pred["sigma"][m][i],
@@ -104,13 +107,13 @@ def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = 
         cal = fit_discrepancy(h, others, seed=Streams(seed).child("leave_one_out", k))
         m = (h.runs["study"] == name).to_numpy()
         rng = np.random.default_rng(Streams(seed).extrapolation(k))
-        sd = population_sd(cal, h.runs["decades"].to_numpy()[m], KEEP, rng)  # (draw, run)
-        full_sd = np.zeros((KEEP, m.size))
-        full_sd[:, m] = sd
+        mean, sd = population_error(cal, h.runs["decades"].to_numpy()[m], KEEP, rng)  # (draw, run)
+        full_sd, full_mean = np.zeros((KEEP, m.size)), np.zeros((KEEP, m.size))
+        full_sd[:, m], full_mean[:, m] = sd, mean
         noise = rng.standard_normal(full_sd.shape)
-        calibrated = h.log_new + (full_sd * noise).T
+        calibrated = h.log_new + (full_mean + full_sd * noise).T
         pooled["bayeslaw + population discrepancy"][m] = calibrated[m]
-        scaled.append(_widened(h.log_new[m], (sd * noise[:, m]).T, h.runs["observed"].to_numpy()[m], widths)
+        scaled.append(_widened(h.log_new[m], (mean + sd * noise[:, m]).T, h.runs["observed"].to_numpy()[m], widths)
                       .assign(study=name))
         hyp = coverage_if_from_population(cal, h.log_new[m], calibrated[m], h.runs["decades"].to_numpy()[m],
                                           np.random.default_rng(Streams(seed).child("population_check", k)))
@@ -120,13 +123,14 @@ def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = 
                          "target": TARGETS["study_90"], "p_below_target": float(np.mean(hyp < TARGETS["study_90"])),
                          "p_value": float(np.mean(hyp <= seen))})
         meta = h.runs[m][["study", "split", "N", "D", "decades"]].reset_index(drop=True)
-        for method, log_new, extra in (("bayeslaw", h.log_new, 0.0),
-                                       ("bayeslaw + population discrepancy", calibrated, full_sd),
-                                       ("bayeslaw + in-sample calibration", h.log_new_insample, None)):
+        for method, log_new, extra, shift in (("bayeslaw", h.log_new, 0.0, 0.0),
+                                              ("bayeslaw + population discrepancy", calibrated, full_sd, full_mean),
+                                              ("bayeslaw + in-sample calibration", h.log_new_insample, None, 0.0)):
             if extra is None:  # densities of the in-sample method: from its draws' spread beyond the law's
                 extra = np.sqrt(np.maximum(np.var(h.log_new_insample, 1) - np.var(h.log_new, 1), 0.0))
                 extra = np.repeat(extra[None, :], KEEP, 0)
-            s = _score(h, m, log_new, extra[:, m] if np.ndim(extra) else extra).assign(
+            s = _score(h, m, log_new, extra[:, m] if np.ndim(extra) else extra,
+                       shift[:, m] if np.ndim(shift) else shift).assign(
                 method=method, gates=bool(cal.diagnostics_passed))
             out.append(pd.concat([meta, s], axis=1))
         obs, pt_pred = h.runs["observed"].to_numpy()[m], h.runs["point"].to_numpy()[m]
@@ -144,17 +148,17 @@ def coverage_if_from_population(cal: Fit, law_draws: np.ndarray, predictive: np.
                                 rng: np.random.Generator, n: int = 2000, level: float = 0.9) -> np.ndarray:
     """The ``level`` coverage that ``n`` studies drawn from the population would get at one study's runs.
 
-    A check of the population under its own assumptions: each hypothetical study takes its own edge and growth
-    from ``cal`` (as a new study does), its runs fall normally around the law's predictive median
-    (``law_draws``, (run, draw)) with the law's predictive sd and that study's extrapolation error, and the
+    A check of the population under its own assumptions: each hypothetical study takes its own edge, growth and
+    lean from ``cal`` (as a new study does), its runs fall normally around the law's predictive median moved by
+    its lean (``law_draws``, (run, draw)) with the law's predictive sd and that study's extrapolation error, and the
     interval is the one the population method gives (``predictive``, (run, draw)). The share of the returned
     coverages at or below a study's measured one is a predictive p-value for that study.
     """
     lo, hi = np.quantile(predictive, [(1 - level) / 2, (1 + level) / 2], axis=1)
     centre, law_sd = np.median(law_draws, axis=1), np.std(law_draws, axis=1)
-    tau = population_sd(cal, decades, n, rng)  # (study, run)
+    lean, tau = population_error(cal, decades, n, rng)  # (study, run)
     scale = np.sqrt(law_sd ** 2 + tau ** 2)
-    return np.mean(ndtr((hi - centre) / scale) - ndtr((lo - centre) / scale), axis=1)
+    return np.mean(ndtr((hi - centre - lean) / scale) - ndtr((lo - centre - lean) / scale), axis=1)
 
 
 def _widened(log_new: np.ndarray, error: np.ndarray, observed: np.ndarray, widths: Sequence[float]) -> pd.DataFrame:

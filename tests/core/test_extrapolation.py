@@ -23,6 +23,18 @@ def test_the_model_graph_computes_the_same_variance():
     np.testing.assert_allclose(f, law_error.error_variance(0.004, 0.02, d), rtol=1e-15)
 
 
+def test_the_lean_by_hand_in_numpy_and_pytensor():
+    import pytensor.tensor as pt
+
+    d = np.array([-1.0, 0.0, 0.5, 2.0, np.nan])
+    np.testing.assert_allclose(law_error.error_mean(-0.003, -0.01, d), [0.0, 0.0, -0.008, -0.023, 0.0], rtol=1e-15)
+    # a distilled student beyond in loss only (d = 0, outside) leans by the step at the edge
+    assert law_error.error_mean(-0.003, -0.01, np.array([0.0]), outside=np.array([True])).tolist() == [-0.003]
+    a, b = pt.dscalar("a"), pt.dscalar("b")
+    f = law_error.error_mean(a, b, pt.as_tensor_variable(d[:4]), xp=pt).eval({a: -0.003, b: -0.01})
+    np.testing.assert_allclose(f, law_error.error_mean(-0.003, -0.01, d[:4]), rtol=1e-15)
+
+
 def test_bounded_errors_stay_between_the_floor_and_the_ceiling_and_are_the_calibrated_ones_when_small():
     log_L = np.log(np.full(7, 2.0))
     lo, hi = np.log(1.2), np.log(10.4)

@@ -78,6 +78,22 @@ def test_law_error_adds_the_drift_past_the_fitted_ratio(chinchilla):
     np.testing.assert_allclose(past[:, 0], err.slope * d)  # z = 0: the signed drift alone
 
 
+def test_law_error_adds_a_new_studys_lean_beyond_the_runs(chinchilla):
+    """Beyond the fitted runs (in size or compute) each draw's error is centred on its new study's lean,
+    ``shift_edge + shift_growth d``; inside them nothing; the shipped population leans down (runs beyond its
+    studies' fits came out lower than the law said)."""
+    from bayeslaw.posterior.extrapolation import decades_beyond
+
+    scale = reach.fitted_scale(chinchilla)
+    err = LawError.draw(load_calibration(), scale, 500, np.random.default_rng(0))
+    N, D = np.tile([1e9, 1e12], (500, 1)), np.tile([2e10, 2e13], (500, 1))
+    out = err.log_error(N, D, np.zeros(500))
+    d = float(decades_beyond(scale, 1e12, 2e13))
+    assert d > 1 and np.all(out[:, 0] == 0.0)
+    np.testing.assert_allclose(out[:, 1], err.shift_edge + err.shift_growth * d, rtol=1e-12)
+    assert np.mean(out[:, 1] < 0) > 0.8  # 88% of these 500 draws, 4 decades out
+
+
 def test_no_drift_file_no_drift(tmp_path, monkeypatch, chinchilla):
     """Without the shipped drift (an older checkout) predictions fall back to the size/compute error."""
     from bayeslaw.posterior import extrapolation

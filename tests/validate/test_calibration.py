@@ -13,24 +13,27 @@ from bayeslaw.core.intervals import pick
 from bayeslaw.inference import calibration as production
 from bayeslaw.inference.config import SamplerConfig
 from bayeslaw.posterior.card import load
-from bayeslaw.posterior.extrapolation import CALIBRATION, load_calibration, population_sd
+from bayeslaw.posterior.extrapolation import CALIBRATION, load_calibration, population_error
 from bayeslaw.validate import calibration as cal
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.heavy  # the second tier: fits, reports, planner comparisons
 
 
-def _synthetic_heldout(seed: int = 0, studies: int = 6) -> cal.HeldOut:
+def _synthetic_heldout(seed: int = 0, studies: int = 6, lean: tuple[float, float] = (0.0, 0.0)) -> cal.HeldOut:
     """SYNTHETIC held-out runs: ``studies`` studies whose law errs beyond its runs with edge 0.4% and 1.5% per decade
-    (each study its own, scattered around those), on top of a predictive sd of 0.5%."""
+    (each study its own, scattered around those) and leans by ``lean`` (mean error at the edge and per decade, each
+    study within 0.2% of it), on top of a predictive sd of 0.5%."""
     rng = np.random.default_rng(seed)
     rows, log_new = [], []
     for k in range(studies):
         edge, growth = 0.004 * np.exp(0.3 * rng.standard_normal()), 0.015 * np.exp(0.3 * rng.standard_normal())
+        b0, b1 = lean[0] + 0.001 * rng.standard_normal(), lean[1] + 0.001 * rng.standard_normal()
         d = rng.uniform(0.0, 1.5, 60)
         tau = np.where(d > 0, np.sqrt(edge ** 2 + (growth * d) ** 2), 0.0)
         truth = np.log(2.5) + 0.005 * rng.standard_normal((60, cal.KEEP))  # the predictive's draws
-        obs = np.exp(np.log(2.5) + rng.normal(0, np.sqrt(0.005 ** 2 + tau ** 2)))
+        mean = np.where(d > 0, b0 + b1 * d, 0.0)
+        obs = np.exp(np.log(2.5) + mean + rng.normal(0, np.sqrt(0.005 ** 2 + tau ** 2)))
         rows.append(pd.DataFrame({"study": f"s{k}", "split": "x", "N": 1e9, "D": 2e10, "observed": obs,
                                   "decades": d, "point": 2.5}))
         log_new.append(truth)
@@ -48,14 +51,35 @@ def test_the_discrepancy_model_recovers_a_known_growth_per_decade():
     g = np.exp(post["mu_log_growth"].values.ravel())
     lo, hi = np.quantile(g, [0.05, 0.95])
     assert lo <= 0.015 <= hi and hi / lo < 3
-    # a new study's error at 1 decade: around sqrt(0.004^2 + 0.015^2) = 1.55%
-    sd = population_sd(fit, np.array([0.0, 1.0]), 4000, np.random.default_rng(2))
-    assert np.all(sd[:, 0] == 0.0)  # inside the fitted runs: nothing
+    # a new study's error at 1 decade: around sqrt(0.004^2 + 0.015^2) = 1.55%, leaning neither way
+    mean, sd = population_error(fit, np.array([0.0, 1.0]), 4000, np.random.default_rng(2))
+    assert np.all(sd[:, 0] == 0.0) and np.all(mean[:, 0] == 0.0)  # inside the fitted runs: nothing
     assert 0.008 < np.median(sd[:, 1]) < 0.03
+    assert abs(np.median(mean[:, 1])) < 0.004
+
+
+def test_the_discrepancy_model_recovers_a_known_lean_and_the_unsigned_one_cannot():
+    # the laws lean beyond their runs: -0.3% at the edge, -0.8% more per decade
+    h = _synthetic_heldout(seed=4, lean=(-0.003, -0.008))
+    names = [f"s{k}" for k in range(6)]
+    fit = cal.fit_discrepancy(h, names, seed=1, sampler=SamplerConfig(draws=1000, target_accept=0.95))
+    assert fit.card["spec"]["signed"] and fit.diagnostics_passed, fit.card["diagnostics"]["failures"]
+    post = fit.idata["posterior"]
+    for name, truth in (("mu_shift_edge", -0.003), ("mu_shift_growth", -0.008)):
+        lo, hi = np.quantile(post[name].values.ravel(), [0.05, 0.95])
+        assert lo <= truth <= hi and hi - lo < 0.01, (name, lo, hi)
+    mean, _ = population_error(fit, np.array([1.0]), 4000, np.random.default_rng(2))
+    assert np.median(mean) == pytest.approx(-0.011, abs=0.004)
+    # the model without a lean has none to give: its new study's error is centred at 0 whatever the runs say
+    plain = cal.fit_discrepancy(h, names, seed=1, sampler=SamplerConfig(draws=500, target_accept=0.95), signed=False)
+    assert not plain.card["spec"]["signed"] and "mu_shift_edge" not in plain.idata["posterior"]
+    mean, _ = population_error(plain, np.array([1.0]), 4000, np.random.default_rng(2))
+    assert np.all(mean == 0.0)
 
 
 def test_leaving_one_study_out_scores_wider_bands_from_the_same_draws(tmp_path):
-    h = _synthetic_heldout(seed=3, studies=4)
+    # six studies: with three left to learn from, the lean's spread is the prior's (bands at ~96%, not 90%)
+    h = _synthetic_heldout(seed=3, studies=6)
     ev = cal.leave_one_study_out(h, seed=0, widths=(1.0, 3.0))
     pop = ev.per_run[ev.per_run["method"] == "bayeslaw + population discrepancy"]
     one = ev.widths[ev.widths["width"] == 1.0]
@@ -80,7 +104,8 @@ def test_studies_drawn_from_the_population_are_covered_at_the_nominal_rate_on_av
     rng = np.random.default_rng(5)
     d = np.linspace(0.05, 1.0, 50)
     law = np.log(2.5) + 0.005 * rng.standard_normal((d.size, 4000))
-    band = law + (population_sd(cal_fit, d, 4000, rng) * rng.standard_normal((4000, d.size))).T
+    lean, sd = population_error(cal_fit, d, 4000, rng)
+    band = law + (lean + sd * rng.standard_normal((4000, d.size))).T
     hyp = cal.coverage_if_from_population(cal_fit, law, band, d, rng, n=4000)
     assert abs(hyp.mean() - 0.90) < 0.02
     assert np.mean(hyp < 0.75) > 0.05 and np.median(hyp) > 0.9
@@ -112,8 +137,11 @@ def test_a_prediction_inside_the_fitted_runs_gets_no_extrapolation_term():
     assert float(beyond["decades_beyond"][0]) > 1.0 and float(beyond["extrapolation_share"][0]) > 0.2
     w = lambda ds: float(pick(ds, "loss_new", "upper")[0] - pick(ds, "loss_new", "lower")[0])  # noqa: E731
     assert w(beyond) > 1.2 * w(plain)
-    # the median is not moved by a zero-mean error
-    assert float(pick(beyond, "loss_new")[0]) == pytest.approx(float(pick(plain, "loss_new")[0]), rel=2e-3)
+    # the median moves by about a new study's lean there (the population's: runs beyond beat the law), no more
+    lean, _ = population_error(load_calibration(), beyond["decades_beyond"].values, 8000, np.random.default_rng(1))
+    assert float(beyond["ratio_decades"][0]) == 0.0 and np.median(lean) < -0.002
+    moved = np.log(float(pick(beyond, "loss_new")[0]) / float(pick(plain, "loss_new")[0]))
+    assert moved == pytest.approx(float(np.median(lean)), abs=0.25 * abs(float(np.median(lean))) + 1e-3)
 
 
 @pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
@@ -198,17 +226,22 @@ def test_a_plan_carries_the_law_errors_beyond_the_runs(posterior):
         # ... and under the cut the distilled student does not carry the supervised law's error at the student
         # (its L~_S is Table 6's): nothing cancels, the difference widens at least as much as the supervised loss
         assert widen("diff") > widen("L_sup")
-    # the error is zero-mean but for the drift past the fitted tokens per parameter: that moves the supervised
-    # student's median up by about the population's drift per decade times its decades past (docs/serving.md)
+    # two signed parts move the supervised student's median: a new study's lean beyond the runs (down: runs beyond
+    # beat the law) and the drift past the fitted tokens per parameter (up; docs/serving.md), each about the
+    # population's mean at the student's decades beyond
     from bayeslaw.core.compute import supervised_tokens
-    from bayeslaw.posterior.extrapolation import load_drift, ratio_decades
+    from bayeslaw.posterior.extrapolation import decades_beyond, load_drift, ratio_decades
     from bayeslaw.posterior.reach import fitted_scale
 
-    d = float(ratio_decades(fitted_scale(fit), 1e9, supervised_tokens(1e9, big)))
+    D = supervised_tokens(1e9, big)
+    d = float(ratio_decades(fitted_scale(fit), 1e9, D))
     assert d > 0.5
     mu = float(np.median(load_drift().draws(["mu_slope"])["mu_slope"]))
+    lean, _ = population_error(load_calibration(), np.atleast_1d(decades_beyond(fitted_scale(fit), 1e9, D)), 8000,
+                               np.random.default_rng(1))
+    lean = float(np.median(lean))
     moved = np.log(float(grid["L_sup"].sel(far).median()) / float(law["L_sup"].sel(far).median()))
-    assert moved == pytest.approx(mu * d, rel=0.3)
+    assert moved == pytest.approx(mu * d + lean, abs=0.3 * (abs(mu * d) + abs(lean)))
 
 
 @pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
