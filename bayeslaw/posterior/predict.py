@@ -21,6 +21,7 @@ from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
     add_to_log_new,
     decades_beyond,
+    is_signed,
     new_run,
     ratio_decades,
     resolve_drift,
@@ -125,7 +126,7 @@ def predict_supervised(
                           drift=resolve_drift(calibration))
     ds = summarise_draws({"loss_mean": np.exp(log_mu), "loss_new": np.exp(wide)}, {"N": N, "D": D}, prob=prob,
                          kind=kind)
-    ds = with_extrapolation_share(ds, np.exp(log_new), d, prob, kind)
+    ds = with_extrapolation_share(ds, np.exp(log_new), d, prob, kind, lean=is_signed(calibration))
     ds["ratio_decades"] = ("point", ratio_decades(scale, N, D))
     if resolve_drift(calibration) is not None:
         ds.attrs["extrapolation"] += ("; past the fitted runs' most tokens per parameter also a drift learned across "
@@ -150,7 +151,7 @@ def bounds_of(ds: xr.Dataset, name: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray, prob: float,
-                             kind: str) -> xr.Dataset:
+                             kind: str, lean: bool = False) -> xr.Dataset:
     """Say how much of each new-run band is the law's extrapolation error.
 
     Parameters
@@ -163,6 +164,8 @@ def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray,
         Decades beyond the fitted runs per point.
     prob, kind
         The band's probability and kind.
+    lean
+        Whether the error moved the new runs' median too (a calibration's lean), for the sentence.
 
     Returns
     -------
@@ -173,7 +176,10 @@ def with_extrapolation_share(ds: xr.Dataset, without: np.ndarray, d: np.ndarray,
     ds["decades_beyond"] = ("point", d)
     ds["extrapolation_share"] = ("point", band_share(bounds_of(ds, "loss_new"), interval(without, prob, kind)))
     ds.attrs["extrapolation"] = ("new-run bands beyond the fitted runs include the law's extrapolation error "
-                                 "learned from public studies (models/extrapolation_calibration.nc)")
+                                 "learned from public studies (models/extrapolation_calibration.nc)"
+                                 + (", its lean as well as its spread: beyond their fits, the studies' runs came out "
+                                    "below the law, so a new run's median lies below the law's there" if lean else ""))
+    ds.attrs["extrapolation_lean"] = int(lean)  # an int: netCDF attributes hold no booleans
     return ds
 
 

@@ -184,9 +184,9 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
             f"  {where}: median {ds['loss_mean_median'][i]:.4f}  mean law "
             f"[{ds['loss_mean_lower'][i]:.4f}, {ds['loss_mean_upper'][i]:.4f}]  new run "
             f"[{ds['loss_new_lower'][i]:.4f}, {ds['loss_new_upper'][i]:.4f}]"
-            # past the fitted tokens per parameter the new run is drifted off the law: its own median then
-            + (f" (median {ds['loss_new_median'][i]:.4f})" if "ratio_decades" in ds
-               and float(ds["ratio_decades"][i]) > 0 else ""))
+            # beyond the fitted runs (a study's lean) or past their tokens per parameter (the drift) the new run is
+            # moved off the law: its own median then
+            + (f" (median {ds['loss_new_median'][i]:.4f})" if _moved_off_the_law(ds, i) else ""))
         if "difference_median" in ds:
             lines.append(
                 f"    same student trained supervised on D_S: {ds['loss_supervised_median'][i]:.4f} "
@@ -207,6 +207,14 @@ def format_prediction(ds: xr.Dataset, title: str | None = None) -> str:
     if "extrapolation" in ds.attrs:
         lines.append(f"extrapolation error: {ds.attrs['extrapolation']}")
     return "\n".join(lines)
+
+
+def _moved_off_the_law(ds: xr.Dataset, i: int) -> bool:
+    """Whether point ``i``'s new runs carry a signed error, so their median is not the law's: past the fitted
+    tokens per parameter (the drift), or beyond the fitted runs under a calibration with a lean."""
+    past_ratio = "ratio_decades" in ds and float(ds["ratio_decades"][i]) > 0
+    leaned = bool(ds.attrs.get("extrapolation_lean", 0)) and float(ds["decades_beyond"][i]) > 0
+    return past_ratio or leaned
 
 
 def _student_reach_line(ds: xr.Dataset, i: int) -> str:

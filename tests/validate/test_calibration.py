@@ -142,6 +142,11 @@ def test_a_prediction_inside_the_fitted_runs_gets_no_extrapolation_term():
     assert float(beyond["ratio_decades"][0]) == 0.0 and np.median(lean) < -0.002
     moved = np.log(float(pick(beyond, "loss_new")[0]) / float(pick(plain, "loss_new")[0]))
     assert moved == pytest.approx(float(np.median(lean)), abs=0.25 * abs(float(np.median(lean))) + 1e-3)
+    # and the text says so: the new run's own median beside the law's, only where it is moved
+    from bayeslaw.reporting.text import format_prediction
+
+    assert "its lean" in beyond.attrs["extrapolation"] and "(median " in format_prediction(beyond)
+    assert "(median " not in format_prediction(inside)
 
 
 @pytest.mark.skipif(not CALIBRATION.exists(), reason="the calibration ships with the repository")
