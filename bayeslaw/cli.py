@@ -540,6 +540,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.size_effect and not args.distillation:
         raise InputError("--size-effect learns the distillation law's error of posteriors with per-size offsets: "
                          "give it with --distillation")
+    if args.no_lean and (args.distillation or args.ratio):
+        raise InputError("--no-lean is the supervised calibration's zero-mean variant: give it without "
+                         "--distillation and --ratio")
     shipped = SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "calibration" if not args.distillation
                                    else "distillation_error_size_effect" if args.size_effect else "distillation_error"]
     out = Path(args.out) if args.out else shipped
@@ -568,7 +571,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
               posterior=paths["distillation_error"])
         return 0 if fit.diagnostics_passed else 1
     fit, summary, paths = api.calibrate(args.studies, out=args.out, loso=args.loso, out_dir=args.out_dir,
-                                           seed=args.seed, progress=_say("calibrate", args))
+                                        seed=args.seed, progress=_say("calibrate", args), signed=not args.no_lean)
     tables = (None, None, None) if summary is None else (summary.scores, summary.widths, summary.expected)
     shown = text.format_calibration(fit, *tables) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
     result = {"card": fit.card, "paths": paths} | {
@@ -847,6 +850,10 @@ def build_parser() -> argparse.ArgumentParser:
                     help="learn how the law errs past the tokens per parameter it was fitted on instead (one split "
                          "by tokens per parameter per study; models/ratio_drift.nc; --loso also scores it study by "
                          "study)")
+    ca.add_argument("--no-lean", action="store_true",
+                    help="learn the zero-mean error shipped before issue 25 (each study's spread only, bands centred "
+                         "on the law) instead of spread and lean; for comparison (use it from Python with "
+                         "extrapolation=FILE)")
     ca.add_argument("--seed", type=int, default=0)
     ca.add_argument("--overwrite-shipped", action="store_true",
                     help="allow writing over the shipped posterior in models/ (make models does)")

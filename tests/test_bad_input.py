@@ -79,6 +79,8 @@ CASES = [
     (["fit", "{d}/one_size.csv", "--law", "distillation", "--size-effect", "--out", "{d}/p.nc"],
      "needs students of at least two sizes", ["p.nc"]),
     (["calibrate", "--size-effect", "--out", "{d}/e.nc"], "give it with --distillation", ["e.nc"]),
+    (["calibrate", "--no-lean", "--distillation", "--out", "{d}/e.nc"], "without --distillation and --ratio",
+     ["e.nc"]),
     (["backtest", "busbridge2025_digitized", "--law", "distillation", "--student-threshold", "2.2",
       "--out-dir", "{d}/bt"], "keeps 328 of 328 students", ["bt"]),
     (["predict", CHIN, "--N", "1e9"], "give --N and --D together", []),

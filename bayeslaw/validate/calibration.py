@@ -90,12 +90,13 @@ class Loso:
 
 
 def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = WIDTHS,
-         progress: Callable[[str], None] | None = None) -> Loso:
+                        progress: Callable[[str], None] | None = None, signed: bool = True) -> Loso:
     """Leave-one-study-out: per run of each study, the scores of four methods (see the module docstring),
     the reliability of each method pooled over studies (empirical coverage of central intervals at nominal
     10-90%), the population method's coverage and CRPS with its error multiplied by each of ``widths``
     (the same draws, scaled: width 1 is the method itself), and per study the 90% coverage that studies drawn
-    from the population would get at its runs (:func:`coverage_if_from_population`)."""
+    from the population would get at its runs (:func:`coverage_if_from_population`). ``signed``: the population
+    learns a study's lean (:func:`bayeslaw.model.build.build_discrepancy`)."""
     say = progress or (lambda _m: None)
     names = list(dict.fromkeys(h.runs["study"]))
     out, scaled, expected = [], [], []
@@ -104,7 +105,7 @@ def leave_one_study_out(h: HeldOut, *, seed: int = 0, widths: Sequence[float] = 
     for k, name in enumerate(names):
         others = [s for s in names if s != name]
         say(f"leave-one-study-out: {name} (population from {len(others)} studies)")
-        cal = fit_discrepancy(h, others, seed=Streams(seed).child("leave_one_out", k))
+        cal = fit_discrepancy(h, others, seed=Streams(seed).child("leave_one_out", k), signed=signed)
         m = (h.runs["study"] == name).to_numpy()
         rng = np.random.default_rng(Streams(seed).extrapolation(k))
         mean, sd = population_error(cal, h.runs["decades"].to_numpy()[m], KEEP, rng)  # (draw, run)
@@ -246,8 +247,8 @@ def write_loso(ev: Loso, summary: LosoSummary, h: HeldOut, out_dir: str | Path) 
 
 
 def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = None, loso: bool = False,
-              out_dir: str | Path = "reports/calibration", seed: int = 0,
-              progress: Any = None) -> tuple[Fit, LosoSummary | None, dict[str, str]]:
+              out_dir: str | Path = "reports/calibration", seed: int = 0, progress: Any = None,
+              signed: bool = True) -> tuple[Fit, LosoSummary | None, dict[str, str]]:
     """Learn from public studies how fast a scaling law's error grows beyond its fitted runs.
 
     Parameters
@@ -269,6 +270,9 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
         The one seed.
     progress
         ``progress(message)`` per study and split.
+    signed
+        Learn a study's lean beyond its runs as well as its spread (the default, shipped since issue 25); False
+        gives the zero-mean population shipped before, whose bands are centred on the law.
 
     Returns
     -------
@@ -290,11 +294,11 @@ def calibrate(studies: Sequence[str] | None = None, *, out: str | Path | None = 
     if progress:
         progress(f"hierarchical discrepancy model over {h.runs['study'].nunique()} studies, {len(h.runs)} "
                  "held-out runs")
-    fit = fit_discrepancy(h, list(dict.fromkeys(h.runs["study"])), seed=seed)
+    fit = fit_discrepancy(h, list(dict.fromkeys(h.runs["study"])), seed=seed, signed=signed)
     paths = {"calibration": str(fit.save(out))}
     summary = None
     if loso:
-        ev = leave_one_study_out(h, seed=seed, progress=progress)
+        ev = leave_one_study_out(h, seed=seed, progress=progress, signed=signed)
         summary = summarise(ev)
         paths.update(write_loso(ev, summary, h, out_dir))
     return fit, summary, paths
