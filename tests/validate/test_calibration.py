@@ -75,6 +75,23 @@ def test_the_discrepancy_model_recovers_a_known_lean_and_the_unsigned_one_cannot
     assert not plain.card["spec"]["signed"] and "mu_shift_edge" not in plain.idata["posterior"]
     mean, _ = population_error(plain, np.array([1.0]), 4000, np.random.default_rng(2))
     assert np.all(mean == 0.0)
+    # and it draws a new study exactly as the zero-mean calibration always did: a draw of the population, then edge
+    # and growth from its central part, nothing more taken from the stream (a plan's later draws do not move)
+    from bayeslaw.posterior.extrapolation import LawError, _central
+    from bayeslaw.posterior.reach import FittedScale
+
+    post = plain.draws(["mu_log_edge", "mu_log_growth", "sd_log_edge", "sd_log_growth"])
+    rng = np.random.default_rng(3)
+    pick = rng.integers(0, post["mu_log_edge"].size, 50)
+    edge = np.exp(post["mu_log_edge"][pick] + post["sd_log_edge"][pick] * _central(rng, 50))
+    growth = np.exp(post["mu_log_growth"][pick] + post["sd_log_growth"][pick] * _central(rng, 50))
+    after = rng.standard_normal(50)
+    rng = np.random.default_rng(3)
+    err = LawError.draw(plain, FittedScale(1e9, 1e20, 1e8, 1e18, 20.0), 50, rng)
+    np.testing.assert_array_equal(err.edge, edge)
+    np.testing.assert_array_equal(err.growth, growth)
+    np.testing.assert_array_equal(err.z_student, after)
+    assert err.shift_edge is None and err.shift_growth is None
 
 
 def test_leaving_one_study_out_scores_wider_bands_from_the_same_draws(tmp_path):
