@@ -46,6 +46,7 @@ def main() -> None:
     ap.add_argument("--learn-teacher-noise", action="store_true")
     ap.add_argument("--teacher-effect", action="store_true")
     ap.add_argument("--size-effect", action="store_true")
+    ap.add_argument("--weak-teacher", action="store_true")
     ap.add_argument("--preset-scale", type=float, default=1.0)
     ap.add_argument("--likelihood", choices=("student_t", "normal"), default="student_t")
     args = ap.parse_args()
@@ -59,7 +60,7 @@ def main() -> None:
                escalate=[replace(config, **r) for r in ESCALATION["distillation"][1:]],
                teacher_noise=args.teacher_noise or shipped.teacher_noise, likelihood=args.likelihood,
                learn_teacher_noise=args.learn_teacher_noise, teacher_effect=args.teacher_effect,
-               size_effect=args.size_effect,
+               size_effect=args.size_effect, weak_teacher=args.weak_teacher,
                preset_scale=args.preset_scale,
                supervised_scale=shipped.supervised_scale / args.preset_scale)
     diag = post.card["diagnostics"]
@@ -77,6 +78,9 @@ def main() -> None:
         sizes = post.idata["posterior"]["size_effect"].coords["student_size"].values
         print(f"per-size offset sd: {q[0]:.3%} (90%: {q[1]:.3%}-{q[2]:.3%}); medians: "
               + ", ".join(f"{n / 1e9:.3g}B {e:+.3%}" for n, e in zip(sizes, eff, strict=True)))
+    if args.weak_teacher:
+        q = np.percentile(post.draws(["weak_teacher_gain"])["weak_teacher_gain"], [50, 5, 95])
+        print(f"weak-teacher gain: {q[0]:.3f} (90%: {q[1]:.3f}-{q[2]:.3f})")
     print(f"students' noise sd (sigma_dis), posterior median: {np.median(post.draws(['sigma_dis'])['sigma_dis']):.3%}")
     obs, N = te["L_S"].to_numpy(), te["N_S"].to_numpy()
     p = predict_students(post, te, np.random.default_rng(Streams(args.seed).extrapolation(i)))

@@ -140,18 +140,21 @@ def distillation_loss(
     c1: Array,
     f1: Array,
     d1: Array,
+    weak_teacher_gain: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Distillation law, direct form (Eq. 8).
 
     ``L_S = L_T + L_T**-c0 * (1 + (L_T / (L~_S d1))**(1/f1))**(-c1 f1)
-    * (A'/N_S**alpha' + B'/D_S**beta')**gamma'``.
+    * (A'/N_S**alpha' + B'/D_S**beta')**gamma'``, its leading ``L_T`` lowered past parity by the
+    weak-teacher gain (:func:`weak_teacher_lead`; 0, the paper's form, by default).
 
     Overflows for teachers far past the break; use :func:`distillation_log_loss` there.
     """
     brk = (1.0 + (L_T / (L_S_tilde * d1)) ** (1.0 / f1)) ** (-c1 * f1)
     power = (A_p / N_S**alpha_p + B_p / D_S**beta_p) ** gamma_p
-    return L_T + L_T ** (-c0) * brk * power
+    lead = xp.exp(weak_teacher_lead(xp.log(L_T), xp.log(L_S_tilde), weak_teacher_gain, xp))
+    return lead + L_T ** (-c0) * brk * power
 
 
 def distillation_log_loss(
@@ -169,6 +172,7 @@ def distillation_log_loss(
     log_k: Array,
     log_s: Array,
     log_d1: Array,
+    weak_teacher_gain: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Distillation law in log-sum-exp form; returns ``log L_S``.
@@ -178,7 +182,7 @@ def distillation_log_loss(
     """
     power = gamma_p * xp.logaddexp(log_A_p - alpha_p * log_N_S, log_B_p - beta_p * log_D_S)
     return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
-                                            log_s=log_s, log_d1=log_d1, xp=xp)
+                                            log_s=log_s, log_d1=log_d1, weak_teacher_gain=weak_teacher_gain, xp=xp)
 
 
 def distillation_log_loss_slopes(
@@ -197,6 +201,7 @@ def distillation_log_loss_slopes(
     log_s: Array,
     log_d1: Array,
     break_tilt: Array = 0.0,
+    weak_teacher_gain: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Distillation law in the "slopes" parameterisation that the joint model samples.
@@ -212,7 +217,8 @@ def distillation_log_loss_slopes(
     power = distillation_power_slopes(log_N_S, log_D_S, log_size_amp=log_size_amp,
                                       log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, xp=xp)
     return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
-                                            log_s=log_s, log_d1=log_d1, break_tilt=break_tilt, xp=xp)
+                                            log_s=log_s, log_d1=log_d1, break_tilt=break_tilt,
+                                            weak_teacher_gain=weak_teacher_gain, xp=xp)
 
 
 def distillation_power_slopes(
@@ -248,6 +254,7 @@ def distillation_log_loss_from_power(
     log_s: Array,
     log_d1: Array,
     break_tilt: Array = 0.0,
+    weak_teacher_gain: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """``log L_S`` from the teacher, the student's supervised loss and the log power term.
@@ -255,12 +262,36 @@ def distillation_log_loss_from_power(
     ``break_tilt`` (0 in the paper) is an experimental extension: the break's ratio becomes
     ``L_T / (d1 L~_S (L~_S / 2.5)^tilt)``, so that where the break sits moves with the student's
     capacity (docs/distillation.md compares it with the paper's form by PSIS-LOO).
+
+    ``weak_teacher_gain`` (``kappa``, 0 in the paper) lets a student beat a teacher weaker than its own
+    supervised twin: Eq. 8's leading term ``L_T`` becomes ``L_T (L~_S / L_T)^(kappa h)`` with ``h`` a smooth
+    indicator of ``L_T > L~_S`` (:func:`weak_teacher_lead`), so past parity the student closes the share
+    ``kappa`` of the log gap between its teacher and its own supervised loss, and nothing changes for a
+    teacher stronger than the student (every student of the paper's fit but its weak-teacher ladder).
     """
     k = xp.exp(log_k)
     s = xp.exp(log_s)
     x = log_L_T - log_L_S_tilde - log_d1 - break_tilt * (log_L_S_tilde - LOG_TILT_REF)
     brk = -k * _softplus(s * x, xp)
-    return xp.logaddexp(log_L_T, -c0 * log_L_T + brk + log_power)
+    lead = weak_teacher_lead(log_L_T, log_L_S_tilde, weak_teacher_gain, xp)
+    return xp.logaddexp(lead, -c0 * log_L_T + brk + log_power)
+
+
+#: How sharply :func:`weak_teacher_lead` turns on at parity, in log loss: within about 1% of ``L_T = L~_S``.
+PARITY_WIDTH = 0.01
+
+
+def weak_teacher_lead(log_L_T: Array, log_L_S_tilde: Array, gain: Array, xp: ModuleType = np) -> Array:
+    """Eq. 8's leading term, ``log L_T``, less ``gain`` times the log gap past parity (smoothed over
+    :data:`PARITY_WIDTH`): ``log L_T - gain * w softplus((log L_T - log L~_S) / w)``.
+
+    With ``gain`` in [0, 1] the lead stays between the student's own supervised loss and its teacher's
+    (to within ``0.7 w gain`` at parity); ``gain = 0`` is the paper's ``log L_T`` exactly.
+    """
+    if isinstance(gain, float | int) and gain == 0.0:
+        return log_L_T
+    gap = _softplus((log_L_T - log_L_S_tilde) / PARITY_WIDTH, xp) * PARITY_WIDTH
+    return log_L_T - gain * gap
 
 
 #: The student supervised loss at which the break tilt leaves the break where the paper puts it.
@@ -285,6 +316,7 @@ def distillation_log_loss_sampled(
         log_N_S, log_D_S, log_L_T, log_L_S_tilde,
         log_size_amp=size_amp, log_data_amp=data_amp,
         P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
-        log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0), xp=xp,
+        log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0),
+        weak_teacher_gain=c.get("weak_teacher_gain", 0.0), xp=xp,
     )
 

@@ -44,6 +44,8 @@ DISTILLATION_SAMPLED = ("log_size_amp_c", "log_data_amp_lo", "P", "Q", "gamma_p"
                         "log_k", "log_s", "log_d1")
 #: ... and on the paper's scale (Eq. 8).
 DISTILLATION_PAPER = ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", "f1", "d1")
+#: Coefficients of Eq. 8's extensions (JointSpec.break_tilt, .weak_teacher); 0 in the paper's form.
+DISTILLATION_EXTENSIONS = ("break_tilt", "weak_teacher_gain")
 #: A cut posterior (``JointSpec.supervised_cut``) fixes the supervised twin ``L~_S`` inside Eq. 8: its
 #: coefficients travel beside the draws under these names (prefix + a supervised name, either scale).
 TWIN = "twin_"
@@ -56,7 +58,8 @@ def twin_of(c: dict[str, Array], names: tuple[str, ...] = SUPERVISED_SAMPLED) ->
 #: What a fit's summary table reports, per law.
 REPORTED = {
     "supervised": [*SUPERVISED_PAPER, "a_opt", "sigma", "nu"],
-    "distillation": [*SUPERVISED_PAPER, *DISTILLATION_PAPER, "sigma_sup", "sigma_dis", "nu"],
+    "distillation": [*SUPERVISED_PAPER, *DISTILLATION_PAPER, *DISTILLATION_EXTENSIONS, "size_effect_sd", "sigma_sup",
+                     "sigma_dis", "nu"],
 }
 
 
@@ -202,6 +205,8 @@ class Laws:
     c1: np.ndarray | None = None
     f1: np.ndarray | None = None
     d1: np.ndarray | None = None
+    #: the weak-teacher gain (``JointSpec.weak_teacher``; None: the paper's form, 0)
+    weak_teacher_gain: np.ndarray | None = None
     #: a cut posterior's fixed supervised twin (paper scale, shape (draw,)): Eq. 8's ``L~_S``; None: the law's
     twin_E: np.ndarray | None = None
     twin_A: np.ndarray | None = None
@@ -237,8 +242,9 @@ class Laws:
         return {k: getattr(self, k) for k in SUPERVISED_PAPER}
 
     def distillation(self) -> dict[str, np.ndarray]:
-        """The distillation coefficients by name."""
-        return {k: getattr(self, k) for k in DISTILLATION_PAPER}
+        """The distillation coefficients by name (with the weak-teacher gain where the law has one)."""
+        gain = {} if self.weak_teacher_gain is None else {"weak_teacher_gain": self.weak_teacher_gain}
+        return {k: getattr(self, k) for k in DISTILLATION_PAPER} | gain
 
     @classmethod
     def from_points(cls, sup: dict[str, float], dis: dict[str, float] | None = None) -> Laws:

@@ -97,7 +97,8 @@ def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_po
     """Mean of log student loss given the log power term (see :func:`distillation_power`)."""
     return laws.distillation_log_loss_from_power(log_L_T, log_L_tilde, log_power, c0=c["c0"],
                                                  log_k=c["log_k"], log_s=c["log_s"],
-                                                 log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0), xp=xp)
+                                                 log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0),
+                                                 weak_teacher_gain=c.get("weak_teacher_gain", 0.0), xp=xp)
 
 
 def _log_softplus(z):
@@ -134,6 +135,8 @@ def create_distillation(p: PriorSet) -> dict[str, Any]:
     c["log_k"] = pm.Deterministic("log_k", log_break_ref - size_shift)
     if "break_tilt" in p:  # the experimental extension (JointSpec.break_tilt)
         c["break_tilt"] = p["break_tilt"].create("break_tilt")
+    if "weak_teacher_gain" in p:  # JointSpec.weak_teacher
+        c["weak_teacher_gain"] = p["weak_teacher_gain"].create("weak_teacher_gain")
     return c
 
 

@@ -20,6 +20,9 @@ TEACHER_NOISE_LOG_SD = 0.75
 TEACHER_EFFECT_SD = 0.003
 #: Scale of the per-student-size offset's sd prior (HalfNormal), on log loss: the same few tenths of a percent.
 SIZE_EFFECT_SD = 0.003
+#: Prior of the weak-teacher gain (``weak_teacher``): the share of a weaker teacher's log gap to the student's own
+#: supervised loss that the student closes, in [0, 1]; most of its mass near the paper's 0 (median ~0.2).
+WEAK_TEACHER_GAIN_SD = 0.3
 
 
 SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
@@ -123,6 +126,11 @@ class JointSpec:
         size's offset in a backtest; every student a plan, a prediction or a report asks about is a new
         architecture and draws one (:class:`~bayeslaw.posterior.size_offset.SizeOffset`). Not the default
         (docs/validation.md, "A per-size offset").
+    weak_teacher
+        Let a student beat a teacher weaker than its own supervised twin (``L_T > L~_S``), which Eq. 8's leading
+        term ``L_T`` forbids: the lead falls by a share ``weak_teacher_gain`` of the log gap past parity
+        (:func:`bayeslaw.core.laws.weak_teacher_lead`), prior ``TruncatedNormal(0, WEAK_TEACHER_GAIN_SD)`` on
+        [0, 1]. Students of teachers stronger than themselves are predicted as by the paper's form.
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
@@ -150,6 +158,7 @@ class JointSpec:
     learn_teacher_noise: bool = False
     teacher_effect: bool = False
     size_effect: bool = False
+    weak_teacher: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -190,6 +199,9 @@ class JointSpec:
             base = base | {"teacher_effect_sd": Prior("HalfNormal", {"sigma": TEACHER_EFFECT_SD})}
         if self.size_effect:
             base = base | {"size_effect_sd": Prior("HalfNormal", {"sigma": SIZE_EFFECT_SD})}
+        if self.weak_teacher:
+            base = base | {"weak_teacher_gain": Prior("TruncatedNormal", {"mu": 0.0, "sigma": WEAK_TEACHER_GAIN_SD,
+                                                                          "lower": 0.0, "upper": 1.0})}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
@@ -200,7 +212,8 @@ class JointSpec:
                     {"supervised_cut": True} if self.supervised_cut else {}) | (
                     {"learn_teacher_noise": True} if self.learn_teacher_noise else {}) | (
                     {"teacher_effect": True} if self.teacher_effect else {}) | (
-                    {"size_effect": True} if self.size_effect else {})
+                    {"size_effect": True} if self.size_effect else {}) | (
+                    {"weak_teacher": True} if self.weak_teacher else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
@@ -208,4 +221,4 @@ class JointSpec:
                    float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
                    float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)),
                    bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)),
-                   bool(d.get("size_effect", False)))
+                   bool(d.get("size_effect", False)), bool(d.get("weak_teacher", False)))

@@ -44,10 +44,11 @@ def _shape(x: np.ndarray, ndim: int, xp=np) -> np.ndarray:
 def log_student(law: Laws, log_N_S, log_D_S, log_L_T, log_L_tilde, nd: int, xp=np) -> np.ndarray:
     """log L_S of the distillation law for draws (axis 0) and ``nd`` trailing axes."""
     c = {k: _shape(getattr(law, k), nd, xp) for k in params.DISTILLATION_PAPER}
+    gain = 0.0 if law.weak_teacher_gain is None else _shape(law.weak_teacher_gain, nd, xp)
     return laws.distillation_log_loss(
         log_N_S, log_D_S, log_L_T, log_L_tilde, log_A_p=xp.log(c["A_p"]), log_B_p=xp.log(c["B_p"]),
         alpha_p=c["alpha_p"], beta_p=c["beta_p"], gamma_p=c["gamma_p"], c0=c["c0"],
-        **params.break_from_paper(c["c1"], c["f1"], c["d1"], xp), xp=xp)
+        **params.break_from_paper(c["c1"], c["f1"], c["d1"], xp), weak_teacher_gain=gain, xp=xp)
 
 
 def _log_sup_nd(xp, law: Laws, log_N: np.ndarray, log_D: np.ndarray) -> np.ndarray:

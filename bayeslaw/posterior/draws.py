@@ -44,8 +44,8 @@ def coefficients(fit: Fit, scale: str = "sampled") -> xr.Dataset:
     sup, dis = ((params.SUPERVISED_SAMPLED, params.DISTILLATION_SAMPLED) if scale == "sampled"
                 else (params.SUPERVISED_PAPER, params.DISTILLATION_PAPER))
     names = [*sup, *(dis if fit.law == "distillation" else ())]
-    if "break_tilt" in fit.idata["posterior"].data_vars:  # the experimental extension
-        names.append("break_tilt")
+    # the extensions of Eq. 8 (JointSpec.break_tilt, .weak_teacher)
+    names += [n for n in params.DISTILLATION_EXTENSIONS if n in fit.idata["posterior"].data_vars]
     got = fit.draws([n for n in names if n in fit.idata["posterior"].data_vars])
     got.setdefault("gamma", np.ones_like(got["alpha"]))
     twin = cut_twin(fit, scale)

@@ -67,6 +67,35 @@ def test_log_form_is_finite_far_past_the_break(paper_distillation):
     assert np.isfinite(out) and out == pytest.approx(np.log(10.0), abs=1e-12)
 
 
+def test_weak_teacher_gain_moves_only_students_of_weaker_teachers(paper_supervised, paper_distillation):
+    slopes = params.paper_to_slopes(**{k: v for k, v in paper_distillation.items() if k != "c0"})
+    N, D = 1.82e9, 38.9e9
+    Lt = _L(N, D, paper_supervised)  # 2.245: the paper's 1.82B ladder student's supervised twin
+    L_T = np.array([1.9, 2.1, Lt * 1.03, Lt * 1.11, Lt * 1.5])
+
+    def law(gain):
+        return laws.distillation_log_loss_slopes(np.log(N), np.log(D), np.log(L_T), np.log(Lt),
+                                                 c0=paper_distillation["c0"], weak_teacher_gain=gain, **slopes)
+
+    paper, moved = law(0.0), law(0.3)
+    np.testing.assert_array_equal(law(0), paper)  # gain 0 is the paper's form exactly
+    # a teacher 7-15% stronger than the student's own supervised loss: within 0.3 * 0.01 * softplus(-6.7) = 4e-6
+    np.testing.assert_allclose(moved[:2], paper[:2], atol=5e-6)
+    assert np.all(moved[2:] < paper[2:])
+    # far past parity the break has closed Eq. 8's added term: by hand, L_S = L_T (L~_S / L_T)^gain
+    assert np.exp(moved[-1]) == pytest.approx(L_T[-1] * (Lt / L_T[-1]) ** 0.3, rel=1e-6)
+    assert np.exp(paper[-1]) == pytest.approx(L_T[-1], rel=1e-9)
+    # with gain 1 the lead falls to the student's own supervised loss, never below it (nor below a stronger
+    # teacher's) by more than the smoothing at parity, w log 2
+    lead = laws.weak_teacher_lead(np.log(L_T), np.log(Lt), 1.0)
+    assert np.all(lead >= np.minimum(np.log(L_T), np.log(Lt)) - laws.PARITY_WIDTH * np.log(2) - 1e-12)
+    assert np.all(lead <= np.log(L_T))
+    assert lead[-1] == pytest.approx(np.log(Lt), abs=1e-12)
+    # PyTensor evaluates the same code
+    sym = laws.weak_teacher_lead(pt.as_tensor(np.log(L_T)), pt.as_tensor(np.log(Lt)), pt.as_tensor(0.3), xp=pt)
+    np.testing.assert_allclose(sym.eval(), laws.weak_teacher_lead(np.log(L_T), np.log(Lt), 0.3), rtol=1e-12)
+
+
 @pytest.mark.heavy
 def test_same_code_evaluates_in_pytensor_and_jax(paper_supervised):
     p = paper_supervised
