@@ -168,6 +168,7 @@ def cmd_fit(args: argparse.Namespace) -> int:
         teacher_noise=args.teacher_noise,
         supervised_scale=args.supervised_scale,
         size_effect=args.size_effect,
+        weak_teacher=_weak_teacher(args),
         include_outliers=args.include_outliers,
         sampler=args.sampler, draws=args.draws, tune=args.tune, chains=args.chains,
         target_accept=args.target_accept, adaptation=args.adaptation, thin=args.thin, seed=args.seed,
@@ -506,14 +507,25 @@ def cmd_pilot(args: argparse.Namespace) -> int:
     return 0
 
 
+def _weak_teacher(args: argparse.Namespace) -> bool | None:
+    """The form a distillation command asks for: the weak-teacher gain (True), Eq. 8 as printed (False), or the
+    table's default (None); both flags at once are refused."""
+    if getattr(args, "paper_form", False) and getattr(args, "weak_teacher", None):
+        raise InputError("--paper-form (Eq. 8 as printed) and --weak-teacher (with the gain) ask for different laws: "
+                         "give one")
+    if getattr(args, "paper_form", False):
+        return False
+    return getattr(args, "weak_teacher", None)
+
+
 def cmd_backtest(args: argparse.Namespace) -> int:
     bounds.check_writable(args.out_dir, "--out-dir", directory=True)
     bt, paths = api.backtest(
         args.data, law=args.law, supervised=args.supervised, splits=args.split,
         student_threshold=_floats(args.student_threshold, "--student-threshold"),
         supervised_threshold=args.supervised_threshold, teacher_noise=args.teacher_noise,
-        size_effect=args.size_effect, gamma_free=_gamma_free(args), likelihood=args.likelihood,
-        include_outliers=args.include_outliers,
+        size_effect=args.size_effect, weak_teacher=_weak_teacher(args), gamma_free=_gamma_free(args),
+        likelihood=args.likelihood, include_outliers=args.include_outliers,
         sampler=_sampler_config(args, args.law), seed=args.seed, baseline=not args.no_baseline,
         extrapolation_error=args.extrapolation_error, out_dir=args.out_dir, stem=args.stem,
         progress=_say("backtest", args), allow_duplicates=args.allow_duplicates,
@@ -535,16 +547,16 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def cmd_calibrate(args: argparse.Namespace) -> int:
-    from bayeslaw.decision.pipeline import SHIPPED_ERROR_MODELS  # light CLI: paths only
+    from bayeslaw.decision.pipeline import SHIPPED_ERROR_MODELS, distillation_error_path  # light CLI: paths only
 
-    if args.size_effect and not args.distillation:
-        raise InputError("--size-effect learns the distillation law's error of posteriors with per-size offsets: "
-                         "give it with --distillation")
+    if (args.size_effect or args.paper_form) and not args.distillation:
+        raise InputError("--size-effect and --paper-form learn the distillation law's error of posteriors of that "
+                         "form: give them with --distillation")
     if args.no_lean and (args.distillation or args.ratio):
         raise InputError("--no-lean is the supervised calibration's zero-mean variant: give it without "
                          "--distillation and --ratio")
-    shipped = SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "calibration" if not args.distillation
-                                   else "distillation_error_size_effect" if args.size_effect else "distillation_error"]
+    shipped = (SHIPPED_ERROR_MODELS["ratio_drift" if args.ratio else "calibration"] if not args.distillation
+               else distillation_error_path(args.distillation, args.size_effect, _weak_teacher(args)))
     out = Path(args.out) if args.out else shipped
     if out.resolve() == shipped.resolve() and out.exists() and not args.overwrite_shipped:
         raise InputError(f"{'--out ' + args.out if args.out else 'by default this'} would overwrite the shipped "
@@ -565,7 +577,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     if args.distillation:
         fit, h, paths = api.calibrate_distillation(args.distillation, out=args.out, out_dir=args.out_dir,
                                                    seed=args.seed, size_effect=args.size_effect,
-                                                   progress=_say("calibrate", args))
+                                                   weak_teacher=_weak_teacher(args), progress=_say("calibrate", args))
         shown = text.format_student_error(fit, h.fits) + "\n" + "\n".join(f"{k}: {v}" for k, v in paths.items())
         _emit(args, shown, {"card": fit.card, "paths": paths, "splits": h.fits}, fit=None,
               posterior=paths["distillation_error"])
@@ -596,6 +608,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 #: The per-size offset's flag, on fit and backtest.
+WEAK_TEACHER_HELP = ("distillation: let a student beat a teacher weaker than its own supervised loss, which Eq. 8's "
+                     "leading term L_T forbids (a learned share of the gap past parity; docs/validation.md); the "
+                     "default for the paper's digitized students")
+PAPER_FORM_HELP = ("distillation: Eq. 8 exactly as the paper prints it (no weak-teacher gain), Student-t unless "
+                   "--likelihood says otherwise")
+LIKELIHOOD_HELP = ("on log loss; default Student-t, or what a shipped distillation table states for its default "
+                   "form (the paper's digitized students: normal)")
 SIZE_EFFECT_HELP = ("distillation: an offset on the students' log loss per student size, what students of one size "
                     "share beyond Eq. 8 (docs/validation.md); plans and predictions draw each new size's offset")
 
@@ -624,7 +643,7 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--gamma", choices=["fixed", "free"], default=None,
                    help="supervised: fixed (gamma=1, Chinchilla form; the default) or free (the distillation paper's "
                         "form)")
-    f.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
+    f.add_argument("--likelihood", choices=["student_t", "normal"], default=None, help=LIKELIHOOD_HELP)
     f.add_argument("--priors", help="JSON or TOML file of prior overrides")
     f.add_argument("--preset", choices=["weak", "busbridge2025"], default=None,
                    help="distillation only: prior preset (default weak with --supervised, busbridge2025 without: "
@@ -636,6 +655,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation with the busbridge2025 preset: a further factor on its supervised prior "
                         "widths (default: the shipped table's, 1/3 for the paper's own runs; else 1)")
     f.add_argument("--size-effect", action="store_true", help=SIZE_EFFECT_HELP)
+    f.add_argument("--weak-teacher", action="store_true", default=None, help=WEAK_TEACHER_HELP)
+    f.add_argument("--paper-form", action="store_true", help=PAPER_FORM_HELP)
     f.add_argument("--preset-scale", type=float, default=1.0,
                    help="multiply the preset's prior widths")
     f.add_argument("--include-outliers", action="store_true",
@@ -810,9 +831,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="distillation: sd of a teacher's measured log loss around its true value (default: the "
                         "shipped table's stated estimate, else 0.002)")
     b.add_argument("--size-effect", action="store_true", help=SIZE_EFFECT_HELP)
+    b.add_argument("--weak-teacher", action="store_true", default=None, help=WEAK_TEACHER_HELP)
+    b.add_argument("--paper-form", action="store_true", help=PAPER_FORM_HELP)
     b.add_argument("--gamma", choices=["fixed", "free"], default=None,
                    help="supervised: fixed (gamma=1, the default) or free (the distillation paper's form)")
-    b.add_argument("--likelihood", choices=["student_t", "normal"], default="student_t")
+    b.add_argument("--likelihood", choices=["student_t", "normal"], default=None, help=LIKELIHOOD_HELP)
     b.add_argument("--include-outliers", action="store_true")
     b.add_argument("--no-baseline", action="store_true", help="skip the Huber + L-BFGS-B baseline")
     b.add_argument("--extrapolation-error", action="store_true",
@@ -845,7 +868,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "distillation table (default the paper's digitized students; models/distillation_error.nc)")
     ca.add_argument("--size-effect", action="store_true",
                     help="with --distillation: learn it from split fits with per-student-size offsets, the error "
-                         "such posteriors use (models/distillation_error_size_effect.nc)")
+                         "such posteriors use (models/distillation_error_size_effect.nc with --paper-form)")
+    ca.add_argument("--paper-form", action="store_true",
+                    help="with --distillation: learn it from split fits of Eq. 8 as printed, the error such "
+                         "posteriors use (models/distillation_error_paper_form.nc)")
     ca.add_argument("--ratio", action="store_true",
                     help="learn how the law errs past the tokens per parameter it was fitted on instead (one split "
                          "by tokens per parameter per study; models/ratio_drift.nc; --loso also scores it study by "

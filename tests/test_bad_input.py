@@ -78,7 +78,7 @@ CASES = [
     (["fit", "{d}/runs.csv", "--size-effect", "--out", "{d}/p.nc"], "--law distillation only", ["p.nc"]),
     (["fit", "{d}/one_size.csv", "--law", "distillation", "--size-effect", "--out", "{d}/p.nc"],
      "needs students of at least two sizes", ["p.nc"]),
-    (["calibrate", "--size-effect", "--out", "{d}/e.nc"], "give it with --distillation", ["e.nc"]),
+    (["calibrate", "--size-effect", "--out", "{d}/e.nc"], "give them with --distillation", ["e.nc"]),
     (["calibrate", "--no-lean", "--distillation", "--out", "{d}/e.nc"], "without --distillation and --ratio",
      ["e.nc"]),
     (["backtest", "busbridge2025_digitized", "--law", "distillation", "--student-threshold", "2.2",

@@ -22,7 +22,8 @@ CHIN = "models/supervised_chinchilla_epoch240.nc"
 JOINT = "models/distillation_busbridge2025_digitized.nc"
 CAL = "models/extrapolation_calibration.nc"
 SHIPPED = [ROOT / "models" / n for n in ("extrapolation_calibration.nc", "ratio_drift.nc", "distillation_error.nc",
-                                         "distillation_error_size_effect.nc", "supervised_chinchilla_epoch240.nc")]
+                                         "distillation_error_paper_form.nc", "distillation_error_size_effect.nc",
+                                         "supervised_chinchilla_epoch240.nc")]
 
 
 @pytest.fixture(scope="module")
@@ -291,8 +292,15 @@ CASES = [
     (["generate", "--small", "--out", "/sys/synthetic"], "cannot write in /sys"),
     (["calibrate", "--ratio", "--out-dir", "{d}/cal"], "would overwrite the shipped ratio_drift.nc"),
     (["calibrate", "--distillation", "--out-dir", "{d}/cal"], "would overwrite the shipped distillation_error.nc"),
-    (["calibrate", "--distillation", "--size-effect", "--out-dir", "{d}/cal"],
+    (["calibrate", "--distillation", "--size-effect", "--paper-form", "--out-dir", "{d}/cal"],
      "would overwrite the shipped distillation_error_size_effect.nc"),
+    (["calibrate", "--distillation", "--paper-form", "--out-dir", "{d}/cal"],
+     "would overwrite the shipped distillation_error_paper_form.nc"),
+    (["calibrate", "--paper-form"], "--size-effect and --paper-form learn the distillation law's error"),
+    (["fit", "{d}/runs.csv", "--weak-teacher"], "--weak-teacher extends the distillation law (Eq. 8)"),
+    (["backtest", "{d}/runs.csv", "--weak-teacher"], "--weak-teacher extends the distillation law (Eq. 8)"),
+    (["fit", "busbridge2025_digitized", "--law", "distillation", "--paper-form", "--weak-teacher"],
+     "--paper-form (Eq. 8 as printed) and --weak-teacher"),
     (["calibrate", "--out", CAL], "would overwrite the shipped extrapolation_calibration.nc"),
     (["plan", CAL, "--student", "1e9", "--budget", "1e21"], "an error model"),
     (["predict", "models/ratio_drift.nc", "--N", "1e9", "--D", "2e10"], "an error model"),

@@ -26,6 +26,7 @@ from bayeslaw.core.bounds import min_budget
 from bayeslaw.core.compute import CostModel
 from bayeslaw.core.params import Laws
 from bayeslaw.core.seeds import Streams
+from bayeslaw.data.registry import SHIPPED, shipped_form
 from bayeslaw.decision.question import Teacher
 from bayeslaw.planning.grid import plan_grid
 from bayeslaw.planning.summary import summarise
@@ -40,7 +41,15 @@ Extrapolation = bool | str | Path
 
 #: The shipped error models every decision loads (``bayeslaw calibrate`` refuses to write over them by accident).
 SHIPPED_ERROR_MODELS = {"calibration": ex.CALIBRATION, "ratio_drift": ex.RATIO_DRIFT,
-                        "distillation_error": ex.STUDENT_ERROR, "distillation_error_size_effect": ex.STUDENT_ERROR_SIZE}
+                        "distillation_error": ex.STUDENT_ERROR, "distillation_error_paper_form": ex.STUDENT_ERROR_PAPER,
+                        "distillation_error_size_effect": ex.STUDENT_ERROR_SIZE}
+
+
+def distillation_error_path(data: str, size_effect: bool = False, weak_teacher: bool | None = None) -> Path:
+    """The shipped distillation-law error that ``bayeslaw calibrate --distillation DATA`` learns for the form asked
+    (unset: the table's default form, :func:`~bayeslaw.data.registry.shipped_form`)."""
+    weak, _ = shipped_form(SHIPPED.get(data), weak_teacher, None)
+    return ex.student_error_path(ex.law_form({"size_effect": size_effect, "weak_teacher": weak}))
 
 
 #: The calibration an ``extrapolation=`` option names (:func:`bayeslaw.posterior.extrapolation.resolve_calibration`).

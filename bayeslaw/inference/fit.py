@@ -16,7 +16,7 @@ import pandas as pd
 
 from bayeslaw.core.errors import DataWarning, DiagnosticsWarning, InputError
 from bayeslaw.data import tables
-from bayeslaw.data.registry import SHIPPED
+from bayeslaw.data.registry import SHIPPED, shipped_form
 from bayeslaw.inference.config import LAW_DEFAULTS, escalation
 from bayeslaw.model.priors import Prior, read_prior_file
 from bayeslaw.model.spec import JointSpec, SupervisedSpec, joint_preset
@@ -35,15 +35,15 @@ def read_priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prio
     return read_prior_file(priors)
 
 
-def check_size_effect(law: str, size_effect: bool) -> None:
-    """Refuse (exit 2) a per-size offset (``--size-effect``) outside the distillation law.
+def check_extensions(law: str, size_effect: bool = False, weak_teacher: bool = False) -> None:
+    """Refuse (exit 2) an extension of Eq. 8 (``--size-effect``, ``--weak-teacher``) outside the distillation law.
 
     Parameters
     ----------
     law
         The law asked for.
-    size_effect
-        Whether a per-student-size offset was asked for.
+    size_effect, weak_teacher
+        Whether a per-student-size offset, or the weak-teacher gain, was asked for.
 
     Returns
     -------
@@ -51,6 +51,8 @@ def check_size_effect(law: str, size_effect: bool) -> None:
     """
     if size_effect and law != "distillation":
         raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
+    if weak_teacher and law != "distillation":
+        raise InputError("--weak-teacher extends the distillation law (Eq. 8): --law distillation only")
 
 
 def fit(
@@ -60,7 +62,7 @@ def fit(
     columns: Mapping[str, str] | None = None,
     supervised: Table | None = None,
     gamma_free: bool = False,
-    likelihood: str = "student_t",
+    likelihood: str | None = None,
     priors: str | Path | Mapping[str, Any] | None = None,
     preset: str | None = None,
     preset_scale: float = 1.0,
@@ -68,6 +70,7 @@ def fit(
     supervised_scale: float | None = None,
     supervised_cut: bool | None = None,
     size_effect: bool = False,
+    weak_teacher: bool | None = None,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -116,6 +119,11 @@ def fit(
     size_effect
         Distillation: a per-student-size offset on the students' log loss (:class:`~bayeslaw.model.spec.JointSpec`);
         plans, predictions and reports on such a posterior draw each new student size's offset.
+    weak_teacher
+        Distillation: let a student beat a teacher weaker than its own supervised twin (the weak-teacher gain of
+        :class:`~bayeslaw.model.spec.JointSpec`); ``False`` is Eq. 8 as printed. Default (None): a shipped table's
+        stated form and likelihood (the paper's digitized students: the gain, Normal; docs/validation.md), else
+        Eq. 8 as printed.
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin
@@ -146,8 +154,9 @@ def fit(
     prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
-    check_size_effect(law, size_effect)
+    check_extensions(law, size_effect, bool(weak_teacher))
     if law == "supervised":
+        likelihood = likelihood or "student_t"
         table, source, filters = tables.resolve(data, include_outliers)
         if source is not None and columns:
             raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns (columns=) "
@@ -162,6 +171,7 @@ def fit(
                              "maps the columns of your own files")
         teacher_noise, supervised_scale, provenance = shipped_joint(shipped, supervised, teacher_noise,
                                                                      supervised_scale)
+        weak_teacher, likelihood = shipped_form(shipped, weak_teacher, likelihood)
         preset = joint_preset(preset, supervised)
         students = tables.validate_distillation(table, columns, **checks)
         sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
@@ -169,18 +179,19 @@ def fit(
         if supervised_cut is None:
             supervised_cut = supervised is None
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
-                  supervised_cut=supervised_cut, size_effect=size_effect,
+                  supervised_cut=supervised_cut, size_effect=size_effect, weak_teacher=weak_teacher,
                   **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
 
     if law == "distillation":
-        _warn_distillation_data(students, supervised, bool(supervised_cut))
+        _warn_distillation_data(students, supervised, bool(supervised_cut), bool(weak_teacher))
     result = engine.fit(table, law=law, supervised=supervised, columns=columns, source=source,
                         filters=filters, gamma_free=gamma_free, likelihood=likelihood, priors=prior_overrides,
                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
                         supervised_scale=supervised_scale, supervised_cut=supervised_cut, size_effect=size_effect,
+                        weak_teacher=weak_teacher,
                         provenance=provenance if law == "distillation" else None, **checks)
     if not result.diagnostics_passed:  # the CLI prints FAILED from the card; Python users get it here
         warnings.warn("the fit FAILED its diagnostic gates: " + "; ".join(result.card["diagnostics"]["failures"])
@@ -202,7 +213,8 @@ def shipped_joint(shipped: Any, supervised: Table | None, teacher_noise: float |
     return teacher_noise, supervised_scale, shipped.provenance
 
 
-def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None, cut: bool) -> None:
+def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None, cut: bool,
+                            weak_teacher: bool = False) -> None:
     """Python users get as warnings what the CLI prints from the card (:func:`bayeslaw.reporting.text.fit_notes`)."""
     if supervised is None:
         how = ("not updated by the students (cut: Eq. 8's L~_S is Table 6's)" if cut
@@ -210,7 +222,8 @@ def _warn_distillation_data(students: pd.DataFrame, supervised: Table | None, cu
         warnings.warn("no supervised runs: the supervised law comes from the busbridge2025 preset (Table 6 prior), "
                       + how, DataWarning, stacklevel=3)
     below = tables.students_below_teacher(students)
-    if below:
+    if below and not weak_teacher:
         warnings.warn(f"{len(below)} students lie below their teacher's loss (rows {below[:12]}"
-                      f"{', ...' if len(below) > 12 else ''}): kept, but Eq. 8 cannot produce L_S < L_T",
+                      f"{', ...' if len(below) > 12 else ''}): kept, but Eq. 8 as printed cannot produce L_S < L_T "
+                      "(weak_teacher=True, --weak-teacher, can)",
                       DataWarning, stacklevel=3)

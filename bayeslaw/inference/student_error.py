@@ -29,7 +29,7 @@ from bayeslaw.core import bounds
 from bayeslaw.core.errors import DataError
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
-from bayeslaw.data.registry import SHIPPED
+from bayeslaw.data.registry import SHIPPED, shipped_form
 from bayeslaw.data.splits import by_loss
 from bayeslaw.inference.config import ESCALATION, SamplerConfig, default_config
 from bayeslaw.inference.engine import fit as engine_fit
@@ -39,7 +39,9 @@ from bayeslaw.model.build import build_student_discrepancy
 from bayeslaw.posterior.card import Fit, atomic_write
 from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
+    PAPER_FORM,
     STUDENT_ERROR_MODEL,
+    law_form,
     load_calibration,
     new_run,
     new_study_prior,
@@ -218,10 +220,12 @@ def residual_data(h: HeldOutStudents, rows: np.ndarray) -> dict[str, np.ndarray]
 
 
 def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *, seed: int = 0,
-                      source: str = "", sampler: SamplerConfig | None = None, size_effect: bool = False) -> Fit:
+                      source: str = "", sampler: SamplerConfig | None = None,
+                      form: tuple[str, ...] = PAPER_FORM) -> Fit:
     """The distillation law's error posterior from the held-out students ``rows``, the supervised population
-    (``calibration``) as its prior; a DataError if no student lies beyond its fitted ones. ``size_effect`` records
-    that the split fits had per-size offsets (a posterior of that kind uses this error, and only such)."""
+    (``calibration``) as its prior; a DataError if no student lies beyond its fitted ones. ``form`` records the
+    extensions of Eq. 8 the split fits had (:func:`~bayeslaw.posterior.extrapolation.law_form`): a posterior of
+    that form uses this error, and only such."""
     if not np.any(rows):
         raise DataError("no held-out student to learn the distillation law's error from: no split held one out, or "
                         "every split fit that did failed its gates (its errors would be its sampler's as much as the "
@@ -241,7 +245,7 @@ def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *,
               "source": source, "splits": sorted(set(split_of.tolist())),
               "split_fits_failed": [f"{f['split']} ({f['failures']})" for f in h.fits
                                     if not f["diagnostics_passed"] and f["split"] in set(split_of)],
-              "population": calibration.card.get("content_hash", "")} | ({"size_effect": True} if size_effect else {})
+              "population": calibration.card.get("content_hash", "")} | dict.fromkeys(form, True)
     skipped = [f"{f['split']} ({f['failures']})" for f in h.fits if not f["diagnostics_passed"]
                and f["split"] not in set(split_of)]
     if skipped:  # learning_rows leaves a failed split's students to the next split that passed
@@ -254,7 +258,8 @@ def fit_student_error(h: HeldOutStudents, rows: np.ndarray, calibration: Fit, *,
 
 def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds: Sequence[float] = THRESHOLDS,
           out: str | Path | None = None, out_dir: str | Path | None = None, seed: int = 0,
-          calibration: Fit | None = None, size_effect: bool = False,
+          calibration: Fit | None = None, size_effect: bool = False, weak_teacher: bool | None = None,
+          likelihood: str | None = None,
           progress: Callable[[str], None] | None = None) -> tuple[Fit, HeldOutStudents, dict[str, str]]:
     """Learn the distillation law's error beyond its fitted students from a distillation table and save it.
 
@@ -265,17 +270,20 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     thresholds
         Student-loss thresholds of the leave-future-out splits (:data:`THRESHOLDS`).
     out
-        Where the posterior goes (default ``models/distillation_error.nc``).
+        Where the posterior goes (default the form's shipped file,
+        :func:`~bayeslaw.posterior.extrapolation.student_error_path`: ``models/distillation_error.nc`` for the
+        default form, ``..._paper_form.nc`` for Eq. 8 as printed, ``..._size_effect.nc`` with per-size offsets).
     out_dir
-        Where the held-out students' table goes (``distillation_heldout.csv``, with ``size_effect``
-        ``distillation_heldout_size_effect.csv``); None: not written.
+        Where the held-out students' table goes (``distillation_heldout.csv`` for the default form, else with the
+        form's suffix); None: not written.
     seed
         The one seed.
     calibration
         The supervised population, the prior (default the shipped one).
-    size_effect
-        Fit the splits with per-student-size offsets (``JointSpec.size_effect``); the default ``out`` is then
-        ``models/distillation_error_size_effect.nc``, the error such posteriors use.
+    size_effect, weak_teacher, likelihood
+        The form of the split fits (``JointSpec.size_effect`` and ``.weak_teacher``) and their likelihood, resolved
+        as :func:`~bayeslaw.inference.fit.fit` resolves them (unset: the shipped table's form and likelihood); the
+        error is for posteriors of that form only.
     progress
         ``progress(message)`` per split.
 
@@ -284,7 +292,10 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     tuple
         ``(posterior, held-out students, written paths)``.
     """
-    out = Path(out or student_error_path(size_effect))
+    shipped = SHIPPED.get(data) if isinstance(data, str) else None
+    weak_teacher, likelihood = shipped_form(shipped, weak_teacher, likelihood)
+    form = law_form({"size_effect": size_effect, "weak_teacher": weak_teacher})
+    out = Path(out or student_error_path(form))
     bounds.check_writable(out, "--out")
     if out_dir is not None:
         bounds.check_writable(out_dir, "--out-dir", directory=True)
@@ -293,16 +304,18 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
     if "L_T" not in dis or dis["L_T"].isna().any():
         raise DataError("the distillation law's error is learned from students with their teachers' measured loss: "
                         "every row needs L_T")
-    noise, scale, _ = shipped_joint(SHIPPED.get(data) if isinstance(data, str) else None, None, None, None)
+    noise, scale, _ = shipped_joint(shipped, None, None, None)
     cal = calibration or load_calibration()
     h = held_out_students(dis, thresholds, seed=seed, progress=progress,
                           **({} if noise is None else {"teacher_noise": noise}),
-                          **({} if scale is None else {"supervised_scale": scale}), size_effect=size_effect)
-    fit = fit_student_error(h, learning_rows(h), cal, seed=seed, size_effect=size_effect,
+                          **({} if scale is None else {"supervised_scale": scale}), size_effect=size_effect,
+                          weak_teacher=weak_teacher, likelihood=likelihood)
+    fit = fit_student_error(h, learning_rows(h), cal, seed=seed, form=form,
                             source=f"held-out students of {source or data} (thresholds {sorted(thresholds)})")
     paths = {"distillation_error": str(fit.save(out))}
     if out_dir is not None:
-        path = Path(out_dir) / f"distillation_heldout{'_size_effect' if size_effect else ''}.csv"
+        stem = student_error_path(form).stem.replace("distillation_error", "distillation_heldout")
+        path = Path(out_dir) / f"{stem}.csv"
         runs = h.runs.assign(median=np.exp(np.median(h.log_new, axis=1)), sd=np.std(h.log_new, axis=1))
         atomic_write(path, lambda tmp: runs.to_csv(tmp, index=False))
         paths["heldout"] = str(path)

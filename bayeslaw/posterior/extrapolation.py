@@ -16,9 +16,10 @@ from __future__ import annotations
 import json
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -39,14 +40,21 @@ from bayeslaw.posterior.reach import (
     student_distance,
     student_reach,
 )
-from bayeslaw.posterior.size_offset import SizeOffset, has_size_offset
+from bayeslaw.posterior.size_offset import SizeOffset
 
 #: The shipped calibration (rebuilt by ``bayeslaw calibrate``).
 CALIBRATION = Path(__file__).resolve().parents[2] / "models" / "extrapolation_calibration.nc"
-#: The shipped distillation-law error (rebuilt by ``bayeslaw calibrate --distillation``), and the model that makes it.
+#: The extensions of Eq. 8 a distillation posterior can be fitted with (``JointSpec``), in the order a form names them.
+EXTENSIONS = ("size_effect", "weak_teacher")
+#: The form of the default posterior of the paper's runs (the weak-teacher gain; docs/validation.md).
+DEFAULT_FORM = ("weak_teacher",)
+#: Eq. 8 as the paper prints it.
+PAPER_FORM: tuple[str, ...] = ()
+#: The shipped distillation-law errors (rebuilt by ``bayeslaw calibrate --distillation``), one per form of the law
+#: whose split fits learned it: the default posterior's, Eq. 8 as printed, per-student-size offsets on Eq. 8.
 STUDENT_ERROR = Path(__file__).resolve().parents[2] / "models" / "distillation_error.nc"
-#: The same learned with per-student-size offsets (``JointSpec.size_effect``): what a posterior fitted with them uses.
-STUDENT_ERROR_SIZE = Path(__file__).resolve().parents[2] / "models" / "distillation_error_size_effect.nc"
+STUDENT_ERROR_PAPER = STUDENT_ERROR.with_name("distillation_error_paper_form.nc")
+STUDENT_ERROR_SIZE = STUDENT_ERROR.with_name("distillation_error_size_effect.nc")
 STUDENT_ERROR_MODEL = "bayeslaw.model.build.build_student_discrepancy"
 #: The shipped tokens-per-parameter drift (rebuilt by ``bayeslaw calibrate --ratio``), and the model that makes it.
 RATIO_DRIFT = Path(__file__).resolve().parents[2] / "models" / "ratio_drift.nc"
@@ -138,18 +146,35 @@ def ratio_decades(scale: FittedScale, N, D) -> np.ndarray:
         return law_error.ratio_decades(np.asarray(D, float) / np.asarray(N, float) / scale.ratio)
 
 
-def student_error_path(size_effect: bool) -> Path:
-    """The shipped distillation-law error of a kind of posterior: the one learned by fits with per-size offsets
-    (:data:`STUDENT_ERROR_SIZE`) or by fits of the paper's form (:data:`STUDENT_ERROR`)."""
-    return STUDENT_ERROR_SIZE if size_effect else STUDENT_ERROR
+def law_form(record: Mapping[str, Any]) -> tuple[str, ...]:
+    """The extensions of Eq. 8 (of :data:`EXTENSIONS`) that a distillation posterior's spec, or a distillation-law
+    error's data record, names: ``()`` is the paper's form."""
+    return tuple(k for k in EXTENSIONS if record.get(k))
 
 
-def resolve_student_error(extrapolation: bool | str | Path, size_effect: bool = False) -> Fit | None:
-    """The distillation law's error an ``extrapolation=`` option implies: the shipped one where the calibration is
-    on and it exists, else None (outputs then say the distilled students' bands lack it). With ``size_effect`` the
-    one learned by posteriors with per-size offsets (:data:`STUDENT_ERROR_SIZE`): the errors a law leaves depend
-    on the law, so each posterior takes the one learned from its own kind of fit."""
-    path = student_error_path(size_effect)
+#: The extensions in words.
+EXTENSION_WORDS = {"size_effect": "per-student-size offsets", "weak_teacher": "the weak-teacher gain"}
+
+
+def form_words(form: tuple[str, ...]) -> str:
+    """A form of the law in words."""
+    return "Eq. 8 with " + " and ".join(EXTENSION_WORDS[k] for k in form) if form else "Eq. 8 as printed"
+
+
+def student_error_path(form: tuple[str, ...] = DEFAULT_FORM) -> Path:
+    """Where the distillation-law error of a form of the law ships: :data:`STUDENT_ERROR` for the default form,
+    ``distillation_error_paper_form.nc`` for Eq. 8 as printed, else the extensions' names joined."""
+    if tuple(form) == DEFAULT_FORM:
+        return STUDENT_ERROR
+    return STUDENT_ERROR.with_name(f"distillation_error_{'_'.join(form) if form else 'paper_form'}.nc")
+
+
+def resolve_student_error(extrapolation: bool | str | Path, form: tuple[str, ...] = DEFAULT_FORM) -> Fit | None:
+    """The distillation law's error an ``extrapolation=`` option implies for a posterior of ``form``
+    (:func:`law_form`): the shipped one learned by split fits of that form where the calibration is on and it
+    exists, else None (outputs then say the distilled students' bands lack it). The errors a law leaves depend on
+    the law, so each posterior takes the one learned from its own kind of fit."""
+    path = student_error_path(form)
     if extrapolation is False or not path.exists():
         return None
     return load_student_error(path)
@@ -343,12 +368,15 @@ class StudentError:
     growth: np.ndarray
     z: np.ndarray
     span: FittedStudents
+    #: the shipped file of the error's form (what outputs name as its source)
+    source: str = STUDENT_ERROR.name
 
     @classmethod
     def draw(cls, err: Fit, span: FittedStudents, n: int, rng: np.random.Generator) -> StudentError:
         post = err.draws(["edge", "growth"])
         pick = rng.integers(0, post["edge"].size, n)
-        return cls(post["edge"][pick], post["growth"][pick], rng.standard_normal(n), span)
+        return cls(post["edge"][pick], post["growth"][pick], rng.standard_normal(n), span,
+                   student_error_path(law_form(err.card["data"])).name)
 
     def distance(self, N_S, D_S, L_S, L_T) -> tuple[np.ndarray, np.ndarray]:
         """How far students ``(N_S, D_S)`` whose (median) loss is ``L_S`` and teacher's ``L_T`` lie beyond the fitted
@@ -530,18 +558,18 @@ def plan_law_error(fit: Fit, cal: Fit, draw_index: np.ndarray, rng: np.random.Ge
     """The sampled coefficients (supervised and distillation) of the posterior draws a plan used, and the
     law's error for each of them (one :class:`LawError` per decision, shared by all its options); for a
     distillation posterior with the distillation law's error (``student_error``, default the shipped one)."""
-    keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, "break_tilt",
+    keep = (*params.SUPERVISED_SAMPLED, *params.DISTILLATION_SAMPLED, *params.DISTILLATION_EXTENSIONS,
             *(params.TWIN + k for k in params.SUPERVISED_SAMPLED))
     c = {k: v[draw_index] for k, v in as_arrays(coefficients(fit)).items() if k in keep}
     span = fitted_students(fit)
     err = (student_error if student_error is not None
-           else resolve_student_error(True, has_size_offset(fit)) if span else None)
-    if err is not None and bool(err.card["data"].get("size_effect", False)) != has_size_offset(fit):
-        raise PosteriorError("this distillation-law error was learned from fits "
-                             f"{'with' if err.card['data'].get('size_effect') else 'without'} per-size offsets and "
-                             f"the posterior was fitted {'with' if has_size_offset(fit) else 'without'} them: the "
-                             "errors a law leaves depend on the law; use the error learned the posterior's way "
-                             "(bayeslaw calibrate --distillation [--size-effect])")
+           else resolve_student_error(True, law_form(fit.card["spec"])) if span else None)
+    if err is not None and law_form(err.card["data"]) != law_form(fit.card["spec"]):
+        raise PosteriorError(f"this distillation-law error was learned from split fits of "
+                             f"{form_words(law_form(err.card['data']))} and the posterior is of "
+                             f"{form_words(law_form(fit.card['spec']))}: the errors a law leaves depend on the law; "
+                             "use the error learned the posterior's way (bayeslaw calibrate --distillation "
+                             "[--paper-form] [--size-effect])")
     student = None if err is None or span is None else (err, span)
     law_err = LawError.draw(cal, fitted_scale(fit), len(draw_index), rng, student, resolve_drift(cal))
     size = SizeOffset.draw(fit, draw_index, rng)  # after the others: a posterior without offsets draws as before
@@ -601,7 +629,7 @@ def reached_text(err: LawError | None) -> str:
     """What losses drawn with ``err`` include, in words (:data:`MEAN_LAW` without one)."""
     if err is None:
         return MEAN_LAW
-    learned = student_error_path(err.size is not None).name  # plan_law_error checks the two agree
+    learned = err.student.source if err.student is not None else ""
     return (REACHED + (STUDENT_REACHED.format(learned) if err.student is not None else "")
             + (SIZE_REACHED if err.size is not None else ""))
 

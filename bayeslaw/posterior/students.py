@@ -19,7 +19,6 @@ from bayeslaw.posterior.extrapolation import (
     decades_beyond,
     new_run,
     plan_law_error,
-    student_error_path,
     student_outcome,
     student_outcomes,
     supervised_outcome,
@@ -143,7 +142,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
         ds["beyond_fitted_students"] = ("point", outside)
         ds["distillation_error_share"] = ("point", band_share(bounds_of(ds, "loss_new"),
                                                               interval(no_student, prob, kind)))
-        learned = student_error_path(err.size is not None).name
+        learned = err.student.source
         ds.attrs["extrapolation"] += ("; beyond the fitted students the distillation law's own error, learned from "
                                       f"the paper's runs (models/{learned})")
     if err.size is not None:

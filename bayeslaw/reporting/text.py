@@ -118,8 +118,11 @@ def fit_notes(fit: Fit) -> list[str]:
     below = data.get("students_below_teacher") or []
     if below:
         shown = ", ".join(map(str, below[:12])) + (", ..." if len(below) > 12 else "")
+        how = ("the weak-teacher gain lets the law reach them (a student closes a learned share of the gap between a "
+               "weaker teacher and its own supervised loss)" if fit.card["spec"].get("weak_teacher") else
+               "but Eq. 8 as printed cannot produce L_S < L_T, so the law misses them (--weak-teacher can)")
         notes.append(f"{len(below)} students lie below their teacher's loss (rows {shown}): kept (a student can "
-                     "beat its teacher), but Eq. 8 cannot produce L_S < L_T, so the law misses them")
+                     f"beat its teacher); {how}")
     groups = identification_groups(fit.card.get("diagnostics", {}).get("metrics", {}).get("contraction", {}))
     if any(groups.values()):
         notes.append("identification (posterior sd / prior sd): measured by these runs: "

@@ -33,11 +33,11 @@ from bayeslaw.core.intervals import ABOUT_STATED, coverage_if_right, tails
 from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
-from bayeslaw.data.registry import SHIPPED
+from bayeslaw.data.registry import SHIPPED, shipped_form
 from bayeslaw.data.splits import Split, parse, rolling
 from bayeslaw.data.tables import validate_distillation, validate_supervised
 from bayeslaw.inference.config import LAW_DEFAULTS, SamplerConfig, default_config
-from bayeslaw.inference.fit import Table, check_size_effect, shipped_joint
+from bayeslaw.inference.fit import Table, check_extensions, shipped_joint
 from bayeslaw.inference.refit import decades_beyond, fit_split, predictive
 from bayeslaw.inference.sampler import CompiledSampler
 from bayeslaw.inference.student_error import HeldOutStudents, fit_student_error, held_out_students, learning_rows
@@ -381,7 +381,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           preset: str | None = None, teacher_noise: float | None = None,
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
                           learn_teacher_noise: bool = False, teacher_effect: bool = False, size_effect: bool = False,
-                          likelihood: str = "student_t", sampler=None, seed: int = 0,
+                          weak_teacher: bool = False, likelihood: str = "student_t", sampler=None, seed: int = 0,
                           baseline: bool = True, baseline_starts: int = 256,
                           progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
@@ -415,7 +415,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
     h = held_out_students(dis, thresholds, supervised=sup_train, seed=seed, sampler=config, progress=say,
                           preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
                           supervised_cut=supervised_cut, learn_teacher_noise=learn_teacher_noise,
-                          teacher_effect=teacher_effect, size_effect=size_effect, likelihood=likelihood)
+                          teacher_effect=teacher_effect, size_effect=size_effect, weak_teacher=weak_teacher,
+                          likelihood=likelihood)
     calibration = resolve_calibration(True)
     rows, fits, refs = [], [], []
     for i, th in enumerate(thresholds):
@@ -478,7 +479,8 @@ def write(bt: Backtest, out_dir, stem: str) -> dict[str, str]:
 def backtest(data: Table, *, law: str = "supervised", supervised: Table | None = None,
              splits: Sequence[str] = ("rolling",), student_threshold: float | Sequence[float] = (2.45, 2.40),
              supervised_threshold: float = 2.2, preset: str | None = None, teacher_noise: float | None = None,
-             size_effect: bool = False, gamma_free: bool = False, likelihood: str = "student_t",
+             size_effect: bool = False, weak_teacher: bool | None = None, gamma_free: bool = False,
+             likelihood: str | None = None,
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
              stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
@@ -499,7 +501,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     student_threshold, supervised_threshold
         Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
         predict the rest); supervised runs are fitted when their loss is at or above the other.
-    preset, teacher_noise, size_effect
+    preset, teacher_noise, size_effect, weak_teacher
         Distillation: as in :func:`fit`.
     gamma_free, likelihood, include_outliers, sampler, seed
         As in :func:`fit`.
@@ -527,13 +529,14 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
         raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
                          f"and positive (got {teacher_noise!r} with --law {law})")
-    check_size_effect(law, size_effect)
+    check_extensions(law, size_effect, bool(weak_teacher))
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
         table, _, _ = tables.resolve(data, include_outliers, law="distillation")
         shipped = SHIPPED.get(data) if isinstance(data, str) else None
         teacher_noise, supervised_scale, _ = shipped_joint(shipped, supervised, teacher_noise, None)
+        weak_teacher, likelihood = shipped_form(shipped, weak_teacher, likelihood)
         preset = joint_preset(preset, supervised)
         dis = tables.validate_distillation(table, **checks)
         sup = None if supervised is None else tables.validate_supervised(supervised, **checks)
@@ -545,6 +548,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
                                  "choose one that leaves at least 15 to fit and one to predict "
                                  f"(L_S spans {dis['L_S'].min():.4g}-{dis['L_S'].max():.4g})")
     else:
+        likelihood = likelihood or "student_t"
         table, source, _ = tables.resolve(data, include_outliers)
         if source is not None and columns:
             raise InputError(f"{data!r} is a shipped table with its own column mapping; --columns maps the columns "
@@ -554,6 +558,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
         result = backtest_distillation(dis, sup, thresholds=thresholds, supervised_threshold=supervised_threshold,
                                           preset=preset, teacher_noise=teacher_noise,
                                           supervised_scale=supervised_scale, size_effect=size_effect,
+                                          weak_teacher=weak_teacher,
                                           likelihood=likelihood, sampler=sampler, seed=seed,
                                           baseline=baseline, progress=progress)
     else:

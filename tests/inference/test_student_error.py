@@ -5,6 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bayeslaw import api
 from bayeslaw.core.errors import DataError, PosteriorError
 from bayeslaw.inference.student_error import HeldOutStudents, fit_student_error, learning_rows
 from bayeslaw.posterior.extrapolation import (
@@ -16,6 +17,7 @@ from bayeslaw.posterior.extrapolation import (
     new_study_prior,
 )
 from bayeslaw.posterior.reach import FittedStudents, student_distance, student_reach
+from tests.conftest import ROOT
 
 SPAN = FittedStudents(size=2e9, tokens=1e11, tokens_per_param=500.0, loss=2.3, teacher_loss=2.0)
 
@@ -117,6 +119,26 @@ def test_the_two_error_files_are_not_interchangeable():
         load_student_error(CALIBRATION)
     err = load_student_error()
     assert err.diagnostics_passed and err.card["data"]["n_outside"] > 0
+
+
+@pytest.mark.skipif(not STUDENT_ERROR.exists(), reason="ships with the repository")
+def test_each_shipped_error_was_learned_by_split_fits_of_the_form_its_name_says_and_serves_only_that_form():
+    from bayeslaw.posterior import extrapolation as ex
+
+    for form in (ex.DEFAULT_FORM, ex.PAPER_FORM, ("size_effect",)):
+        err = load_student_error(ex.student_error_path(form))
+        assert ex.law_form(err.card["data"]) == form and err.diagnostics_passed
+    assert ex.student_error_path(ex.PAPER_FORM) == ex.STUDENT_ERROR_PAPER
+    assert ex.student_error_path(("size_effect",)) == ex.STUDENT_ERROR_SIZE
+    default = api.load(ROOT / "models/distillation_busbridge2025_digitized.nc")
+    paper = api.load(ROOT / "models/distillation_busbridge2025_digitized_paper_form.nc")
+    assert ex.law_form(default.card["spec"]) == ex.DEFAULT_FORM and ex.law_form(paper.card["spec"]) == ()
+    cal = ex.load_calibration()
+    with pytest.raises(PosteriorError, match="Eq. 8 as printed and the posterior is of Eq. 8 with the weak-teacher"):
+        ex.plan_law_error(default, cal, np.arange(10), np.random.default_rng(0),
+                          student_error=load_student_error(ex.STUDENT_ERROR_PAPER))
+    with pytest.raises(PosteriorError, match="weak-teacher gain and the posterior is of Eq. 8 as printed"):
+        ex.plan_law_error(paper, cal, np.arange(10), np.random.default_rng(0), student_error=load_student_error())
 
 
 def test_a_held_out_student_takes_its_sizes_fitted_offset_or_a_new_one_drawn_from_their_spread():

@@ -46,7 +46,7 @@ def test_an_offset_is_drawn_only_for_a_posterior_with_per_size_offsets_and_takes
     assert off.sd.shape == (10,) and has_size_offset(_posterior(True)) and not has_size_offset(_posterior(False))
 
 
-DIGITIZED = ROOT / "models/distillation_busbridge2025_digitized.nc"
+DIGITIZED = ROOT / "models/distillation_busbridge2025_digitized_paper_form.nc"  # Eq. 8 as printed
 
 
 @pytest.fixture(scope="module")
@@ -65,10 +65,11 @@ def pair():
 @pytest.mark.heavy
 def test_a_plan_adds_each_sizes_offset_to_the_distilled_option_only(pair, monkeypatch):
     paper, sized = pair
-    err = ex.load_student_error()
+    err = ex.load_student_error(ex.STUDENT_ERROR_PAPER)
     err_sized = dataclasses.replace(err, card=copy.deepcopy(err.card))
     err_sized.card["data"]["size_effect"] = True
-    monkeypatch.setattr(ex, "resolve_student_error", lambda on, size_effect=False: err_sized if size_effect else err)
+    monkeypatch.setattr(ex, "resolve_student_error",
+                        lambda on, form=ex.DEFAULT_FORM: err_sized if "size_effect" in form else err)
     args = ([3e8, 1e9], [1e20, 1e22]), {"max_draws": 1000, "seed": 4}
     grid, summary = api.plan(sized, *args[0], **args[1])
     base, _ = api.plan(paper, *args[0], **args[1])
@@ -89,8 +90,8 @@ def test_a_plan_adds_each_sizes_offset_to_the_distilled_option_only(pair, monkey
 @pytest.mark.heavy
 def test_a_prediction_widens_by_the_offset_and_an_error_learned_the_other_way_is_refused(pair, monkeypatch):
     paper, sized = pair
-    err = ex.load_student_error()
-    with pytest.raises(PosteriorError, match="per-size offsets"):
+    err = ex.load_student_error(ex.STUDENT_ERROR_PAPER)
+    with pytest.raises(PosteriorError, match="Eq. 8 as printed and the posterior is of Eq. 8 with per-student-size"):
         ex.plan_law_error(sized, ex.load_calibration(), np.arange(10), np.random.default_rng(0), student_error=err)
     # without the calibration: the new-run band alone, run noise and the law's uncertainty, and now the offset
     point = {"N_S": 1e9, "D_S": 2e10, "L_T": 2.2, "seed": 5}
