@@ -1,6 +1,8 @@
 """Model criticism of the distillation posterior fitted to the paper's digitized runs (docs/distillation.md).
 
-Writes figures to docs/img/ and the numbers the docs quote to reports/busbridge2025_digitized_criticism.json:
+Writes figures to docs/img/digitized[SUFFIX]_*.png and the numbers the docs quote to
+reports/busbridge2025_digitized[SUFFIX]_criticism.json (SUFFIX: the posterior's name after
+distillation_busbridge2025_digitized, empty for the default one, e.g. _paper_form):
 posterior predictive coverage by student size and protocol, residuals against L_T / L~_S for the posterior
 and for Table 6's point law, PSIS-LOO with Pareto k, and every Eq. 8 coefficient next to Table 6's value.
 With --sensitivity it also refits at other teacher measurement noises and compares them.
@@ -174,15 +176,18 @@ def pareto_k(fit) -> np.ndarray:
     return np.asarray(loo.pareto_k), {"elpd_loo": float(loo.elpd), "se": float(loo.se), "p_loo": float(loo.p)}
 
 
-def sensitivity(noises: list[float], seed: int) -> list[dict]:
+def sensitivity(noises: list[float], seed: int, spec: dict) -> list[dict]:
+    """Refits at other teacher noises, of the form and likelihood of the posterior criticised (its card's ``spec``)."""
     out = []
     for tn in noises:
-        f = bl.fit("busbridge2025_digitized", law="distillation", teacher_noise=tn, seed=seed)
+        f = bl.fit("busbridge2025_digitized", law="distillation", teacher_noise=tn, seed=seed,
+                   weak_teacher=bool(spec.get("weak_teacher")), likelihood=spec["likelihood"])
         m = f.card["diagnostics"]["metrics"]
         s = bl.summary(f)
         out.append({"teacher_noise": tn, "passed": f.diagnostics_passed, "elpd_loo": m["elpd_loo"],
                     "p_loo": m["p_loo"], "max_pareto_k": m["max_pareto_k"], "ppc_coverage90": m["ppc_coverage90"],
-                    **{k: float(s.loc[k, "mean"]) for k in ("c0", "f1", "d1", "alpha_p", "sigma_dis", "nu")}})
+                    **{k: float(s.loc[k, "mean"]) for k in ("c0", "f1", "d1", "alpha_p", "sigma_dis", "nu")
+                       if k in s.index}})
         print(out[-1], flush=True)
     return out
 
@@ -258,10 +263,12 @@ def main() -> None:
     coefs = coefficient_table(fit)
     k, loo = pareto_k(fit)
     d1 = np.exp(as_arrays(coefficients(fit))["log_d1"])
+    # outputs named after the posterior: the default's plain, another's with its suffix (e.g. _paper_form)
+    suffix = Path(args.posterior).stem.removeprefix("distillation_busbridge2025_digitized")
     IMG.mkdir(parents=True, exist_ok=True)
-    plot_residuals(r, d1, paper_coefficients()[1]["d1"], IMG / "digitized_residuals.png")
-    plot_ppc(r, g, IMG / "digitized_ppc.png")
-    plot_pareto(k, r, IMG / "digitized_pareto_k.png")
+    plot_residuals(r, d1, paper_coefficients()[1]["d1"], IMG / f"digitized{suffix}_residuals.png")
+    plot_ppc(r, g, IMG / f"digitized{suffix}_ppc.png")
+    plot_pareto(k, r, IMG / f"digitized{suffix}_pareto_k.png")
     below = r["L_S"] < r["L_T"]
     strong = r["ratio_table6"] < 0.8
     result = {
@@ -286,7 +293,7 @@ def main() -> None:
         "identification": fit.card["diagnostics"]["metrics"]["contraction"],
     }
     result["point_fit"] = point_fit(d)
-    out = ROOT / "reports" / "busbridge2025_digitized_criticism.json"
+    out = ROOT / "reports" / f"busbridge2025_digitized{suffix}_criticism.json"
     if out.exists():  # keep the refits of an earlier --extension / --sensitivity run unless redone
         earlier = json.loads(out.read_text())
         for key in ("extension_break_tilt", "teacher_noise_sensitivity"):
@@ -296,7 +303,7 @@ def main() -> None:
         result["extension_break_tilt"] = extension(fit.card["seed"], fit)
         print(json.dumps(result["extension_break_tilt"], indent=1, default=float))
     if args.sensitivity:
-        result["teacher_noise_sensitivity"] = sensitivity([0.001, 0.01], fit.card["seed"])
+        result["teacher_noise_sensitivity"] = sensitivity([0.001, 0.01], fit.card["seed"], fit.card["spec"])
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=float))
     pd.set_option("display.width", 160)
@@ -305,7 +312,7 @@ def main() -> None:
     print(json.dumps({k: v for k, v in result.items() if k not in ("groups", "coefficients", "extension_break_tilt",
                                                                  "teacher_noise_sensitivity")}, indent=1,
                      default=float))
-    print(f"written: {out}, {IMG}/digitized_*.png")
+    print(f"written: {out}, {IMG}/digitized{suffix}_*.png")
 
 
 if __name__ == "__main__":

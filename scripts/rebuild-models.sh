@@ -29,12 +29,16 @@ fi
 # (Table 6 prior, cut: the students' L~_S is Table 6's, so they do not move the supervised law),
 # each teacher's true loss is latent and observed with sd 0.3% (the table's stated
 # estimate in bayeslaw.data.registry). The joint defaults; every 2nd draw kept (file size).
-# This is the default distillation posterior (README main job, plan and report examples).
+# This is the default distillation posterior (README main job, plan and report examples): the table's default form,
+# Eq. 8 with the weak-teacher gain and a Normal likelihood (bayeslaw.data.registry; docs/validation.md).
 $B fit busbridge2025_digitized --law distillation --seed 20250208 --thin 2 \
    --out models/distillation_busbridge2025_digitized.nc --quiet
-# The same students with a per-student-size offset (JointSpec(size_effect=True), --size-effect; docs/validation.md,
+# The same students under Eq. 8 exactly as the paper prints it, Student-t (the default before issue 25's gain).
+$B fit busbridge2025_digitized --law distillation --paper-form --seed 20250208 --thin 2 \
+   --out models/distillation_busbridge2025_digitized_paper_form.nc --quiet
+# Eq. 8 as printed with a per-student-size offset (JointSpec(size_effect=True), --size-effect; docs/validation.md,
 # "A per-size offset"): not the default; plans, predictions and reports on it draw each new student size's offset.
-$B fit busbridge2025_digitized --law distillation --size-effect --seed 20250208 --thin 2 \
+$B fit busbridge2025_digitized --law distillation --size-effect --paper-form --seed 20250208 --thin 2 \
    --out models/distillation_busbridge2025_digitized_size_effect.nc --quiet
 # The law's extrapolation error learned from seven public studies (docs/validation.md): leave-future-out splits
 # of each, a hierarchical model over them. `bayeslaw calibrate --loso` also writes its evaluation.
@@ -43,10 +47,14 @@ $B calibrate --seed 0 --overwrite-shipped --quiet
 # studies, a hierarchical drift over them; --loso scores it study by study (docs/serving.md).
 $B calibrate --ratio --loso --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
 # The distillation law's own error beyond its fitted students: the paper's protocol inside its digitized runs at
-# four student-loss thresholds, the supervised population above as its prior (docs/validation.md).
+# four student-loss thresholds, the supervised population above as its prior (docs/validation.md), one per form
+# of the law (each posterior uses the one learned by split fits of its form): the default form's ...
 $B calibrate --distillation --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
-# The same learned from split fits with per-size offsets: what a posterior fitted with them uses.
-$B calibrate --distillation --size-effect --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
+# ... Eq. 8 as printed ...
+$B calibrate --distillation --paper-form --seed 0 --out-dir reports/calibration --overwrite-shipped --quiet
+# ... and Eq. 8 as printed with per-size offsets.
+$B calibrate --distillation --size-effect --paper-form --seed 0 --out-dir reports/calibration --overwrite-shipped \
+   --quiet
 # The compute-optimal size's own error: leave-future-out N* on four public IsoFLOP sweeps (Open Athena's collection),
 # models/allocation_error.json and reports/calibration/allocation_{replay,loso}.csv (docs/validation.md).
 .venv/bin/python -m bayeslaw.validate.allocation > /dev/null

@@ -17,7 +17,7 @@ import numpy as np
 from bayeslaw import api
 
 ROOT = Path(__file__).resolve().parents[1]
-POSTERIORS = {"paper's form": ROOT / "models/distillation_busbridge2025_digitized.nc",
+POSTERIORS = {"paper's form": ROOT / "models/distillation_busbridge2025_digitized_paper_form.nc",
               "per-size offset": ROOT / "models/distillation_busbridge2025_digitized_size_effect.nc"}
 STUDENTS = [3e8, 1e9, 3e9]
 BUDGETS = [1e19, 1e20, 1e21, 1e22, 1e23]
