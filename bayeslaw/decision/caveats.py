@@ -25,7 +25,7 @@ from bayeslaw.data.registry import data_provenance
 from bayeslaw.posterior import reach
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import laws
-from bayeslaw.posterior.extrapolation import DEFAULT_FORM, WITH_STUDENT_ERROR, law_form
+from bayeslaw.posterior.extrapolation import WITH_STUDENT_ERROR, form_suffix, law_form
 from bayeslaw.posterior.point import POINT_NOTE
 
 #: A recipe value this close (relative) to a planner bound sits on it.
@@ -47,10 +47,8 @@ DISTILLATION_BACKTEST = Path(__file__).resolve().parents[2] / "reports/backtests
 def distillation_backtest(fit: Fit) -> Path:
     """The in-table backtest of the distillation law that speaks for ``fit``'s form of the law
     (:func:`~bayeslaw.posterior.extrapolation.law_form`)."""
-    form = law_form(fit.card["spec"])
-    if form == DEFAULT_FORM:
-        return DISTILLATION_BACKTEST
-    return DISTILLATION_BACKTEST.with_name(f"busbridge2025_digitized_{'_'.join(form) or 'paper_form'}_summary.csv")
+    suffix = form_suffix(law_form(fit.card["spec"]))
+    return DISTILLATION_BACKTEST.with_name(f"busbridge2025_digitized{suffix}_summary.csv")
 
 
 #: A 90% band that held between these shares of the held-out students held about its stated rate.

@@ -229,7 +229,8 @@ def _per_point(value: Any, n: int, name: str) -> np.ndarray | None:
 #: How a distilled prediction's reach beyond the fitted students is named in its Dataset.
 STUDENT_REACH = {"size_factor": "beyond_student_size", "token_factor": "beyond_student_tokens",
                  "tokens_per_param_factor": "beyond_student_tokens_per_param",
-                 "loss_below": "below_student_loss", "teacher_loss_below": "below_teacher_loss"}
+                 "loss_below": "below_student_loss", "teacher_loss_below": "below_teacher_loss",
+                 "teacher_ratio": "teacher_over_student_supervised", "teacher_ratio_factor": "beyond_teacher_ratio"}
 
 
 def with_student_reach(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
@@ -246,8 +247,10 @@ def with_student_reach(fit: Fit, ds: xr.Dataset) -> xr.Dataset:
     -------
     xarray.Dataset
         ``ds`` with ``beyond_student_size``, ``beyond_student_tokens``, ``beyond_student_tokens_per_param``
-        (factors over the fitted maxima) and ``below_student_loss``, ``below_teacher_loss`` (relative distance
-        below the lowest fitted student and teacher loss, 0 inside), dims ``(point,)``.
+        (factors over the fitted maxima), ``below_student_loss``, ``below_teacher_loss`` (relative distance
+        below the lowest fitted student and teacher loss, 0 inside), ``teacher_over_student_supervised`` (L_T / L~_S)
+        and ``beyond_teacher_ratio`` (it over the largest fitted; NaN without the weak-teacher gain), dims
+        ``(point,)``.
     """
     span = reach.fitted_students(fit)
     if span is None:

@@ -41,6 +41,7 @@ from bayeslaw.posterior.draws import as_arrays, coefficients
 from bayeslaw.posterior.extrapolation import (
     PAPER_FORM,
     STUDENT_ERROR_MODEL,
+    form_suffix,
     law_form,
     load_calibration,
     new_run,
@@ -314,8 +315,7 @@ def calibrate_distillation(data: str = "busbridge2025_digitized", *, thresholds:
                             source=f"held-out students of {source or data} (thresholds {sorted(thresholds)})")
     paths = {"distillation_error": str(fit.save(out))}
     if out_dir is not None:
-        stem = student_error_path(form).stem.replace("distillation_error", "distillation_heldout")
-        path = Path(out_dir) / f"{stem}.csv"
+        path = Path(out_dir) / f"distillation_heldout{form_suffix(form)}.csv"
         runs = h.runs.assign(median=np.exp(np.median(h.log_new, axis=1)), sd=np.std(h.log_new, axis=1))
         atomic_write(path, lambda tmp: runs.to_csv(tmp, index=False))
         paths["heldout"] = str(path)

@@ -161,12 +161,18 @@ def form_words(form: tuple[str, ...]) -> str:
     return "Eq. 8 with " + " and ".join(EXTENSION_WORDS[k] for k in form) if form else "Eq. 8 as printed"
 
 
-def student_error_path(form: tuple[str, ...] = DEFAULT_FORM) -> Path:
-    """Where the distillation-law error of a form of the law ships: :data:`STUDENT_ERROR` for the default form,
-    ``distillation_error_paper_form.nc`` for Eq. 8 as printed, else the extensions' names joined."""
+def form_suffix(form: tuple[str, ...]) -> str:
+    """How shipped files of a form of the law are named after the default's: ``""`` for the default form,
+    ``"_paper_form"`` for Eq. 8 as printed, else the extensions' names (``"_size_effect"``)."""
     if tuple(form) == DEFAULT_FORM:
-        return STUDENT_ERROR
-    return STUDENT_ERROR.with_name(f"distillation_error_{'_'.join(form) if form else 'paper_form'}.nc")
+        return ""
+    return "_" + ("_".join(form) if form else "paper_form")
+
+
+def student_error_path(form: tuple[str, ...] = DEFAULT_FORM) -> Path:
+    """Where the distillation-law error of a form of the law ships (:data:`STUDENT_ERROR` for the default form,
+    :func:`form_suffix` for another)."""
+    return STUDENT_ERROR.with_name(f"distillation_error{form_suffix(form)}.nc")
 
 
 def resolve_student_error(extrapolation: bool | str | Path, form: tuple[str, ...] = DEFAULT_FORM) -> Fit | None:

@@ -16,13 +16,15 @@ size and compute, yet fits made at typical ratios overestimate what extra tokens
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import xarray as xr
 
+from bayeslaw.core import laws, params
 from bayeslaw.core.fmt import sci
 from bayeslaw.posterior.card import Fit
+from bayeslaw.posterior.draws import coefficients
 
 WARN_FACTOR = 10.0
 
@@ -162,8 +164,9 @@ def warning(notes: list[str], most: int | None = None) -> str | None:
 @dataclass(frozen=True)
 class FittedStudents:
     """What a distillation posterior's students span: the largest student, the most tokens and tokens per
-    parameter any student saw, the lowest student loss and the lowest teacher loss, and the largest ratio of a
-    teacher's loss to its student's supervised loss (how strong a teacher the fit has seen)."""
+    parameter any student saw, the lowest student loss and the lowest teacher loss, and, for a posterior with the
+    weak-teacher gain, the largest ratio of a teacher's loss to its student's supervised loss (how far past parity
+    the gain was measured)."""
 
     size: float
     tokens: float
@@ -172,6 +175,17 @@ class FittedStudents:
     teacher_loss: float
     #: the fewest tokens per parameter any student saw (0: not known; nothing is then below it)
     fewest_tokens_per_param: float = 0.0
+    #: the weak-teacher gain's reach: the largest L_T / L~_S among the fitted students (inf: no gain, nothing is then
+    #: beyond it), and the supervised twin that gives L~_S (median paper-scale coefficients; None: no gain)
+    teacher_ratio: float = float("inf")
+    twin: dict[str, float] | None = None
+
+    def tilde(self, N_S, D_S) -> np.ndarray:
+        """The students' supervised twin loss L~_S by the twin's median coefficients (NaN without a twin)."""
+        N_S, D_S = np.asarray(N_S, float), np.asarray(D_S, float)
+        if self.twin is None:
+            return np.full(np.broadcast_shapes(N_S.shape, D_S.shape), np.nan)
+        return laws.supervised_loss(N_S, D_S, **self.twin)
 
 
 def fitted_students(fit: Fit) -> FittedStudents | None:
@@ -183,8 +197,19 @@ def fitted_students(fit: Fit) -> FittedStudents | None:
     rng = fit.card["data"].get("range", {})
     low_S = rng.get("L_S", [np.nan])[0]
     low_T = rng.get("L_T", [np.nan])[0]
-    return FittedStudents(size=float(N.max()), tokens=float(D.max()), tokens_per_param=float((D / N).max()),
+    span = FittedStudents(size=float(N.max()), tokens=float(D.max()), tokens_per_param=float((D / N).max()),
                           loss=float(low_S), teacher_loss=float(low_T), fewest_tokens_per_param=float((D / N).min()))
+    if not fit.card["spec"].get("weak_teacher"):
+        return span
+    # the gain was measured up to the weakest teacher relative to its student: each student at its latent teacher's
+    # median, its twin at the twin's median coefficients
+    ds = coefficients(fit, "paper")
+    names = [params.TWIN + k if params.TWIN + k in ds else k for k in params.SUPERVISED_PAPER]
+    twin = {k: float(np.median(ds[n].values)) for k, n in zip(params.SUPERVISED_PAPER, names, strict=True)}
+    teacher = np.asarray(fit.card["data"]["teachers"]["index"])
+    L_T = np.exp(np.median(fit.draws(["log_L_T"])["log_L_T"], axis=0))[teacher]
+    ratio = float(np.max(L_T / laws.supervised_loss(N, D, **twin)))
+    return replace(span, teacher_ratio=ratio, twin=twin)
 
 
 def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndarray]:
@@ -206,11 +231,15 @@ def student_reach(span: FittedStudents, N_S, D_S, L_S, L_T) -> dict[str, np.ndar
         ``size_factor``, ``token_factor``, ``tokens_per_param_factor`` (over the fitted maxima; > 1 beyond them),
         ``loss_below`` and ``teacher_loss_below`` (the relative distance below the lowest fitted student's and
         teacher's loss; 0 inside), ``tokens_per_param_below`` (the relative distance below the fewest tokens per
-        parameter of any fitted student; 0 inside), each the inputs' broadcast shape.
+        parameter of any fitted student; 0 inside), ``teacher_ratio`` (L_T / L~_S; NaN without the weak-teacher gain)
+        and ``teacher_ratio_factor`` (it over the largest fitted one; > 1: the gain carried past where it was
+        measured), each the inputs' broadcast shape.
     """
     N_S, D_S, L_S, L_T = np.broadcast_arrays(*(np.asarray(x, float) for x in (N_S, D_S, L_S, L_T)))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return {"size_factor": N_S / span.size, "token_factor": D_S / span.tokens,
+        ratio = L_T / span.tilde(N_S, D_S)
+        return {"teacher_ratio": ratio, "teacher_ratio_factor": ratio / span.teacher_ratio,
+                "size_factor": N_S / span.size, "token_factor": D_S / span.tokens,
                 "tokens_per_param_factor": (D_S / N_S) / span.tokens_per_param,
                 "loss_below": np.maximum(0.0, 1.0 - L_S / span.loss),
                 "teacher_loss_below": np.maximum(0.0, 1.0 - L_T / span.teacher_loss),
@@ -227,12 +256,14 @@ def student_distance(r: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     tuple of numpy.ndarray
         ``decades``: how far beyond the fitted students in size, tokens or tokens per parameter, whichever is most
         (0 inside); ``outside``: beyond them at all, in those or in loss or teacher strength (below the lowest
-        fitted student's or teacher's loss). NaN inputs give ``decades`` NaN and ``outside`` False.
+        fitted student's or teacher's loss, or a teacher weaker against its student than any fitted one where the
+        weak-teacher gain applies). NaN inputs give ``decades`` NaN and ``outside`` False.
     """
     with np.errstate(invalid="ignore", divide="ignore"):
         most = np.fmax(np.fmax(r["size_factor"], r["token_factor"]), r["tokens_per_param_factor"])
         decades = np.maximum(0.0, np.log10(most))
-    outside = (decades > 0) | (r["loss_below"] > 0) | (r["teacher_loss_below"] > 0)
+        weaker = r.get("teacher_ratio_factor", np.zeros_like(decades)) > 1
+    outside = (decades > 0) | (r["loss_below"] > 0) | (r["teacher_loss_below"] > 0) | weaker
     return decades, outside
 
 
@@ -262,6 +293,11 @@ def describe_student(label: str, r: dict[str, float]) -> str | None:
     below = r.get("tokens_per_param_below", 0.0)
     if np.isfinite(below) and below > TOKENS_BELOW_WARN:
         parts.append(f"{1 - below:.2g}x the fewest tokens per parameter of any fitted student (its form alone)")
+    weaker = r.get("teacher_ratio_factor", np.nan)
+    if np.isfinite(weaker) and weaker > 1:
+        parts.append(f"its teacher's loss {r['teacher_ratio']:.2f}x the student's own supervised loss, past the "
+                     f"{r['teacher_ratio'] / weaker:.2f}x of any fitted student (the weak-teacher gain carried by "
+                     "its form)")
     return f"{label}: {', '.join(parts)}" if parts else None
 
 

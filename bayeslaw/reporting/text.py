@@ -230,6 +230,9 @@ def _student_reach_line(ds: xr.Dataset, i: int) -> str:
     for name, what in (("below_student_loss", "loss"), ("below_teacher_loss", "teacher loss")):
         if (x := float(ds[name][i])) > 0:
             parts.append(f"{what} {x:.1%} below the lowest fitted")
+    if "beyond_teacher_ratio" in ds and (x := float(ds["beyond_teacher_ratio"][i])) > 1:  # NaN: no gain
+        parts.append(f"teacher {float(ds['teacher_over_student_supervised'][i]):.2f}x the student's supervised loss, "
+                     f"{x:.3g}x the weakest fitted (the weak-teacher gain carried by its form)")
     return "; ".join(parts)
 
 
