@@ -607,7 +607,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
-#: The per-size offset's flag, on fit and backtest.
+#: The form of the distillation law, and the likelihood, on fit and backtest.
 WEAK_TEACHER_HELP = ("distillation: let a student beat a teacher weaker than its own supervised loss, which Eq. 8's "
                      "leading term L_T forbids (a learned share of the gap past parity; docs/validation.md); the "
                      "default for the paper's digitized students")
@@ -615,6 +615,7 @@ PAPER_FORM_HELP = ("distillation: Eq. 8 exactly as the paper prints it (no weak-
                    "--likelihood says otherwise")
 LIKELIHOOD_HELP = ("on log loss; default Student-t, or what a shipped distillation table states for its default "
                    "form (the paper's digitized students: normal)")
+#: The per-size offset's flag, on fit and backtest.
 SIZE_EFFECT_HELP = ("distillation: an offset on the students' log loss per student size, what students of one size "
                     "share beyond Eq. 8 (docs/validation.md); plans and predictions draw each new size's offset")
 
