@@ -24,7 +24,7 @@ import xarray as xr
 from bayeslaw.core import laws, params
 from bayeslaw.core.fmt import sci
 from bayeslaw.posterior.card import Fit
-from bayeslaw.posterior.draws import coefficients
+from bayeslaw.posterior.draws import as_arrays, coefficients
 
 WARN_FACTOR = 10.0
 
@@ -203,9 +203,8 @@ def fitted_students(fit: Fit) -> FittedStudents | None:
         return span
     # the gain was measured up to the weakest teacher relative to its student: each student at its latent teacher's
     # median, its twin at the twin's median coefficients
-    ds = coefficients(fit, "paper")
-    names = [params.TWIN + k if params.TWIN + k in ds else k for k in params.SUPERVISED_PAPER]
-    twin = {k: float(np.median(ds[n].values)) for k, n in zip(params.SUPERVISED_PAPER, names, strict=True)}
+    draws = params.twin_of(as_arrays(coefficients(fit, "paper")), params.SUPERVISED_PAPER)
+    twin = {k: float(np.median(v)) for k, v in draws.items()}
     teacher = np.asarray(fit.card["data"]["teachers"]["index"])
     L_T = np.exp(np.median(fit.draws(["log_L_T"])["log_L_T"], axis=0))[teacher]
     ratio = float(np.max(L_T / laws.supervised_loss(N, D, **twin)))
