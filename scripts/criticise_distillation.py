@@ -56,7 +56,7 @@ def per_student(fit, d: pd.DataFrame, seed: int) -> pd.DataFrame:
     mu_meas, tilde = student_log_mean(c, N, D, measured)
     mu_lat, _ = student_log_mean(c, N, D, latent)
     rng = np.random.default_rng(Streams(seed).diagnostics)
-    new = mu_lat + noise_draws(fit, mu_lat.shape, rng, "sigma_dis")
+    new = mu_lat + noise_draws(fit, mu_lat.shape, rng, "sigma_dis", N_S=N)
     y = np.log(d["L_S"].to_numpy())
     out = d.copy()
     out["protocol"] = tables.busbridge_protocol(d)

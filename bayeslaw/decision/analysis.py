@@ -50,7 +50,7 @@ from bayeslaw.posterior import draws, reach, students
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.diagnostics import Diagnosis, Gates, diagnose
 from bayeslaw.posterior.extrapolation import MEAN_LAW, extrapolation_share
-from bayeslaw.posterior.likelihood import noise_draws, observed_terms, supervised_log_mean
+from bayeslaw.posterior.likelihood import observed_terms, supervised_log_mean, term_noise
 
 Progress = Callable[[str], None]
 #: The serving demands the report's "If the student will be served" table compares (tokens over its lifetime).
@@ -270,7 +270,7 @@ def analyse(fit: Fit, question: Question, *, max_draws: int = 1000, seed: int = 
     names = {"obs": "supervised runs", "obs_student": "distilled students"}
     ppc = {}
     for name, log_mu, observed, sigma in ([] if fit.is_point else observed_terms(fit)):  # a point law has no runs
-        ppc[names.get(name, name)] = (observed, log_mu + noise_draws(fit, log_mu.shape, rng, sigma))
+        ppc[names.get(name, name)] = (observed, log_mu + term_noise(fit, sigma, rng))
 
     if fit.is_point:  # no fitted runs to reach beyond and no bands to back-test: the data caveat says so
         reach_rows, found = [], [data_caveat(fit)]

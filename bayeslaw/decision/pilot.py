@@ -45,7 +45,7 @@ from bayeslaw.posterior import draws as posterior_draws
 from bayeslaw.posterior import extrapolation as ex
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.likelihood import noise_parameters, student_log_mean, supervised_log_mean
+from bayeslaw.posterior.likelihood import noise_parameters, student_log_mean, student_noise, supervised_log_mean
 
 KINDS = ("supervised", "distillation")
 #: The columns a candidates file may have (``kind``, ``N``, ``D`` required; a distillation run's teacher as
@@ -365,9 +365,15 @@ def _supervised_log(c: dict[str, np.ndarray], err: ex.LawError | None, N: np.nda
     return laws.supervised_log_loss_centred(np.log(N), np.log(D), **col)
 
 
-def _noise(fit: Fit, draws: DecisionDraws, kind: str) -> tuple[np.ndarray, np.ndarray | None]:
-    name = ("sigma" if fit.law == "supervised" else "sigma_sup") if kind == "supervised" else "sigma_dis"
-    sigma, nu = noise_parameters(fit, name)
+def _noise(fit: Fit, draws: DecisionDraws, kind: str, N_S: float | None = None
+           ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``(draw,)`` run noise sd of the draws and their degrees of freedom: a supervised run's, or a student's of
+    size ``N_S`` (a students' noise may vary with size)."""
+    if kind == "supervised":
+        sigma, nu = noise_parameters(fit, "sigma" if fit.law == "supervised" else "sigma_sup")
+    else:
+        sigma, nu = student_noise(fit, [N_S])
+        sigma = sigma[:, 0]
     return sigma[draws.index], None if nu is None else nu[draws.index]
 
 
@@ -403,7 +409,7 @@ def predicted_runs(fit: Fit, draws: DecisionDraws, cand: Candidate,
     else:
         student = student_log_mean(c, [cand.N], [cand.D], log_T[:, None])[0][:, 0]
     cols.append(student)
-    sds.append(_noise(fit, draws, "distillation")[0])
+    sds.append(_noise(fit, draws, "distillation", cand.N)[0])
     return np.column_stack(cols), np.column_stack(sds)
 
 

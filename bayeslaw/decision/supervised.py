@@ -46,7 +46,7 @@ from bayeslaw.posterior.extrapolation import (
     ratio_decades,
     resolve_drift,
 )
-from bayeslaw.posterior.likelihood import noise_draws, observed_terms
+from bayeslaw.posterior.likelihood import noise_draws, observed_terms, term_noise
 from bayeslaw.posterior.point import POINT_NOTE
 
 
@@ -144,7 +144,7 @@ def analyse_supervised(fit: Fit, question: Question, *, max_draws: int = 1000, s
     ppc, prov = {}, provenance(fit, seed=seed, max_draws=law.n_draws, path=posterior_path)
     if not point:
         (_, mu, obs, sigma), = observed_terms(fit)
-        ppc = {"supervised runs": (obs, mu + noise_draws(fit, mu.shape, rng, sigma))}
+        ppc = {"supervised runs": (obs, mu + term_noise(fit, sigma, rng))}
         prov.update(fitted_size=scale.size, fitted_compute=scale.compute, fitted_ratio=scale.ratio)
     extrap = ("new runs beyond the fitted runs carry the law's extrapolation error learned from public studies "
               "(models/extrapolation_calibration.nc)" if calibration is not None else

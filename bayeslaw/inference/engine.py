@@ -148,6 +148,7 @@ def fit(
     teacher_effect: bool = False,
     size_effect: bool = False,
     weak_teacher: bool = False,
+    noise_by_size: bool = False,
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -191,7 +192,8 @@ def fit(
         :class:`~bayeslaw.model.spec.JointSpec`'s).
     provenance
         How outputs name the data (shipped tables carry their own).
-    break_tilt, supervised_scale, supervised_cut, learn_teacher_noise, teacher_effect, size_effect, weak_teacher
+    break_tilt, supervised_scale, supervised_cut, learn_teacher_noise, teacher_effect, size_effect, weak_teacher,
+    noise_by_size
         Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`; ``supervised_cut`` None: cut
         without supervised runs, joint with them.
 
@@ -220,6 +222,7 @@ def fit(
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
                          priors=dict(priors or {}), break_tilt=break_tilt, learn_teacher_noise=learn_teacher_noise,
                          teacher_effect=teacher_effect, size_effect=size_effect, weak_teacher=weak_teacher,
+                         noise_by_size=noise_by_size,
                          supervised_cut=sup is None if supervised_cut is None else supervised_cut,
                          **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                          **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))

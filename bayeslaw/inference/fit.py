@@ -71,6 +71,7 @@ def fit(
     supervised_cut: bool | None = None,
     size_effect: bool = False,
     weak_teacher: bool | None = None,
+    noise_by_size: bool = False,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -180,7 +181,7 @@ def fit(
             supervised_cut = supervised is None
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
                   supervised_cut=supervised_cut, size_effect=size_effect, weak_teacher=weak_teacher,
-                  **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
+                  noise_by_size=noise_by_size, **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
 
@@ -191,7 +192,7 @@ def fit(
                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
                         supervised_scale=supervised_scale, supervised_cut=supervised_cut, size_effect=size_effect,
-                        weak_teacher=weak_teacher,
+                        weak_teacher=weak_teacher, noise_by_size=noise_by_size,
                         provenance=provenance if law == "distillation" else None, **checks)
     if not result.diagnostics_passed:  # the CLI prints FAILED from the card; Python users get it here
         warnings.warn("the fit FAILED its diagnostic gates: " + "; ".join(result.card["diagnostics"]["failures"])

@@ -48,7 +48,7 @@ from bayeslaw.posterior.extrapolation import (
     new_study_prior,
     student_error_path,
 )
-from bayeslaw.posterior.likelihood import noise_draws, noise_parameters, size_columns, student_log_mean
+from bayeslaw.posterior.likelihood import scaled_noise, size_columns, student_log_mean, student_noise
 from bayeslaw.posterior.reach import fitted_students, student_distance, student_reach
 from bayeslaw.posterior.size_offset import SizeOffset, has_size_offset
 
@@ -142,8 +142,8 @@ def predict_students(posterior: Fit, te: pd.DataFrame, rng: np.random.Generator)
     log_T = held_out_teachers(posterior, te, rng)
     log_mu, _ = student_log_mean(c, te["N_S"].to_numpy(), te["D_S"].to_numpy(), log_T)
     log_mu = log_mu + teacher_effects(posterior, te, rng) + size_effects(posterior, te, rng)
-    log_new = new_run(log_mu, noise_draws(posterior, log_mu.shape, rng, "sigma_dis"), c["log_E"][:, None])
-    sigma, nu = noise_parameters(posterior, "sigma_dis")
+    sigma, nu = student_noise(posterior, te["N_S"].to_numpy())
+    log_new = new_run(log_mu, scaled_noise(sigma, nu, log_mu.shape, rng), c["log_E"][:, None])
     r = student_reach(fitted_students(posterior), te["N_S"].to_numpy(), te["D_S"].to_numpy(),
                       np.median(np.exp(log_mu), axis=0), te["L_T"].to_numpy())
     decades, outside = student_distance(r)
@@ -185,7 +185,7 @@ def held_out_students(dis: pd.DataFrame, thresholds: Sequence[float] = THRESHOLD
                                   "decades": p["decades"], "outside": p["outside"], "first": first}))
         n = len(te)
         parts.append({"log_mu": p["log_mu"][keep].T, "log_new": p["log_new"][keep].T, "log_E": p["log_E"][keep].T,
-                      "sigma": np.repeat(p["sigma"][keep][None, :], n, 0),
+                      "sigma": p["sigma"][keep].T,
                       "nu": None if p["nu"] is None else np.repeat(p["nu"][keep][None, :], n, 0)})
         diag = posterior.card["diagnostics"]
         fits.append({"split": label, "n_train": len(tr), "n_test": n, "refit_seconds": wall,

@@ -157,6 +157,9 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
     if spec.size_effect and sizes.size < 2:
         raise DataError(f"a per-size offset (size_effect, --size-effect) needs students of at least two sizes; these "
                         f"are all N_S = {sizes[0]:.3g}: fit without it")
+    if spec.noise_by_size and sizes.size < 2:
+        raise DataError(f"a students' noise that varies with size (noise_by_size) needs students of at least two "
+                        f"sizes; these are all N_S = {sizes[0]:.3g}: fit without it")
     coords = {"run": np.arange(len(sup)), "student": np.arange(len(dis)),
               "teacher": teachers["teacher_id"].astype(str).to_numpy(),
               "measured_teacher": np.flatnonzero(measured)} | ({"student_size": sizes} if spec.size_effect else {})
@@ -219,6 +222,9 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
             # law's own amplitude (a ridge that failed r_hat on log_d1)
             z = pm.ZeroSumNormal("size_effect_z", sigma=1.0, dims="student_size")
             mu_S = mu_S + pm.Deterministic("size_effect", sd * z, dims="student_size")[size_index.reshape(-1)]
+        if spec.noise_by_size:
+            slope = p["noise_size_slope"].create("noise_size_slope")
+            sigma_dis = sigma_dis * pt.exp(slope * (log_N_S - np.log(params.NOISE_SIZE_REF)))
         observe_log_loss("obs_student", mu_S, log_L_S, likelihood=spec.likelihood, sigma=sigma_dis,
                          nu=nu, dims="student")
 

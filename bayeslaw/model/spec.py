@@ -23,6 +23,9 @@ SIZE_EFFECT_SD = 0.003
 #: Prior of the weak-teacher gain (``weak_teacher``): the share of a weaker teacher's log gap to the student's own
 #: supervised loss that the student closes, in [0, 1]; most of its mass near the paper's 0 (median ~0.2).
 WEAK_TEACHER_GAIN_SD = 0.3
+#: Prior sd of the students' noise's slope in log student size (``noise_by_size``): per e-fold of N_S, so 0.5 lets the
+#: noise change by a factor ~e^1.3 across the paper's students (143M-1.82B), either way, at one sd.
+NOISE_SIZE_SLOPE_SD = 0.5
 
 
 SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
@@ -131,6 +134,12 @@ class JointSpec:
         term ``L_T`` forbids: the lead falls by a share ``weak_teacher_gain`` of the log gap past parity
         (:func:`bayeslaw.core.laws.weak_teacher_lead`), prior ``TruncatedNormal(0, WEAK_TEACHER_GAIN_SD)`` on
         [0, 1]. Students of teachers stronger than themselves are predicted as by the paper's form.
+    noise_by_size
+        Let the students' run noise vary with their size: the sd of student ``i``'s log loss is
+        ``sigma_dis * (N_i / NOISE_SIZE_REF) ** noise_size_slope``, prior ``Normal(0, NOISE_SIZE_SLOPE_SD)`` on the
+        slope (``sigma_dis`` is then the noise at 1B parameters). A student outside the fitted sizes takes the noise
+        of the nearest fitted size (:func:`bayeslaw.posterior.likelihood.student_noise`): a trend in noise is not
+        extrapolated.
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
@@ -159,6 +168,7 @@ class JointSpec:
     teacher_effect: bool = False
     size_effect: bool = False
     weak_teacher: bool = False
+    noise_by_size: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -202,6 +212,8 @@ class JointSpec:
         if self.weak_teacher:
             base = base | {"weak_teacher_gain": Prior("TruncatedNormal", {"mu": 0.0, "sigma": WEAK_TEACHER_GAIN_SD,
                                                                           "lower": 0.0, "upper": 1.0})}
+        if self.noise_by_size:
+            base = base | {"noise_size_slope": N(0.0, NOISE_SIZE_SLOPE_SD)}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
@@ -213,7 +225,8 @@ class JointSpec:
                     {"learn_teacher_noise": True} if self.learn_teacher_noise else {}) | (
                     {"teacher_effect": True} if self.teacher_effect else {}) | (
                     {"size_effect": True} if self.size_effect else {}) | (
-                    {"weak_teacher": True} if self.weak_teacher else {})
+                    {"weak_teacher": True} if self.weak_teacher else {}) | (
+                    {"noise_by_size": True} if self.noise_by_size else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
@@ -221,4 +234,5 @@ class JointSpec:
                    float(d["teacher_noise"]), bool(d.get("break_tilt", False)),
                    float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)),
                    bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)),
-                   bool(d.get("size_effect", False)), bool(d.get("weak_teacher", False)))
+                   bool(d.get("size_effect", False)), bool(d.get("weak_teacher", False)),
+                   bool(d.get("noise_by_size", False)))

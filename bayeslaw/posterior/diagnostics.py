@@ -25,7 +25,7 @@ from bayeslaw.core.intervals import tails
 from bayeslaw.core.seeds import Streams
 from bayeslaw.model.priors import from_json, prior_sd
 from bayeslaw.posterior.card import Fit
-from bayeslaw.posterior.likelihood import log_likelihood, noise_draws, observed_terms
+from bayeslaw.posterior.likelihood import log_likelihood, observed_terms, term_noise
 
 # Tree-depth statistics: boolean "hit the limit" flags, or depths to compare to the limit.
 _DEPTH_FLAGS = ("maxdepth_reached", "reached_max_treedepth")
@@ -288,10 +288,10 @@ def diagnose(fit: Fit, gates: Gates | None = None, seed: int | None = None) -> D
         return out
     rng = np.random.default_rng(seed)
     lls, obs_all, pred_all = [], [], []
-    for _name, log_mu, observed, sigma_name in observed_terms(fit):
-        lls.append(log_likelihood(fit, log_mu, observed, sigma_name))
+    for _name, log_mu, observed, sigma in observed_terms(fit):
+        lls.append(log_likelihood(fit, log_mu, observed, sigma))
         obs_all.append(observed)
-        pred_all.append(log_mu + noise_draws(fit, log_mu.shape, rng, sigma_name))
+        pred_all.append(log_mu + term_noise(fit, sigma, rng))
     exact = fit.card.get("diagnostics", {}).get("metrics", {}).get("exact_loo")  # refits recorded at fit time
     _, loo_d = loo_check(fit.idata["posterior"].to_dataset(), xr.concat(lls, dim="run"), gates, exact)
     parts.append(loo_d)

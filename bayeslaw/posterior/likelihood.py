@@ -14,6 +14,7 @@ import xarray as xr
 from scipy import special
 
 from bayeslaw.core import laws, params
+from bayeslaw.core.errors import InputError
 from bayeslaw.posterior.card import Fit
 from bayeslaw.posterior.draws import as_arrays, coefficients
 
@@ -48,22 +49,68 @@ def student_log_mean(c: dict[str, np.ndarray], N_S, D_S, log_L_T) -> tuple[np.nd
 
 
 def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, np.ndarray | None]:
-    """Per-draw noise sd on log loss and Student-t degrees of freedom (None: Normal likelihood)."""
+    """Per-draw noise sd on log loss and Student-t degrees of freedom (None: Normal likelihood).
+
+    A students' noise that varies with size (``JointSpec.noise_by_size``) has no one sd per draw: ask
+    :func:`student_noise` for it, which needs the students' sizes.
+    """
+    if sigma_name == "sigma_dis" and fit.card["spec"].get("noise_by_size"):
+        raise InputError("this posterior's students' noise varies with their size (noise_by_size): their noise sd "
+                         "comes from student_noise(fit, N_S), not one per draw")
     sigma = fit.draws([sigma_name])[sigma_name]
     nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
     return sigma, nu
 
 
+def student_noise(fit: Fit, N_S: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """Students' run noise: ``(draw, student)`` sd on log loss and the ``(draw,)`` degrees of freedom (or None).
+
+    One sd per draw (``sigma_dis``) for every student unless the fit's noise varies with size
+    (``JointSpec.noise_by_size``): then ``sigma_dis * (N / NOISE_SIZE_REF) ** noise_size_slope``, with ``N`` held
+    inside the fitted students' sizes, so a larger or smaller student than any fitted takes the nearest fitted
+    size's noise rather than a trend carried past the data.
+    """
+    N_S = np.ravel(np.asarray(N_S, float))
+    sigma = fit.draws(["sigma_dis"])["sigma_dis"]
+    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    if not fit.card["spec"].get("noise_by_size"):
+        return np.broadcast_to(sigma[:, None], (sigma.size, N_S.size)), nu
+    fitted = fit.idata["observed_data"]["log_N_S"].values
+    x = np.clip(np.log(N_S), fitted.min(), fitted.max()) - np.log(params.NOISE_SIZE_REF)
+    slope = fit.draws(["noise_size_slope"])["noise_size_slope"]
+    return sigma[:, None] * np.exp(slope[:, None] * x[None, :]), nu
+
+
+def scaled_noise(sigma: np.ndarray, nu: np.ndarray | None, shape: tuple[int, int],
+                 rng: np.random.Generator) -> np.ndarray:
+    """``shape`` (draw, run) draws of run noise: ``sigma`` ``(draw,)`` or ``(draw, run)`` times a standard Normal
+    or Student-t with the draw's ``nu``."""
+    sigma = sigma[:, None] if np.ndim(sigma) == 1 else sigma
+    if nu is not None:
+        return sigma * rng.standard_t(np.broadcast_to(nu[:, None], shape))
+    return sigma * rng.standard_normal(shape)
+
+
+def term_noise(fit: Fit, sigma: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """New-run noise draws for an observed term's ``(draw, run)`` sd (:func:`observed_terms`), with the fit's
+    Student-t degrees of freedom if it has them."""
+    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    return scaled_noise(sigma, nu, sigma.shape, rng)
+
+
 def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
-                sigma_name: str = "sigma", draws: np.ndarray | None = None) -> np.ndarray:
+                sigma_name: str = "sigma", draws: np.ndarray | None = None, N_S: Any = None) -> np.ndarray:
     """Observation noise on log loss for new runs, one row per posterior draw (or per draw of ``draws``,
-    indices of a subsample)."""
-    sigma, nu = noise_parameters(fit, sigma_name)
+    indices of a subsample); students (``sigma_dis``) need their sizes ``N_S``, one per column."""
+    if sigma_name == "sigma_dis":
+        if N_S is None:
+            raise InputError("students' run noise needs their sizes (N_S)")
+        sigma, nu = student_noise(fit, np.broadcast_to(np.ravel(np.asarray(N_S, float)), (shape[1],)))
+    else:
+        sigma, nu = noise_parameters(fit, sigma_name)
     if draws is not None:
         sigma, nu = sigma[draws], None if nu is None else nu[draws]
-    if nu is not None:
-        return sigma[:, None] * rng.standard_t(np.broadcast_to(nu[:, None], shape))
-    return sigma[:, None] * rng.standard_normal(shape)
+    return scaled_noise(sigma, nu, shape, rng)
 
 
 def log_density(observed_log: np.ndarray, log_mean: np.ndarray, sigma: np.ndarray,
@@ -80,28 +127,27 @@ def log_density(observed_log: np.ndarray, log_mean: np.ndarray, sigma: np.ndarra
     return -0.5 * np.log(2 * np.pi) - np.log(sigma) - z2 / 2
 
 
-def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray,
-                   sigma_name: str = "sigma") -> xr.DataArray:
+def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray, sigma: np.ndarray) -> xr.DataArray:
     """Pointwise log-likelihood of observed log losses.
 
     Parameters
     ----------
     fit
-        The posterior whose noise parameters are used.
+        The posterior (its draws' Student-t degrees of freedom, if any, and its chains).
     log_mean
         The law's log loss per draw and run, shape ``(draw, run)``.
     observed_log
         Observed log losses, shape ``(run,)``.
-    sigma_name
-        The noise sd's name (``sigma``, ``sigma_sup`` or ``sigma_dis``).
+    sigma
+        The noise sd per draw and run, ``(draw, run)`` (an observed term's, :func:`observed_terms`).
 
     Returns
     -------
     xarray.DataArray
         Dims ``(chain, draw, run)``.
     """
-    sigma, nu = noise_parameters(fit, sigma_name)
-    ll = log_density(observed_log, log_mean, sigma[:, None], None if nu is None else nu[:, None])
+    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    ll = log_density(observed_log, log_mean, sigma, None if nu is None else nu[:, None])
     post = fit.idata["posterior"]
     ll = ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)
     return xr.DataArray(ll, dims=("chain", "draw", "run"))
@@ -128,8 +174,13 @@ def size_columns(fit: Fit, N_S: Any) -> np.ndarray:
     return np.where(same.any(axis=1), same.argmax(axis=1), -1)
 
 
-def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
-    """Each likelihood term of a fit: ``(name, log_mean (draw, run), observed log, sigma name)``.
+def _runs_noise(fit: Fit, sigma_name: str, n: int) -> np.ndarray:
+    sigma, _ = noise_parameters(fit, sigma_name)
+    return np.broadcast_to(sigma[:, None], (sigma.size, n))
+
+
+def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, np.ndarray]]:
+    """Each likelihood term of a fit: ``(name, log_mean (draw, run), observed log, noise sd (draw, run))``.
 
     A supervised fit has one term (its runs); a joint fit two: the supervised runs and the
     students, each student evaluated at its teacher's latent loss draw.
@@ -139,7 +190,7 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
     out = []
     if obs["log_N"].size:  # a joint fit without supervised runs has none
         out.append(("obs", supervised_log_mean(c, np.exp(obs["log_N"].values), np.exp(obs["log_D"].values)),
-                    obs["log_loss"].values, SUPERVISED_NOISE[fit.law]))
+                    obs["log_loss"].values, _runs_noise(fit, SUPERVISED_NOISE[fit.law], obs["log_N"].size)))
     if fit.law == "distillation":
         teacher = np.asarray(fit.card["data"]["teachers"]["index"])
         log_L_T = fit.draws(["log_L_T"])["log_L_T"][:, teacher]
@@ -149,5 +200,5 @@ def observed_terms(fit: Fit) -> list[tuple[str, np.ndarray, np.ndarray, str]]:
         if fit.card["spec"].get("size_effect"):  # the offset a size's students share (JointSpec.size_effect)
             size = size_columns(fit, np.exp(obs["log_N_S"].values))
             log_S = log_S + fit.draws(["size_effect"])["size_effect"][:, size]
-        out.append(("obs_student", log_S, obs["log_L_S"].values, "sigma_dis"))
+        out.append(("obs_student", log_S, obs["log_L_S"].values, student_noise(fit, np.exp(obs["log_N_S"].values))[0]))
     return out
