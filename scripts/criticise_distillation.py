@@ -95,6 +95,38 @@ def groups(r: pd.DataFrame) -> pd.DataFrame:
                  mean_resid_table6=("resid_table6", "mean")).reset_index()
 
 
+def residual_structure(r: pd.DataFrame) -> dict:
+    """Where the one students' noise sd comes from: each protocol's residual spread (latent teachers) in total, between
+    its teachers' means and within a teacher, per size; and the fixed-teacher IsoFLOP students' residuals as a surface
+    over (teacher, size, tokens) with each teacher's slope per e-fold of tokens (averaged over its sizes)."""
+    spread = {}
+    for protocol, p in r.groupby("protocol"):
+        by_teacher = p.groupby("L_T")["resid_latent"]
+        within = np.sqrt((by_teacher.var() * (by_teacher.size() - 1)).sum() / (len(p) - by_teacher.ngroups))
+        spread[protocol] = {"n": len(p), "teachers": by_teacher.ngroups, "sd": float(p["resid_latent"].std()),
+                            "sd_teacher_means": float(by_teacher.mean().std()), "sd_within_teacher": float(within),
+                            "sd_by_size": p.groupby("N_S")["resid_latent"].std().to_dict()}
+    iso = r[r["protocol"] == "fixed teacher, IsoFLOP students"]
+    slope = iso.groupby(["L_T", "N_S"]).apply(
+        lambda g: np.polyfit(np.log(g["D_S"]), g["resid_latent"], 1)[0] if len(g) > 2 else np.nan, include_groups=False)
+    per_teacher = slope.groupby(level="L_T").mean()
+    # what is left of the IsoFLOP students' spread once each (teacher, size) series loses its own line in log tokens
+    # (sd with the two fitted coefficients per series taken off the degrees of freedom)
+    ss, dof = 0.0, 0
+    for _, g in iso.groupby(["L_T", "N_S"]):
+        if len(g) > 2:
+            x, y = np.log(g["D_S"].to_numpy()), g["resid_latent"].to_numpy()
+            ss += float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
+            dof += len(g) - 2
+    surface = iso.pivot_table(index="L_T", columns=["N_S", "D_S"], values="resid_latent")
+    return {"spread": spread,
+            "isoflop_token_slope_by_teacher": {f"{t:.4f}": float(v) for t, v in per_teacher.items()},
+            "isoflop_sd_left_after_each_series_line": float(np.sqrt(ss / dof)),
+            "isoflop_token_slope_corr_with_log_L_T": float(np.corrcoef(np.log(per_teacher.index), per_teacher)[0, 1]),
+            "isoflop_surface": {f"{t:.4f}": {f"{n / 1e9:.3g}B {dd:.3g}": float(v) for (n, dd), v in row.items()
+                                             if np.isfinite(v)} for t, row in surface.iterrows()}}
+
+
 def plot_residuals(r: pd.DataFrame, d1: np.ndarray, d1_table6: float, path: Path) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2), sharey=True)
     sizes = sorted(r["N_S"].unique())
@@ -287,6 +319,7 @@ def main() -> None:
             ["resid_measured", "resid_latent", "resid_table6"]].mean().rename(index=str).to_dict(),
         "coverage_overall": {"50": float(r["in50"].mean()), "90": float(r["in90"].mean())},
         "groups": g.to_dict(orient="records"),
+        "residual_structure": residual_structure(r),
         "loo_students": loo | {"max_k": float(k.max()), "n_k_above_0.5": int((k > 0.5).sum()),
                                "n_k_above_0.7": int((k > 0.7).sum())},
         "coefficients": coefs.to_dict(orient="records"),
@@ -310,8 +343,15 @@ def main() -> None:
     print(g.round(4).to_string())
     print(coefs.round(4).to_string())
     print(json.dumps({k: v for k, v in result.items() if k not in ("groups", "coefficients", "extension_break_tilt",
-                                                                 "teacher_noise_sensitivity")}, indent=1,
+                                                                 "teacher_noise_sensitivity", "residual_structure")},
+                     indent=1,
                      default=float))
+    rs = result["residual_structure"]
+    print(json.dumps(rs["spread"], indent=1, default=float))
+    print("IsoFLOP students' residual slope per e-fold of tokens, by teacher:",
+          json.dumps({k: round(v, 5) for k, v in rs["isoflop_token_slope_by_teacher"].items()}),
+          f"(correlation with log L_T {rs['isoflop_token_slope_corr_with_log_L_T']:.2f}); sd left after each "
+          f"(teacher, size) series' own line in log tokens {rs['isoflop_sd_left_after_each_series_line']:.3%}")
     print(f"written: {out}, {IMG}/digitized{suffix}_*.png")
 
 
