@@ -62,8 +62,9 @@ def test_each_form_of_the_law_names_its_shipped_error_and_backtest():
         assert (ROOT / f"reports/backtests/busbridge2025_digitized{suffix}_summary.csv").exists()
 
 
-def _synthetic_students(gain: float, seed: int = 12):
-    """SYNTHETIC: the digitized design, L_S from Eq. 8 with the weak-teacher gain, noisy teachers and students."""
+def _synthetic_students(gain: float, seed: int = 12, noise_slope: float = 0.0):
+    """SYNTHETIC: the digitized design, L_S from Eq. 8 with the weak-teacher gain, noisy teachers and students (the
+    students' noise sd 0.2% at 1B parameters, times ``(N_S / 1e9) ** noise_slope``)."""
     rng = np.random.default_rng(seed)
     d = load_shipped("busbridge2025_digitized").drop(columns="teacher_id")
     sup, dis = paper_coefficients()
@@ -77,7 +78,7 @@ def _synthetic_students(gain: float, seed: int = 12):
     teachers = np.unique(true_T)
     noise = dict(zip(teachers, np.exp(0.002 * rng.standard_normal(teachers.size)), strict=True))
     d["L_T"] = true_T * np.array([noise[t] for t in true_T])
-    d["L_S"] = np.exp(log_S + 0.002 * rng.standard_normal(len(d)))
+    d["L_S"] = np.exp(log_S + 0.002 * (N / 1e9) ** noise_slope * rng.standard_normal(len(d)))
     return d, truth, np.exp(log_S) < true_T
 
 
