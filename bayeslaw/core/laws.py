@@ -202,6 +202,7 @@ def distillation_log_loss_slopes(
     log_d1: Array,
     break_tilt: Array = 0.0,
     weak_teacher_gain: Array = 0.0,
+    token_tilt: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Distillation law in the "slopes" parameterisation that the joint model samples.
@@ -215,7 +216,8 @@ def distillation_log_loss_slopes(
     :func:`distillation_log_loss`.
     """
     power = distillation_power_slopes(log_N_S, log_D_S, log_size_amp=log_size_amp,
-                                      log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, xp=xp)
+                                      log_data_amp=log_data_amp, P=P, Q=Q, gamma_p=gamma_p, log_L_T=log_L_T,
+                                      token_tilt=token_tilt, xp=xp)
     return distillation_log_loss_from_power(log_L_T, log_L_S_tilde, power, c0=c0, log_k=log_k,
                                             log_s=log_s, log_d1=log_d1, break_tilt=break_tilt,
                                             weak_teacher_gain=weak_teacher_gain, xp=xp)
@@ -230,18 +232,29 @@ def distillation_power_slopes(
     P: Array,
     Q: Array,
     gamma_p: Array,
+    log_L_T: Array | None = None,
+    token_tilt: Array = 0.0,
     xp: ModuleType = np,
 ) -> Array:
     """Log of the power term ``(A'/N_S**alpha' + B'/D_S**beta')**gamma'`` in the slopes form.
 
     It depends on the student's size and tokens only, so a model can evaluate it once per
-    distinct ``(N_S, D_S)`` and share it among that student's teachers.
+    distinct ``(N_S, D_S)`` and share it among that student's teachers. ``token_tilt`` (0 in the paper; experimental)
+    makes the data amplitude depend on the teacher, ``B' (L_T / 2.1) ** -token_tilt``: a stronger teacher's students
+    gain more from their tokens (the fixed-teacher IsoFLOP students' residuals, docs/validation.md); it needs
+    ``log_L_T``.
     """
     x_N = log_N_S - np.log(N_REF)
     x_D = log_D_S - np.log(D_REF)
-    return gamma_p * xp.logaddexp(
-        (log_size_amp - P * x_N) / gamma_p, (log_data_amp - Q * x_D) / gamma_p
-    )
+    data = (log_data_amp - Q * x_D) / gamma_p
+    if not (isinstance(token_tilt, float | int) and token_tilt == 0.0):
+        data = data - token_tilt * (log_L_T - LOG_TOKEN_TILT_REF)
+    return gamma_p * xp.logaddexp((log_size_amp - P * x_N) / gamma_p, data)
+
+
+#: The teacher loss at which the token tilt leaves the data amplitude as fitted (near the middle of the paper's
+#: fixed teachers, 1.90-2.75, on the log scale).
+LOG_TOKEN_TILT_REF = math.log(2.1)
 
 
 def distillation_log_loss_from_power(
@@ -317,6 +330,6 @@ def distillation_log_loss_sampled(
         log_size_amp=size_amp, log_data_amp=data_amp,
         P=c["P"], Q=c["Q"], gamma_p=c["gamma_p"], c0=c["c0"], log_k=c["log_k"], log_s=c["log_s"],
         log_d1=c["log_d1"], break_tilt=c.get("break_tilt", 0.0),
-        weak_teacher_gain=c.get("weak_teacher_gain", 0.0), xp=xp,
+        weak_teacher_gain=c.get("weak_teacher_gain", 0.0), token_tilt=c.get("token_tilt", 0.0), xp=xp,
     )
 

@@ -47,8 +47,8 @@ DISTILLATION_PAPER = ("A_p", "B_p", "alpha_p", "beta_p", "gamma_p", "c0", "c1", 
 #: The student size (parameters) at which a size-dependent students' noise has sd ``sigma_dis``
 #: (``JointSpec.noise_by_size``): near the middle of the paper's students on the log scale.
 NOISE_SIZE_REF = 1e9
-#: Coefficients of Eq. 8's extensions (JointSpec.break_tilt, .weak_teacher); 0 in the paper's form.
-DISTILLATION_EXTENSIONS = ("break_tilt", "weak_teacher_gain")
+#: Coefficients of Eq. 8's extensions (JointSpec.break_tilt, .weak_teacher, .token_tilt); 0 in the paper's form.
+DISTILLATION_EXTENSIONS = ("break_tilt", "weak_teacher_gain", "token_tilt")
 #: A cut posterior (``JointSpec.supervised_cut``) fixes the supervised twin ``L~_S`` inside Eq. 8: its
 #: coefficients travel beside the draws under these names (prefix + a supervised name, either scale).
 TWIN = "twin_"

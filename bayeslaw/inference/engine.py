@@ -149,6 +149,7 @@ def fit(
     size_effect: bool = False,
     weak_teacher: bool = False,
     noise_by_size: bool = False,
+    token_tilt: bool = False,
 ) -> Fit:
     """Fit a law with NUTS and run the diagnostic gates.
 
@@ -193,7 +194,7 @@ def fit(
     provenance
         How outputs name the data (shipped tables carry their own).
     break_tilt, supervised_scale, supervised_cut, learn_teacher_noise, teacher_effect, size_effect, weak_teacher,
-    noise_by_size
+    noise_by_size, token_tilt
         Distillation only: see :class:`~bayeslaw.model.spec.JointSpec`; ``supervised_cut`` None: cut
         without supervised runs, joint with them.
 
@@ -222,7 +223,7 @@ def fit(
         spec = JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale,
                          priors=dict(priors or {}), break_tilt=break_tilt, learn_teacher_noise=learn_teacher_noise,
                          teacher_effect=teacher_effect, size_effect=size_effect, weak_teacher=weak_teacher,
-                         noise_by_size=noise_by_size,
+                         noise_by_size=noise_by_size, token_tilt=token_tilt,
                          supervised_cut=sup is None if supervised_cut is None else supervised_cut,
                          **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                          **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))

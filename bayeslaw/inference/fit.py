@@ -35,15 +35,17 @@ def read_priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prio
     return read_prior_file(priors)
 
 
-def check_extensions(law: str, size_effect: bool = False, weak_teacher: bool = False) -> None:
-    """Refuse (exit 2) an extension of Eq. 8 (``--size-effect``, ``--weak-teacher``) outside the distillation law.
+def check_extensions(law: str, size_effect: bool = False, weak_teacher: bool = False,
+                     noise_by_size: bool = False) -> None:
+    """Refuse (exit 2) an extension of Eq. 8 (``--size-effect``, ``--weak-teacher``, ``noise_by_size``) outside the
+    distillation law.
 
     Parameters
     ----------
     law
         The law asked for.
-    size_effect, weak_teacher
-        Whether a per-student-size offset, or the weak-teacher gain, was asked for.
+    size_effect, weak_teacher, noise_by_size
+        Whether a per-student-size offset, the weak-teacher gain or a students' noise by size was asked for.
 
     Returns
     -------
@@ -53,6 +55,8 @@ def check_extensions(law: str, size_effect: bool = False, weak_teacher: bool = F
         raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
     if weak_teacher and law != "distillation":
         raise InputError("--weak-teacher extends the distillation law (Eq. 8): --law distillation only")
+    if noise_by_size and law != "distillation":
+        raise InputError("noise_by_size makes the distilled students' noise vary with their size: distillation only")
 
 
 def fit(
@@ -72,6 +76,7 @@ def fit(
     size_effect: bool = False,
     weak_teacher: bool | None = None,
     noise_by_size: bool = False,
+    token_tilt: bool = False,
     include_outliers: bool = False,
     sampler: str = "nutpie",
     draws: int | None = None,
@@ -125,6 +130,13 @@ def fit(
         :class:`~bayeslaw.model.spec.JointSpec`); ``False`` is Eq. 8 as printed. Default (None): a shipped table's
         stated form and likelihood (the paper's digitized students: the gain, Normal; docs/validation.md), else
         Eq. 8 as printed.
+    noise_by_size
+        Distillation, experimental: the students' noise sd log-linear in their size
+        (:class:`~bayeslaw.model.spec.JointSpec`); measured on the paper's students and not adopted
+        (docs/validation.md, "The students' noise by size").
+    token_tilt
+        Distillation, experimental: the data amplitude of Eq. 8 depends on the teacher
+        (:class:`~bayeslaw.model.spec.JointSpec`); the planner refuses such a posterior.
     include_outliers
         Shipped tables: keep the runs excluded by default.
     sampler, draws, tune, chains, target_accept, adaptation, thin
@@ -155,7 +167,7 @@ def fit(
     prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
-    check_extensions(law, size_effect, bool(weak_teacher))
+    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size or token_tilt)
     if law == "supervised":
         likelihood = likelihood or "student_t"
         table, source, filters = tables.resolve(data, include_outliers)
@@ -181,7 +193,8 @@ def fit(
             supervised_cut = supervised is None
         JointSpec(likelihood=likelihood, preset=preset, preset_scale=preset_scale, priors=prior_overrides or {},
                   supervised_cut=supervised_cut, size_effect=size_effect, weak_teacher=weak_teacher,
-                  noise_by_size=noise_by_size, **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
+                  noise_by_size=noise_by_size, token_tilt=token_tilt,
+                  **({} if teacher_noise is None else {"teacher_noise": teacher_noise}),
                   **({} if supervised_scale is None else {"supervised_scale": supervised_scale}))
     from bayeslaw.inference import engine  # after the checks: PyMC, PyTensor, nutpie
 
@@ -192,7 +205,7 @@ def fit(
                         preset=preset, preset_scale=preset_scale, sampler=ladder[0], seed=seed, gates=gates,
                         progress=progress, escalate=ladder[1:] if escalate else (), teacher_noise=teacher_noise,
                         supervised_scale=supervised_scale, supervised_cut=supervised_cut, size_effect=size_effect,
-                        weak_teacher=weak_teacher, noise_by_size=noise_by_size,
+                        weak_teacher=weak_teacher, noise_by_size=noise_by_size, token_tilt=token_tilt,
                         provenance=provenance if law == "distillation" else None, **checks)
     if not result.diagnostics_passed:  # the CLI prints FAILED from the card; Python users get it here
         warnings.warn("the fit FAILED its diagnostic gates: " + "; ".join(result.card["diagnostics"]["failures"])

@@ -85,12 +85,14 @@ def build_supervised(spec: SupervisedSpec, df: pd.DataFrame) -> pm.Model:
     return model
 
 
-def distillation_power(c: dict[str, Any], log_N_S, log_D_S, xp=pt):
-    """Log power term of the distillation law at students ``(N_S, D_S)``."""
+def distillation_power(c: dict[str, Any], log_N_S, log_D_S, log_L_T=None, xp=pt):
+    """Log power term of the distillation law at students ``(N_S, D_S)`` (and their teachers' ``log_L_T`` with the
+    experimental token tilt)."""
     size_amp, data_amp = params.distillation_amplitudes(c)
     return laws.distillation_power_slopes(log_N_S, log_D_S, log_size_amp=size_amp,
                                           log_data_amp=data_amp, P=c["P"], Q=c["Q"],
-                                          gamma_p=c["gamma_p"], xp=xp)
+                                          gamma_p=c["gamma_p"], log_L_T=log_L_T,
+                                          token_tilt=c.get("token_tilt", 0.0), xp=xp)
 
 
 def distillation_mean_from_power(c: dict[str, Any], log_L_T, log_L_tilde, log_power, xp=pt):
@@ -137,6 +139,8 @@ def create_distillation(p: PriorSet) -> dict[str, Any]:
         c["break_tilt"] = p["break_tilt"].create("break_tilt")
     if "weak_teacher_gain" in p:  # JointSpec.weak_teacher
         c["weak_teacher_gain"] = p["weak_teacher_gain"].create("weak_teacher_gain")
+    if "token_tilt" in p:  # the experimental extension (JointSpec.token_tilt)
+        c["token_tilt"] = p["token_tilt"].create("token_tilt")
     return c
 
 
@@ -209,9 +213,11 @@ def build_joint(spec: JointSpec, dis: pd.DataFrame, sup: pd.DataFrame, teachers:
         # per distinct student (the paper's design has 70 for 700 runs) and shared.
         point_N, point_D = log_N_S[first_of_point], log_D_S[first_of_point]
         twin = c if not spec.supervised_cut else {k: p[k].median for k in params.SUPERVISED_SAMPLED}
+        # with the token tilt the power term depends on the teacher too: one per student
+        power = (distillation_power(c, log_N_S, log_D_S, log_L_T[teacher_index]) if spec.token_tilt else
+                 distillation_power(c, point_N, point_D)[point_index])
         mu_S = distillation_mean_from_power(
-            c, log_L_T[teacher_index], supervised_mean(twin, point_N, point_D)[point_index],
-            distillation_power(c, point_N, point_D)[point_index])
+            c, log_L_T[teacher_index], supervised_mean(twin, point_N, point_D)[point_index], power)
         if spec.teacher_effect:
             sd = p["teacher_effect_sd"].create("teacher_effect_sd")
             z = pm.Normal("teacher_effect_z", 0.0, 1.0, dims="teacher")  # non-centred: sd is small and learned

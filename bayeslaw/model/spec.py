@@ -26,6 +26,9 @@ WEAK_TEACHER_GAIN_SD = 0.3
 #: Prior sd of the students' noise's slope in log student size (``noise_by_size``): per e-fold of N_S, so 0.5 lets the
 #: noise change by a factor ~e^1.3 across the paper's students (143M-1.82B), either way, at one sd.
 NOISE_SIZE_SLOPE_SD = 0.5
+#: Prior sd of the token tilt (``token_tilt``): an exponent on L_T for the data amplitude alone, on the scale of
+#: Eq. 8's own exponent on L_T for the whole added term (c0 ~ 2.5).
+TOKEN_TILT_SD = 2.0
 
 
 SUPERVISED_FROM_PRIOR = "none: the supervised law comes from the busbridge2025 preset (Table 6 prior)"
@@ -140,6 +143,11 @@ class JointSpec:
         slope (``sigma_dis`` is then the noise at 1B parameters). A student outside the fitted sizes takes the noise
         of the nearest fitted size (:func:`bayeslaw.posterior.likelihood.student_noise`): a trend in noise is not
         extrapolated.
+    token_tilt
+        Experimental, for model comparison: the data amplitude of Eq. 8's power term depends on the teacher,
+        ``B' (L_T / 2.1) ** -token_tilt`` (:func:`bayeslaw.core.laws.distillation_power_slopes`), prior
+        ``Normal(0, TOKEN_TILT_SD)``: a stronger teacher's students gain more from their tokens. Refused by the
+        planner.
     supervised_scale
         ``busbridge2025`` only: a further factor on the six supervised coefficients' widths
         (:func:`~bayeslaw.model.presets.busbridge2025_preset`; 1/3 for the paper's own runs).
@@ -169,6 +177,7 @@ class JointSpec:
     size_effect: bool = False
     weak_teacher: bool = False
     noise_by_size: bool = False
+    token_tilt: bool = False
 
     def __post_init__(self) -> None:
         if self.likelihood not in LIKELIHOODS:
@@ -214,6 +223,8 @@ class JointSpec:
                                                                           "lower": 0.0, "upper": 1.0})}
         if self.noise_by_size:
             base = base | {"noise_size_slope": N(0.0, NOISE_SIZE_SLOPE_SD)}
+        if self.token_tilt:
+            base = base | {"token_tilt": N(0.0, TOKEN_TILT_SD)}
         return merge(base, self.priors)
 
     def to_dict(self) -> dict[str, Any]:
@@ -226,7 +237,8 @@ class JointSpec:
                     {"teacher_effect": True} if self.teacher_effect else {}) | (
                     {"size_effect": True} if self.size_effect else {}) | (
                     {"weak_teacher": True} if self.weak_teacher else {}) | (
-                    {"noise_by_size": True} if self.noise_by_size else {})
+                    {"noise_by_size": True} if self.noise_by_size else {}) | (
+                    {"token_tilt": True} if self.token_tilt else {})
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> JointSpec:
@@ -235,4 +247,4 @@ class JointSpec:
                    float(d.get("supervised_scale", 1.0)), bool(d.get("supervised_cut", False)),
                    bool(d.get("learn_teacher_noise", False)), bool(d.get("teacher_effect", False)),
                    bool(d.get("size_effect", False)), bool(d.get("weak_teacher", False)),
-                   bool(d.get("noise_by_size", False)))
+                   bool(d.get("noise_by_size", False)), bool(d.get("token_tilt", False)))

@@ -72,7 +72,7 @@ def as_arrays(ds: xr.Dataset) -> dict[str, np.ndarray]:
 
 
 #: The experimental extensions the planner does not model (:class:`~bayeslaw.model.spec.JointSpec`).
-EXPERIMENTAL = {"break_tilt": "the experimental break tilt",
+EXPERIMENTAL = {"break_tilt": "the experimental break tilt", "token_tilt": "the experimental token tilt",
                 "teacher_effect": "experimental per-teacher offsets (a new teacher's is not drawn)"}
 
 

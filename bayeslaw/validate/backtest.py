@@ -381,7 +381,8 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           preset: str | None = None, teacher_noise: float | None = None,
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
                           learn_teacher_noise: bool = False, teacher_effect: bool = False, size_effect: bool = False,
-                          weak_teacher: bool = False, noise_by_size: bool = False, likelihood: str = "student_t",
+                          weak_teacher: bool = False, noise_by_size: bool = False, token_tilt: bool = False,
+                          likelihood: str = "student_t",
                           sampler=None, seed: int = 0,
                           baseline: bool = True, baseline_starts: int = 256,
                           progress: Callable[[str], None] | None = None) -> Backtest:
@@ -417,7 +418,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           preset=preset, teacher_noise=teacher_noise, supervised_scale=supervised_scale,
                           supervised_cut=supervised_cut, learn_teacher_noise=learn_teacher_noise,
                           teacher_effect=teacher_effect, size_effect=size_effect, weak_teacher=weak_teacher,
-                          noise_by_size=noise_by_size, likelihood=likelihood)
+                          noise_by_size=noise_by_size, token_tilt=token_tilt, likelihood=likelihood)
     calibration = resolve_calibration(True)
     rows, fits, refs = [], [], []
     for i, th in enumerate(thresholds):
@@ -481,7 +482,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
              splits: Sequence[str] = ("rolling",), student_threshold: float | Sequence[float] = (2.45, 2.40),
              supervised_threshold: float = 2.2, preset: str | None = None, teacher_noise: float | None = None,
              size_effect: bool = False, weak_teacher: bool | None = None, noise_by_size: bool = False,
-             gamma_free: bool = False, likelihood: str | None = None,
+             token_tilt: bool = False, gamma_free: bool = False, likelihood: str | None = None,
              include_outliers: bool = False, sampler: SamplerConfig | None = None, seed: int = 0,
              baseline: bool = True, extrapolation_error: bool = False, out_dir: str | Path | None = None,
              stem: str | None = None, progress: Any = None, allow_duplicates: bool = False,
@@ -502,7 +503,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     student_threshold, supervised_threshold
         Distillation: one split per student threshold (fit students with ``L_S`` at or above it,
         predict the rest); supervised runs are fitted when their loss is at or above the other.
-    preset, teacher_noise, size_effect, weak_teacher, noise_by_size
+    preset, teacher_noise, size_effect, weak_teacher, noise_by_size, token_tilt
         Distillation: as in :func:`fit`.
     gamma_free, likelihood, include_outliers, sampler, seed
         As in :func:`fit`.
@@ -530,7 +531,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
         raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
                          f"and positive (got {teacher_noise!r} with --law {law})")
-    check_extensions(law, size_effect, bool(weak_teacher))
+    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size or token_tilt)
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":
@@ -560,6 +561,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
                                           preset=preset, teacher_noise=teacher_noise,
                                           supervised_scale=supervised_scale, size_effect=size_effect,
                                           weak_teacher=weak_teacher, noise_by_size=noise_by_size,
+                                          token_tilt=token_tilt,
                                           likelihood=likelihood, sampler=sampler, seed=seed,
                                           baseline=baseline, progress=progress)
     else:

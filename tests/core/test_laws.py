@@ -96,6 +96,33 @@ def test_weak_teacher_gain_moves_only_students_of_weaker_teachers(paper_supervis
     np.testing.assert_allclose(sym.eval(), laws.weak_teacher_lead(np.log(L_T), np.log(Lt), 0.3), rtol=1e-12)
 
 
+def test_token_tilt_is_the_paper_form_with_a_teachers_own_data_amplitude(paper_supervised, paper_distillation):
+    # by hand: B' becomes B' (L_T / 2.1) ** -tilt in Eq. 8 as printed; 0 is the paper's form exactly
+    N, D = np.array([1.43e8, 5.46e8, 1.82e9]), np.array([3.7e9, 4.92e10, 3.89e10])
+    L_T = np.array([1.9, 2.1, 2.75])
+    Lt = _L(N, D, paper_supervised)
+    dis = paper_distillation
+    slopes = params.paper_to_slopes(**{k: v for k, v in dis.items() if k != "c0"})
+
+    def law(tilt):
+        return laws.distillation_log_loss_slopes(np.log(N), np.log(D), np.log(L_T), np.log(Lt), c0=dis["c0"],
+                                                 token_tilt=tilt, **slopes)
+
+    np.testing.assert_array_equal(law(0.0), law(0))
+    np.testing.assert_allclose(np.exp(law(0.0)), laws.distillation_loss(N, D, L_T, Lt, **dis), rtol=1e-10)
+    tilted = laws.distillation_loss(N, D, L_T, Lt, **(dis | {"B_p": dis["B_p"] * (L_T / 2.1) ** -3.0}))
+    np.testing.assert_allclose(np.exp(law(3.0)), tilted, rtol=1e-10)
+    assert law(3.0)[1] == pytest.approx(law(0.0)[1], abs=1e-15)  # at the reference teacher nothing moves
+    # PyTensor evaluates the same code
+    sym = laws.distillation_power_slopes(pt.as_tensor(np.log(N)), pt.as_tensor(np.log(D)), log_L_T=pt.as_tensor(
+        np.log(L_T)), token_tilt=pt.as_tensor(3.0), xp=pt, **{k: slopes[k] for k in ("log_size_amp", "log_data_amp",
+                                                                                    "P", "Q", "gamma_p")})
+    num = laws.distillation_power_slopes(np.log(N), np.log(D), log_L_T=np.log(L_T), token_tilt=3.0,
+                                         **{k: slopes[k] for k in ("log_size_amp", "log_data_amp", "P", "Q",
+                                                                   "gamma_p")})
+    np.testing.assert_allclose(sym.eval(), num, rtol=1e-12)
+
+
 @pytest.mark.heavy
 def test_same_code_evaluates_in_pytensor_and_jax(paper_supervised):
     p = paper_supervised
