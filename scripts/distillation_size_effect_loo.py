@@ -34,12 +34,17 @@ WEAK_TEACHER_VARIANTS = (("paper's form", False, False, "student_t"), ("weak-tea
                          ("weak-teacher gain + per-size offset", True, True, "student_t"))
 
 
-def students_elpd(post: Fit) -> np.ndarray:
-    """Pointwise PSIS-LOO elpd of the students (given their latent teachers)."""
+def students_loo(post: Fit):
+    """PSIS-LOO of the students' term alone (given their latent teachers): arviz-stats' result, pointwise."""
     (_, log_mu, observed, sigma), = [t for t in observed_terms(post) if t[0] == "obs_student"]
     ll = log_likelihood(post, log_mu, observed, sigma).values
     tree = from_dict({"posterior": {"x": np.zeros(ll.shape[:2])}, "log_likelihood": {"obs_student": ll}})
-    return np.asarray(loo(tree, pointwise=True).elpd_i).ravel()
+    return loo(tree, pointwise=True)
+
+
+def students_elpd(post: Fit) -> np.ndarray:
+    """Pointwise PSIS-LOO elpd of the students (given their latent teachers)."""
+    return np.asarray(students_loo(post).elpd_i).ravel()
 
 
 def main() -> None:
