@@ -48,6 +48,11 @@ def student_log_mean(c: dict[str, np.ndarray], N_S, D_S, log_L_T) -> tuple[np.nd
     return log_S, log_sup
 
 
+def degrees_of_freedom(fit: Fit) -> np.ndarray | None:
+    """The draws' Student-t degrees of freedom, or None for a Normal likelihood."""
+    return fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+
+
 def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, np.ndarray | None]:
     """Per-draw noise sd on log loss and Student-t degrees of freedom (None: Normal likelihood).
 
@@ -58,8 +63,7 @@ def noise_parameters(fit: Fit, sigma_name: str = "sigma") -> tuple[np.ndarray, n
         raise InputError("this posterior's students' noise varies with their size (noise_by_size): their noise sd "
                          "comes from student_noise(fit, N_S), not one per draw")
     sigma = fit.draws([sigma_name])[sigma_name]
-    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
-    return sigma, nu
+    return sigma, degrees_of_freedom(fit)
 
 
 def student_noise(fit: Fit, N_S: Any) -> tuple[np.ndarray, np.ndarray | None]:
@@ -72,7 +76,7 @@ def student_noise(fit: Fit, N_S: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """
     N_S = np.ravel(np.asarray(N_S, float))
     sigma = fit.draws(["sigma_dis"])["sigma_dis"]
-    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    nu = degrees_of_freedom(fit)
     if not fit.card["spec"].get("noise_by_size"):
         return np.broadcast_to(sigma[:, None], (sigma.size, N_S.size)), nu
     fitted = fit.idata["observed_data"]["log_N_S"].values
@@ -94,7 +98,7 @@ def scaled_noise(sigma: np.ndarray, nu: np.ndarray | None, shape: tuple[int, int
 def term_noise(fit: Fit, sigma: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """New-run noise draws for an observed term's ``(draw, run)`` sd (:func:`observed_terms`), with the fit's
     Student-t degrees of freedom if it has them."""
-    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    nu = degrees_of_freedom(fit)
     return scaled_noise(sigma, nu, sigma.shape, rng)
 
 
@@ -146,7 +150,7 @@ def log_likelihood(fit: Fit, log_mean: np.ndarray, observed_log: np.ndarray, sig
     xarray.DataArray
         Dims ``(chain, draw, run)``.
     """
-    nu = fit.draws(["nu"])["nu"] if fit.card["spec"]["likelihood"] == "student_t" else None
+    nu = degrees_of_freedom(fit)
     ll = log_density(observed_log, log_mean, sigma, None if nu is None else nu[:, None])
     post = fit.idata["posterior"]
     ll = ll.reshape(post.sizes["chain"], post.sizes["draw"], -1)

@@ -382,8 +382,7 @@ def backtest_distillation(table: pd.DataFrame, supervised: pd.DataFrame | None =
                           supervised_scale: float | None = None, supervised_cut: bool | None = None,
                           learn_teacher_noise: bool = False, teacher_effect: bool = False, size_effect: bool = False,
                           weak_teacher: bool = False, noise_by_size: bool = False, token_tilt: bool = False,
-                          likelihood: str = "student_t",
-                          sampler=None, seed: int = 0,
+                          likelihood: str = "student_t", sampler=None, seed: int = 0,
                           baseline: bool = True, baseline_starts: int = 256,
                           progress: Callable[[str], None] | None = None) -> Backtest:
     """The paper's protocol, once per threshold: fit the joint model on the students with
