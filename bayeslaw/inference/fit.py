@@ -36,27 +36,31 @@ def read_priors(priors: str | Path | Mapping[str, Any] | None) -> dict[str, Prio
 
 
 def check_extensions(law: str, size_effect: bool = False, weak_teacher: bool = False,
-                     noise_by_size: bool = False) -> None:
-    """Refuse (exit 2) an extension of Eq. 8 (``--size-effect``, ``--weak-teacher``, ``noise_by_size``) outside the
-    distillation law.
+                     noise_by_size: bool = False, token_tilt: bool = False) -> None:
+    """Refuse (exit 2) an extension of the distillation model (``--size-effect``, ``--weak-teacher``,
+    ``noise_by_size``, ``token_tilt``) outside the distillation law.
 
     Parameters
     ----------
     law
         The law asked for.
-    size_effect, weak_teacher, noise_by_size
-        Whether a per-student-size offset, the weak-teacher gain or a students' noise by size was asked for.
+    size_effect, weak_teacher, noise_by_size, token_tilt
+        Whether a per-student-size offset, the weak-teacher gain, a students' noise by size or the token tilt was
+        asked for.
 
     Returns
     -------
     None
     """
-    if size_effect and law != "distillation":
-        raise InputError("--size-effect is an offset per student size in the distillation law: --law distillation only")
-    if weak_teacher and law != "distillation":
-        raise InputError("--weak-teacher extends the distillation law (Eq. 8): --law distillation only")
-    if noise_by_size and law != "distillation":
-        raise InputError("noise_by_size makes the distilled students' noise vary with their size: distillation only")
+    if law == "distillation":
+        return
+    asked = {"--size-effect is an offset per student size in the distillation law": size_effect,
+             "--weak-teacher extends the distillation law (Eq. 8)": weak_teacher,
+             "noise_by_size makes the distilled students' noise vary with their size": noise_by_size,
+             "token_tilt makes Eq. 8's data amplitude depend on the teacher": token_tilt}
+    for what, wanted in asked.items():
+        if wanted:
+            raise InputError(f"{what}: --law distillation only")
 
 
 def fit(
@@ -167,7 +171,7 @@ def fit(
     prior_overrides = read_priors(priors)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     # everything a user can get wrong is checked here, before PyMC is imported
-    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size or token_tilt)
+    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size, token_tilt)
     if law == "supervised":
         likelihood = likelihood or "student_t"
         table, source, filters = tables.resolve(data, include_outliers)

@@ -530,7 +530,7 @@ def backtest(data: Table, *, law: str = "supervised", supervised: Table | None =
     if teacher_noise is not None and (law != "distillation" or not teacher_noise > 0):
         raise InputError("--teacher-noise is the sd of a teacher's measured log loss: distillation backtests only, "
                          f"and positive (got {teacher_noise!r} with --law {law})")
-    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size or token_tilt)
+    check_extensions(law, size_effect, bool(weak_teacher), noise_by_size, token_tilt)
     sampler = sampler or default_config(law)
     checks = {"allow_duplicates": allow_duplicates, "losses_in_nats": losses_in_nats}
     if law == "distillation":

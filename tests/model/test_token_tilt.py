@@ -41,3 +41,12 @@ def test_the_model_samples_the_tilt_and_moves_only_students_by_their_teacher():
 def test_the_planner_refuses_a_tilted_posterior():
     with pytest.raises(PosteriorError, match="token tilt"):
         refuse_experimental(SimpleNamespace(card={"spec": {"token_tilt": True}}))
+
+
+@pytest.mark.parametrize("flag", ["token_tilt", "noise_by_size"])
+def test_a_supervised_fit_refuses_each_experimental_option_by_its_own_name(flag):
+    from bayeslaw import api
+    from bayeslaw.core.errors import InputError
+
+    with pytest.raises(InputError, match=f"^{flag} .*--law distillation only$"):
+        api.fit("chinchilla", law="supervised", **{flag: True})
