@@ -30,7 +30,7 @@ from bayeslaw.core.seeds import Streams
 from bayeslaw.data import tables
 from bayeslaw.data.reference import paper_coefficients
 from bayeslaw.posterior.draws import as_arrays, coefficients
-from bayeslaw.posterior.likelihood import noise_draws, student_log_mean
+from bayeslaw.posterior.likelihood import scaled_noise, student_log_mean, student_noise
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
@@ -56,7 +56,7 @@ def per_student(fit, d: pd.DataFrame, seed: int) -> pd.DataFrame:
     mu_meas, tilde = student_log_mean(c, N, D, measured)
     mu_lat, _ = student_log_mean(c, N, D, latent)
     rng = np.random.default_rng(Streams(seed).diagnostics)
-    new = mu_lat + noise_draws(fit, mu_lat.shape, rng, "sigma_dis", N_S=N)
+    new = mu_lat + scaled_noise(*student_noise(fit, N), mu_lat.shape, rng)
     y = np.log(d["L_S"].to_numpy())
     out = d.copy()
     out["protocol"] = tables.busbridge_protocol(d)
@@ -107,17 +107,17 @@ def residual_structure(r: pd.DataFrame) -> dict:
                             "sd_teacher_means": float(by_teacher.mean().std()), "sd_within_teacher": float(within),
                             "sd_by_size": p.groupby("N_S")["resid_latent"].std().to_dict()}
     iso = r[r["protocol"] == "fixed teacher, IsoFLOP students"]
-    slope = iso.groupby(["L_T", "N_S"]).apply(
-        lambda g: np.polyfit(np.log(g["D_S"]), g["resid_latent"], 1)[0] if len(g) > 2 else np.nan, include_groups=False)
-    per_teacher = slope.groupby(level="L_T").mean()
-    # what is left of the IsoFLOP students' spread once each (teacher, size) series loses its own line in log tokens
-    # (sd with the two fitted coefficients per series taken off the degrees of freedom)
-    ss, dof = 0.0, 0
-    for _, g in iso.groupby(["L_T", "N_S"]):
+    # each (teacher, size) series' line in log tokens: its slope, and the spread left around it (sd with the two
+    # fitted coefficients per series taken off the degrees of freedom)
+    slopes, ss, dof = {}, 0.0, 0
+    for key, g in iso.groupby(["L_T", "N_S"]):
         if len(g) > 2:
             x, y = np.log(g["D_S"].to_numpy()), g["resid_latent"].to_numpy()
-            ss += float(np.sum((y - np.polyval(np.polyfit(x, y, 1), x)) ** 2))
+            line = np.polyfit(x, y, 1)
+            slopes[key] = line[0]
+            ss += float(np.sum((y - np.polyval(line, x)) ** 2))
             dof += len(g) - 2
+    per_teacher = pd.Series(slopes).groupby(level=0).mean()
     surface = iso.pivot_table(index="L_T", columns=["N_S", "D_S"], values="resid_latent")
     return {"spread": spread,
             "isoflop_token_slope_by_teacher": {f"{t:.4f}": float(v) for t, v in per_teacher.items()},

@@ -66,14 +66,14 @@ def main() -> None:
         print("  students' noise sd at " + ", ".join(f"{n / 1e9:.3g}B {sigma * (n / 1e9) ** slope:.3%}"
                                                      for n in (1.43e8, 1.98e8, 5.46e8, 9.75e8, 1.82e9)))
     base = bl.load(DEFAULT)
-    pointwise = {}
+    pointwise, students = {}, tables.load_shipped("busbridge2025_digitized")
     for name, p in (("default", base), (args.variant, post)):
         res = students_loo(p)
         pointwise[name] = np.asarray(res.elpd_i).ravel()
         k = np.asarray(res.pareto_k).ravel()
         print(f"  students' elpd_loo {name}: {res.elpd:.1f} (se {res.se:.1f}), max Pareto k {k.max():.2f} "
               f"({(k > 0.7).sum()} above 0.7)")
-        rs = residual_structure(per_student(p, tables.load_shipped("busbridge2025_digitized"), 1))
+        rs = residual_structure(per_student(p, students, 1))
         iso, ladder = rs["spread"]["fixed teacher, IsoFLOP students"], rs["spread"]["teacher ladder"]
         print(f"    IsoFLOP students' residual sd {iso['sd']:.3%}, ladder's {ladder['sd']:.3%}; "
               "IsoFLOP slope per e-fold of tokens by teacher (%): "

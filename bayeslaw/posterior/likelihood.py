@@ -103,15 +103,13 @@ def term_noise(fit: Fit, sigma: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 def noise_draws(fit: Fit, shape: tuple[int, int], rng: np.random.Generator,
-                sigma_name: str = "sigma", draws: np.ndarray | None = None, N_S: Any = None) -> np.ndarray:
+                sigma_name: str = "sigma", draws: np.ndarray | None = None) -> np.ndarray:
     """Observation noise on log loss for new runs, one row per posterior draw (or per draw of ``draws``,
-    indices of a subsample); students (``sigma_dis``) need their sizes ``N_S``, one per column."""
+    indices of a subsample). Students' noise comes from :func:`student_noise` (with :func:`scaled_noise`): it may
+    vary with their size."""
     if sigma_name == "sigma_dis":
-        if N_S is None:
-            raise InputError("students' run noise needs their sizes (N_S)")
-        sigma, nu = student_noise(fit, np.broadcast_to(np.ravel(np.asarray(N_S, float)), (shape[1],)))
-    else:
-        sigma, nu = noise_parameters(fit, sigma_name)
+        raise InputError("students' run noise needs their sizes: student_noise(fit, N_S), then scaled_noise")
+    sigma, nu = noise_parameters(fit, sigma_name)
     if draws is not None:
         sigma, nu = sigma[draws], None if nu is None else nu[draws]
     return scaled_noise(sigma, nu, shape, rng)

@@ -23,7 +23,7 @@ from bayeslaw.posterior.extrapolation import (
     student_outcomes,
     supervised_outcome,
 )
-from bayeslaw.posterior.likelihood import noise_draws, student_log_mean, supervised_log_mean
+from bayeslaw.posterior.likelihood import scaled_noise, student_log_mean, student_noise, supervised_log_mean
 from bayeslaw.posterior.predict import band_share, bounds_of, interval, summarise_draws, with_extrapolation_share
 from bayeslaw.posterior.reach import fitted_scale
 from bayeslaw.posterior.size_offset import SizeOffset
@@ -95,7 +95,7 @@ def predict(fit: Fit, *, N_S, D_S, L_T=None, N_T=None, D_T=None, prob: float = 0
     if from_law:
         new_T = mean_T + fit.draws(["sigma_sup"])["sigma_sup"][:, None] * rng.standard_normal(mean_T.shape)
     base_new, _ = student_log_mean(c, N_S, D_S, new_T)
-    run_noise = noise_draws(fit, base_new.shape, rng, "sigma_dis", N_S=N_S)
+    run_noise = scaled_noise(*student_noise(fit, N_S), base_new.shape, rng)
     log_E = c["log_E"][:, None]
     log_S_new = new_run(base_new, run_noise, log_E)
     coords = {"N_S": N_S, "D_S": D_S}
